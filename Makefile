@@ -1,0 +1,50 @@
+# mapaid: `make run` to try it, `make test` for the whole suite. Only python3.11 and make are assumed.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+DEMO_POSTS ?= 2000
+
+.PHONY: run test lint types bench install install-test browser clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test browser
+
+# Debian's Chromium (Playwright drives it; its own browser download needs the internet).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	$(VENV)/bin/mapaid init-db
+	$(VENV)/bin/mapaid demo --posts $(DEMO_POSTS) --seed 2020 --if-empty
+	$(VENV)/bin/mapaid serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check mapaid tests bench
+
+types: $(VENV)/.installed-test
+	$(VENV)/bin/mypy
+
+test: install-test lint types
+	$(VENV)/bin/pytest -q
+
+bench: install-test
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,285 @@
+"""The ``mapaid`` command: the same pipeline functions the web views call, for people at a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from mapaid import export as exporter
+from mapaid.config import ConfigError, Settings, load_settings
+from mapaid.demo import generate
+from mapaid.districts import DistrictError, read_districts
+from mapaid.geo import choose_metric_crs
+from mapaid.importer import read_any
+from mapaid.intake import IntakeError, Rules
+from mapaid.pipeline import ingest
+from mapaid.store import SQLiteStore, StoreError, open_store
+
+PROGRESS_FROM = 10_000  # rows; smaller imports finish before a bar would help
+
+
+def _settings() -> Settings:
+    ctx = click.get_current_context()
+    cached: Settings | None = ctx.find_root().meta.get("settings")
+    if cached is None:
+        try:
+            cached = load_settings()
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        ctx.find_root().meta["settings"] = cached
+    return cached
+
+
+@contextmanager
+def _store(create: bool = False) -> Iterator[SQLiteStore]:
+    try:
+        store = open_store(_settings().database, create=create)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    except (StoreError, DistrictError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
+def _rules(settings: Settings) -> Rules:
+    today = datetime.now(UTC).date()
+    return Rules(
+        settings.categories,
+        settings.cell_res,
+        today,
+        settings.default_expires_days,
+        settings.max_expires_days,
+    )
+
+
+def _check_res(store: SQLiteStore, settings: Settings) -> None:
+    stored = store.get_meta("cell_res")
+    if stored is not None and int(stored) != settings.cell_res:
+        raise click.ClickException(
+            f"this database holds posts at H3 resolution {stored}, but MAPAID_CELL_RES is "
+            f"{settings.cell_res}; use the same resolution or a new database"
+        )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """mapaid: offers and needs of neighbours on a map, with every location coarsened to a hexagon.
+
+    Settings come from MAPAID_* environment variables (see README.md); the database is
+    instance/mapaid.sqlite3 unless MAPAID_DATABASE says otherwise.
+    """
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create the database (if needed) and load the configured districts into it when it has none."""
+    settings = _settings()
+    with _store(create=True) as store:
+        if store.get_meta("cell_res") is None:
+            store.set_meta("cell_res", str(settings.cell_res))
+        _check_res(store, settings)
+        if not store.has_districts():
+            _load_districts(store, settings.districts, None)
+    click.echo(f"database ready: {settings.database}")
+
+
+def _load_districts(store: SQLiteStore, path: Path, name_field: str | None) -> None:
+    frame = read_districts(path, name_field)
+    crs = choose_metric_crs(frame.total_bounds)
+    store.replace_districts(frame, int(crs.to_epsg() or 0))
+    click.echo(f"loaded {len(frame)} districts from {path.name}; distances in {crs.name}")
+
+
+@main.group()
+def districts() -> None:
+    """Load or list the district polygons posts are joined to."""
+
+
+@districts.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name-field", help="Attribute holding each district's name (default: name_en or name).")
+def districts_load(file: Path, name_field: str | None) -> None:
+    """Load districts from FILE (GeoJSON, GeoPackage, Shapefile; any CRS) into an empty database.
+
+    Invalid polygons are repaired where possible; overlapping districts are refused, naming the pair.
+    """
+    with _store(create=True) as store:
+        _load_districts(store, file, name_field)
+
+
+@districts.command("list")
+def districts_list() -> None:
+    """Print each district's slug and names."""
+    with _store() as store:
+        for d in store.area().by_slug.values():
+            click.echo(f"{d.slug}\t{d.name_en}\t{d.name_ru}\t{d.name_be}")
+
+
+@main.command()
+@click.option(
+    "--posts",
+    "n",
+    type=click.IntRange(1, 5_000_000),
+    default=1000,
+    show_default=True,
+    help="How many synthetic posts to make.",
+)
+@click.option("--seed", type=int, default=2020, show_default=True, help="Random seed, for repeatable data.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds posts.")
+def demo(n: int, seed: int, if_empty: bool) -> None:
+    """Add synthetic offers and needs, spread like Minsk's 2020 yard chats (no real data)."""
+    settings = _settings()
+    with _store() as store:
+        if if_empty and store.count():
+            click.echo(f"the database already holds {store.count()} posts; no demo data added")
+            return
+        frame = generate(store.area(), n, seed, settings.categories)
+        result = _ingest(store, settings, frame, [f"demo row {i + 1}" for i in range(n)], False)
+    click.echo(f"added {len(result.posts)} demo posts")
+
+
+def _ingest(store: SQLiteStore, settings: Settings, frame, where, skip_invalid):  # type: ignore[no-untyped-def]
+    _check_res(store, settings)
+    with tqdm(
+        total=len(frame),
+        unit="row",
+        desc="coarsening",
+        file=sys.stderr,
+        disable=len(frame) < PROGRESS_FROM or None,
+    ) as bar:
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        return ingest(
+            frame,
+            where,
+            _rules(settings),
+            store,
+            settings.secret_key.encode(),
+            skip_invalid=skip_invalid,
+            progress=advance,
+        )
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the good rows and list the bad ones (default: import nothing if any row is bad).",
+)
+def import_(file: Path, skip_invalid: bool) -> None:
+    """Import offers and needs from a CSV or GeoJSON FILE; exact points are coarsened on the way in.
+
+    CSV columns: lat, lon, kind, category, text, and optionally expires (days or YYYY-MM-DD) and contact.
+    GeoJSON: a FeatureCollection of Points with the same properties.
+    """
+    settings = _settings()
+    with _store() as store:
+        try:
+            frame, where = read_any(file)
+            result = _ingest(store, settings, frame, where, skip_invalid)
+        except IntakeError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            raise click.ClickException(
+                f"{len(exc.problems)} problem(s) in {file.name}; nothing was imported"
+                + ("" if skip_invalid else " (use --skip-invalid to import the good rows)")
+            ) from None
+    for problem in result.problems:
+        click.echo(f"skipped {problem}", err=True)
+    click.echo(
+        f"imported {len(result.posts)} posts"
+        + (f", skipped {len(result.problems)} bad rows" if result.problems else "")
+    )
+
+
+@main.command("export")
+@click.option(
+    "--kind",
+    multiple=True,
+    type=click.Choice(["offer", "need"]),
+    help="Only this kind (repeatable).",
+)
+@click.option("--category", multiple=True, help="Only this category (repeatable).")
+@click.option("--district", multiple=True, help="Only this district slug (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(exporter.FORMATS), default="geojson", show_default=True)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "ru", "be"]),
+    default="en",
+    show_default=True,
+    help="Language of district names.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output; GeoPackage needs a file).",
+)
+def export(
+    kind: tuple[str, ...],
+    category: tuple[str, ...],
+    district: tuple[str, ...],
+    fmt: str,
+    lang: str,
+    output: Path | None,
+) -> None:
+    """Export open, unexpired posts: RFC 7946 GeoJSON (default), CSV or GeoPackage; public fields only."""
+    settings = _settings()
+    with _store() as store:
+        area = store.area()
+        unknown = [d for d in district if d not in area.by_slug]
+        if unknown:
+            raise click.BadParameter(
+                f"unknown district {unknown[0]!r}; see `mapaid districts list`",
+                param_hint="--district",
+            )
+        bad = [c for c in category if c not in settings.categories]
+        if bad:
+            raise click.BadParameter(f"unknown category {bad[0]!r}", param_hint="--category")
+        posts = store.posts(_rules(settings).today, kind=kind, category=category, district=district)
+        frame = exporter.public_frame(posts, area, settings.cell_res, lang)
+    if fmt == "gpkg" and output is None:
+        raise click.UsageError("GeoPackage needs a file: add -o FILE.gpkg")
+    exporter.write(frame, fmt, output if output is not None else sys.stdout.buffer)
+    if output is not None:
+        click.echo(f"wrote {len(frame)} posts to {output}", err=True)
+
+
+@main.command("purge-expired")
+def purge_expired() -> None:
+    """Delete posts whose expiry day has passed (their bytes are overwritten on disk)."""
+    with _store() as store:
+        n = store.purge_expired(_rules(_settings()).today)
+    click.echo(f"deleted {n} expired posts")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web app with waitress, a production WSGI server."""
+    import logging
+
+    from waitress import serve as waitress_serve
+
+    from mapaid import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app()
+    with _store():  # fail early, with a clear message, when the database is not set up
+        pass
+    click.echo(f"mapaid on http://{host}:{port}/", err=True)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="mapaid")

@@ -1,0 +1,198 @@
+"""Settings and their documentation, read from the environment.
+
+Every setting has a default that works for a local Minsk instance. The README's table of settings is
+checked against ``SETTINGS`` by a test, so a setting cannot be added here without being documented there.
+This module does no I/O; ``load_settings`` only reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The project runs from its checkout (``pip install -e .``), so shipped data lives beside the package.
+SHIPPED_GEODATA = PACKAGE_DIR.parent / "geodata"
+DEFAULT_DISTRICTS = SHIPPED_GEODATA / "minsk-districts.geojson"
+
+DEFAULT_CATEGORIES = (
+    "food",
+    "medicine",
+    "transport",
+    "childcare",
+    "shelter",
+    "legal",
+    "tech",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, what it means and its default (as text)."""
+
+    env: str
+    key: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "MAPAID_INSTANCE",
+        "INSTANCE_DIR",
+        "instance",
+        "Folder for the database and the generated secret key.",
+    ),
+    Setting(
+        "MAPAID_DATABASE",
+        "DATABASE",
+        "<instance>/mapaid.sqlite3",
+        "Path of the SQLite database file.",
+    ),
+    Setting(
+        "MAPAID_SECRET_KEY",
+        "SECRET_KEY",
+        "<generated into instance/secret_key>",
+        "Server secret: signs sessions and keys the hash that places posts inside their cell.",
+    ),
+    Setting(
+        "MAPAID_CELL_RES",
+        "CELL_RES",
+        "9",
+        "H3 resolution posts are coarsened to (9: ~0.1 km² cells; 8: ~0.74 km²).",
+    ),
+    Setting(
+        "MAPAID_DISTRICTS",
+        "DISTRICTS",
+        "the shipped Minsk districts",
+        "District polygons loaded by `mapaid init-db` into an empty database.",
+    ),
+    Setting(
+        "MAPAID_CATEGORIES",
+        "CATEGORIES",
+        ",".join(DEFAULT_CATEGORIES),
+        "Comma-separated list of post categories.",
+    ),
+    Setting(
+        "MAPAID_DEFAULT_EXPIRES_DAYS",
+        "DEFAULT_EXPIRES_DAYS",
+        "14",
+        "Days a post stays up when the poster does not say.",
+    ),
+    Setting("MAPAID_MAX_EXPIRES_DAYS", "MAX_EXPIRES_DAYS", "60", "Longest a post may stay up, in days."),
+    Setting(
+        "MAPAID_TILES",
+        "TILES",
+        "",
+        "Optional raster tile URL template ({z}/{x}/{y}); none by default, the map draws our own data.",
+    ),
+    Setting(
+        "MAPAID_TILES_ATTRIBUTION",
+        "TILES_ATTRIBUTION",
+        "",
+        "Attribution shown under the tiles of MAPAID_TILES.",
+    ),
+    Setting(
+        "MAPAID_SECURE_COOKIES",
+        "SECURE_COOKIES",
+        "",
+        "Set to 1 when served over HTTPS: session cookies get the Secure flag.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the configuration the non-web parts need (CLI, import, export)."""
+
+    database: Path
+    instance_dir: Path
+    secret_key: str
+    cell_res: int
+    districts: Path
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    default_expires_days: int = 14
+    max_expires_days: int = 60
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+SecretLoader = Callable[[Path], str]
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+def _int_setting(name: str, raw: object, low: int, high: int) -> int:
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def environ_overrides(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The settings present in the environment, keyed like Flask config (``CELL_RES`` ...)."""
+    env = os.environ if environ is None else environ
+    return {s.key: env[s.env] for s in SETTINGS if env.get(s.env, "") != ""}
+
+
+def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None = None) -> Settings:
+    """Turn raw overrides into checked settings; the secret is loaded (or made) only when missing."""
+    instance = Path(str(overrides.get("INSTANCE_DIR", "instance")))
+    database = Path(str(overrides.get("DATABASE", instance / "mapaid.sqlite3")))
+    secret = overrides.get("SECRET_KEY")
+    if not secret:
+        loader = secret_loader or default_secret_loader
+        secret = loader(instance)
+    categories_raw = overrides.get("CATEGORIES", DEFAULT_CATEGORIES)
+    if isinstance(categories_raw, str):
+        categories = tuple(c.strip().lower() for c in categories_raw.split(",") if c.strip())
+    else:
+        categories = tuple(str(c) for c in categories_raw)  # type: ignore[attr-defined]
+    if not categories:
+        raise ConfigError("MAPAID_CATEGORIES must name at least one category")
+    max_days = _int_setting("MAPAID_MAX_EXPIRES_DAYS", overrides.get("MAX_EXPIRES_DAYS", 60), 1, 366)
+    return Settings(
+        database=database,
+        instance_dir=instance,
+        secret_key=str(secret),
+        cell_res=_int_setting("MAPAID_CELL_RES", overrides.get("CELL_RES", 9), 5, 11),
+        districts=Path(str(overrides.get("DISTRICTS", DEFAULT_DISTRICTS))),
+        categories=categories,
+        default_expires_days=_int_setting(
+            "MAPAID_DEFAULT_EXPIRES_DAYS", overrides.get("DEFAULT_EXPIRES_DAYS", 14), 1, max_days
+        ),
+        max_expires_days=max_days,
+        extra={k: v for k, v in overrides.items() if k in ("TILES", "TILES_ATTRIBUTION")},
+    )
+
+
+def default_secret_loader(instance: Path) -> str:
+    """Read ``instance/secret_key``, creating it (mode 600) on first use.
+
+    This is the one place config touches the disk, and only when no secret was given.
+    """
+    import secrets
+
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
+    """Settings from the environment, with ``overrides`` (Flask-style keys) taking precedence."""
+    merged: dict[str, object] = environ_overrides()
+    merged.update(overrides or {})
+    return resolve(merged)

@@ -1,0 +1,42 @@
+"""Flask glue for the store: one connection per request in ``g``, closed on teardown (as flaskr's db.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import Flask, current_app, g
+
+from mapaid.config import Settings
+from mapaid.intake import Rules
+from mapaid.store import SQLiteStore, open_store
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["mapaid.settings"]
+    return value
+
+
+def get_store() -> SQLiteStore:
+    if "store" not in g:
+        g.store = open_store(settings().database)
+    store: SQLiteStore = g.store
+    return store
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def rules() -> Rules:
+    s = settings()
+    return Rules(s.categories, s.cell_res, today(), s.default_expires_days, s.max_expires_days)
+
+
+def close_store(_exc: BaseException | None = None) -> None:
+    store = g.pop("store", None)
+    if store is not None:
+        store.close()
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_store)

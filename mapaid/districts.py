@@ -1,0 +1,154 @@
+"""Read any city's district polygons and make them fit to serve: one CRS, valid, not overlapping.
+
+Rejections name the feature (or the pair), because the person loading the file has to fix it in QGIS.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+
+from mapaid.geo import WGS84, choose_metric_crs
+
+NAME_COLUMNS = ("name_be", "name_ru", "name_en")
+# Overlap below this many m² is float noise along a shared border, not two districts claiming land.
+OVERLAP_TOLERANCE_M2 = 1.0
+
+_TRANSLIT = str.maketrans(
+    {
+        "а": "a",
+        "б": "b",
+        "в": "v",
+        "г": "g",
+        "ґ": "g",
+        "д": "d",
+        "е": "e",
+        "ё": "yo",
+        "ж": "zh",
+        "з": "z",
+        "и": "i",
+        "і": "i",
+        "й": "y",
+        "к": "k",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "о": "o",
+        "п": "p",
+        "р": "r",
+        "с": "s",
+        "т": "t",
+        "у": "u",
+        "ў": "w",
+        "ф": "f",
+        "х": "kh",
+        "ц": "ts",
+        "ч": "ch",
+        "ш": "sh",
+        "щ": "shch",
+        "ъ": "",
+        "ы": "y",
+        "ь": "",
+        "э": "e",
+        "ю": "yu",
+        "я": "ya",
+    }
+)
+
+
+class DistrictError(ValueError):
+    """The district file cannot be served as it is; the message says which feature and why."""
+
+
+def slugify(name: str) -> str:
+    """ASCII slug: Cyrillic transliterated, accents dropped, everything else to hyphens."""
+    text = name.lower().translate(_TRANSLIT)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "district"
+
+
+def _label(frame: pd.DataFrame, name_field: str, i: int) -> str:
+    return f"feature {i + 1} ({frame[name_field].iloc[i]!s})"
+
+
+def read_districts(path: Path, name_field: str | None = None) -> gpd.GeoDataFrame:
+    """Districts from any vector file GDAL reads, as slug, names, osm_relation_id and geometry in 4326."""
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise DistrictError(f"cannot read {path}: {exc}") from None
+    if frame.empty:
+        raise DistrictError(f"{path} holds no features")
+    if frame.crs is None:
+        raise DistrictError(f"{path} does not say its coordinate reference system (CRS)")
+    name_field = name_field or next(
+        (c for c in ("name_en", "name", "NAME", "nimi") if c in frame.columns), None
+    )
+    if name_field is None or name_field not in frame.columns:
+        fields = ", ".join(c for c in frame.columns if c != "geometry")
+        raise DistrictError(
+            f"no name field {name_field or 'name'!r}; pick one with --name-field from: {fields}"
+        )
+    frame = frame.to_crs(WGS84)
+    _check_polygons(frame, name_field)
+    out = gpd.GeoDataFrame(
+        {
+            "slug": frame["slug"] if "slug" in frame.columns else frame[name_field].map(str).map(slugify),
+            "osm_relation_id": pd.to_numeric(
+                frame.get("osm_relation_id", frame.get("osmRelationId")), errors="coerce"
+            )
+            if {"osm_relation_id", "osmRelationId"} & set(frame.columns)
+            else pd.NA,
+        },
+        geometry=frame.geometry.values,
+        crs=WGS84,
+    )
+    for column in NAME_COLUMNS:
+        out[column] = (frame[column] if column in frame.columns else frame[name_field]).map(str)
+    duplicated = out["slug"][out["slug"].duplicated()].tolist()
+    if duplicated:
+        raise DistrictError(f"two districts share the name/slug {duplicated[0]!r}")
+    _check_overlaps(out, name_field="name_en")
+    return out[["slug", "osm_relation_id", *NAME_COLUMNS, "geometry"]]
+
+
+def _check_polygons(frame: gpd.GeoDataFrame, name_field: str) -> None:
+    """Repair invalid polygons in place; reject what is not (or does not repair to) a polygon."""
+    for i, geom in enumerate(frame.geometry.values):
+        if geom is None or geom.is_empty:
+            raise DistrictError(f"{_label(frame, name_field, i)} has no geometry")
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise DistrictError(f"{_label(frame, name_field, i)} is a {geom.geom_type}, not a polygon")
+        if not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            fixed = shapely.make_valid(geom)
+            polys = [
+                g for g in getattr(fixed, "geoms", [fixed]) if g.geom_type in ("Polygon", "MultiPolygon")
+            ]
+            repaired = shapely.union_all(polys) if polys else None
+            if repaired is None or repaired.is_empty or repaired.area < geom.area * 0.5:
+                raise DistrictError(
+                    f"{_label(frame, name_field, i)} is not a valid polygon ({reason}) and cannot be repaired"
+                )
+            frame.geometry.values[i] = repaired
+
+
+def _check_overlaps(frame: gpd.GeoDataFrame, name_field: str) -> None:
+    metric = frame.to_crs(choose_metric_crs(frame.total_bounds))
+    geoms = metric.geometry.values
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    for a, b in zip(left, right, strict=True):
+        if a >= b:
+            continue
+        overlap = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+        if overlap > OVERLAP_TOLERANCE_M2:
+            raise DistrictError(
+                f"districts {frame[name_field].iloc[a]!r} and {frame[name_field].iloc[b]!r} "
+                f"overlap by {overlap:,.0f} m²; each place must belong to one district"
+            )

@@ -1,0 +1,142 @@
+"""Coordinate systems and the served area (the district polygons), in one place.
+
+Districts are kept in EPSG:4326 for storage and output; metric work (areas, distances) happens in a
+UTM zone chosen for the area with pyproj, as osmnx's ``projection`` module does it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import geopandas as gpd
+import h3.api.basic_int as h3
+import numpy as np
+import pyproj
+import shapely
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
+from shapely.geometry.base import BaseGeometry
+
+from mapaid.models import District, FloatArray, IntArray
+
+WGS84 = "EPSG:4326"
+
+
+def choose_metric_crs(bounds: Sequence[float]) -> pyproj.CRS:
+    """The WGS 84 / UTM zone that contains the centre of ``bounds`` (west, south, east, north)."""
+    west, south, east, north = bounds
+    lon, lat = (west + east) / 2, (south + north) / 2
+    infos = query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=AreaOfInterest(lon, lat, lon, lat),
+    )
+    if not infos:  # pragma: no cover - only outside the UTM band (polar areas)
+        raise ValueError(f"no UTM zone covers {lon:.3f}, {lat:.3f}")
+    return pyproj.CRS.from_epsg(int(infos[0].code))
+
+
+def cell_polygons(cells: IntArray) -> np.ndarray:
+    """Shapely hexagons (lon/lat) for H3 cells."""
+    rings = [[(lng, lat) for lat, lng in h3.cell_to_boundary(int(c))] for c in cells]
+    return shapely.polygons(rings) if rings else np.array([], dtype=object)
+
+
+def cell_centres(cells: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Centre lon and lat arrays of H3 cells."""
+    if len(cells) == 0:
+        return np.empty(0), np.empty(0)
+    lat, lon = np.array([h3.cell_to_latlng(int(c)) for c in cells]).T
+    return lon, lat
+
+
+@dataclass(frozen=True)
+class CellInfo:
+    """What the served area says about one cell: its district and the part of it inside that district."""
+
+    district: str
+    covered: bool  # the whole hexagon lies inside the served area
+    shape: BaseGeometry  # cell ∩ district, where displayed positions go
+
+
+@dataclass
+class Area:
+    """The served area: districts in EPSG:4326 with slugs and names, plus a metric CRS."""
+
+    districts: gpd.GeoDataFrame
+    metric_crs: pyproj.CRS
+    _cells: dict[int, CellInfo | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_frame(cls, frame: gpd.GeoDataFrame, metric_epsg: int | None = None) -> Area:
+        crs = pyproj.CRS.from_epsg(metric_epsg) if metric_epsg else choose_metric_crs(frame.total_bounds)
+        frame = frame.reset_index(drop=True)
+        shapely.prepare(frame.geometry.values)
+        return cls(districts=frame, metric_crs=crs)
+
+    @cached_property
+    def union(self) -> BaseGeometry:
+        geom = shapely.union_all(self.districts.geometry.values)
+        shapely.prepare(geom)
+        return geom
+
+    @cached_property
+    def slugs(self) -> list[str]:
+        return [str(s) for s in self.districts["slug"]]
+
+    @cached_property
+    def by_slug(self) -> dict[str, District]:
+        out = {}
+        for row in self.districts.itertuples():
+            rid = getattr(row, "osm_relation_id", None)
+            out[str(row.slug)] = District(
+                slug=str(row.slug),
+                name_be=str(row.name_be),
+                name_ru=str(row.name_ru),
+                name_en=str(row.name_en),
+                osm_relation_id=None if rid is None or rid != rid else int(rid),
+            )
+        return out
+
+    def contains(self, lon: FloatArray, lat: FloatArray) -> np.ndarray:
+        """Which points fall inside some district (boundary included)."""
+        return np.asarray(shapely.intersects_xy(self.union, lon, lat))
+
+    def cell_info(self, cells: IntArray) -> list[CellInfo | None]:
+        """Per cell: its district, or None where the cell touches no district. Cached per cell."""
+        missing = np.array([c for c in cells if int(c) not in self._cells], dtype=np.int64)
+        if len(missing):
+            for cell, info in zip(missing.tolist(), self._compute(missing), strict=True):
+                self._cells[cell] = info
+        return [self._cells[int(c)] for c in cells]
+
+    def _compute(self, cells: IntArray) -> list[CellInfo | None]:
+        """District by the cell centre; where the centre is outside, by the largest overlap."""
+        hexes = cell_polygons(cells)
+        lon, lat = cell_centres(cells)
+        geoms = self.districts.geometry.values
+        out: list[CellInfo | None] = []
+        for i, hexagon in enumerate(hexes):
+            hits = np.flatnonzero(shapely.intersects_xy(geoms, lon[i], lat[i]))
+            if len(hits) == 0:
+                overlaps = shapely.area(shapely.intersection(geoms, hexagon))
+                if overlaps.max() <= 0:
+                    out.append(None)
+                    continue
+                hits = np.array([int(np.argmax(overlaps))])
+            k = int(hits[0])
+            district_geom = geoms[k]
+            inside = bool(shapely.contains(district_geom, hexagon))
+            shape = hexagon if inside else shapely.intersection(hexagon, district_geom)
+            covered = inside or bool(shapely.contains(self.union, hexagon))
+            out.append(CellInfo(self.slugs[k], covered, shape))
+        return out
+
+    def to_metric(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+        x, y = self._to_metric.transform(lon, lat)
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    @cached_property
+    def _to_metric(self) -> pyproj.Transformer:
+        return pyproj.Transformer.from_crs(WGS84, self.metric_crs, always_xy=True)

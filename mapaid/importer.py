@@ -1,0 +1,128 @@
+"""Read CSV and GeoJSON files of offers and needs into frames for ``intake.validate_frame``.
+
+Reading problems (not UTF-8, broken quoting, not a FeatureCollection, an empty file) are reported like
+row problems, with the line or feature, so the person fixing the file sees one kind of message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mapaid.intake import IntakeError, Problem
+
+CSV_REQUIRED = ("lat", "lon", "kind", "category", "text")
+CSV_OPTIONAL = ("expires", "contact")
+
+
+def read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The rows as text columns and, per row, where it stands in the file ('line N')."""
+    try:
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            encoding="utf-8",
+            usecols=lambda c: c.strip().lower() in (*CSV_REQUIRED, *CSV_OPTIONAL),
+        )
+    except pd.errors.EmptyDataError:
+        raise IntakeError([Problem("", "file", f"{path.name} is empty")]) from None
+    except UnicodeDecodeError:
+        raise IntakeError([Problem("", "file", f"{path.name} is not UTF-8 text")]) from None
+    except pd.errors.ParserError as exc:
+        raise IntakeError(
+            [Problem("", "file", f"{path.name} is not valid CSV: {_parser_message(exc)}")]
+        ) from None
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    missing = [c for c in CSV_REQUIRED if c not in frame.columns]
+    if missing:
+        raise IntakeError(
+            [
+                Problem(
+                    "line 1",
+                    "file",
+                    f"missing column(s): {', '.join(missing)}; "
+                    f"the header must name {', '.join(CSV_REQUIRED)}",
+                )
+            ]
+        )
+    # A quoted field may span lines; count them so messages point at the line a text editor shows.
+    newlines = np.zeros(len(frame), dtype=np.int64)
+    for column in frame.columns:
+        newlines += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+    first_line = 2 + np.arange(len(frame)) + np.concatenate(([0], np.cumsum(newlines)[:-1]))
+    blank = (frame == "").all(axis=1).to_numpy()
+    frame = frame[~blank]
+    where = [f"line {n}" for n in first_line[~blank]]
+    if frame.empty:
+        raise IntakeError([Problem("", "file", f"{path.name} has a header but no rows")])
+    return frame, where
+
+
+def _parser_message(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.replace("Error tokenizing data. C error: ", "")
+
+
+def read_geojson(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Point features of a FeatureCollection (RFC 7946, lon/lat) as rows; properties as columns."""
+    try:
+        data = json.loads(path.read_bytes())
+    except UnicodeDecodeError:
+        raise IntakeError([Problem("", "file", f"{path.name} is not UTF-8 text")]) from None
+    except json.JSONDecodeError as exc:
+        message = (
+            "is empty"
+            if not exc.doc.strip()
+            else f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        )
+        raise IntakeError([Problem("", "file", f"{path.name} {message}")]) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "FeatureCollection"
+        or not isinstance(data.get("features"), list)
+    ):
+        raise IntakeError([Problem("", "file", f"{path.name} is not a GeoJSON FeatureCollection")])
+    crs = (data.get("crs") or {}).get("properties", {}).get("name", "")
+    if crs and not str(crs).upper().endswith(("CRS84", "4326")):
+        raise IntakeError([Problem("", "file", f"{path.name} is in {crs}; GeoJSON must be WGS 84 lon/lat")])
+    if not data["features"]:
+        raise IntakeError([Problem("", "file", f"{path.name} has no features")])
+    rows, where, problems = [], [], []
+    for n, feature in enumerate(data["features"], start=1):
+        label = f"feature {n}"
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if (
+            not isinstance(geometry, dict)
+            or geometry.get("type") != "Point"
+            or not isinstance(coords, list)
+            or len(coords) < 2
+        ):
+            problems.append(Problem(label, "geometry", "geometry must be a Point with lon and lat"))
+            continue
+        props = feature.get("properties") or {}
+        if not isinstance(props, dict):
+            problems.append(Problem(label, "properties", "properties must be an object"))
+            continue
+        row = {k: props.get(k) for k in ("kind", "category", "text", "contact", "expires")}
+        row["lon"], row["lat"] = coords[0], coords[1]
+        rows.append(row)
+        where.append(label)
+    if problems:
+        raise IntakeError(problems)
+    return pd.DataFrame(rows, dtype=object), where
+
+
+def read_any(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """By extension: .csv, or .geojson/.json."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv(path)
+    if suffix in (".geojson", ".json"):
+        return read_geojson(path)
+    raise IntakeError([Problem("", "file", f"cannot import {path.name}: use a .csv or .geojson file")])

@@ -1,0 +1,91 @@
+"""Small value types shared by the steps of the data flow.
+
+The split between ``Submission`` (holds an exact point, never leaves intake and privacy) and ``CoarsePosts``
+(what the store accepts) is the type-level half of the privacy guarantee: ``Store.add`` takes only
+``CoarsePosts``, which has no field that could carry an exact coordinate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+
+class Kind(StrEnum):
+    OFFER = "offer"
+    NEED = "need"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    FULFILLED = "fulfilled"
+    HIDDEN = "hidden"
+
+
+MAX_TEXT = 280
+MAX_CONTACT = 100
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Submissions:
+    """Validated posts still carrying the exact points people gave (columns of equal length).
+
+    Only ``intake`` builds these and only ``privacy.coarsen`` reads ``lat``/``lon``.
+    ``cell`` is set instead of lat/lon for rows where the poster chose a hexagon (-1 where not).
+    """
+
+    kind: list[str]
+    category: list[str]
+    text: list[str]
+    contact: list[str | None]
+    expires_days: list[int]
+    lat: FloatArray
+    lon: FloatArray
+    cell: IntArray
+    source_line: list[int]
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+@dataclass(frozen=True)
+class CoarsePosts:
+    """New posts after the privacy step: everything the store may hold, nothing more.
+
+    ``lon``/``lat`` are the *display* position, a function of (cell, district, id, server secret) only.
+    """
+
+    id: list[str]
+    kind: list[str]
+    category: list[str]
+    text: list[str]
+    contact: list[str | None]
+    cell: IntArray
+    district: list[str]
+    created_day: date
+    expires_day: list[date]
+    token_hash: list[str | None]
+    lon: FloatArray
+    lat: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+
+@dataclass(frozen=True)
+class District:
+    slug: str
+    name_be: str
+    name_ru: str
+    name_en: str
+    osm_relation_id: int | None
+
+    def name(self, lang: str = "en") -> str:
+        return {"be": self.name_be, "ru": self.name_ru}.get(lang, self.name_en)

@@ -1,0 +1,187 @@
+"""The privacy step: exact points in, coarse cells out. The only module that reads an exact point.
+
+What leaves here is a function of the H3 cell, the cell's district, the post's random id and the server
+secret. The district is chosen per *cell* (by its centre), not per point, so two posts from anywhere in one
+cell are alike in every stored and published field but their id and text (DESIGN.md, invariant 2). The
+displayed position is drawn inside cell ∩ district by a keyed hash of the id: repeating a post from the same
+home draws new ids, never fresh noise around the true point, so averaging reveals only the cell (invariant 3).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import h3.api.basic_int as h3
+import numpy as np
+import shapely
+
+from mapaid.geo import Area, CellInfo
+from mapaid.models import CoarsePosts, FloatArray, IntArray, Submissions
+
+ID_BYTES = 10  # 80 random bits: unguessable; 16 characters of lowercase base32, safe in URLs and shells
+TOKEN_BYTES = 24
+DISPLAY_DECIMALS = 5
+_SHRINK = 0.8  # draw inside triangles shrunk towards their centroid, so rounding stays inside
+
+
+class OutsideArea(ValueError):
+    """Raised for a single point outside every district."""
+
+    def __init__(self) -> None:
+        super().__init__("outside the served area")
+
+
+@dataclass(frozen=True)
+class Coarse:
+    """The privacy step's output for a batch: a cell and district per row, or the row is outside."""
+
+    cell: IntArray
+    district: list[str | None]
+    outside: list[int]  # row indices whose point lies outside every district
+
+
+def coarsen(lat: FloatArray, lon: FloatArray, cell: IntArray, area: Area, res: int) -> Coarse:
+    """Cells for points (where ``cell`` is -1) at resolution ``res``, and their districts.
+
+    A given cell finer than ``res`` is lifted to its parent; the exact point is not kept or returned.
+    """
+    cells = cell.copy()
+    from_point = cells < 0
+    todo = np.flatnonzero(from_point)
+    if len(todo):
+        cells[todo] = list(map(h3.latlng_to_cell, lat[todo].tolist(), lon[todo].tolist(), [res] * len(todo)))
+    for i in np.flatnonzero(~from_point).tolist():
+        if h3.get_resolution(int(cells[i])) > res:
+            cells[i] = h3.cell_to_parent(int(cells[i]), res)
+    unique, inverse = np.unique(cells, return_inverse=True)
+    infos = area.cell_info(unique)
+    district_of_unique = [None if i is None else i.district for i in infos]
+    district: list[str | None] = [district_of_unique[k] for k in inverse.tolist()]
+    # Rows from points in cells that straddle the edge of the served area: test the point itself.
+    edge = np.array([i is not None and not i.covered for i in infos])
+    rows = np.flatnonzero(edge[inverse] & from_point)
+    if len(rows):
+        inside = area.contains(lon[rows], lat[rows])
+        for row in rows[~inside].tolist():
+            district[row] = None
+    outside = [i for i, d in enumerate(district) if d is None]
+    return Coarse(cell=cells, district=district, outside=outside)
+
+
+def new_ids(n: int) -> list[str]:
+    return [base64.b32encode(secrets.token_bytes(ID_BYTES)).decode().lower() for _ in range(n)]
+
+
+def new_token() -> tuple[str, str]:
+    """A private delete token for the poster and the hash the server keeps of it."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str | None) -> bool:
+    return stored_hash is not None and hmac.compare_digest(token_hash(token), stored_hash)
+
+
+def _uniforms(ids: list[str], secret: bytes) -> FloatArray:
+    """Three numbers in [0, 1) per id from a keyed BLAKE2b of it: stable, unpredictable without the secret."""
+    key = hashlib.blake2b(secret, digest_size=32).digest()
+    digests = b"".join(hashlib.blake2b(i.encode(), key=key, digest_size=12).digest() for i in ids)
+    words = np.frombuffer(digests, dtype="<u4").reshape(-1, 3)
+    return words.astype(np.float64) / 2.0**32
+
+
+def _triangles(shape: shapely.Geometry) -> tuple[FloatArray, FloatArray]:
+    """Triangles (n, 3, 2) covering ``shape``, shrunk towards their centroids, and cumulative area shares."""
+    tris = shapely.get_parts(shapely.constrained_delaunay_triangles(shape))
+    coords = np.array([np.asarray(t.exterior.coords)[:3] for t in tris])
+    centroid = coords.mean(axis=1, keepdims=True)
+    coords = centroid + _SHRINK * (coords - centroid)
+    a, b, c = coords[:, 0], coords[:, 1], coords[:, 2]
+    areas = np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+    return coords, np.cumsum(areas) / areas.sum()
+
+
+def _place_in(info: CellInfo, u: FloatArray) -> tuple[FloatArray, FloatArray]:
+    coords, cumulative = _triangles(info.shape)
+    k = np.minimum(np.searchsorted(cumulative, u[:, 0], side="right"), len(coords) - 1)
+    s, t = u[:, 1].copy(), u[:, 2].copy()
+    flip = s + t > 1
+    s[flip], t[flip] = 1 - s[flip], 1 - t[flip]
+    a, b, c = coords[k, 0], coords[k, 1], coords[k, 2]
+    pts = np.round(a + s[:, None] * (b - a) + t[:, None] * (c - a), DISPLAY_DECIMALS)
+    ok = np.asarray(shapely.contains_xy(info.shape, pts[:, 0], pts[:, 1]))
+    if not ok.all():  # rounding pushed a point across a sliver's edge: use a point surely inside
+        fallback = np.round(np.asarray(shapely.point_on_surface(info.shape).coords[0]), DISPLAY_DECIMALS)
+        pts[~ok] = fallback
+    return pts[:, 0], pts[:, 1]
+
+
+def display_positions(
+    cells: IntArray, ids: list[str], area: Area, secret: bytes
+) -> tuple[FloatArray, FloatArray]:
+    """Where each post is drawn: inside its cell ∩ district, chosen by a keyed hash of its id."""
+    lon = np.empty(len(ids))
+    lat = np.empty(len(ids))
+    if not ids:
+        return lon, lat
+    u = _uniforms(ids, secret)
+    unique, inverse = np.unique(cells, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(unique) + 1))
+    for j, info in enumerate(area.cell_info(unique)):
+        if info is None:
+            raise OutsideArea()
+        rows = order[bounds[j] : bounds[j + 1]]
+        lon[rows], lat[rows] = _place_in(info, u[rows])
+    return lon, lat
+
+
+def to_posts(
+    subs: Submissions,
+    coarse: Coarse,
+    area: Area,
+    secret: bytes,
+    today: date,
+    *,
+    with_tokens: bool,
+) -> tuple[CoarsePosts, list[str | None]]:
+    """Assemble storable posts from submissions and their coarse cells; returns the posts and the
+    private tokens (None where the poster gets none, as for bulk imports)."""
+    keep = [i for i, d in enumerate(coarse.district) if d is not None]
+    ids = new_ids(len(keep))
+    cells = coarse.cell[keep]
+    lon, lat = display_positions(cells, ids, area, secret)
+    tokens: list[str | None] = []
+    hashes: list[str | None] = []
+    for _ in keep:
+        if with_tokens:
+            token, digest = new_token()
+            tokens.append(token)
+            hashes.append(digest)
+        else:
+            tokens.append(None)
+            hashes.append(None)
+    posts = CoarsePosts(
+        id=ids,
+        kind=[subs.kind[i] for i in keep],
+        category=[subs.category[i] for i in keep],
+        text=[subs.text[i] for i in keep],
+        contact=[subs.contact[i] for i in keep],
+        cell=cells,
+        district=[str(coarse.district[i]) for i in keep],
+        created_day=today,
+        expires_day=[today + timedelta(days=subs.expires_days[i]) for i in keep],
+        token_hash=hashes,
+        lon=lon,
+        lat=lat,
+    )
+    return posts, tokens

@@ -1,0 +1,310 @@
+"""Where posts live: a small ``Store`` protocol and its SQLite implementation.
+
+The store never sees an exact point: ``add`` takes ``CoarsePosts``. Deleted rows are overwritten on disk
+(``secure_delete``), because a seized disk should not give back what a poster took down.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from mapaid.geo import WGS84, Area
+from mapaid.models import CoarsePosts, Status
+
+SCHEMA_VERSION = 1
+_SELECT_POSTS = (
+    "SELECT id, kind, category, text, contact, cell, district, created_day, expires_day, status, lon, lat"
+    " FROM posts"
+)
+POST_COLUMNS = (
+    "id",
+    "kind",
+    "category",
+    "text",
+    "contact",
+    "cell",
+    "district",
+    "created_day",
+    "expires_day",
+    "status",
+    "lon",
+    "lat",
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS districts (
+    slug TEXT PRIMARY KEY,
+    osm_relation_id INTEGER,
+    name_be TEXT NOT NULL,
+    name_ru TEXT NOT NULL,
+    name_en TEXT NOT NULL,
+    geometry TEXT NOT NULL  -- GeoJSON geometry, EPSG:4326
+);
+CREATE TABLE IF NOT EXISTS posts (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('offer', 'need')),
+    category TEXT NOT NULL,
+    text TEXT NOT NULL CHECK (length(text) BETWEEN 1 AND 280),
+    contact TEXT CHECK (contact IS NULL OR length(contact) <= 100),
+    cell INTEGER NOT NULL,
+    district TEXT NOT NULL REFERENCES districts (slug),
+    created_day TEXT NOT NULL,
+    expires_day TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'fulfilled', 'hidden')),
+    token_hash TEXT,
+    lon REAL NOT NULL,  -- display position: a function of cell, district, id and the server secret
+    lat REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell);
+CREATE INDEX IF NOT EXISTS posts_open ON posts (status, expires_day);
+"""
+
+
+_AREAS: dict[tuple[str, str], Area] = {}
+
+
+class StoreError(RuntimeError):
+    """The database is not in a state we can work with; the message says what to run."""
+
+
+class Store(Protocol):
+    """What callers need from storage; SQLite now, PostGIS later, same contract."""
+
+    def init_schema(self) -> None: ...
+    def has_districts(self) -> bool: ...
+    def replace_districts(self, frame: gpd.GeoDataFrame, metric_epsg: int) -> None: ...
+    def area(self) -> Area: ...
+    def add(self, posts: CoarsePosts) -> None: ...
+    def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame: ...
+    def get(self, post_id: str) -> dict[str, Any] | None: ...
+    def token_hash(self, post_id: str) -> str | None: ...
+    def set_status(self, post_id: str, status: Status) -> bool: ...
+    def delete(self, post_id: str) -> bool: ...
+    def purge_expired(self, today: date) -> int: ...
+    def count(self, *, all_statuses: bool = True) -> int: ...
+    def revision(self) -> int: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class SQLiteStore:
+    """The default store: one SQLite file in WAL mode."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = NORMAL",
+            "foreign_keys = ON",
+            "secure_delete = ON",
+            "busy_timeout = 5000",
+        ):
+            self.db.execute(f"PRAGMA {pragma}")
+
+    # -- schema and metadata ---------------------------------------------------------------
+    def init_schema(self) -> None:
+        with self.transaction() as db:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            if db.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
+                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
+
+    def check_schema(self) -> None:
+        try:
+            row = self.db.execute("SELECT version FROM schema_version").fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+        if row is None:
+            raise StoreError(f"{self.path} is not a mapaid database yet; run `mapaid init-db`")
+        if row[0] != SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {row[0]}, this mapaid needs {SCHEMA_VERSION}")
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            self._set_meta(db, key, value)
+
+    @staticmethod
+    def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def revision(self) -> int:
+        """Grows with every write, so caches of derived pages know when to drop."""
+        return int(self.get_meta("revision") or 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: an exception anywhere inside rolls every statement back."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+            self.db.execute("COMMIT")
+
+    # -- districts -------------------------------------------------------------------------
+    def has_districts(self) -> bool:
+        return bool(self.db.execute("SELECT count(*) FROM districts").fetchone()[0])
+
+    def replace_districts(self, frame: gpd.GeoDataFrame, metric_epsg: int) -> None:
+        if self.count():
+            raise StoreError(
+                "the database already holds posts tied to the current districts; load new districts "
+                "into a new database (MAPAID_DATABASE)"
+            )
+        with self.transaction() as db:
+            db.execute("DELETE FROM districts")
+            db.executemany(
+                "INSERT INTO districts VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.slug,
+                        None if pd.isna(r.osm_relation_id) else int(r.osm_relation_id),
+                        r.name_be,
+                        r.name_ru,
+                        r.name_en,
+                        shapely.to_geojson(r.geometry),
+                    )
+                    for r in frame.itertuples()
+                ],
+            )
+            self._set_meta(db, "metric_epsg", str(metric_epsg))
+            self._set_meta(db, "districts_version", secrets.token_hex(8))
+
+    def area(self) -> Area:
+        """The served area. Built once per set of districts and shared by every connection to the
+        same file, so a web request does not re-read polygons and the per-cell cache stays warm."""
+        key = (str(self.path.resolve()), self.get_meta("districts_version") or "0")
+        area = _AREAS.get(key)
+        if area is None:
+            rows = self.db.execute(
+                "SELECT slug, osm_relation_id, name_be, name_ru, name_en, geometry"
+                " FROM districts ORDER BY slug"
+            ).fetchall()
+            if not rows:
+                raise StoreError("no districts loaded; run `mapaid init-db` or `mapaid districts load FILE`")
+            records = [dict(r) for r in rows]
+            geoms = shapely.from_geojson([r.pop("geometry") for r in records])
+            frame = gpd.GeoDataFrame(records, geometry=geoms, crs=WGS84)
+            epsg = self.get_meta("metric_epsg")
+            area = _AREAS[key] = Area.from_frame(frame, int(epsg) if epsg else None)
+        return area
+
+    # -- posts -----------------------------------------------------------------------------
+    def add(self, posts: CoarsePosts) -> None:
+        created = posts.created_day.isoformat()
+        rows = zip(
+            posts.id,
+            posts.kind,
+            posts.category,
+            posts.text,
+            posts.contact,
+            posts.cell.tolist(),
+            posts.district,
+            [created] * len(posts),
+            [d.isoformat() for d in posts.expires_day],
+            posts.token_hash,
+            posts.lon.tolist(),
+            posts.lat.tolist(),
+            strict=True,
+        )
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO posts (id, kind, category, text, contact, cell, district, created_day,"
+                " expires_day, token_hash, lon, lat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame:
+        """Posts as a data frame; ``public`` keeps open, unexpired ones. Filters: column -> allowed values
+        (kind, category, district, status, cell)."""
+        where, params = [], []
+        if public:
+            where.append("status = 'open' AND expires_day >= ?")
+            params.append(today.isoformat())
+        for column, values in filters.items():
+            if column not in ("kind", "category", "district", "status", "cell", "id"):
+                raise ValueError(f"cannot filter posts by {column}")
+            if values:
+                values = list(values)
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        sql = _SELECT_POSTS
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        cursor = self.db.execute(sql + " ORDER BY created_day DESC, id", params)
+        cursor.row_factory = None  # plain tuples: much faster for big reads
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))
+
+    def get(self, post_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            _SELECT_POSTS + " WHERE id = ?",
+            (post_id,),
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def token_hash(self, post_id: str) -> str | None:
+        row = self.db.execute("SELECT token_hash FROM posts WHERE id = ?", (post_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_status(self, post_id: str, status: Status) -> bool:
+        with self.transaction() as db:
+            return db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id)).rowcount > 0
+
+    def delete(self, post_id: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount > 0
+
+    def purge_expired(self, today: date) -> int:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM posts WHERE expires_day < ?", (today.isoformat(),)).rowcount
+
+    def count(self, *, all_statuses: bool = True) -> int:
+        if all_statuses:
+            return int(self.db.execute("SELECT count(*) FROM posts").fetchone()[0])
+        return int(self.db.execute("SELECT count(*) FROM posts WHERE status = 'open'").fetchone()[0])
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """For other modules' own tables (accounts, audit), inside one transaction."""
+        with self.transaction() as db:
+            db.executemany(sql, rows)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_store(path: Path | str, *, create: bool = False) -> SQLiteStore:
+    """Open the database at ``path``; ``create`` makes the schema, otherwise it must exist already."""
+    store = SQLiteStore(path)
+    if create:
+        store.init_schema()
+    else:
+        store.check_schema()
+    return store

@@ -1,0 +1,11 @@
+"""Blueprints. Each only wires intake, privacy, store, spatial and maps/export together."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mapaid.views import health
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(health.bp)

@@ -1,0 +1,99 @@
+"""Fixtures: a fresh SQLite file per test (copied from one set up per session), the app, a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.testing import FlaskClient
+
+from mapaid import create_app
+from mapaid.cli import main
+from mapaid.store import SQLiteStore, open_store
+
+TEST_SECRET = "test-secret-not-for-production"
+DATA = Path(__file__).parent / "data"
+
+
+def _env(db: Path, instance: Path) -> dict[str, str]:
+    return {
+        "MAPAID_DATABASE": str(db),
+        "MAPAID_SECRET_KEY": TEST_SECRET,
+        "MAPAID_INSTANCE": str(instance),
+        "MAPAID_CELL_RES": "9",
+    }
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the Minsk districts, made once; each test gets its own copy."""
+    folder = tmp_path_factory.mktemp("template")
+    db = folder / "mapaid.sqlite3"
+    result = CliRunner().invoke(main, ["init-db"], env=_env(db, folder))
+    assert result.exit_code == 0, result.output
+    store = open_store(db)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return db
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, template_db: Path) -> Path:
+    path = tmp_path / "mapaid.sqlite3"
+    shutil.copy(template_db, path)
+    return path
+
+
+@pytest.fixture
+def env(tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = _env(db_path, tmp_path / "instance")
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+@pytest.fixture
+def config(env: dict[str, str]) -> dict[str, Any]:
+    return {
+        "DATABASE": env["MAPAID_DATABASE"],
+        "SECRET_KEY": TEST_SECRET,
+        "TESTING": True,
+        "INSTANCE_DIR": env["MAPAID_INSTANCE"],
+    }
+
+
+@pytest.fixture
+def app(config: dict[str, Any]) -> Flask:
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Cli:
+    """Runs `mapaid ...` in-process against the test database."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(main, list(args), env=self.env, input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli(env: dict[str, str]) -> Cli:
+    return Cli(env)
+
+
+@pytest.fixture
+def store(db_path: Path, env: dict[str, str]) -> Iterator[SQLiteStore]:
+    s = open_store(db_path)
+    yield s
+    s.close()
