@@ -192,9 +192,12 @@ def import_(file: Path, skip_invalid: bool) -> None:
         except IntakeError as exc:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
+            rows_at_fault = any(p.field != "file" for p in exc.problems)
+            hint = (
+                " (use --skip-invalid to import the good rows)" if rows_at_fault and not skip_invalid else ""
+            )
             raise click.ClickException(
-                f"{len(exc.problems)} problem(s) in {file.name}; nothing was imported"
-                + ("" if skip_invalid else " (use --skip-invalid to import the good rows)")
+                f"{len(exc.problems)} problem(s) in {file.name}; nothing was imported{hint}"
             ) from None
     for problem in result.problems:
         click.echo(f"skipped {problem}", err=True)

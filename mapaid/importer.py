@@ -6,6 +6,7 @@ row problems, with the line or feature, so the person fixing the file sees one k
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -27,17 +28,15 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
             keep_default_na=False,
             skip_blank_lines=False,
             encoding="utf-8",
-            usecols=lambda c: c.strip().lower() in (*CSV_REQUIRED, *CSV_OPTIONAL),
         )
     except pd.errors.EmptyDataError:
         raise IntakeError([Problem("", "file", f"{path.name} is empty")]) from None
     except UnicodeDecodeError:
         raise IntakeError([Problem("", "file", f"{path.name} is not UTF-8 text")]) from None
-    except pd.errors.ParserError as exc:
-        raise IntakeError(
-            [Problem("", "file", f"{path.name} is not valid CSV: {_parser_message(exc)}")]
-        ) from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    except pd.errors.ParserError:
+        raise IntakeError([_locate_csv_error(path)]) from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    frame = frame[[c for c in frame.columns if c in (*CSV_REQUIRED, *CSV_OPTIONAL)]]
     missing = [c for c in CSV_REQUIRED if c not in frame.columns]
     if missing:
         raise IntakeError(
@@ -63,9 +62,26 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
     return frame, where
 
 
-def _parser_message(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.replace("Error tokenizing data. C error: ", "")
+def _locate_csv_error(path: Path) -> Problem:
+    """pandas says little about where CSV breaks; the csv module, slower, knows the line."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle, strict=True)
+        width = None
+        start = 1
+        try:
+            for row in reader:
+                if width is None:
+                    width = len(row)
+                elif row and len(row) != width:
+                    return Problem(
+                        f"line {reader.line_num}",
+                        "file",
+                        f"expected {width} fields like the header, found {len(row)}",
+                    )
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return Problem(f"line {start}", "file", f"broken CSV ({exc}); is a quote left open?")
+    return Problem("", "file", f"{path.name} is not valid CSV")
 
 
 def read_geojson(path: Path) -> tuple[pd.DataFrame, list[str]]:
