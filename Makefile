@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DEMO_POSTS ?= 2000
 
-.PHONY: run test lint types bench install install-test browser clean
+.PHONY: run test lint types bench install install-test browser clean translations
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,6 +45,12 @@ test: install-test lint types
 
 bench: install-test
 	$(PY) -m bench
+
+# After changing user-facing text: refresh the catalogues, translate the new entries, compile (.mo committed).
+translations: $(VENV)/.installed-test
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o mapaid/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i mapaid/translations/messages.pot -d mapaid/translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d mapaid/translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

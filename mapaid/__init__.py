@@ -35,6 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["mapaid.settings"] = settings
     db.init_app(app)
     _access_log(app)
+    from mapaid import web
+
+    web.init_app(app)
 
     from mapaid.views import register
 

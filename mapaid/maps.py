@@ -1,0 +1,137 @@
+"""folium maps from data frames, offline: every asset from our own ``/static/``, no tiles unless configured.
+
+Pages embed a map in three parts (what goes in <head>, the map's <div>, its script), so our own templates,
+language switcher and forms sit around it. folium's asset lists are class attributes and ``add_js_link``
+changes them for every map in the process, so each map gets its own lists here, pointing at the app.
+Data comes in as data frames (districts, posts); nothing here opens a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import orjson
+import shapely
+from markupsafe import Markup, escape
+
+from mapaid.assets import CLUSTER_CSS, CLUSTER_JS, LEAFLET_CSS, LEAFLET_JS
+
+OSM_ATTRIBUTION = "Districts © OpenStreetMap contributors (ODbL)"
+DISTRICT_STYLE = {"color": "#555f6e", "weight": 1.5, "fillColor": "#dfe6ee", "fillOpacity": 0.35}
+KIND_COLOURS = {"offer": "#1b7f3b", "need": "#c2410c"}
+DEFAULT_ZOOM = 11
+
+_DISTRICTS_JSON: dict[tuple[int, str], tuple[gpd.GeoDataFrame, dict[str, Any]]] = {}
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """A rendered map, split for embedding: ``head`` (links, styles), ``html`` (the div), ``script``.
+    ``name`` is the map's JavaScript variable, for our own scripts to find it."""
+
+    head: Markup
+    html: Markup
+    script: Markup
+    name: str
+
+
+def offline(element: Any, *, cluster: bool = False) -> None:
+    """Point one folium element's asset lists at our own copies (instance attributes shadow the
+    class-wide lists, so no other map in the process is touched)."""
+    element.default_js = [LEAFLET_JS, *([CLUSTER_JS] if cluster else [])]
+    element.default_css = [LEAFLET_CSS, *(CLUSTER_CSS if cluster else ())]
+
+
+def districts_geojson(districts: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
+    """Districts as a FeatureCollection with ``slug``, ``name`` (in ``lang``) and a style; 5 decimals.
+
+    Cached per frame and language: the district layer goes into every map page."""
+    key = (id(districts), lang)
+    hit = _DISTRICTS_JSON.get(key)
+    if hit is not None and hit[0] is districts:
+        return hit[1]
+    name_column = f"name_{lang}" if f"name_{lang}" in districts.columns else "name_en"
+    geoms = shapely.transform(districts.geometry.values, lambda xy: np.round(xy, 5))
+    features = [
+        {
+            "type": "Feature",
+            "geometry": orjson.loads(shapely.to_geojson(geom)),
+            "properties": {"slug": str(slug), "name": str(name), "style": DISTRICT_STYLE},
+        }
+        for slug, name, geom in zip(districts["slug"], districts[name_column], geoms, strict=True)
+    ]
+    collection = {"type": "FeatureCollection", "features": features}
+    _DISTRICTS_JSON[key] = (districts, collection)
+    return collection
+
+
+def base_map(
+    districts: gpd.GeoDataFrame,
+    lang: str,
+    *,
+    bounds: Sequence[float] | None = None,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
+    cluster: bool = False,
+) -> folium.Map:
+    """A map of the served area: our districts as the vector basemap, raster tiles only when configured.
+
+    ``bounds`` (west, south, east, north) is what the map shows first; the whole area by default."""
+    west, south, east, north = bounds if bounds is not None else districts.total_bounds
+    fmap = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=DEFAULT_ZOOM,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+    )
+    offline(fmap, cluster=cluster)
+    if tiles:
+        folium.TileLayer(tiles=tiles, attr=tiles_attribution or tiles, name="tiles").add_to(fmap)
+    folium.GeoJson(
+        districts_geojson(districts, lang),
+        name="districts",
+        attribution=OSM_ATTRIBUTION,
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+        interactive=True,
+    ).add_to(fmap)
+    fmap.fit_bounds([[south, west], [north, east]])
+    return fmap
+
+
+def render(fmap: folium.Map) -> MapParts:
+    """Render a map once and split it for a page template."""
+    root: Any = fmap.get_root()  # a branca Figure, typed as its base Element
+    root.render()
+    return MapParts(
+        head=Markup(root.header.render()),  # noqa: S704 - folium's own markup, our data only
+        html=Markup(root.html.render()),  # noqa: S704
+        script=Markup(root.script.render()),  # noqa: S704
+        name=fmap.get_name(),
+    )
+
+
+def legend_html(title: str, entries: Iterable[tuple[str, str]], *, shape: str = "dot") -> Markup:
+    """A small legend (HTML and CSS only, no d3 from a CDN as branca's colour scale would load).
+
+    ``entries`` are (CSS colour, label); ``shape`` is ``dot`` for markers or ``box`` for areas."""
+    rows = "".join(
+        f'<li><span class="legend-{escape(shape)}" style="background:{escape(colour)}"></span>'
+        f"{escape(label)}</li>"
+        for colour, label in entries
+    )
+    return Markup(f'<div class="legend"><strong>{escape(title)}</strong><ul>{rows}</ul></div>')  # noqa: S704
+
+
+def step_colours(values: Sequence[float], colours: Sequence[str], bins: Sequence[float]) -> list[str]:
+    """Colour per value from ascending ``bins`` (len(colours) - 1 inner edges): for choropleths whose
+    legend is drawn with ``legend_html`` instead of branca's colour map."""
+    if len(bins) != len(colours) - 1:
+        raise ValueError("need one colour more than bin edges")
+    index = np.searchsorted(np.asarray(bins, dtype=float), np.asarray(values, dtype=float), side="right")
+    return [colours[int(i)] for i in index]
