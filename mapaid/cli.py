@@ -286,3 +286,18 @@ def serve(host: str, port: int, threads: int) -> None:
         pass
     click.echo(f"mapaid on http://{host}:{port}/", err=True)
     waitress_serve(app, host=host, port=port, threads=threads, ident="mapaid")
+
+
+def _register_coordinator_commands() -> None:
+    """Coordinator accounts and the unmet-needs report live in their own module (it imports this one)."""
+    from mapaid.cli_coordinator import coordinator, report
+
+    main.add_command(coordinator)
+    main.add_command(report)
+
+
+_register_coordinator_commands()
+
+
+if __name__ == "__main__":
+    main()

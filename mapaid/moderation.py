@@ -1,0 +1,76 @@
+"""Moderation: coordinators hide, restore or mark posts fulfilled, and every action goes in an audit trail.
+
+The trail says who did what to which post and when (UTC, to the second), and nothing about where: no cell,
+no district, no text. The status change and its audit row are one transaction, so neither exists alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pandas as pd
+
+from mapaid.models import Status
+from mapaid.store import SQLiteStore
+
+ACTIONS: dict[str, Status] = {
+    "hide": Status.HIDDEN,
+    "restore": Status.OPEN,
+    "fulfilled": Status.FULFILLED,
+}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str
+    coordinator: str
+    action: str
+    post_id: str
+
+
+def moderate(
+    store: SQLiteStore, post_id: str, action: str, coordinator: str, now: datetime | None = None
+) -> bool:
+    """Apply ``action`` (hide, restore, fulfilled) to a post and record it. False when there is no such
+    post (nothing is recorded then)."""
+    status = ACTIONS.get(action)
+    if status is None:
+        raise ValueError(f"unknown moderation action {action!r}; one of {', '.join(ACTIONS)}")
+    at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with store.transaction() as db:
+        changed = db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id)).rowcount
+        if changed:
+            db.execute(
+                "INSERT INTO audit (at, coordinator, action, post_id) VALUES (?, ?, ?, ?)",
+                (at, coordinator, action, post_id),
+            )
+    return bool(changed)
+
+
+def audit_trail(store: SQLiteStore, limit: int = 100, post_id: str | None = None) -> list[AuditEntry]:
+    """Latest actions first."""
+    sql = "SELECT at, coordinator, action, post_id FROM audit"
+    params: list[object] = []
+    if post_id is not None:
+        sql += " WHERE post_id = ?"
+        params.append(post_id)
+    rows = store.db.execute(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit]).fetchall()
+    return [AuditEntry(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+
+def listing(
+    store: SQLiteStore,
+    today: date,
+    *,
+    kind: Sequence[str] = (),
+    category: Sequence[str] = (),
+    district: Sequence[str] = (),
+    status: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Every post the filters pick, whatever its status, with an ``expired`` column: what coordinators
+    moderate (the public pages and exports show open, unexpired posts only)."""
+    frame = store.posts(today, public=False, kind=kind, category=category, district=district, status=status)
+    frame["expired"] = frame["expires_day"] < today.isoformat()
+    return frame
