@@ -68,15 +68,17 @@ def public_frame(posts: pd.DataFrame, area: Area, cell_res: int, lang: str = "en
     )
 
 
-def to_geojson(frame: pd.DataFrame) -> bytes:
-    """RFC 7946 FeatureCollection. Built as plain lists for orjson: ~5x faster than going through GDAL."""
-    values = {c: frame[c].tolist() for c in PROPERTIES}
+def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
+    """RFC 7946 FeatureCollection. Built as plain lists for orjson: ~5x faster than going through GDAL.
+    ``extra`` names further columns to add to the properties (the API's ``walk_m``)."""
+    names = (*PROPERTIES, *extra)
+    values = {c: frame[c].tolist() for c in names}
     values["contact"] = [None if c is None or c != c else c for c in values["contact"]]
     features = [
         {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [x, y]},
-            "properties": dict(zip(PROPERTIES, row, strict=True)),
+            "properties": dict(zip(names, row, strict=True)),
         }
         for x, y, *row in zip(frame["lon"].tolist(), frame["lat"].tolist(), *values.values(), strict=True)
     ]

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, request
 from flask.wrappers import Response
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, lazy_gettext
 
 LANGUAGES = ("be", "ru", "en")
 LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
@@ -60,4 +60,33 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     babel.init_app(app, locale_selector=select_locale)
     app.after_request(_remember)
-    app.context_processor(lambda: {"lang_links": switcher_links, "lang": current_language})
+    app.context_processor(
+        lambda: {
+            "lang_links": switcher_links,
+            "lang": current_language,
+            "kind_label": kind_label,
+            "category_label": category_label,
+        }
+    )
+
+
+KIND_LABELS = {"offer": lazy_gettext("Offer"), "need": lazy_gettext("Need")}
+CATEGORY_LABELS = {
+    "food": lazy_gettext("Food"),
+    "medicine": lazy_gettext("Medicine"),
+    "transport": lazy_gettext("Transport"),
+    "childcare": lazy_gettext("Childcare"),
+    "shelter": lazy_gettext("Shelter"),
+    "legal": lazy_gettext("Legal help"),
+    "tech": lazy_gettext("Tech help"),
+    "other": lazy_gettext("Other"),
+}
+
+
+def kind_label(kind: str) -> str:
+    return str(KIND_LABELS.get(kind, kind))
+
+
+def category_label(category: str) -> str:
+    """A configured category's name in this request's language (its own id when we have no name)."""
+    return str(CATEGORY_LABELS.get(category, category))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mapaid.views import health
+from mapaid.views import api, health, resident
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(health.bp)
+    app.register_blueprint(resident.bp)
+    app.register_blueprint(api.bp)

@@ -1,0 +1,92 @@
+"""Posts within walking distance of a cell: the one query behind ``/near/<cell>`` and ``GET /api/v1/posts``.
+
+Walking distance is worked out on cells (a few hundred around the origin), then posts are read by
+``cell IN (...)`` through the cell index, so the cost depends on the neighbourhood, not on the city.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import h3.api.basic_int as h3
+import numpy as np
+import pandas as pd
+
+from mapaid.geo import Area
+from mapaid.models import IntArray
+from mapaid.spatial import WITHIN_CHOICES, cells_within
+from mapaid.store import Store
+
+
+class BadCell(ValueError):
+    """A cell id the site cannot use; ``status`` is 400 (malformed) or 404 (outside the served area)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a resident asked: from which cell, how far, which kinds and categories (empty: all)."""
+
+    cell: int
+    within_m: int
+    kinds: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+def parse_cell(text: str, res: int, area: Area) -> int:
+    """An H3 cell id (hex) at the site's resolution inside the served area; a finer one is lifted to its
+    parent (a page never needs more than the cell)."""
+    try:
+        cell = h3.str_to_int(text.strip().lower())
+        valid = bool(h3.is_valid_cell(cell))
+    except (ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise BadCell(f"{text[:20]!r} is not an H3 cell id")
+    if h3.get_resolution(cell) < res:
+        raise BadCell(f"cell {text} is coarser than this site's hexagons (resolution {res})")
+    if h3.get_resolution(cell) > res:
+        cell = h3.cell_to_parent(cell, res)
+    if area.cell_info(np.array([cell], dtype=np.int64))[0] is None:
+        raise BadCell("that hexagon is outside the served area", status=404)
+    return int(cell)
+
+
+def parse_within(text: str | None, default: int) -> int:
+    if text in (None, ""):
+        return default
+    try:
+        value = int(str(text))
+    except ValueError:
+        value = -1
+    if value not in WITHIN_CHOICES:
+        raise ValueError(f"within must be one of {', '.join(map(str, WITHIN_CHOICES))} metres")
+    return value
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """The answer: ``posts`` (the store's columns plus ``walk_m``, nearest first) and the ``cells``
+    within reach (nearest first), which bound the map."""
+
+    posts: pd.DataFrame
+    cells: IntArray
+
+
+def nearby(store: Store, query: Query, today: date) -> Nearby:
+    """Open posts within ``query.within_m`` walking metres, nearest first (newest first within a cell)."""
+    area = store.area()
+    cells, metres = cells_within(query.cell, query.within_m, area)
+    posts = store.posts(
+        today,
+        cell=[str(c) for c in cells.tolist()],
+        kind=list(query.kinds),
+        category=list(query.categories),
+    )
+    walk = pd.Series(metres, index=cells)
+    posts["walk_m"] = walk.reindex(posts["cell"].to_numpy()).to_numpy() if len(posts) else []
+    return Nearby(posts.sort_values("walk_m", kind="stable").reset_index(drop=True), cells)

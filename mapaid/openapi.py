@@ -1,0 +1,204 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json.
+
+A test compares its paths with the app's routes, so a route cannot be added without being described.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mapaid.models import MAX_CONTACT, MAX_TEXT
+from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
+
+
+def _geojson(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/geo+json": {"schema": schema}}}
+
+
+def _components(categories: Sequence[str]) -> dict[str, Any]:
+    post_properties = {
+        "id": {"type": "string"},
+        "kind": {"enum": ["offer", "need"]},
+        "category": {"enum": list(categories)},
+        "text": {"type": "string", "maxLength": MAX_TEXT},
+        "contact": {"type": ["string", "null"], "maxLength": MAX_CONTACT},
+        "district": {"type": "string", "description": "district slug"},
+        "district_name": {"type": "string"},
+        "cell": {"type": "string", "description": "H3 cell id (hex)"},
+        "uncertainty_m": {
+            "type": "integer",
+            "description": "how far the real place may be from the shown one",
+        },
+        "created": {"type": "string", "format": "date"},
+        "expires": {"type": "string", "format": "date"},
+        "status": {"enum": ["open", "fulfilled", "hidden"]},
+        "walk_m": {"type": "integer", "description": "estimated walking metres (only in searches)"},
+    }
+    point = {
+        "type": "object",
+        "properties": {
+            "type": {"const": "Point"},
+            "coordinates": {"type": "array", "items": {"type": "number"}},
+        },
+    }
+    return {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error", "field"],
+                "properties": {"error": {"type": "string"}, "field": {"type": ["string", "null"]}},
+            },
+            "NewPost": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["kind", "category", "text"],
+                "description": "Say where with `cell` or with `lat` and `lon`; a point is turned into "
+                "its cell at once and never stored.",
+                "properties": {
+                    "kind": {"enum": ["offer", "need"]},
+                    "category": {"enum": list(categories)},
+                    "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+                    "contact": {"type": "string", "maxLength": MAX_CONTACT, "description": "public"},
+                    "expires_days": {"type": "integer", "minimum": 1},
+                    "cell": {"type": "string", "description": "H3 cell id (hex)"},
+                    "lat": {"type": "number"},
+                    "lon": {"type": "number"},
+                },
+            },
+            "Created": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "cell": {"type": "string"},
+                    "district": {"type": "string"},
+                    "token": {
+                        "type": "string",
+                        "description": "private; shown once, needed to change the post",
+                    },
+                },
+            },
+            "Post": {
+                "type": "object",
+                "properties": {
+                    "type": {"const": "Feature"},
+                    "geometry": point,
+                    "properties": {"type": "object", "properties": post_properties},
+                },
+            },
+            "Posts": {
+                "type": "object",
+                "properties": {
+                    "type": {"const": "FeatureCollection"},
+                    "features": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
+                },
+            },
+            "Districts": {
+                "type": "object",
+                "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
+            },
+        },
+        "parameters": {
+            "PostId": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            "Token": {"name": "X-Post-Token", "in": "header", "required": True, "schema": {"type": "string"}},
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    token_errors = {
+        "400": _error("no X-Post-Token header"),
+        "403": _error("the token is not this post's"),
+        "404": _error("no such post"),
+    }
+    id_and_token = [{"$ref": "#/components/parameters/PostId"}, {"$ref": "#/components/parameters/Token"}]
+    search = [
+        {"name": "cell", "in": "query", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "within",
+            "in": "query",
+            "schema": {"enum": list(WITHIN_CHOICES), "default": DEFAULT_WITHIN},
+        },
+        {"name": "kind", "in": "query", "schema": {"type": "string"}, "description": "offer, need or both"},
+        {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "comma-separated"},
+    ]
+    return {
+        "/api/v1/posts": {
+            "post": {
+                "summary": "Post an offer or need",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewPost"}}},
+                },
+                "responses": {
+                    "201": {
+                        "description": "created",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}},
+                    },
+                    "400": _error("not a JSON object"),
+                    "413": _error("body too large"),
+                    "422": _error("a field is invalid; `field` names it"),
+                },
+            },
+            "get": {
+                "summary": "Open posts within walking distance of a cell, nearest first",
+                "parameters": search,
+                "responses": {
+                    "200": _geojson("posts with walk_m", {"$ref": "#/components/schemas/Posts"}),
+                    "400": _error("a parameter is invalid"),
+                    "422": _error("the cell is outside the served area"),
+                },
+            },
+        },
+        "/api/v1/posts/{id}": {
+            "get": {
+                "summary": "One open post",
+                "parameters": [{"$ref": "#/components/parameters/PostId"}],
+                "responses": {
+                    "200": _geojson("the post", {"$ref": "#/components/schemas/Post"}),
+                    "404": _error("no open post with this id"),
+                },
+            },
+            "delete": {
+                "summary": "Delete a post with its private token",
+                "parameters": id_and_token,
+                "responses": {"204": {"description": "deleted"}, **token_errors},
+            },
+        },
+        "/api/v1/posts/{id}/fulfilled": {
+            "post": {
+                "summary": "Mark a post fulfilled with its private token",
+                "parameters": id_and_token,
+                "responses": {"200": {"description": "marked fulfilled"}, **token_errors},
+            }
+        },
+        "/api/v1/districts": {
+            "get": {
+                "summary": "The served area's districts (© OpenStreetMap contributors, ODbL)",
+                "responses": {"200": _geojson("districts", {"$ref": "#/components/schemas/Districts"})},
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
+        },
+    }
+
+
+def document(categories: Sequence[str]) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mapaid",
+            "version": "1",
+            "description": "Neighbourhood offers and needs by H3 cell. Errors are JSON {error, field}; "
+            "405 for a wrong method on any path.",
+        },
+        "paths": _paths(),
+        "components": _components(categories),
+    }

@@ -1,0 +1,50 @@
+/* mapaid: draws the posts of /near/<cell> from the page's JSON (one small blob instead of a folium
+ * Marker per post). Popups are built from text nodes: a post's text is data, never markup. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("mapaid-posts").textContent);
+  var map = window[data.map];
+  var posts = data.posts;
+  var labels = data.labels;
+  var cluster = L.markerClusterGroup({maxClusterRadius: 35, showCoverageOnHover: false});
+  var markers = {};
+
+  function line(parent, tag, text, className) {
+    var element = document.createElement(tag);
+    element.textContent = text;
+    if (className) { element.className = className; }
+    parent.appendChild(element);
+    return element;
+  }
+
+  function popup(i) {
+    var box = document.createElement("div");
+    box.className = "popup";
+    var head = labels.kinds[posts.kind[i]] + " · " + (labels.categories[posts.category[i]] || posts.category[i]);
+    line(box, "strong", head);
+    line(box, "p", posts.text[i], "post-text");
+    if (posts.contact[i]) { line(box, "p", posts.contact[i], "contact"); }
+    line(box, "div", labels.walk.replace("{m}", posts.minutes[i]) + " · " + posts.district[i] + " · " +
+      labels.expires.replace("{d}", posts.expires[i]), "post-meta");
+    return box;
+  }
+
+  for (var i = 0; i < posts.id.length; i++) {
+    var colour = data.colours[posts.kind[i]] || "#555";
+    var marker = L.circleMarker([posts.lat[i], posts.lon[i]],
+      {radius: 7, weight: 1.5, color: "#ffffff", fillColor: colour, fillOpacity: 0.9});
+    marker.bindPopup(popup.bind(null, i));
+    markers[posts.id[i]] = marker;
+    cluster.addLayer(marker);
+  }
+  map.addLayer(cluster);
+
+  document.querySelectorAll("[data-post]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      var marker = markers[link.getAttribute("data-post")];
+      if (!marker) { return; }
+      event.preventDefault();
+      cluster.zoomToShowLayer(marker, function () { marker.openPopup(); });
+    });
+  });
+}());

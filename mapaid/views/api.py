@@ -1,0 +1,176 @@
+"""JSON API under /api/v1: the resident pages' functions for other programs.
+
+Authentication is per post (the private token in ``X-Post-Token``), not by cookie, so CSRF protection
+does not apply here. Errors are ``{"error": ..., "field": ...}`` with a 4xx status, never a stack trace
+(web.py answers every HTTP error under /api/ in that shape).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import h3.api.basic_int as h3
+import orjson
+import shapely
+from flask import Blueprint, current_app, make_response, request
+from flask.wrappers import Response
+from werkzeug.exceptions import default_exceptions
+
+from mapaid import openapi
+from mapaid.db import get_store, rules, settings, today
+from mapaid.export import public_frame, to_geojson
+from mapaid.intake import IntakeError
+from mapaid.maps import OSM_ATTRIBUTION
+from mapaid.models import Kind
+from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
+from mapaid.pagecache import PageCache
+from mapaid.posting import Action, apply, create
+from mapaid.spatial import DEFAULT_WITHIN
+from mapaid.web import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+TOKEN_HEADER = "X-Post-Token"  # noqa: S105 - a header name, not a secret
+GEOJSON = "application/geo+json"
+
+
+def fail(code: int, message: str, field: str | None = None) -> NoReturn:
+    """Stop with a JSON error naming the field at fault."""
+    error = default_exceptions[code](description=message)
+    error.field = field  # type: ignore[attr-defined]
+    raise error
+
+
+def _json(payload: Any, status: int = 200, mimetype: str = "application/json") -> Response:
+    response = make_response(payload if isinstance(payload, bytes) else orjson.dumps(payload), status)
+    response.mimetype = mimetype
+    return response
+
+
+def _cache() -> PageCache:
+    cache: PageCache = current_app.extensions.setdefault("mapaid.api", PageCache())
+    return cache
+
+
+@bp.post("/posts")
+def create_post() -> Response:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        fail(400, "send a JSON object with Content-Type: application/json")
+    try:
+        created = create(data, rules(), get_store(), settings().secret_key.encode())
+    except IntakeError as error:
+        first = error.problems[0]
+        fail(422, first.message, "expires_days" if first.field == "expires" else first.field)
+    response = _json(
+        {
+            "id": created.id,
+            "cell": h3.int_to_str(created.cell),
+            "district": created.district,
+            "token": created.token,
+        },
+        201,
+    )
+    response.headers["Location"] = f"{request.script_root}/api/v1/posts/{created.id}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _query() -> Query:
+    raw = request.args.get("cell", "")
+    if not raw:
+        fail(400, "cell is required: the H3 id of the hexagon to measure walking distance from", "cell")
+    try:
+        origin = parse_cell(raw, settings().cell_res, get_store().area())
+    except BadCell as error:
+        fail(422 if error.status == 404 else 400, str(error), "cell")
+    try:
+        within = parse_within(request.args.get("within"), DEFAULT_WITHIN)
+    except ValueError as error:
+        fail(400, str(error), "within")
+    kinds = tuple(k for k in request.args.get("kind", "").lower().split(",") if k)
+    categories = tuple(c for c in request.args.get("category", "").lower().split(",") if c)
+    if set(kinds) - {k.value for k in Kind}:
+        fail(400, "kind must be offer or need", "kind")
+    if set(categories) - set(settings().categories):
+        fail(400, f"unknown category (use one of: {', '.join(settings().categories)})", "category")
+    return Query(origin, within, kinds, categories)
+
+
+@bp.get("/posts")
+def list_posts() -> Response:
+    query = _query()
+    store = get_store()
+    key = (query, store.revision(), today())
+    body = _cache().get(key)
+    if body is None:
+        found = nearby(store, query, today())
+        frame = public_frame(found.posts, store.area(), settings().cell_res)
+        frame["walk_m"] = found.posts["walk_m"].round().astype(int).to_numpy()
+        body = to_geojson(frame, extra=("walk_m",))
+        _cache().put(key, body)
+    return _json(body, mimetype=GEOJSON)
+
+
+def _public_post(post_id: str) -> Any:
+    store = get_store()
+    posts = store.posts(today(), id=[post_id])
+    if posts.empty:
+        fail(404, "no open post with this id", "id")
+    frame = public_frame(posts, store.area(), settings().cell_res)
+    return orjson.loads(to_geojson(frame))["features"][0]
+
+
+@bp.get("/posts/<post_id>")
+def get_post(post_id: str) -> Response:
+    return _json(_public_post(post_id), mimetype=GEOJSON)
+
+
+def _with_token(post_id: str, action: Action) -> None:
+    token = request.headers.get(TOKEN_HEADER, "")
+    if not token:
+        fail(400, f"send the post's private token in the {TOKEN_HEADER} header", TOKEN_HEADER)
+    store = get_store()
+    if store.token_hash(post_id) is None and store.get(post_id) is None:
+        fail(404, "no post with this id", "id")
+    if not apply(store, post_id, token, action):
+        fail(403, "this token does not belong to this post", TOKEN_HEADER)
+
+
+@bp.delete("/posts/<post_id>")
+def delete_post(post_id: str) -> Response:
+    _with_token(post_id, Action.DELETE)
+    return make_response("", 204)
+
+
+@bp.post("/posts/<post_id>/fulfilled")
+def fulfil_post(post_id: str) -> Response:
+    _with_token(post_id, Action.FULFILLED)
+    return _json({"id": post_id, "status": "fulfilled"})
+
+
+@bp.get("/districts")
+def districts() -> Response:
+    """The served area's districts (GeoJSON, EPSG:4326) with their names in every language."""
+    area = get_store().area()
+    features = [
+        {
+            "type": "Feature",
+            "geometry": orjson.loads(shapely.to_geojson(geom)),
+            "properties": {
+                "slug": d.slug,
+                "name_be": d.name_be,
+                "name_ru": d.name_ru,
+                "name_en": d.name_en,
+                "osm_relation_id": d.osm_relation_id,
+            },
+        }
+        for d, geom in zip(area.by_slug.values(), area.districts.geometry.values, strict=True)
+    ]
+    body = {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, "features": features}
+    return _json(body, mimetype=GEOJSON)
+
+
+@bp.get("/openapi.json")
+def spec() -> Response:
+    return _json(openapi.document(settings().categories))

@@ -1,0 +1,305 @@
+"""Resident pages: the city map, help within walking distance of a hexagon, posting, the private link.
+
+Only wiring: nearby (spatial + store), nearpage/maps (folium), posting (pipeline). Pages send the server
+a cell id and nothing finer; a location the browser finds stays in the browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h3.api.basic_int as h3
+import numpy as np
+import orjson
+from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask.wrappers import Response
+from flask_babel import gettext
+
+from mapaid import grid
+from mapaid.db import get_store, rules, settings, today
+from mapaid.export import public_frame, uncertainty_m
+from mapaid.i18n import category_label, current_language, kind_label
+from mapaid.intake import IntakeError
+from mapaid.maps import KIND_COLOURS, base_map, legend_html, render
+from mapaid.models import Kind
+from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
+from mapaid.nearpage import MapOptions, near_map, page_count, page_items, posts_columns
+from mapaid.pagecache import PageCache
+from mapaid.posting import Action, apply, authorised, create
+from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, cell_uncertainty_m
+
+bp = Blueprint("resident", __name__)
+MIN_CELL_ZOOM = 14
+
+
+def _pages() -> PageCache:
+    cache: PageCache = current_app.extensions.setdefault("mapaid.pages", PageCache())
+    return cache
+
+
+def _map_options() -> MapOptions:
+    tiles = str(current_app.config.get("TILES") or "") or None
+    attribution = str(current_app.config.get("TILES_ATTRIBUTION") or "") or None
+    return MapOptions(current_language(), tiles, attribution)
+
+
+def _html(body: bytes | str, status: int = 200, *, private: bool = False) -> Response:
+    response = make_response(body, status)
+    response.mimetype = "text/html"
+    if private:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _cells_config(map_name: str, mode: str, selected: str | None = None) -> dict[str, Any]:
+    area = get_store().area()
+    return {
+        "map": map_name,
+        "mode": mode,
+        "chunks": grid.chunk_index(area, settings().cell_res),
+        "chunkUrl": f"{request.script_root}/cells/",
+        "nearUrl": f"{request.script_root}/near/",
+        "minZoom": MIN_CELL_ZOOM,
+        "selected": selected,
+        "labels": {
+            "zoom": gettext("Zoom in (or click the map) until hexagons appear, then click yours."),
+            "pick": gettext("Click the hexagon you live in."),
+            "chosen": gettext("Chosen hexagon:"),
+            "locating": gettext("Finding your hexagon in your browser…"),
+            "outside": gettext("Your location is outside the area this site serves."),
+            "noLocation": gettext("Your browser did not give a location; click your hexagon instead."),
+        },
+    }
+
+
+@bp.get("/")
+def index() -> Response:
+    store = get_store()
+    lang = current_language()
+    key = ("index", lang, store.get_meta("districts_version"), request.script_root)
+    cached = _pages().get(key)
+    if cached is not None:
+        return _html(cached)
+    options = _map_options()
+    parts = render(
+        base_map(
+            store.area().districts, lang, tiles=options.tiles, tiles_attribution=options.tiles_attribution
+        )
+    )
+    body = render_template("index.html", parts=parts, cells=_cells_config(parts.name, "go")).encode()
+    _pages().put(key, body)
+    return _html(body)
+
+
+@bp.get("/cells/<parent>.json")
+def cells(parent: str) -> Response:
+    """The hexagons of one chunk (see grid.py): public outlines, the same for everyone."""
+    try:
+        parent_id = h3.str_to_int(parent)
+    except (ValueError, TypeError):
+        abort(404)
+    outlines = grid.chunk_cells(get_store().area(), settings().cell_res, parent_id)
+    if outlines is None:
+        abort(404)
+    response = make_response(orjson.dumps(outlines))
+    response.mimetype = "application/json"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def _origin(cell: str) -> int:
+    try:
+        return parse_cell(cell, settings().cell_res, get_store().area())
+    except BadCell as error:
+        abort(error.status, description=str(error))
+
+
+def _query(origin: int) -> tuple[Query, int]:
+    try:
+        within = parse_within(request.args.get("within"), DEFAULT_WITHIN)
+    except ValueError as error:
+        abort(400, description=str(error))
+    kind = request.args.get("kind", "").strip().lower()
+    category = request.args.get("category", "").strip().lower()
+    if kind and kind not in {k.value for k in Kind}:
+        abort(400, description="kind must be offer or need")
+    if category and category not in settings().categories:
+        abort(400, description=f"unknown category (use one of: {', '.join(settings().categories)})")
+    page = request.args.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        abort(400, description="page must be a whole number from 1")
+    query = Query(origin, within, (kind,) if kind else (), (category,) if category else ())
+    return query, int(page)
+
+
+@bp.get("/near/<cell>")
+def near(cell: str) -> Response:
+    origin = _origin(cell)
+    query, page = _query(origin)
+    store = get_store()
+    lang = current_language()
+    key = ("near", query, page, lang, store.revision(), today(), request.script_root)
+    cached = _pages().get(key)
+    if cached is None:
+        cached = _render_near(query, page).encode()
+        _pages().put(key, cached)
+    return _html(cached)
+
+
+def _render_near(query: Query, page: int) -> str:
+    store = get_store()
+    area = store.area()
+    res = settings().cell_res
+    found = nearby(store, query, today())
+    frame = public_frame(found.posts, area, res, current_language())
+    frame["walk_m"] = found.posts["walk_m"].to_numpy()
+    parts = near_map(area.districts, query.cell, query.within_m, found.cells, _map_options())
+    cell_hex = h3.int_to_str(query.cell)
+    info = area.cell_info(np.array([query.cell], dtype=np.int64))[0]
+    columns = posts_columns(frame)
+    blob = {
+        "map": parts.name,
+        "colours": KIND_COLOURS,
+        "posts": columns,
+        "labels": {
+            "kinds": {k.value: kind_label(k.value) for k in Kind},
+            "categories": {c: category_label(c) for c in settings().categories},
+            "walk": gettext("≈ %(minutes)s min walk", minutes="{m}"),
+            "expires": gettext("until %(day)s", day="{d}"),
+        },
+    }
+    legend = legend_html(
+        gettext("Legend"),
+        [
+            (KIND_COLOURS["offer"], kind_label("offer")),
+            (KIND_COLOURS["need"], kind_label("need")),
+            ("#1d4ed8", gettext("your hexagon")),
+        ],
+    )
+    return render_template(
+        "near.html",
+        parts=parts,
+        blob=blob,
+        legend=legend,
+        query=query,
+        cell=cell_hex,
+        district=area.by_slug[info.district].name(current_language()) if info else "",
+        items=page_items(frame, page),
+        total=len(frame),
+        page=page,
+        pages=page_count(len(frame)),
+        on_map=len(columns["id"]),
+        within_choices=[(m, round(m / WALK_M_PER_MIN)) for m in WITHIN_CHOICES],
+        give_or_take=round(cell_uncertainty_m(res) / WALK_M_PER_MIN),
+        uncertainty=uncertainty_m(res),
+        categories=settings().categories,
+        kinds=[k.value for k in Kind],
+    )
+
+
+FORM_FIELDS = ("kind", "category", "text", "contact", "expires_days", "cell")
+
+
+def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 200) -> Response:
+    store = get_store()
+    area = store.area()
+    options = _map_options()
+    bounds = None
+    selected = values.get("cell") or None
+    if selected:
+        try:
+            origin = parse_cell(selected, settings().cell_res, area)
+        except BadCell:
+            selected = None
+        else:
+            points = np.array(h3.cell_to_boundary(origin))
+            pad = 0.01
+            bounds = (
+                points[:, 1].min() - pad,
+                points[:, 0].min() - pad / 2,
+                points[:, 1].max() + pad,
+                points[:, 0].max() + pad / 2,
+            )
+            selected = h3.int_to_str(origin)
+    fmap = base_map(
+        area.districts,
+        current_language(),
+        bounds=bounds,
+        tiles=options.tiles,
+        tiles_attribution=options.tiles_attribution,
+    )
+    parts = render(fmap)
+    body = render_template(
+        "post.html",
+        parts=parts,
+        cells=_cells_config(parts.name, "pick", selected),
+        values=values,
+        problems=problems,
+        categories=settings().categories,
+        kinds=[k.value for k in Kind],
+        default_days=settings().default_expires_days,
+        max_days=settings().max_expires_days,
+    )
+    return _html(body, status, private=True)
+
+
+@bp.get("/post")
+def post_form() -> Response:
+    values = {"cell": request.args.get("cell", ""), "kind": request.args.get("kind", "offer")}
+    return _post_form(values, {})
+
+
+@bp.post("/post")
+def post_submit() -> Response:
+    values = {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
+    data: dict[str, object] = {k: v for k, v in values.items() if v != ""}
+    if not values["cell"]:
+        return _post_form(values, {"cell": gettext("Click your hexagon on the map.")}, 422)
+    try:
+        created = create(data, rules(), get_store(), settings().secret_key.encode())
+    except IntakeError as error:
+        problems = {("expires_days" if p.field == "expires" else p.field): p.message for p in error.problems}
+        return _post_form(values, problems, 422)
+    district = get_store().area().by_slug[created.district].name(current_language())
+    body = render_template(
+        "posted.html",
+        created=created,
+        cell=h3.int_to_str(created.cell),
+        district=district,
+        manage_url=f"{request.host_url.rstrip('/')}{request.script_root}/manage/{created.id}/{created.token}",
+    )
+    return _html(body, 201, private=True)
+
+
+def _managed(post_id: str, token: str) -> dict[str, Any]:
+    store = get_store()
+    if not authorised(store, post_id, token):
+        abort(
+            404, description=gettext("This private link does not match any post (it may have been deleted).")
+        )
+    post = store.get(post_id)
+    if post is None:  # pragma: no cover - authorised implies the row exists
+        abort(404)
+    return post
+
+
+@bp.get("/manage/<post_id>/<token>")
+def manage(post_id: str, token: str) -> Response:
+    post = _managed(post_id, token)
+    district = get_store().area().by_slug[post["district"]].name(current_language())
+    return _html(render_template("manage.html", post=post, district=district, done=None), private=True)
+
+
+@bp.post("/manage/<post_id>/<token>")
+def manage_action(post_id: str, token: str) -> Response:
+    post = _managed(post_id, token)
+    try:
+        action = Action(request.form.get("action", ""))
+    except ValueError:
+        abort(400, description="action must be fulfilled or delete")
+    apply(get_store(), post_id, token, action)
+    if action is Action.DELETE:
+        return _html(render_template("manage.html", post=None, district="", done="deleted"), private=True)
+    post = get_store().get(post_id) or post
+    district = get_store().area().by_slug[post["district"]].name(current_language())
+    return _html(render_template("manage.html", post=post, district=district, done="fulfilled"), private=True)
