@@ -11,7 +11,9 @@ and a spatial join, see bench/bench_unmet.py) gives the same counts hundreds of 
 
 from __future__ import annotations
 
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -298,3 +300,25 @@ def cell_table(result: Unmet) -> pd.DataFrame:
 def store_unmet(store: SQLiteStore, today: date, categories: Sequence[str], within_m: int) -> Unmet:
     """Unmet needs of the store's open posts: the one call the page, the exports and the report share."""
     return unmet_needs(read_tally(store, today, categories), store.area(), within_m)
+
+
+_CACHE: OrderedDict[tuple[object, ...], Unmet] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 32
+
+
+def cached_store_unmet(store: SQLiteStore, today: date, categories: Sequence[str], within_m: int) -> Unmet:
+    """``store_unmet`` remembered until the data changes (the store's revision is in the key) or the day
+    turns (posts expire by day): the page, the API and the exports ask the same question many times."""
+    key = (str(store.path.resolve()), store.revision(), today, tuple(categories), int(within_m))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    result = store_unmet(store, today, categories, within_m)
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result

@@ -1,0 +1,236 @@
+"""Coordinator pages: log in and out, unmet needs by district, moderation; and their read-only JSON API.
+
+Only wiring: accounts (login), unmet (numbers), unmetmap (the map), moderation (status changes and the
+audit trail). Pages answer 302 to the login page and the API answers 401 until someone logs in; every
+form is CSRF-protected by the app-wide CSRFProtect; pages are never cached (``no-store``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.wrappers import Response
+from flask_babel import gettext
+from werkzeug.wrappers import Response as BaseResponse
+
+from mapaid import accounts, moderation
+from mapaid.db import get_store, settings, today
+from mapaid.i18n import category_label, current_language
+from mapaid.spatial import WITHIN_CHOICES
+from mapaid.unmet import cached_store_unmet, cell_table, district_table
+from mapaid.unmetmap import HIGHLIGHT, legend, most_unserved, unmet_map
+from mapaid.views.filters import parse_filters, parse_within
+
+bp = Blueprint("coordinator", __name__)
+PAGE_SIZE = 100
+SORTABLE = ("rank", "name", "offers", "needs", "unmet", "share_met")
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def _current() -> str | None:
+    """The logged-in coordinator, if the account still exists (removing it ends its sessions)."""
+    name = session.get("coordinator")
+    if not isinstance(name, str) or not accounts.exists(get_store(), name):
+        return None
+    return name
+
+
+def _local(target: str | None) -> str:
+    """``target`` if it is a path on this site, else the dashboard: no open redirects."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("coordinator.dashboard")
+
+
+def login_required(view: View) -> View:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        name = _current()
+        if name is None:
+            if request.path.startswith("/api/"):
+                abort(401, description="Log in as a coordinator first.")
+            query = request.query_string.decode()
+            return redirect(url_for("coordinator.login", next=request.path + (f"?{query}" if query else "")))
+        g.coordinator = name
+        return view(*args, **kwargs)
+
+    return cast(View, wrapped)
+
+
+def _private(body: str, status: int = 200) -> Response:
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/coordinator/login", methods=["GET", "POST"])
+def login() -> Response | BaseResponse:
+    target = _local(request.values.get("next"))
+    if request.method == "GET":
+        if _current() is not None:
+            return redirect(target)
+        return _private(render_template("coordinator/login.html", next=target, error=None, name=""))
+    name = request.form.get("name", "").strip()
+    password = request.form.get("password", "")
+    if not name or not password:
+        return _login_error(gettext("Enter your name and password."), name, target, 400)
+    try:
+        ok = accounts.authenticate(get_store(), name, password)
+    except accounts.Throttled:
+        response = _login_error(
+            gettext("Too many failed logins for this account; wait a minute and try again."),
+            name,
+            target,
+            429,
+        )
+        response.headers["Retry-After"] = str(int(accounts.WINDOW_S))
+        return response
+    if not ok:
+        return _login_error(gettext("Wrong name or password."), name, target, 401)
+    session.clear()
+    session["coordinator"] = name
+    return redirect(target)
+
+
+def _login_error(message: str, name: str, target: str, status: int) -> Response:
+    page = render_template("coordinator/login.html", next=target, error=message, name=name)
+    return _private(page, status)
+
+
+@bp.post("/coordinator/logout")
+def logout() -> BaseResponse:
+    session.clear()
+    return redirect(url_for("coordinator.login"))
+
+
+def _sort_args() -> tuple[str, bool]:
+    key = request.args.get("sort", "rank")
+    if key not in SORTABLE:
+        abort(400, description=f"sort must be one of {', '.join(SORTABLE)}")
+    order = request.args.get("order", "asc" if key in ("rank", "name", "share_met") else "desc")
+    if order not in ("asc", "desc"):
+        abort(400, description="order must be asc or desc")
+    return key, order == "asc"
+
+
+def _numbers(within: int) -> tuple[Any, Any, tuple[str, ...]]:
+    store = get_store()
+    result = cached_store_unmet(store, today(), settings().categories, within)
+    return (
+        district_table(result, store.area(), current_language()),
+        cell_table(result),
+        result.tally.categories,
+    )
+
+
+def _sorted_rows(rows: list[dict[str, Any]], key: str, ascending: bool) -> list[dict[str, Any]]:
+    """Rows sorted by ``key`` (then by rank and category, for a stable table); empty shares go last."""
+    rows = sorted(rows, key=lambda r: (r["rank"], r.get("category", "")))
+    present = [r for r in rows if not _missing(r[key])]
+    present.sort(key=lambda r: r[key], reverse=not ascending)
+    return present + [r for r in rows if _missing(r[key])]
+
+
+def _missing(value: object) -> bool:
+    return value is None or value != value
+
+
+@bp.get("/coordinator")
+@login_required
+def dashboard() -> Response:
+    within = parse_within(request.args.get("within"))
+    key, ascending = _sort_args()
+    table, cells, categories = _numbers(within)
+    labels = {c: str(category_label(c)) for c in categories}
+    aliases = {
+        "offers": gettext("Offers"),
+        "needs": gettext("Needs"),
+        "unmet": gettext("Unmet needs"),
+        "met": gettext("Needs met"),
+        "by_category": gettext("Unmet / needs by category"),
+        "districts": gettext("Districts by unmet needs"),
+        "hexagons": gettext("Hexagons with unmet needs"),
+    }
+    parts = unmet_map(
+        table,
+        cells,
+        get_store().area(),
+        lang=current_language(),
+        categories=categories,
+        labels=labels,
+        aliases=aliases,
+        tiles=str(current_app.config.get("TILES") or "") or None,
+        tiles_attribution=str(current_app.config.get("TILES_ATTRIBUTION") or "") or None,
+    )
+    records = table.to_dict("records")
+    per_category = [
+        {
+            "district": row["district"],
+            "name": row["name"],
+            "rank": row["rank"],
+            "category": c,
+            "offers": row[f"{c}_offers"],
+            "needs": row[f"{c}_needs"],
+            "unmet": row[f"{c}_unmet"],
+            "share_met": row[f"{c}_share_met"],
+        }
+        for row in records
+        for c in categories
+    ]
+    body = render_template(
+        "coordinator/dashboard.html",
+        parts=parts,
+        within=within,
+        within_choices=WITHIN_CHOICES,
+        table=_sorted_rows(records, key, ascending),
+        per_category=_sorted_rows(per_category, key, ascending),
+        top=set(most_unserved(table)),
+        sort=key,
+        ascending=ascending,
+        legend=legend(
+            int(table["unmet"].max()) if len(table) else 0,
+            gettext("Unmet needs per district"),
+            [(HIGHLIGHT, gettext("outline: the most unserved districts"))],
+        ),
+        cell_legend=legend(
+            int(cells["unmet"].max()) if len(cells) else 0, gettext("Unmet needs per hexagon")
+        ),
+        hexagons=len(cells),
+    )
+    return _private(body)
+
+
+@bp.get("/api/v1/coordinator/districts")
+@login_required
+def api_districts() -> Response:
+    """The district table as JSON: the same numbers as the page and /export/districts.csv."""
+    within = parse_within(request.args.get("within"))
+    table, _, categories = _numbers(within)
+    rows = [{k: (None if _missing(v) else v) for k, v in r.items()} for r in table.to_dict("records")]
+    return jsonify(within_m=within, categories=list(categories), districts=rows)
+
+
+@bp.get("/api/v1/coordinator/posts")
+@login_required
+def api_posts() -> Response:
+    """Posts of every status for moderation, with the same filters as the moderation page."""
+    filters = parse_filters(request.args, get_store().area(), settings().categories, with_status=True)
+    frame = moderation.listing(get_store(), today(), **filters)
+    columns = ["id", "kind", "category", "text", "contact", "district", "created_day", "expires_day"]
+    posts = frame[[*columns, "status", "expired"]].to_dict("records")
+    return jsonify(posts=[{k: (None if _missing(v) else v) for k, v in p.items()} for p in posts])

@@ -1,0 +1,54 @@
+"""Query-string filters shared by the coordinator pages, their API and the exports.
+
+Each filter takes repeated parameters or comma-separated values (``?kind=need&category=food,medicine``);
+an empty value means "all". A value we do not know is a 400 naming it and what is allowed, never an empty
+result that looks like "nothing there".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import abort
+from werkzeug.datastructures import MultiDict
+
+from mapaid.geo import Area
+from mapaid.models import Kind, Status
+from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
+
+
+def parse_within(raw: str | None) -> int:
+    if raw in (None, ""):
+        return DEFAULT_WITHIN
+    allowed = ", ".join(str(w) for w in WITHIN_CHOICES)
+    try:
+        value = int(str(raw))
+    except ValueError:
+        abort(400, description=f"within must be one of {allowed} (metres), not {raw!r}")
+    if value not in WITHIN_CHOICES:
+        abort(400, description=f"within must be one of {allowed} (metres), not {value}")
+    return value
+
+
+def _values(args: MultiDict[str, str], name: str, allowed: Sequence[str]) -> list[str]:
+    values = [v.strip() for raw in args.getlist(name) for v in raw.split(",") if v.strip()]
+    for value in values:
+        if value not in allowed:
+            abort(400, description=f"unknown {name} {value!r}; one of: {', '.join(allowed)}")
+    return values
+
+
+def parse_filters(
+    args: MultiDict[str, str], area: Area, categories: Sequence[str], *, with_status: bool = False
+) -> dict[str, list[str]]:
+    """kind, category, district (and, for coordinators, status) filters as ``Store.posts`` takes them."""
+    filters = {
+        "kind": _values(args, "kind", [str(k) for k in Kind]),
+        "category": _values(args, "category", list(categories)),
+        "district": _values(args, "district", area.slugs),
+    }
+    if with_status:
+        filters["status"] = _values(args, "status", [str(s) for s in Status])
+    elif any(v != str(Status.OPEN) for v in _values(args, "status", [str(s) for s in Status])):
+        abort(400, description="public exports hold open, unexpired posts only; status can only be open")
+    return filters

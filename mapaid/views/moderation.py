@@ -1,0 +1,77 @@
+"""Moderation pages: posts of every status with filters, and hide / restore / mark fulfilled.
+
+Each action is a CSRF-protected POST that changes the status and writes the audit trail in one
+transaction (``mapaid.moderation``); public pages and exports drop a hidden post at once, because their
+caches are keyed on the store's revision, which the action bumps.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.wrappers import Response
+from flask_babel import gettext
+from werkzeug.wrappers import Response as BaseResponse
+
+from mapaid import moderation
+from mapaid.db import get_store, settings, today
+from mapaid.i18n import current_language
+from mapaid.models import Kind, Status
+from mapaid.views.coordinator import _local, _private, login_required
+from mapaid.views.filters import parse_filters
+
+bp = Blueprint("moderation", __name__)
+PAGE_SIZE = 100
+
+
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        abort(400, description="page must be a whole number from 1")
+    return int(raw)
+
+
+@bp.get("/coordinator/posts")
+@login_required
+def posts() -> Response:
+    store = get_store()
+    area = store.area()
+    filters = parse_filters(request.args, area, settings().categories, with_status=True)
+    frame = moderation.listing(store, today(), **filters)
+    page = _page()
+    pages = max(1, -(-len(frame) // PAGE_SIZE))
+    names = {slug: d.name(current_language()) for slug, d in area.by_slug.items()}
+    rows = frame.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records")
+    for row in rows:
+        row["district_name"] = names.get(row["district"], row["district"])
+    query = request.query_string.decode()
+    body = render_template(
+        "coordinator/posts.html",
+        rows=rows,
+        total=len(frame),
+        page=page,
+        pages=pages,
+        filters=filters,
+        districts=sorted(names.items(), key=lambda kv: kv[1]),
+        kinds=[str(k) for k in Kind],
+        categories=settings().categories,
+        statuses=[str(s) for s in Status],
+        here=request.path + (f"?{query}" if query else ""),
+        audit=moderation.audit_trail(store, limit=50),
+    )
+    return _private(body)
+
+
+@bp.post("/coordinator/posts/<post_id>/<action>")
+@login_required
+def act(post_id: str, action: str) -> BaseResponse:
+    if action not in moderation.ACTIONS:
+        abort(404, description=f"unknown action {action!r}; one of: {', '.join(moderation.ACTIONS)}")
+    if not moderation.moderate(get_store(), post_id, action, str(g.coordinator)):
+        abort(404, description="There is no such post (it may have expired and been purged).")
+    messages = {
+        "hide": gettext("Post %(id)s is hidden.", id=post_id),
+        "restore": gettext("Post %(id)s is open again.", id=post_id),
+        "fulfilled": gettext("Post %(id)s is marked fulfilled.", id=post_id),
+    }
+    flash(messages[action])
+    return redirect(_local(request.form.get("next") or url_for("moderation.posts")))
