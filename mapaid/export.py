@@ -15,6 +15,8 @@ import h3.api.basic_int as h3
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mapaid.geo import WGS84, Area
 
@@ -68,21 +70,60 @@ def public_frame(posts: pd.DataFrame, area: Area, cell_res: int, lang: str = "en
     )
 
 
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f]"  # control characters other than \t \n \r
+_NUMERIC = ("uncertainty_m",)
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """Each value as a JSON string literal (or null), computed column-wise in Arrow."""
+    values = values.cast(pa.string())
+    escaped = values
+    for raw, esc in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        escaped = pc.replace_substring(escaped, raw, esc)
+    rare = pc.fill_null(pc.match_substring_regex(values, _CONTROL), False)
+    if pc.any(rare).as_py():  # other control characters: let orjson write \u00XX escapes for those rows
+        rows = np.flatnonzero(rare.to_numpy(zero_copy_only=False))
+        exact = [orjson.dumps(v).decode()[1:-1] for v in values.take(rows).to_pylist()]
+        escaped = pc.replace_with_mask(escaped, rare, pa.array(exact, pa.string()))
+    quote = pa.scalar('"')
+    return pc.fill_null(pc.binary_join_element_wise(quote, escaped, quote, ""), "null")
+
+
 def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
-    """RFC 7946 FeatureCollection. Built as plain lists for orjson: ~5x faster than going through GDAL.
+    """RFC 7946 FeatureCollection, assembled column-wise with Arrow string kernels.
+
+    No Python object per feature is made, which is what makes a million-post export take seconds
+    (building dicts for a JSON library, or going through GDAL, takes several times longer).
     ``extra`` names further columns to add to the properties (the API's ``walk_m``)."""
-    names = (*PROPERTIES, *extra)
-    values = {c: frame[c].tolist() for c in names}
-    values["contact"] = [None if c is None or c != c else c for c in values["contact"]]
-    features = [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [x, y]},
-            "properties": dict(zip(names, row, strict=True)),
-        }
-        for x, y, *row in zip(frame["lon"].tolist(), frame["lat"].tolist(), *values.values(), strict=True)
+    parts: list[pa.Array | pa.Scalar] = [
+        pa.scalar('{"type":"Feature","geometry":{"type":"Point","coordinates":['),
+        pc.cast(pa.array(frame["lon"].to_numpy(dtype=np.float64)), pa.string()),
+        pa.scalar(","),
+        pc.cast(pa.array(frame["lat"].to_numpy(dtype=np.float64)), pa.string()),
+        pa.scalar(']},"properties":{'),
     ]
-    return orjson.dumps({"type": "FeatureCollection", "features": features})
+    for i, name in enumerate(PROPERTIES):
+        column = (
+            pa.array(frame[name].to_numpy(dtype=object), from_pandas=True) if len(frame) else pa.array([])
+        )
+        value = pc.cast(column, pa.string()) if name in _NUMERIC else _json_strings(column)
+        parts += [pa.scalar(("," if i else "") + f'"{name}":'), value]
+    parts.append(pa.scalar("}},"))
+    features = pc.binary_join_element_wise(*parts, "") if len(frame) else pa.array([], pa.string())
+    body = _concatenated(features).rstrip(b",")
+    return b'{"type":"FeatureCollection","features":[' + body + b"]}"
+
+
+def _concatenated(strings: pa.Array) -> bytes:
+    """All values of a string array back to back, straight from its data buffer."""
+    strings = pa.concat_arrays([strings]) if isinstance(strings, pa.ChunkedArray) else strings
+    if len(strings) == 0:
+        return b""
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[
+        strings.offset : strings.offset + len(strings) + 1
+    ]
+    data = strings.buffers()[2]
+    return data.to_pybytes()[offsets[0] : offsets[-1]]
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:

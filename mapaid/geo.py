@@ -13,6 +13,7 @@ from functools import cached_property
 import geopandas as gpd
 import h3.api.basic_int as h3
 import numpy as np
+import numpy.typing as npt
 import pyproj
 import shapely
 from pyproj.aoi import AreaOfInterest
@@ -55,6 +56,7 @@ def cell_centres(cells: IntArray) -> tuple[FloatArray, FloatArray]:
 class CellInfo:
     """What the served area says about one cell: its district and the part of it inside that district."""
 
+    code: int  # index of the district in Area.slugs
     district: str
     covered: bool  # the whole hexagon lies inside the served area
     shape: BaseGeometry  # cell ∩ district, where displayed positions go
@@ -105,33 +107,44 @@ class Area:
 
     def cell_info(self, cells: IntArray) -> list[CellInfo | None]:
         """Per cell: its district, or None where the cell touches no district. Cached per cell."""
-        missing = np.array([c for c in cells if int(c) not in self._cells], dtype=np.int64)
-        if len(missing):
-            for cell, info in zip(missing.tolist(), self._compute(missing), strict=True):
-                self._cells[cell] = info
-        return [self._cells[int(c)] for c in cells]
+        missing = [c for c in dict.fromkeys(cells.tolist()) if c not in self._cells]
+        if missing:
+            self._cells.update(zip(missing, self._compute(np.array(missing, dtype=np.int64)), strict=True))
+        return [self._cells[c] for c in cells.tolist()]
+
+    def cell_districts(self, cells: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """District code per cell (-1: none) and whether the whole cell is inside the served area."""
+        infos = self.cell_info(cells)
+        code = np.array([-1 if i is None else i.code for i in infos], dtype=np.int64)
+        covered = np.array([i is not None and i.covered for i in infos], dtype=bool)
+        return code, covered
 
     def _compute(self, cells: IntArray) -> list[CellInfo | None]:
-        """District by the cell centre; where the centre is outside, by the largest overlap."""
+        """District by the cell centre; where the centre is outside, by the largest overlap. Vectorised
+        per district, because an import meets thousands of new cells at once."""
         hexes = cell_polygons(cells)
         lon, lat = cell_centres(cells)
         geoms = self.districts.geometry.values
-        out: list[CellInfo | None] = []
-        for i, hexagon in enumerate(hexes):
-            hits = np.flatnonzero(shapely.intersects_xy(geoms, lon[i], lat[i]))
-            if len(hits) == 0:
-                overlaps = shapely.area(shapely.intersection(geoms, hexagon))
-                if overlaps.max() <= 0:
-                    out.append(None)
-                    continue
-                hits = np.array([int(np.argmax(overlaps))])
-            k = int(hits[0])
-            district_geom = geoms[k]
-            inside = bool(shapely.contains(district_geom, hexagon))
-            shape = hexagon if inside else shapely.intersection(hexagon, district_geom)
-            covered = inside or bool(shapely.contains(self.union, hexagon))
-            out.append(CellInfo(self.slugs[k], covered, shape))
-        return out
+        code = np.full(len(cells), -1, dtype=np.int64)
+        for k, geom in enumerate(geoms):
+            code[(code < 0) & shapely.intersects_xy(geom, lon, lat)] = k
+        for i in np.flatnonzero(code < 0).tolist():
+            overlaps = shapely.area(shapely.intersection(geoms, hexes[i]))
+            if overlaps.max() > 0:
+                code[i] = int(np.argmax(overlaps))
+        inside = np.zeros(len(cells), dtype=bool)
+        for k, geom in enumerate(geoms):
+            mask = code == k
+            inside[mask] = shapely.contains(geom, hexes[mask])
+        edge = np.flatnonzero(~inside & (code >= 0))
+        covered = inside.copy()
+        covered[edge] = shapely.contains(self.union, hexes[edge])
+        shapes = hexes.copy()
+        shapes[edge] = shapely.intersection(hexes[edge], geoms[code[edge]])
+        return [
+            None if c < 0 else CellInfo(c, self.slugs[c], bool(cov), shape)
+            for c, cov, shape in zip(code.tolist(), covered.tolist(), shapes, strict=True)
+        ]
 
     def to_metric(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
         x, y = self._to_metric.transform(lon, lat)

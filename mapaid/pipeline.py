@@ -38,24 +38,13 @@ def _coarsen_chunked(subs: Submissions, rules: Rules, store: Store, progress: Pr
     for start in range(0, len(subs), CHUNK):
         stop = min(start + CHUNK, len(subs))
         parts.append(
-            coarsen(
-                subs.lat[start:stop],
-                subs.lon[start:stop],
-                subs.cell[start:stop],
-                area,
-                rules.cell_res,
-            )
+            coarsen(subs.lat[start:stop], subs.lon[start:stop], subs.cell[start:stop], area, rules.cell_res)
         )
         if progress:
             progress(stop - start)
     if not parts:
-        return Coarse(np.empty(0, dtype=np.int64), [], [])
-    offsets = np.cumsum([0] + [len(p.cell) for p in parts])
-    return Coarse(
-        cell=np.concatenate([p.cell for p in parts]),
-        district=[d for p in parts for d in p.district],
-        outside=[int(o + offsets[k]) for k, p in enumerate(parts) for o in p.outside],
-    )
+        return Coarse(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    return Coarse(cell=np.concatenate([p.cell for p in parts]), code=np.concatenate([p.code for p in parts]))
 
 
 def ingest(

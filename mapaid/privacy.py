@@ -9,12 +9,12 @@ home draws new ids, never fresh noise around the true point, so averaging reveal
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import h3.api.basic_int as h3
 import numpy as np
@@ -23,7 +23,7 @@ import shapely
 from mapaid.geo import Area, CellInfo
 from mapaid.models import CoarsePosts, FloatArray, IntArray, Submissions
 
-ID_BYTES = 10  # 80 random bits: unguessable; 16 characters of lowercase base32, safe in URLs and shells
+ID_BYTES = 10  # 80 random bits: unguessable
 TOKEN_BYTES = 24
 DISPLAY_DECIMALS = 5
 _SHRINK = 0.8  # draw inside triangles shrunk towards their centroid, so rounding stays inside
@@ -38,17 +38,22 @@ class OutsideArea(ValueError):
 
 @dataclass(frozen=True)
 class Coarse:
-    """The privacy step's output for a batch: a cell and district per row, or the row is outside."""
+    """The privacy step's output for a batch: per row a cell and a district code (-1: outside)."""
 
     cell: IntArray
-    district: list[str | None]
-    outside: list[int]  # row indices whose point lies outside every district
+    code: IntArray  # index into Area.slugs, -1 where the point is outside every district
+
+    @property
+    def outside(self) -> list[int]:
+        """Row indices whose point lies outside every district."""
+        return np.flatnonzero(self.code < 0).tolist()
 
 
 def coarsen(lat: FloatArray, lon: FloatArray, cell: IntArray, area: Area, res: int) -> Coarse:
     """Cells for points (where ``cell`` is -1) at resolution ``res``, and their districts.
 
-    A given cell finer than ``res`` is lifted to its parent; the exact point is not kept or returned.
+    The district join runs once per distinct cell, not per point. A given cell finer than ``res`` is
+    lifted to its parent. The exact point is not kept or returned.
     """
     cells = cell.copy()
     from_point = cells < 0
@@ -59,22 +64,20 @@ def coarsen(lat: FloatArray, lon: FloatArray, cell: IntArray, area: Area, res: i
         if h3.get_resolution(int(cells[i])) > res:
             cells[i] = h3.cell_to_parent(int(cells[i]), res)
     unique, inverse = np.unique(cells, return_inverse=True)
-    infos = area.cell_info(unique)
-    district_of_unique = [None if i is None else i.district for i in infos]
-    district: list[str | None] = [district_of_unique[k] for k in inverse.tolist()]
+    unique_code, covered = area.cell_districts(unique)
+    code = unique_code[inverse]
     # Rows from points in cells that straddle the edge of the served area: test the point itself.
-    edge = np.array([i is not None and not i.covered for i in infos])
-    rows = np.flatnonzero(edge[inverse] & from_point)
+    rows = np.flatnonzero(~covered[inverse] & (code >= 0) & from_point)
     if len(rows):
-        inside = area.contains(lon[rows], lat[rows])
-        for row in rows[~inside].tolist():
-            district[row] = None
-    outside = [i for i, d in enumerate(district) if d is None]
-    return Coarse(cell=cells, district=district, outside=outside)
+        code[rows[~area.contains(lon[rows], lat[rows])]] = -1
+    return Coarse(cell=cells, code=code)
 
 
 def new_ids(n: int) -> list[str]:
-    return [base64.b32encode(secrets.token_bytes(ID_BYTES)).decode().lower() for _ in range(n)]
+    """Random ids, 20 hex digits each: safe in URLs and shells, and cheap to make a million of."""
+    text = secrets.token_bytes(ID_BYTES * n).hex()
+    width = 2 * ID_BYTES
+    return [text[i : i + width] for i in range(0, len(text), width)]
 
 
 def new_token() -> tuple[str, str]:
@@ -93,12 +96,19 @@ def token_matches(token: str, stored_hash: str | None) -> bool:
 
 def _uniforms(ids: list[str], secret: bytes) -> FloatArray:
     """Three numbers in [0, 1) per id from a keyed BLAKE2b of it: stable, unpredictable without the secret."""
-    key = hashlib.blake2b(secret, digest_size=32).digest()
-    digests = b"".join(hashlib.blake2b(i.encode(), key=key, digest_size=12).digest() for i in ids)
+    keyed = hashlib.blake2b(key=hashlib.blake2b(secret, digest_size=32).digest(), digest_size=12)
+
+    def digest(post_id: str) -> bytes:
+        h = keyed.copy()  # copying a keyed state skips the key schedule: ~1.5x faster per id
+        h.update(post_id.encode())
+        return h.digest()
+
+    digests = b"".join(map(digest, ids))
     words = np.frombuffer(digests, dtype="<u4").reshape(-1, 3)
     return words.astype(np.float64) / 2.0**32
 
 
+@lru_cache(maxsize=65536)
 def _triangles(shape: shapely.Geometry) -> tuple[FloatArray, FloatArray]:
     """Triangles (n, 3, 2) covering ``shape``, shrunk towards their centroids, and cumulative area shares."""
     tris = shapely.get_parts(shapely.constrained_delaunay_triangles(shape))
@@ -145,6 +155,10 @@ def display_positions(
     return lon, lat
 
 
+def _take(values: list[str], rows: IntArray) -> list[str]:
+    return np.asarray(values, dtype=object)[rows].tolist()  # type: ignore[no-any-return]
+
+
 def to_posts(
     subs: Submissions,
     coarse: Coarse,
@@ -156,30 +170,25 @@ def to_posts(
 ) -> tuple[CoarsePosts, list[str | None]]:
     """Assemble storable posts from submissions and their coarse cells; returns the posts and the
     private tokens (None where the poster gets none, as for bulk imports)."""
-    keep = [i for i, d in enumerate(coarse.district) if d is not None]
+    keep = np.flatnonzero(coarse.code >= 0)
     ids = new_ids(len(keep))
     cells = coarse.cell[keep]
     lon, lat = display_positions(cells, ids, area, secret)
-    tokens: list[str | None] = []
-    hashes: list[str | None] = []
-    for _ in keep:
-        if with_tokens:
-            token, digest = new_token()
-            tokens.append(token)
-            hashes.append(digest)
-        else:
-            tokens.append(None)
-            hashes.append(None)
+    pairs = [new_token() for _ in keep] if with_tokens else []
+    tokens: list[str | None] = [t for t, _ in pairs] if with_tokens else [None] * len(keep)
+    hashes: list[str | None] = [h for _, h in pairs] if with_tokens else [None] * len(keep)
+    days = np.asarray(subs.expires_days, dtype=np.int64)[keep]
+    expiry = {int(d): today + timedelta(days=int(d)) for d in np.unique(days)}
     posts = CoarsePosts(
         id=ids,
-        kind=[subs.kind[i] for i in keep],
-        category=[subs.category[i] for i in keep],
-        text=[subs.text[i] for i in keep],
-        contact=[subs.contact[i] for i in keep],
+        kind=_take(subs.kind, keep),
+        category=_take(subs.category, keep),
+        text=_take(subs.text, keep),
+        contact=np.asarray(subs.contact, dtype=object)[keep].tolist(),
         cell=cells,
-        district=[str(coarse.district[i]) for i in keep],
+        district=np.asarray(area.slugs, dtype=object)[coarse.code[keep]].tolist(),
         created_day=today,
-        expires_day=[today + timedelta(days=subs.expires_days[i]) for i in keep],
+        expires_day=[expiry[d] for d in days.tolist()],
         token_hash=hashes,
         lon=lon,
         lat=lat,
