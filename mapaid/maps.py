@@ -25,6 +25,8 @@ OSM_ATTRIBUTION = "Districts © OpenStreetMap contributors (ODbL)"
 DISTRICT_STYLE = {"color": "#555f6e", "weight": 1.5, "fillColor": "#dfe6ee", "fillOpacity": 0.35}
 KIND_COLOURS = {"offer": "#1b7f3b", "need": "#c2410c"}
 DEFAULT_ZOOM = 11
+MIN_ZOOM = 9
+MAX_ZOOM = 18
 
 _DISTRICTS_JSON: dict[tuple[int, str], tuple[gpd.GeoDataFrame, dict[str, Any]]] = {}
 
@@ -89,6 +91,9 @@ def base_map(
         tiles=None,
         control_scale=True,
         prefer_canvas=False,
+        # folium hands min_zoom/max_zoom to the tile layer; without tiles the map itself needs them
+        # (marker clusters refuse a map with no maximum).
+        **{"minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM},
     )
     offline(fmap, cluster=cluster)
     if tiles:

@@ -7,7 +7,7 @@
   var posts = data.posts;
   var labels = data.labels;
   var cluster = L.markerClusterGroup({maxClusterRadius: 35, showCoverageOnHover: false});
-  var markers = {};
+  var index = {};
 
   function line(parent, tag, text, className) {
     var element = document.createElement(tag);
@@ -24,7 +24,7 @@
     line(box, "strong", head);
     line(box, "p", posts.text[i], "post-text");
     if (posts.contact[i]) { line(box, "p", posts.contact[i], "contact"); }
-    line(box, "div", labels.walk.replace("{m}", posts.minutes[i]) + " · " + posts.district[i] + " · " +
+    line(box, "div", (posts.minutes[i] === 0 ? labels.here : labels.walk.replace("{m}", posts.minutes[i])) + " · " + posts.district[i] + " · " +
       labels.expires.replace("{d}", posts.expires[i]), "post-meta");
     return box;
   }
@@ -34,17 +34,20 @@
     var marker = L.circleMarker([posts.lat[i], posts.lon[i]],
       {radius: 7, weight: 1.5, color: "#ffffff", fillColor: colour, fillOpacity: 0.9});
     marker.bindPopup(popup.bind(null, i));
-    markers[posts.id[i]] = marker;
+    index[posts.id[i]] = i;
     cluster.addLayer(marker);
   }
   map.addLayer(cluster);
 
+  // "show on map" from the list: open the post's popup where it is drawn, clustered or not.
   document.querySelectorAll("[data-post]").forEach(function (link) {
     link.addEventListener("click", function (event) {
-      var marker = markers[link.getAttribute("data-post")];
-      if (!marker) { return; }
+      var i = index[link.getAttribute("data-post")];
+      if (i === undefined) { return; }
       event.preventDefault();
-      cluster.zoomToShowLayer(marker, function () { marker.openPopup(); });
+      var at = L.latLng(posts.lat[i], posts.lon[i]);
+      map.setView(at, Math.max(map.getZoom(), 16));
+      L.popup().setLatLng(at).setContent(popup(i)).openOn(map);
     });
   });
 }());

@@ -165,6 +165,7 @@ def _render_near(query: Query, page: int) -> str:
             "kinds": {k.value: kind_label(k.value) for k in Kind},
             "categories": {c: category_label(c) for c in settings().categories},
             "walk": gettext("≈ %(minutes)s min walk", minutes="{m}"),
+            "here": gettext("in your hexagon"),
             "expires": gettext("until %(day)s", day="{d}"),
         },
     }
