@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import pandas as pd
 from tqdm import tqdm
 
 from mapaid import export as exporter
@@ -18,7 +19,7 @@ from mapaid.districts import DistrictError, read_districts
 from mapaid.geo import choose_metric_crs
 from mapaid.importer import read_any
 from mapaid.intake import IntakeError, Rules
-from mapaid.pipeline import ingest
+from mapaid.pipeline import Ingested, ingest
 from mapaid.store import SQLiteStore, StoreError, open_store
 
 PROGRESS_FROM = 10_000  # rows; smaller imports finish before a bar would help
@@ -147,14 +148,20 @@ def demo(n: int, seed: int, if_empty: bool) -> None:
     click.echo(f"added {len(result.posts)} demo posts")
 
 
-def _ingest(store: SQLiteStore, settings: Settings, frame, where, skip_invalid):  # type: ignore[no-untyped-def]
+def _ingest(
+    store: SQLiteStore,
+    settings: Settings,
+    frame: pd.DataFrame,
+    where: list[str],
+    skip_invalid: bool,
+    progress: bool | None = None,
+) -> Ingested:
+    """Run the pipeline with a progress bar (two steps a row: coarsening, then writing). By default the
+    bar shows on a terminal for imports of PROGRESS_FROM rows or more."""
     _check_res(store, settings)
+    show = progress if progress is not None else (len(frame) >= PROGRESS_FROM and sys.stderr.isatty())
     with tqdm(
-        total=len(frame),
-        unit="row",
-        desc="coarsening",
-        file=sys.stderr,
-        disable=len(frame) < PROGRESS_FROM or None,
+        total=2 * len(frame), unit="step", desc="coarsen + write", file=sys.stderr, disable=not show
     ) as bar:
 
         def advance(n: int) -> None:
@@ -178,7 +185,12 @@ def _ingest(store: SQLiteStore, settings: Settings, frame, where, skip_invalid):
     is_flag=True,
     help="Import the good rows and list the bad ones (default: import nothing if any row is bad).",
 )
-def import_(file: Path, skip_invalid: bool) -> None:
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: on a terminal, for files of 10,000 rows or more).",
+)
+def import_(file: Path, skip_invalid: bool, progress: bool | None) -> None:
     """Import offers and needs from a CSV or GeoJSON FILE; exact points are coarsened on the way in.
 
     CSV columns: lat, lon, kind, category, text, and optionally expires (days or YYYY-MM-DD) and contact.
@@ -188,7 +200,7 @@ def import_(file: Path, skip_invalid: bool) -> None:
     with _store() as store:
         try:
             frame, where = read_any(file)
-            result = _ingest(store, settings, frame, where, skip_invalid)
+            result = _ingest(store, settings, frame, where, skip_invalid, progress)
         except IntakeError as exc:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)

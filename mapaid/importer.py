@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +23,22 @@ CSV_OPTIONAL = ("expires", "contact")
 def read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
     """The rows as text columns and, per row, where it stands in the file ('line N')."""
     try:
-        frame = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            encoding="utf-8",
-        )
+        with warnings.catch_warnings():
+            # A first row longer than the header would silently become an index; make pandas say so.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                encoding="utf-8",
+                index_col=False,
+            )
     except pd.errors.EmptyDataError:
         raise IntakeError([Problem("", "file", f"{path.name} is empty")]) from None
     except UnicodeDecodeError:
         raise IntakeError([Problem("", "file", f"{path.name} is not UTF-8 text")]) from None
-    except pd.errors.ParserError:
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         raise IntakeError([_locate_csv_error(path)]) from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     frame = frame[[c for c in frame.columns if c in (*CSV_REQUIRED, *CSV_OPTIONAL)]]
@@ -126,7 +131,8 @@ def read_geojson(path: Path) -> tuple[pd.DataFrame, list[str]]:
             problems.append(Problem(label, "properties", "properties must be an object"))
             continue
         row = {k: props.get(k) for k in ("kind", "category", "text", "contact", "expires")}
-        row["lon"], row["lat"] = coords[0], coords[1]
+        # As text, so NaN and Infinity (which Python's JSON reader lets through) are named as such.
+        row["lon"], row["lat"] = (None if c is None else str(c) for c in coords[:2])
         rows.append(row)
         where.append(label)
     if problems:

@@ -70,7 +70,7 @@ def ingest(
     if len(subs) == len(coarse.outside):
         raise IntakeError(problems or [Problem("", "file", "nothing to import")])
     posts, tokens = to_posts(subs, coarse, store.area(), secret, rules.today, with_tokens=with_tokens)
-    store.add(posts)
+    store.add(posts, progress)
     return Ingested(posts, tokens, sorted(problems, key=Problem.order))
 
 

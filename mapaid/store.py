@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
+T = TypeVar("T")
 _AREAS: dict[tuple[str, str], Area] = {}
 
 
@@ -106,7 +107,7 @@ class Store(Protocol):
     def has_districts(self) -> bool: ...
     def replace_districts(self, frame: gpd.GeoDataFrame, metric_epsg: int) -> None: ...
     def area(self) -> Area: ...
-    def add(self, posts: CoarsePosts) -> None: ...
+    def add(self, posts: CoarsePosts, progress: Callable[[int], None] | None = None) -> None: ...
     def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame: ...
     def get(self, post_id: str) -> dict[str, Any] | None: ...
     def token_hash(self, post_id: str) -> str | None: ...
@@ -239,8 +240,9 @@ class SQLiteStore:
         return area
 
     # -- posts -----------------------------------------------------------------------------
-    def add(self, posts: CoarsePosts) -> None:
-        """Insert in id order: random ids inserted as they come scatter writes over the whole index."""
+    def add(self, posts: CoarsePosts, progress: Callable[[int], None] | None = None) -> None:
+        """Insert in id order: random ids inserted as they come scatter writes over the whole index.
+        ``progress`` is told every 50,000 rows written."""
         created = posts.created_day.isoformat()
         expiry = {d: d.isoformat() for d in set(posts.expires_day)}
         order = np.argsort(np.asarray(posts.id, dtype=object), kind="stable")
@@ -262,7 +264,7 @@ class SQLiteStore:
             db.executemany(
                 "INSERT INTO posts (id, kind, category, text, contact, cell, district, expires_day,"
                 " token_hash, lon, lat, created_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((*row, created) for row in rows),
+                _counted(((*row, created) for row in rows), progress),
             )
 
     def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame:
@@ -326,6 +328,17 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _counted(rows: Iterator[T], progress: Callable[[int], None] | None, every: int = 50_000) -> Iterator[T]:
+    """Pass rows through, telling ``progress`` how many went by."""
+    n = 0
+    for n, row in enumerate(rows, start=1):
+        yield row
+        if progress and n % every == 0:
+            progress(every)
+    if progress and n % every:
+        progress(n % every)
 
 
 def open_store(path: Path | str, *, create: bool = False) -> SQLiteStore:
