@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS districts (
     name_be TEXT NOT NULL,
     name_ru TEXT NOT NULL,
     name_en TEXT NOT NULL,
-    geometry TEXT NOT NULL  -- GeoJSON geometry, EPSG:4326
+    geometry BLOB NOT NULL  -- WKB, EPSG:4326
 );
 CREATE TABLE IF NOT EXISTS posts (
     id TEXT PRIMARY KEY,
@@ -212,7 +212,7 @@ class SQLiteStore:
                         r.name_be,
                         r.name_ru,
                         r.name_en,
-                        shapely.to_geojson(r.geometry),
+                        shapely.to_wkb(r.geometry),
                     )
                     for r in frame.itertuples()
                 ],
@@ -233,7 +233,7 @@ class SQLiteStore:
             if not rows:
                 raise StoreError("no districts loaded; run `mapaid init-db` or `mapaid districts load FILE`")
             records = [dict(r) for r in rows]
-            geoms = shapely.from_geojson([r.pop("geometry") for r in records])
+            geoms = shapely.from_wkb([r.pop("geometry") for r in records])
             frame = gpd.GeoDataFrame(records, geometry=geoms, crs=WGS84)
             epsg = self.get_meta("metric_epsg")
             area = _AREAS[key] = Area.from_frame(frame, int(epsg) if epsg else None)
