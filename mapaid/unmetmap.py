@@ -8,7 +8,7 @@ branca's colour map pulls d3 from a CDN and the page must work offline.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import folium
@@ -63,7 +63,7 @@ def _percent(share: float) -> str:
     return "—" if pd.isna(share) else f"{share * 100:.0f}%"
 
 
-def _by_category(row: dict[str, Any], categories: Sequence[str], labels: dict[str, str]) -> str:
+def _by_category(row: Mapping[Any, Any], categories: Sequence[str], labels: dict[str, str]) -> str:
     parts = [
         f"{labels.get(c, c)} {row[f'{c}_unmet']}/{row[f'{c}_needs']}" for c in categories if row[f"{c}_needs"]
     ]

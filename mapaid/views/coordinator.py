@@ -191,6 +191,7 @@ def dashboard() -> Response:
         }
         for row in records
         for c in categories
+        if row[f"{c}_offers"] or row[f"{c}_needs"]  # a category with no posts in a district: no row
     ]
     body = render_template(
         "coordinator/dashboard.html",

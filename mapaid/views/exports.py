@@ -54,7 +54,9 @@ DISTRICT_RENDERERS: dict[str, Renderer] = {
 
 def _posts_frame(area: Area) -> pd.DataFrame:
     filters = parse_filters(request.args, area, settings().categories)
-    posts = get_store().posts(today(), **filters)
+    posts = get_store().posts(
+        today(), kind=filters["kind"], category=filters["category"], district=filters["district"]
+    )
     return export.public_frame(posts, area, settings().cell_res, current_language())
 
 

@@ -1,0 +1,102 @@
+"""The coordinator's path in headless Chromium: log in through the form, read the map and the tables, hide a
+post from the moderation list, log out. Every request goes to our own host; no console errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from livesite import serve
+from playwright.sync_api import Browser, Page, sync_playwright
+from scene import HOME, Scene, build
+
+from mapaid import accounts, create_app
+from mapaid.store import SQLiteStore
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PASSWORD = "correct horse battery"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(store: SQLiteStore, config: dict[str, Any]) -> Iterator[tuple[str, Flask, Scene]]:
+    scene = build(store, date.today())
+    accounts.add(store, "anna", PASSWORD, date.today())
+    app = create_app({**config, "TESTING": False})
+    with serve(app) as base:
+        yield base, app, scene
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_coordinator_path(browser: Browser, site: tuple[str, Flask, Scene], store: SQLiteStore) -> None:
+    base, _app, scene = site
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    urls: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{base}/coordinator?within=400")
+    assert "/coordinator/login" in page.url
+    page.fill("#name", "anna")
+    page.fill("#password", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_selector("table.districts")
+    assert page.url.endswith("/coordinator?within=400")
+    page.wait_for_selector("path.leaflet-interactive", state="attached")
+    assert page.locator("path.leaflet-interactive").count() >= 9 + 2  # districts and two hexagons
+    assert page.locator(".map-legend .legend").first.is_visible()
+    assert page.locator(f'table.districts tr[data-district="{HOME}"].most-unserved').count() == 1
+    _shot(page, "coordinator-dashboard")
+    page.locator("path.leaflet-interactive").first.dispatch_event("click")
+    page.wait_for_selector(".leaflet-popup-content")
+    assert "Unmet needs" in page.locator(".leaflet-popup-content").inner_text()
+
+    page.click("text=Moderation")
+    page.select_option("select[name=district]", HOME)
+    page.select_option("select[name=kind]", "offer")
+    page.click("form.filters button[type=submit]")
+    row = page.locator(f'tr[data-id="{scene.ids["of"]}"]')
+    row.locator("button", has_text="Hide").click()
+    page.wait_for_selector("p.flash")
+    assert store.get(scene.ids["of"])["status"] == "hidden"  # type: ignore[index]
+    assert page.locator(f'tr[data-id="{scene.ids["of"]}"] td.status').inner_text() == "hidden"
+    _shot(page, "coordinator-moderation")
+
+    page.click("form.logout button")
+    page.wait_for_selector("form.login")
+    page.goto(f"{base}/coordinator")
+    assert "/coordinator/login" in page.url
+
+    hosts = {urlsplit(u).netloc for u in urls if not u.startswith("data:")}
+    assert hosts == {urlsplit(base).netloc}, hosts
+    assert errors == [], errors
+    context.close()
