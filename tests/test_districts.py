@@ -1,0 +1,164 @@
+"""Any city's districts: any format and CRS, repaired or refused with the feature named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+from click.testing import CliRunner
+from shapely.geometry import Polygon, box
+
+from mapaid.cli import main
+from mapaid.config import DEFAULT_DISTRICTS
+from mapaid.districts import DistrictError, read_districts, slugify
+from mapaid.geo import choose_metric_crs
+from mapaid.store import open_store
+
+DATA = Path(__file__).parent / "data"
+
+
+def _load(tmp_path: Path, file: Path, *args: str) -> tuple[int, str, Path]:
+    db = tmp_path / "city.sqlite3"
+    env = {"MAPAID_DATABASE": str(db), "MAPAID_SECRET_KEY": "x", "MAPAID_INSTANCE": str(tmp_path)}
+    result = CliRunner().invoke(main, ["districts", "load", str(file), *args], env=env)
+    return result.exit_code, result.output, db
+
+
+def _write(tmp_path: Path, geoms: list[Polygon], names: list[str], crs: str = "EPSG:4326") -> Path:
+    path = tmp_path / "districts.geojson"
+    gpd.GeoDataFrame({"name": names}, geometry=geoms, crs=crs).to_file(path)
+    return path
+
+
+def test_minsk_loads_with_three_languages_and_utm_35n(store) -> None:  # type: ignore[no-untyped-def]
+    area = store.area()
+    assert len(area.slugs) == 9
+    assert area.metric_crs.to_epsg() == 32635
+    centralny = area.by_slug["centralny"]
+    assert (centralny.name_be, centralny.name_ru, centralny.name_en) == (
+        "Цэнтральны",
+        "Центральный",
+        "Tsentralny",
+    )
+    assert centralny.osm_relation_id == 59249
+
+
+def test_helsinki_shapefile_in_a_finnish_crs_loads(tmp_path: Path) -> None:
+    """A Shapefile in ETRS-TM35FIN (EPSG:3067) is reprojected to EPSG:4326; distances go to UTM 35N."""
+    source = gpd.read_file(DATA / "helsinki_city_districts_2021.gpkg").to_crs(3067)
+    shp = tmp_path / "helsinki.shp"
+    source.to_file(shp)
+    code, output, db = _load(tmp_path, shp, "--name-field", "name")
+    assert code == 0, output
+    assert "loaded 8 districts" in output and "UTM zone 35N" in output
+    store = open_store(db)
+    area = store.area()
+    west, south, east, north = area.districts.total_bounds
+    assert 24.7 < west < east < 25.3 and 59.9 < south < north < 60.4
+    assert "itainen" in area.slugs and "ostersundom" in area.slugs
+    assert area.metric_crs.to_epsg() == 32635
+    metric_area = area.districts.to_crs(area.metric_crs).area.sum() / 1e6
+    assert metric_area == pytest.approx(source.area.sum() / 1e6, rel=0.01)
+
+
+def test_a_self_intersecting_polygon_is_repaired(tmp_path: Path) -> None:
+    bowtie = Polygon([(27.0, 53.0), (27.1, 53.1), (27.1, 53.0), (27.0, 53.1)])
+    assert not bowtie.is_valid
+    path = _write(tmp_path, [bowtie, box(27.2, 53.0, 27.3, 53.1)], ["Bow", "Box"])
+    frame = read_districts(path)
+    assert frame.geometry.is_valid.all()
+    assert frame.geometry.iloc[0].area == pytest.approx(2 * 0.1 * 0.05 / 2)  # both lobes kept
+
+
+def test_a_polygon_that_cannot_be_repaired_is_refused_by_name(tmp_path: Path) -> None:
+    flat = Polygon([(27.0, 53.0), (27.1, 53.1), (27.2, 53.2), (27.0, 53.0)])  # all on one line, nearly
+    path = tmp_path / "flat.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "Good"},
+                        "geometry": shapely.geometry.mapping(box(27, 53, 27.1, 53.1)),
+                    },
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "Flatland"},
+                        "geometry": shapely.geometry.mapping(flat),
+                    },
+                ],
+            }
+        )
+    )
+    code, output, _ = _load(tmp_path, path)
+    assert code == 1
+    assert "feature 2 (Flatland) has no area" in output
+    spike = Polygon([(27.0, 53.0), (27.1, 53.0), (27.1, 53.1), (27.1, 53.2), (27.1, 53.1), (27.0, 53.0)])
+    assert not spike.is_valid
+    path = tmp_path / "spike.geojson"
+    gpd.GeoDataFrame({"name": ["Spike"]}, geometry=[spike], crs=4326).to_file(path)
+    assert read_districts(path).geometry.is_valid.all()  # the spike is cut off, the triangle kept
+
+
+def test_overlapping_districts_are_refused_naming_the_pair(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        [box(27.0, 53.0, 27.2, 53.2), box(27.3, 53.0, 27.4, 53.2), box(27.1, 53.1, 27.25, 53.3)],
+        ["Old Town", "Riverside", "New Town"],
+    )
+    code, output, _ = _load(tmp_path, path)
+    assert code == 1
+    assert "districts 'Old Town' and 'New Town' overlap by" in output
+
+
+def test_districts_sharing_a_border_are_fine(tmp_path: Path) -> None:
+    path = _write(tmp_path, [box(27.0, 53.0, 27.1, 53.1), box(27.1, 53.0, 27.2, 53.1)], ["West", "East"])
+    code, output, _ = _load(tmp_path, path)
+    assert code == 0, output
+
+
+def test_points_and_missing_crs_and_names_are_refused(tmp_path: Path) -> None:
+    points = tmp_path / "points.geojson"
+    gpd.GeoDataFrame({"name": ["Dot"]}, geometry=[shapely.Point(27, 53)], crs=4326).to_file(points)
+    assert "feature 1 (Dot) is a Point, not a polygon" in _load(tmp_path, points)[1]
+
+    shp = tmp_path / "nocrs.shp"
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        gpd.GeoDataFrame({"name": ["A"]}, geometry=[box(0, 0, 1, 1)]).to_file(shp)
+    assert "does not say its coordinate reference system" in _load(tmp_path, shp)[1]
+
+    nameless = _write(tmp_path, [box(27, 53, 27.1, 53.1)], ["A"])
+    code, output, _ = _load(tmp_path, nameless, "--name-field", "title")
+    assert code == 1 and "no name field 'title'; pick one with --name-field from: name" in output
+
+    junk = tmp_path / "junk.geojson"
+    junk.write_text("not json")
+    code, output, _ = _load(tmp_path, junk)
+    assert code == 1 and "cannot read" in output
+
+
+def test_districts_cannot_be_swapped_under_existing_posts(cli, store) -> None:  # type: ignore[no-untyped-def]
+    assert cli("demo", "--posts", "5").exit_code == 0
+    result = cli("districts", "load", str(DEFAULT_DISTRICTS))
+    assert result.exit_code == 1
+    assert "already holds posts" in result.output
+    assert store.count() == 5
+
+
+def test_slugs_and_metric_crs_choice() -> None:
+    assert slugify("Фрунзенский") == "frunzenskiy"
+    assert slugify("Östersundom") == "ostersundom"
+    assert slugify("Saint-Denis 2e") == "saint-denis-2e"
+    assert choose_metric_crs((27.4, 53.8, 28.1, 54.0)).to_epsg() == 32635  # Minsk
+    assert choose_metric_crs((-0.5, 51.3, 0.3, 51.7)).to_epsg() == 32630  # London
+    assert choose_metric_crs((-58.6, -34.8, -58.3, -34.5)).to_epsg() == 32721  # Buenos Aires, south
+
+
+def test_read_districts_raises_domain_errors(tmp_path: Path) -> None:
+    with pytest.raises(DistrictError):
+        read_districts(tmp_path / "missing.geojson")
