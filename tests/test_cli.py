@@ -1,0 +1,180 @@
+"""The command line, the settings and their documentation, the store's guarantees, the WSGI server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import Cli
+
+from mapaid.cli import main
+from mapaid.config import SETTINGS
+from mapaid.demo import CHATS_2020
+from mapaid.models import CoarsePosts
+from mapaid.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for name, command in group.commands.items():
+        out.append((*prefix, name))
+        if isinstance(command, click.Group):
+            out += _commands(command, (*prefix, name))
+    return out
+
+
+@pytest.mark.parametrize("command", _commands(main), ids=" ".join)
+def test_every_command_explains_itself(command: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: " in result.output and len(result.output.splitlines()) > 3
+
+
+def test_readme_starts_with_the_two_commands_and_documents_every_setting_and_command() -> None:
+    first_block = README.split("```")[1]
+    assert "make run" in first_block and "make test" in first_block
+    for setting in SETTINGS:
+        assert f"`{setting.env}`" in README, setting.env
+    for command in _commands(main):
+        if len(command) == 1 or command[0] == "districts":
+            assert f"mapaid {' '.join(command)}" in README, command
+
+
+def test_init_db_is_idempotent_and_sets_up_wal_and_a_schema_version(cli: Cli, db_path: Path) -> None:
+    assert cli("init-db").exit_code == 0
+    assert cli("init-db").exit_code == 0
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert db.execute("SELECT count(*) FROM districts").fetchone()[0] == 9
+
+
+def test_commands_on_a_missing_database_say_what_to_run(tmp_path: Path) -> None:
+    env = {"MAPAID_DATABASE": str(tmp_path / "none.sqlite3"), "MAPAID_SECRET_KEY": "x"}
+    result = CliRunner().invoke(main, ["export"], env=env)
+    assert result.exit_code == 1 and "run `mapaid init-db`" in result.output
+
+
+def test_a_database_keeps_its_cell_resolution(cli: Cli, env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["demo", "--posts", "3"], env={**env, "MAPAID_CELL_RES": "8"})
+    assert result.exit_code == 1
+    assert "H3 resolution 9, but MAPAID_CELL_RES is 8" in result.output
+    result = CliRunner().invoke(main, ["demo"], env={**env, "MAPAID_CELL_RES": "nine"})
+    assert result.exit_code == 1 and "MAPAID_CELL_RES must be a whole number" in result.output
+
+
+def test_the_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    env = {
+        "MAPAID_DATABASE": str(tmp_path / "db.sqlite3"),
+        "MAPAID_INSTANCE": str(tmp_path / "inst"),
+        "MAPAID_SECRET_KEY": "",
+    }
+    assert CliRunner().invoke(main, ["init-db"], env=env).exit_code == 0
+    key = tmp_path / "inst" / "secret_key"
+    first = key.read_text()
+    assert len(first.strip()) == 64 and (key.stat().st_mode & 0o777) == 0o600
+    assert CliRunner().invoke(main, ["demo", "--posts", "2"], env=env).exit_code == 0
+    assert key.read_text() == first
+
+
+def test_demo_follows_the_2020_chat_counts_and_repeats_with_a_seed(cli: Cli, store: SQLiteStore) -> None:
+    assert cli("demo", "--posts", "6930", "--seed", "5").exit_code == 0
+    counts = dict(store.db.execute("SELECT district, count(*) FROM posts GROUP BY district").fetchall())
+    total = sum(CHATS_2020.values())
+    for slug, chats in CHATS_2020.items():
+        assert counts[slug] == pytest.approx(6930 * chats / total, rel=0.15, abs=25), slug
+    kinds = dict(store.db.execute("SELECT kind, count(*) FROM posts GROUP BY kind").fetchall())
+    assert set(kinds) == {"offer", "need"}
+    # Clustered like neighbourhoods: far fewer distinct cells than posts.
+    cells = store.db.execute("SELECT count(DISTINCT cell) FROM posts").fetchone()[0]
+    assert cells < 0.6 * 6930
+    first = sorted(map(tuple, store.db.execute("SELECT cell, kind, category FROM posts")))
+    with store.transaction() as db:
+        db.execute("DELETE FROM posts")
+    assert cli("demo", "--posts", "6930", "--seed", "5").exit_code == 0
+    assert sorted(map(tuple, store.db.execute("SELECT cell, kind, category FROM posts"))) == first
+    assert "no demo data added" in cli("demo", "--if-empty").output
+
+
+def test_purge_expired_deletes_only_what_expired(cli: Cli, store: SQLiteStore) -> None:
+    assert cli("demo", "--posts", "20").exit_code == 0
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE posts SET expires_day = '2020-01-01' WHERE rowid IN (SELECT rowid FROM posts LIMIT 7)"
+        )
+    result = cli("purge-expired")
+    assert result.exit_code == 0 and "deleted 7 expired posts" in result.output
+    assert store.count() == 13
+
+
+def test_a_failing_write_leaves_the_store_as_it_was(cli: Cli, store: SQLiteStore) -> None:
+    """All or nothing: the second row of a batch breaks a constraint, so the first is not kept either."""
+    assert cli("demo", "--posts", "10").exit_code == 0
+    before = (store.count(), store.revision())
+    existing = store.db.execute("SELECT id, cell FROM posts LIMIT 1").fetchone()
+    batch = CoarsePosts(
+        id=["a" * 20, existing["id"]],
+        kind=["offer", "need"],
+        category=["food", "food"],
+        text=["x", "y"],
+        contact=[None, None],
+        cell=np.array([existing["cell"]] * 2, dtype=np.int64),
+        district=["centralny"] * 2,
+        created_day=date(2026, 11, 27),
+        expires_day=[date(2026, 12, 1)] * 2,
+        token_hash=[None, None],
+        lon=np.array([27.5, 27.5]),
+        lat=np.array([53.9, 53.9]),
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add(batch)
+    assert (store.count(), store.revision()) == before
+    assert store.get("a" * 20) is None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_runs_waitress_and_health_answers(env: dict[str, str], tmp_path: Path) -> None:
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mapaid.cli", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    assert response.status == 200
+                    assert b'"status":"ok"' in response.read().replace(b" ", b"")
+                    break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    output = (tmp_path / "serve.log").read_text()
+    assert "waitress" in output.lower() or f"127.0.0.1:{port}" in output
