@@ -6,14 +6,14 @@ no district, no text. The status change and its audit row are one transaction, s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pandas as pd
 
 from mapaid.models import Status
-from mapaid.store import SQLiteStore
+from mapaid.store import POST_COLUMNS, SQLiteStore
 
 ACTIONS: dict[str, Status] = {
     "hide": Status.HIDDEN,
@@ -60,17 +60,34 @@ def audit_trail(store: SQLiteStore, limit: int = 100, post_id: str | None = None
     return [AuditEntry(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
 
+FILTERS = ("kind", "category", "district", "status")
+
+
 def listing(
     store: SQLiteStore,
     today: date,
+    filters: Mapping[str, Sequence[str]],
     *,
-    kind: Sequence[str] = (),
-    category: Sequence[str] = (),
-    district: Sequence[str] = (),
-    status: Sequence[str] = (),
-) -> pd.DataFrame:
-    """Every post the filters pick, whatever its status, with an ``expired`` column: what coordinators
-    moderate (the public pages and exports show open, unexpired posts only)."""
-    frame = store.posts(today, public=False, kind=kind, category=category, district=district, status=status)
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[pd.DataFrame, int]:
+    """One page of the posts the filters pick, whatever their status, newest first, with an ``expired``
+    column; and how many there are in all. What coordinators moderate (public pages and exports show
+    open, unexpired posts only). Paged in SQL, so a page of a million posts reads a hundred rows."""
+    where, params = [], []
+    for column in FILTERS:
+        values = list(filters.get(column, ()))
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    # Column names come from FILTERS and POST_COLUMNS, never from the request; values are parameters.
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    total = int(store.db.execute("SELECT count(*) FROM posts" + clause, params).fetchone()[0])  # noqa: S608
+    select = f"SELECT {', '.join(POST_COLUMNS)} FROM posts{clause}"  # noqa: S608
+    cursor = store.db.execute(
+        select + " ORDER BY created_day DESC, id LIMIT ? OFFSET ?", [*params, limit, offset]
+    )
+    cursor.row_factory = None
+    frame = pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))
     frame["expired"] = frame["expires_day"] < today.isoformat()
-    return frame
+    return frame, total

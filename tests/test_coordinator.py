@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from scene import AWAY, HOME, Scene, build
 
-from mapaid import accounts, create_app
+from mapaid import accounts, create_app, moderation
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.store import SQLiteStore
 
@@ -286,6 +286,7 @@ def test_moderation_list_filters(coordinator: FlaskClient, scene: Scene) -> None
         response = coordinator.get(f"/coordinator/posts?{bad}")
         assert response.status_code == 400, bad
     api = coordinator.get("/api/v1/coordinator/posts?status=hidden,fulfilled").json
+    assert api["total"] == 2 and api["page"] == 1
     assert {p["id"]: p["status"] for p in api["posts"]} == {
         scene.ids["om_hidden"]: "hidden",
         scene.ids["om_fulfilled"]: "fulfilled",
@@ -416,3 +417,13 @@ def test_export_mistakes_are_explained(client: FlaskClient, path: str, status: i
     response = client.get(path)
     assert response.status_code == status
     assert message in response.text
+
+
+def test_moderation_listing_pages_in_sql(store: SQLiteStore, scene: Scene) -> None:
+    everything, total = moderation.listing(store, TODAY, {}, limit=1000)
+    assert total == len(everything) == len(scene.ids)
+    pages = [moderation.listing(store, TODAY, {}, limit=4, offset=k)[0] for k in range(0, total, 4)]
+    assert list(pd.concat(pages)["id"]) == list(everything["id"])
+    hidden, count = moderation.listing(store, TODAY, {"status": ["hidden"], "district": [HOME]})
+    assert count == 1 and list(hidden["id"]) == [scene.ids["om_hidden"]]
+    assert bool(everything.set_index("id").loc[scene.ids["om_expired"], "expired"])

@@ -7,10 +7,13 @@ form is CSRF-protected by the app-wide CSRFProtect; pages are never cached (``no
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
+import pandas as pd
 from flask import (
     Blueprint,
     abort,
@@ -31,13 +34,14 @@ from werkzeug.wrappers import Response as BaseResponse
 from mapaid import accounts, moderation
 from mapaid.db import get_store, settings, today
 from mapaid.i18n import category_label, current_language
+from mapaid.maps import MapParts
 from mapaid.spatial import WITHIN_CHOICES
 from mapaid.unmet import cached_store_unmet, cell_table, district_table
 from mapaid.unmetmap import HIGHLIGHT, legend, most_unserved, unmet_map
-from mapaid.views.filters import parse_filters, parse_within
+from mapaid.views.filters import parse_filters, parse_page, parse_within
 
 bp = Blueprint("coordinator", __name__)
-PAGE_SIZE = 100
+API_PAGE = 1000
 SORTABLE = ("rank", "name", "offers", "needs", "unmet", "share_met")
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -128,7 +132,7 @@ def _sort_args() -> tuple[str, bool]:
     return key, order == "asc"
 
 
-def _numbers(within: int) -> tuple[Any, Any, tuple[str, ...]]:
+def _numbers(within: int) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
     store = get_store()
     result = cached_store_unmet(store, today(), settings().categories, within)
     return (
@@ -150,13 +154,23 @@ def _missing(value: object) -> bool:
     return value is None or value != value
 
 
-@bp.get("/coordinator")
-@login_required
-def dashboard() -> Response:
-    within = parse_within(request.args.get("within"))
-    key, ascending = _sort_args()
-    table, cells, categories = _numbers(within)
-    labels = {c: str(category_label(c)) for c in categories}
+_MAPS: OrderedDict[tuple[object, ...], MapParts] = OrderedDict()
+_MAPS_LOCK = threading.Lock()
+
+
+def _map_parts(
+    within: int, table: pd.DataFrame, cells: pd.DataFrame, categories: tuple[str, ...]
+) -> MapParts:
+    """The rendered map, kept until the data changes: at 400 m a big city has thousands of hexagons
+    with unmet needs, which take folium a while. The page around it is per session (CSRF token)."""
+    store = get_store()
+    tiles = str(current_app.config.get("TILES") or "") or None
+    lang = current_language()
+    key = (str(store.path.resolve()), store.revision(), today(), within, lang, tiles)
+    with _MAPS_LOCK:
+        hit = _MAPS.get(key)
+    if hit is not None:
+        return hit
     aliases = {
         "offers": gettext("Offers"),
         "needs": gettext("Needs"),
@@ -169,15 +183,29 @@ def dashboard() -> Response:
     parts = unmet_map(
         table,
         cells,
-        get_store().area(),
-        lang=current_language(),
+        store.area(),
+        lang=lang,
         categories=categories,
-        labels=labels,
+        labels={c: str(category_label(c)) for c in categories},
         aliases=aliases,
-        tiles=str(current_app.config.get("TILES") or "") or None,
+        tiles=tiles,
         tiles_attribution=str(current_app.config.get("TILES_ATTRIBUTION") or "") or None,
     )
-    records = table.to_dict("records")
+    with _MAPS_LOCK:
+        _MAPS[key] = parts
+        while len(_MAPS) > 12:
+            _MAPS.popitem(last=False)
+    return parts
+
+
+@bp.get("/coordinator")
+@login_required
+def dashboard() -> Response:
+    within = parse_within(request.args.get("within"))
+    key, ascending = _sort_args()
+    table, cells, categories = _numbers(within)
+    parts = _map_parts(within, table, cells, categories)
+    records = cast(list[dict[str, Any]], table.to_dict("records"))
     per_category = [
         {
             "district": row["district"],
@@ -231,7 +259,15 @@ def api_districts() -> Response:
 def api_posts() -> Response:
     """Posts of every status for moderation, with the same filters as the moderation page."""
     filters = parse_filters(request.args, get_store().area(), settings().categories, with_status=True)
-    frame = moderation.listing(get_store(), today(), **filters)
+    page = parse_page(request.args.get("page"))
+    frame, total = moderation.listing(
+        get_store(), today(), filters, limit=API_PAGE, offset=(page - 1) * API_PAGE
+    )
     columns = ["id", "kind", "category", "text", "contact", "district", "created_day", "expires_day"]
     posts = frame[[*columns, "status", "expired"]].to_dict("records")
-    return jsonify(posts=[{k: (None if _missing(v) else v) for k, v in p.items()} for p in posts])
+    return jsonify(
+        total=total,
+        page=page,
+        per_page=API_PAGE,
+        posts=[{k: (None if _missing(v) else v) for k, v in p.items()} for p in posts],
+    )

@@ -30,6 +30,14 @@ def parse_within(raw: str | None) -> int:
     return value
 
 
+def parse_page(raw: str | None) -> int:
+    if raw in (None, ""):
+        return 1
+    if not str(raw).isdigit() or int(str(raw)) < 1:
+        abort(400, description="page must be a whole number from 1")
+    return int(str(raw))
+
+
 def _values(args: MultiDict[str, str], name: str, allowed: Sequence[str]) -> list[str]:
     values = [v.strip() for raw in args.getlist(name) for v in raw.split(",") if v.strip()]
     for value in values:

@@ -17,17 +17,10 @@ from mapaid.db import get_store, settings, today
 from mapaid.i18n import current_language
 from mapaid.models import Kind, Status
 from mapaid.views.coordinator import _local, _private, login_required
-from mapaid.views.filters import parse_filters
+from mapaid.views.filters import parse_filters, parse_page
 
 bp = Blueprint("moderation", __name__)
 PAGE_SIZE = 100
-
-
-def _page() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        abort(400, description="page must be a whole number from 1")
-    return int(raw)
 
 
 @bp.get("/coordinator/posts")
@@ -36,18 +29,18 @@ def posts() -> Response:
     store = get_store()
     area = store.area()
     filters = parse_filters(request.args, area, settings().categories, with_status=True)
-    frame = moderation.listing(store, today(), **filters)
-    page = _page()
-    pages = max(1, -(-len(frame) // PAGE_SIZE))
+    page = parse_page(request.args.get("page"))
+    frame, total = moderation.listing(store, today(), filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
     names = {slug: d.name(current_language()) for slug, d in area.by_slug.items()}
-    rows = frame.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records")
+    rows = frame.to_dict("records")
     for row in rows:
         row["district_name"] = names.get(row["district"], row["district"])
     query = request.query_string.decode()
     body = render_template(
         "coordinator/posts.html",
         rows=rows,
-        total=len(frame),
+        total=total,
         page=page,
         pages=pages,
         filters=filters,

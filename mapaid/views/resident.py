@@ -20,10 +20,10 @@ from mapaid.db import get_store, rules, settings, today
 from mapaid.export import public_frame, uncertainty_m
 from mapaid.i18n import category_label, current_language, kind_label
 from mapaid.intake import IntakeError
-from mapaid.maps import KIND_COLOURS, base_map, legend_html, render
+from mapaid.maps import KIND_COLOURS, base_parts, legend_html
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
-from mapaid.nearpage import MapOptions, near_map, page_count, page_items, posts_columns
+from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count, page_items, posts_columns
 from mapaid.pagecache import PageCache
 from mapaid.posting import Action, apply, authorised, create
 from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, cell_uncertainty_m
@@ -81,10 +81,8 @@ def index() -> Response:
     if cached is not None:
         return _html(cached)
     options = _map_options()
-    parts = render(
-        base_map(
-            store.area().districts, lang, tiles=options.tiles, tiles_attribution=options.tiles_attribution
-        )
+    parts = base_parts(
+        store.area().districts, lang, tiles=options.tiles, tiles_attribution=options.tiles_attribution
     )
     body = render_template("index.html", parts=parts, cells=_cells_config(parts.name, "go")).encode()
     _pages().put(key, body)
@@ -146,46 +144,58 @@ def near(cell: str) -> Response:
     return _html(cached)
 
 
+def _labels() -> Labels:
+    return Labels(
+        kinds={k.value: kind_label(k.value) for k in Kind},
+        categories={c: category_label(c) for c in settings().categories},
+        walk=gettext("≈ %(minutes)s min walk", minutes="{m}"),
+        here=gettext("in your hexagon"),
+        until=gettext("until %(day)s", day="{d}"),
+    )
+
+
 def _render_near(query: Query, page: int) -> str:
     store = get_store()
     area = store.area()
     res = settings().cell_res
+    lang = current_language()
     found = nearby(store, query, today())
-    frame = public_frame(found.posts, area, res, current_language())
+    frame = public_frame(found.posts, area, res, lang)
     frame["walk_m"] = found.posts["walk_m"].to_numpy()
-    parts = near_map(area.districts, query.cell, query.within_m, found.cells, _map_options())
-    cell_hex = h3.int_to_str(query.cell)
-    info = area.cell_info(np.array([query.cell], dtype=np.int64))[0]
+    parts = near_map(area.districts, _map_options())
+    labels = _labels()
     columns = posts_columns(frame)
     blob = {
         "map": parts.name,
         "colours": KIND_COLOURS,
+        "view": near_view(query.cell, query.within_m, found.cells),
         "posts": columns,
         "labels": {
-            "kinds": {k.value: kind_label(k.value) for k in Kind},
-            "categories": {c: category_label(c) for c in settings().categories},
-            "walk": gettext("≈ %(minutes)s min walk", minutes="{m}"),
-            "here": gettext("in your hexagon"),
-            "expires": gettext("until %(day)s", day="{d}"),
+            "kinds": labels.kinds,
+            "categories": labels.categories,
+            "walk": labels.walk,
+            "here": labels.here,
+            "expires": labels.until,
         },
     }
     legend = legend_html(
         gettext("Legend"),
         [
-            (KIND_COLOURS["offer"], kind_label("offer")),
-            (KIND_COLOURS["need"], kind_label("need")),
+            (KIND_COLOURS["offer"], labels.kinds["offer"]),
+            (KIND_COLOURS["need"], labels.kinds["need"]),
             ("#1d4ed8", gettext("your hexagon")),
         ],
     )
+    info = area.cell_info(np.array([query.cell], dtype=np.int64))[0]
     return render_template(
         "near.html",
         parts=parts,
         blob=blob,
         legend=legend,
         query=query,
-        cell=cell_hex,
-        district=area.by_slug[info.district].name(current_language()) if info else "",
-        items=page_items(frame, page),
+        cell=h3.int_to_str(query.cell),
+        district=area.by_slug[info.district].name(lang) if info else "",
+        items=page_items(frame, page, labels),
         total=len(frame),
         page=page,
         pages=page_count(len(frame)),
@@ -205,7 +215,7 @@ def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 2
     store = get_store()
     area = store.area()
     options = _map_options()
-    bounds = None
+    view = None
     selected = values.get("cell") or None
     if selected:
         try:
@@ -213,27 +223,17 @@ def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 2
         except BadCell:
             selected = None
         else:
-            points = np.array(h3.cell_to_boundary(origin))
-            pad = 0.01
-            bounds = (
-                points[:, 1].min() - pad,
-                points[:, 0].min() - pad / 2,
-                points[:, 1].max() + pad,
-                points[:, 0].max() + pad / 2,
-            )
             selected = h3.int_to_str(origin)
-    fmap = base_map(
-        area.districts,
-        current_language(),
-        bounds=bounds,
-        tiles=options.tiles,
-        tiles_attribution=options.tiles_attribution,
+            view = near_view(origin, 0, np.array([origin], dtype=np.int64))["bounds"]
+    parts = base_parts(
+        area.districts, current_language(), tiles=options.tiles, tiles_attribution=options.tiles_attribution
     )
-    parts = render(fmap)
+    cells = _cells_config(parts.name, "pick", selected)
+    cells["view"] = view
     body = render_template(
         "post.html",
         parts=parts,
-        cells=_cells_config(parts.name, "pick", selected),
+        cells=cells,
         values=values,
         problems=problems,
         categories=settings().categories,
