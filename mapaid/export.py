@@ -102,11 +102,12 @@ def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
         pc.cast(pa.array(frame["lat"].to_numpy(dtype=np.float64)), pa.string()),
         pa.scalar(']},"properties":{'),
     ]
-    for i, name in enumerate(PROPERTIES):
+    for i, name in enumerate((*PROPERTIES, *extra)):
         column = (
             pa.array(frame[name].to_numpy(dtype=object), from_pandas=True) if len(frame) else pa.array([])
         )
-        value = pc.cast(column, pa.string()) if name in _NUMERIC else _json_strings(column)
+        numeric = name in _NUMERIC or (name in extra and pd.api.types.is_numeric_dtype(frame[name]))
+        value = pc.cast(column, pa.string()) if numeric else _json_strings(column)
         parts += [pa.scalar(("," if i else "") + f'"{name}":'), value]
     parts.append(pa.scalar("}},"))
     features = pc.binary_join_element_wise(*parts, "") if len(frame) else pa.array([], pa.string())

@@ -27,8 +27,10 @@ KIND_COLOURS = {"offer": "#1b7f3b", "need": "#c2410c"}
 DEFAULT_ZOOM = 11
 MIN_ZOOM = 9
 MAX_ZOOM = 18
+ZOOM_LIMITS: dict[str, Any] = {"minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM}
 
 _DISTRICTS_JSON: dict[tuple[int, str], tuple[gpd.GeoDataFrame, dict[str, Any]]] = {}
+_BASE_PARTS: dict[tuple[Any, ...], tuple[gpd.GeoDataFrame, MapParts]] = {}
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def base_map(
         prefer_canvas=False,
         # folium hands min_zoom/max_zoom to the tile layer; without tiles the map itself needs them
         # (marker clusters refuse a map with no maximum).
-        **{"minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM},
+        **ZOOM_LIMITS,
     )
     offline(fmap, cluster=cluster)
     if tiles:
@@ -119,6 +121,38 @@ def render(fmap: folium.Map) -> MapParts:
         script=Markup(root.script.render()),  # noqa: S704
         name=fmap.get_name(),
     )
+
+
+def base_parts(
+    districts: gpd.GeoDataFrame,
+    lang: str,
+    *,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
+    cluster: bool = False,
+) -> MapParts:
+    """The rendered base map of the whole area, made once per language and tile setting.
+
+    Pages that only add their own layers and view (from their page data, by our scripts) reuse it:
+    folium compiles its templates on every render, which would be most of a page's time."""
+    key = (id(districts), lang, tiles, tiles_attribution, cluster)
+    hit = _BASE_PARTS.get(key)
+    if hit is not None and hit[0] is districts:
+        return hit[1]
+    parts = render(
+        base_map(districts, lang, tiles=tiles, tiles_attribution=tiles_attribution, cluster=cluster)
+    )
+    _BASE_PARTS[key] = (districts, parts)
+    return parts
+
+
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
+
+
+def script_json(value: Any) -> Markup:
+    """JSON to put inside a <script type="application/json"> element: like Jinja's ``tojson`` (no ``<``,
+    ``>``, ``&`` or ``'`` left to end the element early) but through orjson, for big page data."""
+    return Markup(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode().translate(_SCRIPT_SAFE))  # noqa: S704 - escaped above
 
 
 def legend_html(title: str, entries: Iterable[tuple[str, str]], *, shape: str = "dot") -> Markup:

@@ -7,24 +7,22 @@ in a marker cluster. Popups are built with ``textContent``, so user text is neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import folium
 import geopandas as gpd
 import h3.api.basic_int as h3
 import numpy as np
 import pandas as pd
 
-from mapaid.maps import KIND_COLOURS, MapParts, base_map, render
+from mapaid.maps import MapParts, base_parts
 from mapaid.models import IntArray
 from mapaid.spatial import CIRCUITY, WALK_M_PER_MIN
 
 MAP_LIMIT = 1000  # nearest posts drawn on the map; the list pages through all of them
 PAGE_SIZE = 50
-ORIGIN_STYLE: dict[str, Any] = {"color": "#1d4ed8", "weight": 3, "fill": True, "fill_opacity": 0.15}
-REACH_STYLE: dict[str, Any] = {"color": "#1d4ed8", "weight": 1.5, "dash_array": "6 6", "fill": False}
+ORIGIN_STYLE: dict[str, Any] = {"color": "#1d4ed8", "weight": 3, "fill": True, "fillOpacity": 0.15}
+REACH_STYLE: dict[str, Any] = {"color": "#1d4ed8", "weight": 1.5, "dashArray": "6 6", "fill": False}
 
 
 @dataclass(frozen=True)
@@ -34,30 +32,52 @@ class MapOptions:
     tiles_attribution: str | None = None
 
 
+@dataclass(frozen=True)
+class Labels:
+    """Words of the list in the request's language, looked up once per page rather than per post."""
+
+    kinds: dict[str, str]
+    categories: dict[str, str]
+    walk: str  # with {m} for minutes
+    here: str
+    until: str  # with {d} for the day
+
+
 def reach_bounds(cells: IntArray, origin: int) -> tuple[float, float, float, float]:
     """West, south, east, north of the hexagons within reach (the origin alone if none)."""
     chosen = cells if len(cells) else np.array([origin], dtype=np.int64)
     points = np.array([p for c in chosen.tolist() for p in h3.cell_to_boundary(int(c))])
-    return (points[:, 1].min(), points[:, 0].min(), points[:, 1].max(), points[:, 0].max())
+    return (
+        float(points[:, 1].min()),
+        float(points[:, 0].min()),
+        float(points[:, 1].max()),
+        float(points[:, 0].max()),
+    )
 
 
-def near_map(
-    districts: gpd.GeoDataFrame, origin: int, within_m: int, cells: IntArray, options: MapOptions
-) -> MapParts:
-    """Districts, the resident's hexagon and a dashed ring of straight-line reach (within / 1.3)."""
-    fmap = base_map(
+def near_map(districts: gpd.GeoDataFrame, options: MapOptions) -> MapParts:
+    """The folium map of the area (rendered once per language); ``near_view`` says what to show on it."""
+    return base_parts(
         districts,
         options.lang,
-        bounds=reach_bounds(cells, origin),
         tiles=options.tiles,
         tiles_attribution=options.tiles_attribution,
         cluster=True,
     )
-    ring = [list(p) for p in h3.cell_to_boundary(origin)]
-    folium.Polygon(ring, **ORIGIN_STYLE).add_to(fmap)
+
+
+def near_view(origin: int, within_m: int, cells: IntArray) -> dict[str, Any]:
+    """The resident's hexagon, a ring of straight-line reach (within / 1.3) and the view, for near.js."""
+    west, south, east, north = reach_bounds(cells, origin)
     lat, lon = h3.cell_to_latlng(origin)
-    folium.Circle([lat, lon], radius=within_m / CIRCUITY, interactive=False, **REACH_STYLE).add_to(fmap)
-    return render(fmap)
+    return {
+        "origin": [[round(a, 6), round(b, 6)] for a, b in h3.cell_to_boundary(origin)],
+        "centre": [round(lat, 6), round(lon, 6)],
+        "radius": round(within_m / CIRCUITY, 1),
+        "bounds": [[round(south, 6), round(west, 6)], [round(north, 6), round(east, 6)]],
+        "originStyle": ORIGIN_STYLE,
+        "reachStyle": REACH_STYLE,
+    }
 
 
 def posts_columns(frame: pd.DataFrame, limit: int = MAP_LIMIT) -> dict[str, list[Any]]:
@@ -83,22 +103,31 @@ def walk_minutes_list(metres: np.ndarray) -> list[int]:
     return [int(m) for m in np.rint(np.asarray(metres, dtype=float) / WALK_M_PER_MIN).tolist()]
 
 
-def page_items(frame: pd.DataFrame, page: int, size: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """One page of the list, as plain dicts for the template (which escapes every value)."""
+def page_items(frame: pd.DataFrame, page: int, labels: Labels, size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    """One page of the list, as plain dicts of text for the template (which escapes every value)."""
     part = frame.iloc[(page - 1) * size : page * size]
-    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in part.to_dict("records")]
-    for record, minutes in zip(records, walk_minutes_list(part["walk_m"].to_numpy()), strict=True):
-        record["minutes"] = minutes
-        contact = record.get("contact")
-        record["contact"] = None if contact is None or contact != contact else contact
-    return records
+    minutes = walk_minutes_list(part["walk_m"].to_numpy())
+    columns = ("id", "kind", "category", "text", "contact", "district_name", "expires")
+    rows: list[list[Any]] = [part[c].tolist() for c in columns]
+    items = []
+    for (post_id, kind, category, text, contact, district, expires), m in zip(
+        zip(*rows, strict=True), minutes, strict=True
+    ):
+        items.append(
+            {
+                "id": post_id,
+                "kind": kind,
+                "kind_text": labels.kinds.get(kind, kind),
+                "category_text": labels.categories.get(category, category),
+                "text": text,
+                "contact": contact if isinstance(contact, str) and contact else None,
+                "district_name": district,
+                "until": labels.until.replace("{d}", str(expires)),
+                "walk": labels.here if m == 0 else labels.walk.replace("{m}", str(m)),
+            }
+        )
+    return items
 
 
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
     return max(1, -(-total // size))
-
-
-def kinds_legend(labels: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(colour, label) entries for the legend, in KIND_COLOURS order."""
-    names = dict(labels)
-    return [(colour, names.get(kind, kind)) for kind, colour in KIND_COLOURS.items()]

@@ -6,6 +6,10 @@
   var map = window[data.map];
   var posts = data.posts;
   var labels = data.labels;
+  var view = data.view;
+  L.polygon(view.origin, view.originStyle).addTo(map);
+  L.circle(view.centre, Object.assign({radius: view.radius, interactive: false}, view.reachStyle)).addTo(map);
+  map.fitBounds(view.bounds);
   var cluster = L.markerClusterGroup({maxClusterRadius: 35, showCoverageOnHover: false});
   var index = {};
 

@@ -20,7 +20,7 @@ from mapaid.db import get_store, rules, settings, today
 from mapaid.export import public_frame, uncertainty_m
 from mapaid.i18n import category_label, current_language, kind_label
 from mapaid.intake import IntakeError
-from mapaid.maps import KIND_COLOURS, base_parts, legend_html
+from mapaid.maps import KIND_COLOURS, base_parts, legend_html, script_json
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
 from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count, page_items, posts_columns
@@ -190,7 +190,7 @@ def _render_near(query: Query, page: int) -> str:
     return render_template(
         "near.html",
         parts=parts,
-        blob=blob,
+        blob=script_json(blob),
         legend=legend,
         query=query,
         cell=h3.int_to_str(query.cell),
