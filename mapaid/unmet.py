@@ -29,11 +29,13 @@ from mapaid.store import SQLiteStore
 
 ObjArray = npt.NDArray[np.object_]
 
-# Open, unexpired posts counted per kind, category and cell. The covering index posts_tally answers it
-# without touching the table; district is a function of the cell, so grouping by it splits nothing.
+# Open, unexpired posts counted per cell, kind and category. The index posts_cell covers every column and
+# is ordered like the GROUP BY, so SQLite streams it without touching the table or sorting; the unary +
+# keeps the planner off posts_open (status, expires_day), which would fetch every open row from the table.
+# District is a function of the cell, so grouping by it splits nothing.
 _TALLY_SQL = (
     "SELECT kind, category, cell, district, count(*) FROM posts"
-    " WHERE status = 'open' AND expires_day >= ? GROUP BY kind, category, cell, district"
+    " WHERE +status = 'open' AND +expires_day >= ? GROUP BY cell, kind, category, district"
 )
 
 

@@ -167,3 +167,14 @@ def test_cache_drops_when_a_post_is_hidden(store: SQLiteStore, scene: Scene) -> 
     again = cached_store_unmet(store, TODAY, DEFAULT_CATEGORIES, 800)
     assert again is not first
     assert again.unmet.sum() == first.unmet.sum() + 2  # the two food needs lost their offer
+
+
+def test_the_tally_reads_the_covering_index_in_order(store: SQLiteStore) -> None:
+    """The million-post figure depends on this plan: no table access, no sort (see bench/bench_unmet.py)."""
+    from mapaid.unmet import _TALLY_SQL
+
+    _demo(store, 500)
+    plan = " ".join(
+        str(row[-1]) for row in store.db.execute("EXPLAIN QUERY PLAN " + _TALLY_SQL, ("2020-01-01",))
+    )
+    assert "COVERING INDEX posts_cell" in plan and "TEMP B-TREE" not in plan, plan
