@@ -76,7 +76,7 @@ _NUMERIC = ("uncertainty_m",)
 
 def _json_strings(values: pa.Array) -> pa.Array:
     """Each value as a JSON string literal (or null), computed column-wise in Arrow."""
-    values = values.cast(pa.string())
+    values = values.cast(pa.large_string())
     escaped = values
     for raw, esc in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
         escaped = pc.replace_substring(escaped, raw, esc)
@@ -84,9 +84,13 @@ def _json_strings(values: pa.Array) -> pa.Array:
     if pc.any(rare).as_py():  # other control characters: let orjson write \u00XX escapes for those rows
         rows = np.flatnonzero(rare.to_numpy(zero_copy_only=False))
         exact = [orjson.dumps(v).decode()[1:-1] for v in values.take(rows).to_pylist()]
-        escaped = pc.replace_with_mask(escaped, rare, pa.array(exact, pa.string()))
-    quote = pa.scalar('"')
-    return pc.fill_null(pc.binary_join_element_wise(quote, escaped, quote, ""), "null")
+        escaped = pc.replace_with_mask(escaped, rare, pa.array(exact, pa.large_string()))
+    quote = _text('"')
+    return pc.fill_null(pc.binary_join_element_wise(quote, escaped, quote, _text("")), _text("null"))
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
 
 
 def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
@@ -95,36 +99,38 @@ def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
     No Python object per feature is made, which is what makes a million-post export take seconds
     (building dicts for a JSON library, or going through GDAL, takes several times longer).
     ``extra`` names further columns to add to the properties (the API's ``walk_m``)."""
+    if len(frame) == 0:
+        return b'{"type":"FeatureCollection","features":[]}'
     parts: list[pa.Array | pa.Scalar] = [
-        pa.scalar('{"type":"Feature","geometry":{"type":"Point","coordinates":['),
-        pc.cast(pa.array(frame["lon"].to_numpy(dtype=np.float64)), pa.string()),
-        pa.scalar(","),
-        pc.cast(pa.array(frame["lat"].to_numpy(dtype=np.float64)), pa.string()),
-        pa.scalar(']},"properties":{'),
+        _text('{"type":"Feature","geometry":{"type":"Point","coordinates":['),
+        _number(frame["lon"]),
+        _text(","),
+        _number(frame["lat"]),
+        _text(']},"properties":{'),
     ]
     for i, name in enumerate((*PROPERTIES, *extra)):
-        column = (
-            pa.array(frame[name].to_numpy(dtype=object), from_pandas=True) if len(frame) else pa.array([])
-        )
         numeric = name in _NUMERIC or (name in extra and pd.api.types.is_numeric_dtype(frame[name]))
-        value = pc.cast(column, pa.string()) if numeric else _json_strings(column)
-        parts += [pa.scalar(("," if i else "") + f'"{name}":'), value]
-    parts.append(pa.scalar("}},"))
-    features = pc.binary_join_element_wise(*parts, "") if len(frame) else pa.array([], pa.string())
-    body = _concatenated(features).rstrip(b",")
-    return b'{"type":"FeatureCollection","features":[' + body + b"]}"
+        if numeric:
+            value = _number(frame[name])
+        else:
+            value = _json_strings(pa.array(frame[name].to_numpy(dtype=object), from_pandas=True))
+        parts += [_text(("," if i else "") + f'"{name}":'), value]
+    parts.append(_text("}},"))
+    features = pc.binary_join_element_wise(*parts, _text(""))
+    return b"".join([b'{"type":"FeatureCollection","features":[', _concatenated(features)[:-1], b"]}"])
 
 
-def _concatenated(strings: pa.Array) -> bytes:
-    """All values of a string array back to back, straight from its data buffer."""
-    strings = pa.concat_arrays([strings]) if isinstance(strings, pa.ChunkedArray) else strings
-    if len(strings) == 0:
-        return b""
-    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[
-        strings.offset : strings.offset + len(strings) + 1
-    ]
-    data = strings.buffers()[2]
-    return data.to_pybytes()[offsets[0] : offsets[-1]]
+def _number(values: pd.Series) -> pa.Array:
+    """Numbers as JSON text (shortest round-trip form), null where missing."""
+    text = pc.cast(pa.array(values.to_numpy(), from_pandas=True), pa.large_string())
+    return pc.fill_null(text, _text("null"))
+
+
+def _concatenated(strings: pa.Array) -> memoryview:
+    """All values of a large_string array back to back, straight from its data buffer (no copy)."""
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)
+    first, last = offsets[strings.offset], offsets[strings.offset + len(strings)]
+    return memoryview(strings.buffers()[2])[first:last]
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:

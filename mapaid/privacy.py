@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from itertools import repeat
 
 import h3.api.basic_int as h3
 import numpy as np
@@ -59,7 +60,8 @@ def coarsen(lat: FloatArray, lon: FloatArray, cell: IntArray, area: Area, res: i
     from_point = cells < 0
     todo = np.flatnonzero(from_point)
     if len(todo):
-        cells[todo] = list(map(h3.latlng_to_cell, lat[todo].tolist(), lon[todo].tolist(), [res] * len(todo)))
+        points = map(h3.latlng_to_cell, lat[todo].tolist(), lon[todo].tolist(), repeat(res))
+        cells[todo] = np.fromiter(points, dtype=np.int64, count=len(todo))
     for i in np.flatnonzero(~from_point).tolist():
         if h3.get_resolution(int(cells[i])) > res:
             cells[i] = h3.cell_to_parent(int(cells[i]), res)
@@ -74,10 +76,11 @@ def coarsen(lat: FloatArray, lon: FloatArray, cell: IntArray, area: Area, res: i
 
 
 def new_ids(n: int) -> list[str]:
-    """Random ids, 20 hex digits each: safe in URLs and shells, and cheap to make a million of."""
+    """Random ids, 20 hex digits each: safe in URLs and shells, cheap to make a million of. Sorted, so a
+    batch goes into the store's id index in order; which post gets which id says nothing about it."""
     text = secrets.token_bytes(ID_BYTES * n).hex()
     width = 2 * ID_BYTES
-    return [text[i : i + width] for i in range(0, len(text), width)]
+    return sorted(text[i : i + width] for i in range(0, len(text), width))
 
 
 def new_token() -> tuple[str, str]:
