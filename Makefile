@@ -48,7 +48,7 @@ bench: install-test
 
 # After changing user-facing text: refresh the catalogues, translate the new entries, compile (.mo committed).
 translations: $(VENV)/.installed-test
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o mapaid/translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --omit-header -o mapaid/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i mapaid/translations/messages.pot -d mapaid/translations --no-fuzzy-matching
 	$(VENV)/bin/pybabel compile -d mapaid/translations
 

@@ -17,6 +17,8 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import shapely
+from branca.element import MacroElement
+from jinja2 import Template
 from markupsafe import Markup, escape
 
 from mapaid.assets import CLUSTER_CSS, CLUSTER_JS, LEAFLET_CSS, LEAFLET_JS
@@ -74,6 +76,22 @@ def districts_geojson(districts: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
     return collection
 
 
+class StillFit(MacroElement):
+    """fitBounds without animation. folium's ``fit_bounds`` animates from its start zoom, and while that
+    animation runs Leaflet undoes any view a page script sets (it ends on the zoom it started for)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.fitBounds({{ this.bounds|tojson }}, {animate: false});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, bounds: list[list[float]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "StillFit"
+        self.bounds = [[float(v) for v in corner] for corner in bounds]
+
+
 def base_map(
     districts: gpd.GeoDataFrame,
     lang: str,
@@ -107,7 +125,7 @@ def base_map(
         tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
         interactive=True,
     ).add_to(fmap)
-    fmap.fit_bounds([[south, west], [north, east]])
+    fmap.add_child(StillFit([[south, west], [north, east]]))
     return fmap
 
 

@@ -131,7 +131,7 @@ def test_resident_path(
     page.wait_for_url(re.compile(r"/near/[0-9a-f]{15}$"))
     cell = page.url.rsplit("/", 1)[1]
     assert page.locator("li.post").count() > 0
-    page.wait_for_selector("path.leaflet-interactive")
+    page.wait_for_selector(".marker-cluster, path.leaflet-interactive[fill=\"#1b7f3b\"]", state="attached")
     _shot(page, "02-near")
 
     page.get_by_role("link", name="Post an offer or need from this hexagon").click()

@@ -167,6 +167,8 @@ def test_language_from_accept_language(client: FlaskClient, header: str, lang: s
     assert f'<html lang="{lang}">' in html and word in html
     districts = {"be": "Ленінскі", "ru": "Ленинский", "en": "Leninski"}
     assert districts[lang] in html
+    offer = {"be": "Прапанова", "ru": "Предложение", "en": "Offer"}  # kind names in the legend and list
+    assert offer[lang] in html
 
 
 def test_switcher_on_every_page_and_remembered(client: FlaskClient) -> None:

@@ -98,7 +98,7 @@
     if (map.getZoom() < config.minZoom) { map.setZoomAround(event.latlng, Math.min(config.minZoom + 1, map.getZoom() + 2)); }
   });
   map.on("moveend", refresh);
-  if (config.view) { map.fitBounds(config.view, {maxZoom: 15}); }
+  if (config.view) { map.fitBounds(config.view, {maxZoom: 15, animate: false}); }
   if (chosen) {
     if (field) { field.value = chosen; }
     say(config.labels.chosen + " " + chosen);

@@ -9,7 +9,8 @@
   var view = data.view;
   L.polygon(view.origin, view.originStyle).addTo(map);
   L.circle(view.centre, Object.assign({radius: view.radius, interactive: false}, view.reachStyle)).addTo(map);
-  map.fitBounds(view.bounds);
+  map.invalidateSize();  // the pane may have been laid out after the map was made
+  map.fitBounds(view.bounds, {animate: false});
   var cluster = L.markerClusterGroup({maxClusterRadius: 35, showCoverageOnHover: false});
   var index = {};
 
@@ -50,7 +51,7 @@
       if (i === undefined) { return; }
       event.preventDefault();
       var at = L.latLng(posts.lat[i], posts.lon[i]);
-      map.setView(at, Math.max(map.getZoom(), 16));
+      map.setView(at, Math.max(map.getZoom(), 16), {animate: false});
       L.popup().setLatLng(at).setContent(popup(i)).openOn(map);
     });
   });
