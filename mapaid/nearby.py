@@ -78,7 +78,7 @@ class Nearby:
 
 
 def nearby(store: Store, query: Query, today: date) -> Nearby:
-    """Open posts within ``query.within_m`` walking metres, nearest first (newest first within a cell)."""
+    """Open posts within ``query.within_m`` walking metres, nearest first, ties by id (stable pages)."""
     area = store.area()
     cells, metres = cells_within(query.cell, query.within_m, area)
     posts = store.posts(
@@ -87,6 +87,11 @@ def nearby(store: Store, query: Query, today: date) -> Nearby:
         kind=list(query.kinds),
         category=list(query.categories),
     )
-    walk = pd.Series(metres, index=cells)
-    posts["walk_m"] = walk.reindex(posts["cell"].to_numpy()).to_numpy() if len(posts) else []
-    return Nearby(posts.sort_values("walk_m", kind="stable").reset_index(drop=True), cells)
+    # cells come sorted by distance; a post's walk is its cell's, found by binary search on sorted ids
+    by_id = np.argsort(cells)
+    post_cells = posts["cell"].to_numpy(dtype=np.int64)
+    walk = metres[by_id][np.searchsorted(cells[by_id], post_cells)] if len(posts) else np.empty(0)
+    order = np.lexsort((posts["id"].to_numpy(dtype=object).astype(str), walk))  # nearest, then by id
+    posts = posts.iloc[order].reset_index(drop=True)
+    posts["walk_m"] = walk[order]
+    return Nearby(posts, cells)
