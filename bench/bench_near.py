@@ -39,7 +39,7 @@ SECRET = "bench-secret"
 POSTS = 100_000
 BIG = 1_000_000
 CELLS = 200
-NAIVE_CELLS = 15
+NAIVE_CELLS = 30  # the naive page takes up to a second or two each
 WITHIN = 800
 
 
@@ -182,8 +182,9 @@ def main() -> None:
         row("ours, cells not asked before", cold_med, cold_p99)
         row("ours, asked again (cached)", warm_med, warm_p99)
         row("GET /api/v1/posts (not asked before)", api_med, api_p99)
-        ratio = naive_med / cold_med
-        print(f"  ratio naive / ours (uncached medians): {ratio:.1f}x")
+        same_med = float(np.median(ours["cold"][:NAIVE_CELLS]))  # the very cells the naive way was timed on
+        ratio = naive_med / same_med
+        print(f"  ratio naive / ours on the same {NAIVE_CELLS} cells (uncached medians): {ratio:.1f}x")
         sizes = np.array(ours["sizes"]) / 1024
         report("uncached /near median", cold_med, "ms", "<= 50", cold_med <= 50)
         report("speed-up over naive", ratio, "x", ">= 10", ratio >= 10)
