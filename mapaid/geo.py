@@ -39,9 +39,14 @@ def choose_metric_crs(bounds: Sequence[float]) -> pyproj.CRS:
 
 
 def cell_polygons(cells: IntArray) -> np.ndarray:
-    """Shapely hexagons (lon/lat) for H3 cells."""
-    rings = [[(lng, lat) for lat, lng in h3.cell_to_boundary(int(c))] for c in cells]
-    return shapely.polygons(rings) if rings else np.array([], dtype=object)
+    """Shapely hexagons (lon/lat) for H3 cells (pentagons and distorted cells have other vertex counts)."""
+    if len(cells) == 0:
+        return np.array([], dtype=object)
+    boundaries = [h3.cell_to_boundary(c) for c in cells.tolist()]
+    counts = np.fromiter(map(len, boundaries), dtype=np.int64, count=len(boundaries))
+    latlng = np.array([p for b in boundaries for p in b], dtype=np.float64)
+    rings = shapely.linearrings(latlng[:, ::-1], indices=np.repeat(np.arange(len(cells)), counts))
+    return np.asarray(shapely.polygons(rings))
 
 
 def cell_centres(cells: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -59,7 +64,17 @@ class CellInfo:
     code: int  # index of the district in Area.slugs
     district: str
     covered: bool  # the whole hexagon lies inside the served area
-    shape: BaseGeometry  # cell ∩ district, where displayed positions go
+    inside: bool  # the whole hexagon lies inside its district
+    hexagon: BaseGeometry = field(repr=False)
+    district_geometry: BaseGeometry = field(repr=False)
+
+    @cached_property
+    def shape(self) -> BaseGeometry:
+        """cell ∩ district, where displayed positions go. Computed on first use: the district join of
+        an import does not need it, and cutting a hexagon out of a detailed border is the slow part."""
+        if self.inside:
+            return self.hexagon
+        return shapely.intersection(self.hexagon, self.district_geometry)
 
 
 @dataclass
@@ -69,6 +84,17 @@ class Area:
     districts: gpd.GeoDataFrame
     metric_crs: pyproj.CRS
     _cells: dict[int, CellInfo | None] = field(default_factory=dict, repr=False)
+    # The district join of every cell met so far, as sorted parallel arrays (cell, code, covered, inside):
+    # an import of a million points looks its cells up here without a Python object per cell.
+    _join: tuple[IntArray, IntArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]] = field(
+        default_factory=lambda: (
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
+            np.empty(0, bool),
+            np.empty(0, bool),
+        ),
+        repr=False,
+    )
 
     @classmethod
     def from_frame(cls, frame: gpd.GeoDataFrame, metric_epsg: int | None = None) -> Area:
@@ -106,25 +132,48 @@ class Area:
         return np.asarray(shapely.intersects_xy(self.union, lon, lat))
 
     def cell_info(self, cells: IntArray) -> list[CellInfo | None]:
-        """Per cell: its district, or None where the cell touches no district. Cached per cell."""
-        missing = [c for c in dict.fromkeys(cells.tolist()) if c not in self._cells]
-        if missing:
-            self._cells.update(zip(missing, self._compute(np.array(missing, dtype=np.int64)), strict=True))
+        """Per cell: its district and shape, or None where the cell touches no district. Cached per cell."""
+        missing = np.array([c for c in dict.fromkeys(cells.tolist()) if c not in self._cells], dtype=np.int64)
+        if len(missing):
+            code, covered, inside = self._lookup(missing)
+            geoms = np.asarray(self.districts.geometry.values)
+            for cell, c, cov, ins, hexagon in zip(
+                missing.tolist(),
+                code.tolist(),
+                covered.tolist(),
+                inside.tolist(),
+                cell_polygons(missing),
+                strict=True,
+            ):
+                self._cells[cell] = None if c < 0 else CellInfo(c, self.slugs[c], cov, ins, hexagon, geoms[c])
         return [self._cells[c] for c in cells.tolist()]
 
     def cell_districts(self, cells: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """District code per cell (-1: none) and whether the whole cell is inside the served area."""
-        infos = self.cell_info(cells)
-        code = np.array([-1 if i is None else i.code for i in infos], dtype=np.int64)
-        covered = np.array([i is not None and i.covered for i in infos], dtype=bool)
+        code, covered, _ = self._lookup(cells)
         return code, covered
 
-    def _compute(self, cells: IntArray) -> list[CellInfo | None]:
+    def _lookup(self, cells: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        known, *_ = self._join
+        at = np.minimum(np.searchsorted(known, cells), max(len(known) - 1, 0))
+        new = np.unique(cells[known[at] != cells]) if len(known) else np.unique(cells)
+        if len(new):
+            merged = [
+                np.concatenate(pair) for pair in zip(self._join, (new, *self._compute(new)), strict=True)
+            ]
+            order = np.argsort(merged[0], kind="stable")
+            self._join = (merged[0][order], merged[1][order], merged[2][order], merged[3][order])
+            known = self._join[0]
+            at = np.searchsorted(known, cells)
+        _, code, covered, inside = self._join
+        return code[at], covered[at], inside[at]
+
+    def _compute(self, cells: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """District by the cell centre; where the centre is outside, by the largest overlap. Vectorised
         per district, because an import meets thousands of new cells at once."""
         hexes = cell_polygons(cells)
         lon, lat = cell_centres(cells)
-        geoms = self.districts.geometry.values
+        geoms = np.asarray(self.districts.geometry.values)
         code = np.full(len(cells), -1, dtype=np.int64)
         for k, geom in enumerate(geoms):
             code[(code < 0) & shapely.intersects_xy(geom, lon, lat)] = k
@@ -139,12 +188,7 @@ class Area:
         edge = np.flatnonzero(~inside & (code >= 0))
         covered = inside.copy()
         covered[edge] = shapely.contains(self.union, hexes[edge])
-        shapes = hexes.copy()
-        shapes[edge] = shapely.intersection(hexes[edge], geoms[code[edge]])
-        return [
-            None if c < 0 else CellInfo(c, self.slugs[c], bool(cov), shape)
-            for c, cov, shape in zip(code.tolist(), covered.tolist(), shapes, strict=True)
-        ]
+        return code, covered, inside
 
     def to_metric(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
         x, y = self._to_metric.transform(lon, lat)
