@@ -138,12 +138,15 @@ def unmet_map(
     tiles_attribution: str | None = None,
 ) -> MapParts:
     """The choropleth with popups, the hexagon layer and a layer switch; ``aliases`` label popup fields
-    (offers, needs, unmet, met, by_category) and layer names (districts, hexagons) in the page's language."""
+    (offers, needs, unmet, met, by_category) and layer names (districts, hexagons, optional tiles) in the
+    page's language."""
     west, south, east, north = area.districts.total_bounds
     fmap = folium.Map(location=[(south + north) / 2, (west + east) / 2], tiles=None, control_scale=True)
     offline(fmap)
     if tiles:
-        folium.TileLayer(tiles=tiles, attr=tiles_attribution or tiles, name="tiles").add_to(fmap)
+        folium.TileLayer(
+            tiles=tiles, attr=tiles_attribution or tiles, name=aliases.get("tiles", "tiles")
+        ).add_to(fmap)
     fields = ["name", "offers", "needs", "unmet", "met", "by_category"]
     folium.GeoJson(
         _district_features(table, area, lang, categories, labels),

@@ -125,10 +125,10 @@ def logout() -> BaseResponse:
 def _sort_args() -> tuple[str, bool]:
     key = request.args.get("sort", "rank")
     if key not in SORTABLE:
-        abort(400, description=f"sort must be one of {', '.join(SORTABLE)}")
+        abort(400, description=gettext("sort must be one of %(keys)s", keys=", ".join(SORTABLE)))
     order = request.args.get("order", "asc" if key in ("rank", "name", "share_met") else "desc")
     if order not in ("asc", "desc"):
-        abort(400, description="order must be asc or desc")
+        abort(400, description=gettext("order must be asc or desc"))
     return key, order == "asc"
 
 
@@ -179,6 +179,7 @@ def _map_parts(
         "by_category": gettext("Unmet / needs by category"),
         "districts": gettext("Districts by unmet needs"),
         "hexagons": gettext("Hexagons with unmet needs"),
+        "tiles": gettext("Map tiles"),
     }
     parts = unmet_map(
         table,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.wrappers import Response
-from flask_babel import gettext
+from flask_babel import gettext, pgettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from mapaid import moderation
@@ -21,6 +21,26 @@ from mapaid.views.filters import parse_filters, parse_page
 
 bp = Blueprint("moderation", __name__)
 PAGE_SIZE = 100
+
+
+def status_label(status: str) -> str:
+    """A post's status in this request's language (English shows the stored word, as before)."""
+    labels = {
+        "open": pgettext("post status", "open"),
+        "hidden": pgettext("post status", "hidden"),
+        "fulfilled": pgettext("post status", "fulfilled"),
+    }
+    return str(labels.get(status, status))
+
+
+def action_label(action: str) -> str:
+    """An audit-trail action in this request's language (English shows the stored word, as before)."""
+    labels = {
+        "hide": pgettext("audit action", "hide"),
+        "restore": pgettext("audit action", "restore"),
+        "fulfilled": pgettext("audit action", "fulfilled"),
+    }
+    return str(labels.get(action, action))
 
 
 @bp.get("/coordinator/posts")
@@ -50,6 +70,8 @@ def posts() -> Response:
         statuses=[str(s) for s in Status],
         here=request.path + (f"?{query}" if query else ""),
         audit=moderation.audit_trail(store, limit=50),
+        status_label=status_label,
+        action_label=action_label,
     )
     return _private(body)
 
@@ -58,9 +80,15 @@ def posts() -> Response:
 @login_required
 def act(post_id: str, action: str) -> BaseResponse:
     if action not in moderation.ACTIONS:
-        abort(404, description=f"unknown action {action!r}; one of: {', '.join(moderation.ACTIONS)}")
+        known = ", ".join(moderation.ACTIONS)
+        abort(
+            404,
+            description=gettext(
+                "unknown action %(action)s; one of: %(known)s", action=repr(action), known=known
+            ),
+        )
     if not moderation.moderate(get_store(), post_id, action, str(g.coordinator)):
-        abort(404, description="There is no such post (it may have expired and been purged).")
+        abort(404, description=gettext("There is no such post (it may have expired and been purged)."))
     messages = {
         "hide": gettext("Post %(id)s is hidden.", id=post_id),
         "restore": gettext("Post %(id)s is open again.", id=post_id),
