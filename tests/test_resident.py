@@ -194,8 +194,9 @@ def test_compiled_catalogues_match_their_sources() -> None:
     for lang in ("be", "ru"):
         folder = TRANSLATIONS / lang / "LC_MESSAGES"
         with open(folder / "messages.po", "rb") as po, open(folder / "messages.mo", "rb") as mo:
-            source = {_text(m.id): _text(m.string) for m in read_po(po) if _translated(m)}
-            compiled = {_text(m.id): _text(m.string) for m in read_mo(mo) if _translated(m)}
+            # keyed by context too: the same English word may mean different things (msgctxt)
+            source = {(m.context, _text(m.id)): _text(m.string) for m in read_po(po) if _translated(m)}
+            compiled = {(m.context, _text(m.id)): _text(m.string) for m in read_mo(mo) if _translated(m)}
         assert source and compiled == source, f"run `make translations` ({lang})"
 
 
