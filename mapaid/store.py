@@ -73,7 +73,8 @@ CREATE TABLE IF NOT EXISTS posts (
 -- (mapaid/unmet.py), which reads open posts per cell, kind and category from this index alone, in its
 -- order: ~10x faster than from the table at a million posts, and cheaper on insert than a second index.
 CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell, kind, category, district, status, expires_day);
-CREATE INDEX IF NOT EXISTS posts_open ON posts (status, expires_day);
+-- No index on (status, expires_day): nearly every post is open and unexpired, so such an index selects
+-- nothing, costs every insert and turns a sequential read of the table into a random one.
 CREATE TABLE IF NOT EXISTS coordinators (
     name TEXT PRIMARY KEY,
     password_hash TEXT NOT NULL,  -- argon2id
@@ -94,6 +95,7 @@ CREATE TABLE IF NOT EXISTS audit (
 
 
 _SLICE = 50_000  # rows per executemany: progress is reported between slices
+_REBUILD_FROM = 100_000  # rows in one batch from which secondary indexes are rebuilt rather than updated
 _AREAS: dict[tuple[str, str], Area] = {}
 
 
@@ -265,6 +267,19 @@ class SQLiteStore:
         if any(a[0] > b[0] for a, b in pairwise(rows)):
             rows.sort(key=itemgetter(0))
         with self.transaction() as db:
+            # A batch as big as the table: dropping the secondary indexes and building them afresh (one
+            # sort each) beats updating them row by row. DDL is transactional, so a failure restores them.
+            rebuild = len(rows) >= max(_REBUILD_FROM, self.count())
+            indexes = (
+                db.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'posts'"
+                    " AND sql IS NOT NULL"
+                ).fetchall()
+                if rebuild
+                else []
+            )
+            for name, _ in indexes:
+                db.execute(f'DROP INDEX "{name}"')
             for start in range(0, len(rows), _SLICE):
                 db.executemany(
                     "INSERT INTO posts (id, kind, category, text, contact, cell, district, expires_day,"
@@ -273,6 +288,8 @@ class SQLiteStore:
                 )
                 if progress:
                     progress(min(_SLICE, len(rows) - start))
+            for _, sql in indexes:
+                db.execute(sql)
 
     def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame:
         """Posts as a data frame; ``public`` keeps open, unexpired ones. Filters: column -> allowed values
@@ -280,7 +297,7 @@ class SQLiteStore:
         where, params = [], []
         if public and filters.get("cell"):
             # A few hundred cells near someone: steer SQLite to the cell index (the unary + keeps it from
-            # picking posts_open, which would scan every open post in the city).
+            # considering any index on status or expiry).
             where.append("+status = 'open' AND +expires_day >= ?")
             params.append(today.isoformat())
         elif public:

@@ -31,7 +31,7 @@ ObjArray = npt.NDArray[np.object_]
 
 # Open, unexpired posts counted per cell, kind and category. The index posts_cell covers every column and
 # is ordered like the GROUP BY, so SQLite streams it without touching the table or sorting; the unary +
-# keeps the planner off posts_open (status, expires_day), which would fetch every open row from the table.
+# keeps the planner from weighing any index on status or expiry against it.
 # District is a function of the cell, so grouping by it splits nothing.
 _TALLY_SQL = (
     "SELECT kind, category, cell, district, count(*) FROM posts"

@@ -178,3 +178,47 @@ def test_serve_runs_waitress_and_health_answers(env: dict[str, str], tmp_path: P
         proc.wait(timeout=10)
     output = (tmp_path / "serve.log").read_text()
     assert "waitress" in output.lower() or f"127.0.0.1:{port}" in output
+
+
+def test_a_big_batch_rebuilds_the_indexes_and_a_failed_one_keeps_them(
+    cli: Cli, store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large imports drop and rebuild the secondary indexes inside their transaction."""
+    import mapaid.store
+
+    def indexes() -> list[str]:
+        return sorted(
+            r[0]
+            for r in store.db.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'posts' AND sql IS NOT NULL"
+            )
+        )
+
+    before = indexes()
+    assert before
+    monkeypatch.setattr(mapaid.store, "_REBUILD_FROM", 10)
+    assert cli("demo", "--posts", "50").exit_code == 0
+    assert indexes() == before
+    plan = " ".join(
+        str(r[-1]) for r in store.db.execute("EXPLAIN QUERY PLAN SELECT id FROM posts WHERE cell = 1")
+    )
+    assert "posts_cell" in plan
+    existing = store.db.execute("SELECT id, cell FROM posts LIMIT 1").fetchone()
+    n = 60
+    batch = CoarsePosts(
+        id=[f"{i:020x}" for i in range(n - 1)] + [existing["id"]],
+        kind=["offer"] * n,
+        category=["food"] * n,
+        text=["x"] * n,
+        contact=[None] * n,
+        cell=np.array([existing["cell"]] * n, dtype=np.int64),
+        district=["centralny"] * n,
+        created_day=date(2026, 11, 27),
+        expires_day=[date(2026, 12, 1)] * n,
+        token_hash=[None] * n,
+        lon=np.full(n, 27.5),
+        lat=np.full(n, 53.9),
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add(batch)
+    assert indexes() == before and store.count() == 50
