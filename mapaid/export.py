@@ -70,23 +70,21 @@ def public_frame(posts: pd.DataFrame, area: Area, cell_res: int, lang: str = "en
     )
 
 
-_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f]"  # control characters other than \t \n \r
+_SPECIAL = r'[\\"\x00-\x1f]'  # what JSON strings must escape: backslash, quote, control characters (RE2)
 _NUMERIC = ("uncertainty_m",)
 
 
 def _json_strings(values: pa.Array) -> pa.Array:
-    """Each value as a JSON string literal (or null), computed column-wise in Arrow."""
+    """Each value as a JSON string literal (or null), computed column-wise in Arrow. The few values that
+    need escaping (a quote, a newline ...) are escaped by orjson; the rest are only quoted."""
     values = values.cast(pa.large_string())
-    escaped = values
-    for raw, esc in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
-        escaped = pc.replace_substring(escaped, raw, esc)
-    rare = pc.fill_null(pc.match_substring_regex(values, _CONTROL), False)
-    if pc.any(rare).as_py():  # other control characters: let orjson write \u00XX escapes for those rows
-        rows = np.flatnonzero(rare.to_numpy(zero_copy_only=False))
+    special = pc.fill_null(pc.match_substring_regex(values, _SPECIAL), False)
+    if pc.any(special).as_py():
+        rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
         exact = [orjson.dumps(v).decode()[1:-1] for v in values.take(rows).to_pylist()]
-        escaped = pc.replace_with_mask(escaped, rare, pa.array(exact, pa.large_string()))
+        values = pc.replace_with_mask(values, special, pa.array(exact, pa.large_string()))
     quote = _text('"')
-    return pc.fill_null(pc.binary_join_element_wise(quote, escaped, quote, _text("")), _text("null"))
+    return pc.fill_null(pc.binary_join_element_wise(quote, values, quote, _text("")), _text("null"))
 
 
 def _text(value: str) -> pa.Scalar:

@@ -17,6 +17,8 @@ import pandas as pd
 from mapaid.models import MAX_CONTACT, MAX_TEXT, Kind, Submissions
 
 TEXT_FIELDS = ("kind", "category", "text", "contact", "expires")
+_CONTROL = r"[\x00-\x1f\x7f]"
+_CONTROL_IN_TEXT = r"[\x00-\x08\x0b-\x1f\x7f]"  # tab and line feed are allowed in a post's text
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
 def _text_errors(frame: pd.DataFrame, rules: Rules) -> dict[str, pd.Series]:
     kind = frame["kind"].str.strip().str.lower()
     category = frame["category"].str.strip().str.lower()
-    text = frame["text"].str.strip()
+    text = frame["text"].str.replace("\r\n?", "\n", regex=True).str.strip()
     contact = frame["contact"].str.strip()
     kinds = [k.value for k in Kind]
     errors = {
@@ -140,6 +142,10 @@ def _text_errors(frame: pd.DataFrame, rules: Rules) -> dict[str, pd.Series]:
         + f" (use one of: {', '.join(rules.categories)})"
     )
     errors["category"][category == ""] = "category is missing"
+    errors["text"][text.str.contains(_CONTROL_IN_TEXT, regex=True)] = (
+        "text contains control characters; plain text, tabs and line breaks only"
+    )
+    errors["contact"][contact.str.contains(_CONTROL, regex=True)] = "contact must be a single line of text"
     length = text.str.len()
     errors["text"][length > MAX_TEXT] = (
         "text is " + length.astype(str) + f" characters long; at most {MAX_TEXT}"

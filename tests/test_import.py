@@ -162,3 +162,15 @@ def test_long_imports_show_a_progress_bar(tmp_path: Path, cli: Cli, store: SQLit
     assert "coarsen + write: 100%" in result.output
     assert "24000/24000" in result.output
     assert store.count() == 12_000
+
+
+def test_control_characters_are_refused_and_line_ends_normalised(
+    tmp_path: Path, cli: Cli, store: SQLiteStore
+) -> None:
+    rows = [row(53.9, 27.56, text="bell\x07"), row(53.9, 27.56, contact="two\nlines")]
+    result = cli("import", str(write_geojson(tmp_path / "c.geojson", rows)))
+    assert "feature 1: text contains control characters" in result.output
+    assert "feature 2: contact must be a single line of text" in result.output
+    ok = [row(53.9, 27.56, text="first\r\nsecond\rthird\tcolumn")]
+    assert cli("import", str(write_geojson(tmp_path / "ok.geojson", ok))).exit_code == 0
+    assert store.db.execute("SELECT text FROM posts").fetchone()[0] == "first\nsecond\nthird\tcolumn"
