@@ -190,7 +190,8 @@ def test_a_big_batch_rebuilds_the_indexes_and_a_failed_one_keeps_them(
         return sorted(
             r[0]
             for r in store.db.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'posts' AND sql IS NOT NULL"
+                "SELECT sql FROM sqlite_master"
+                " WHERE type = 'index' AND tbl_name = 'posts' AND sql IS NOT NULL"
             )
         )
 
