@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,7 +152,7 @@ def _ingest(
     store: SQLiteStore,
     settings: Settings,
     frame: pd.DataFrame,
-    where: list[str],
+    where: Sequence[str],
     skip_invalid: bool,
     progress: bool | None = None,
 ) -> Ingested:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ CSV_REQUIRED = ("lat", "lon", "kind", "category", "text")
 CSV_OPTIONAL = ("expires", "contact")
 
 
-def read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+def read_csv(path: Path) -> tuple[pd.DataFrame, Sequence[str]]:
     """The rows as text columns and, per row, where it stands in the file ('line N')."""
     try:
         with warnings.catch_warnings():
@@ -56,15 +58,44 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
         )
     # A quoted field may span lines; count them so messages point at the line a text editor shows.
     newlines = np.zeros(len(frame), dtype=np.int64)
-    for column in frame.columns:
-        newlines += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+    if _line_count(path) > len(frame) + 1:  # some field holds a line break (cheap to rule out)
+        for column in frame.columns:
+            newlines += frame[column].str.count("\n").to_numpy(dtype=np.int64)
     first_line = 2 + np.arange(len(frame)) + np.concatenate(([0], np.cumsum(newlines)[:-1]))
     blank = (frame == "").all(axis=1).to_numpy()
     frame = frame[~blank]
-    where = [f"line {n}" for n in first_line[~blank]]
     if frame.empty:
         raise IntakeError([Problem("", "file", f"{path.name} has a header but no rows")])
-    return frame, where
+    return frame, Lines(first_line[~blank])
+
+
+class Lines(Sequence[str]):
+    """'line N' for each row, made only for the rows a message is about."""
+
+    def __init__(self, numbers: np.ndarray) -> None:
+        self.numbers = numbers
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        if isinstance(i, slice):
+            return [f"line {n}" for n in self.numbers[i].tolist()]
+        return f"line {int(self.numbers[i])}"
+
+
+def _line_count(path: Path) -> int:
+    """Lines in the file, counting a last line without a line break."""
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
 
 
 def _locate_csv_error(path: Path) -> Problem:
@@ -140,7 +171,7 @@ def read_geojson(path: Path) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows, dtype=object), where
 
 
-def read_any(path: Path) -> tuple[pd.DataFrame, list[str]]:
+def read_any(path: Path) -> tuple[pd.DataFrame, Sequence[str]]:
     """By extension: .csv, or .geojson/.json."""
     suffix = path.suffix.lower()
     if suffix == ".csv":

@@ -13,6 +13,8 @@ from datetime import date
 import h3.api.basic_int as h3
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mapaid.models import MAX_CONTACT, MAX_TEXT, Kind, Submissions
 
@@ -67,10 +69,23 @@ def _clean(values: pd.Series) -> pd.Series:
     return values.astype(str)
 
 
+def _numbers(text: pd.Series) -> np.ndarray:
+    """Floats from text, NaN where blank or not a number. Arrow parses a clean column in C; a column with
+    any bad value falls back to pandas, which marks just those."""
+    values = pa.array(text, from_pandas=True, type=pa.large_string())
+    try:
+        parsed = pc.cast(
+            pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.large_string()), values), pa.float64()
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    return np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
 def _coordinate(raw: pd.Series, name: str, limit: float) -> tuple[np.ndarray, pd.Series]:
     """Parsed values and an error message per row ('' where fine)."""
     text = _clean(raw).str.strip()
-    value = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    value = _numbers(text)
     error = pd.Series("", index=raw.index)
     error[text == ""] = f"{name} is missing"
     error[(text != "") & np.isnan(value)] = f"{name} is not a number"
@@ -83,7 +98,7 @@ def _coordinate(raw: pd.Series, name: str, limit: float) -> tuple[np.ndarray, pd
 def _expiry(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
     """Days until expiry from a number of days or an ISO date; the default where empty."""
     text = _clean(raw).str.strip()
-    days = pd.to_numeric(text, errors="coerce")
+    days = pd.Series(_numbers(text), index=text.index)
     as_date = pd.to_datetime(text.where(days.isna() & (text != "")), format="%Y-%m-%d", errors="coerce")
     from_date = (as_date - pd.Timestamp(rules.today)).dt.days
     days = days.fillna(from_date)
@@ -132,13 +147,15 @@ def _text_errors(frame: pd.DataFrame, rules: Rules) -> dict[str, pd.Series]:
         "text": pd.Series("", index=frame.index),
         "contact": pd.Series("", index=frame.index),
     }
-    errors["kind"][~kind.isin(kinds)] = (
-        "unknown kind " + frame["kind"].str.slice(0, 20).map(repr) + " (use offer or need)"
+    bad = ~kind.isin(kinds)
+    errors["kind"][bad] = (
+        "unknown kind " + frame["kind"][bad].str.slice(0, 20).map(repr) + " (use offer or need)"
     )
     errors["kind"][kind == ""] = "kind is missing (offer or need)"
-    errors["category"][~category.isin(rules.categories)] = (
+    bad = ~category.isin(rules.categories)
+    errors["category"][bad] = (
         "unknown category "
-        + frame["category"].str.slice(0, 20).map(repr)
+        + frame["category"][bad].str.slice(0, 20).map(repr)
         + f" (use one of: {', '.join(rules.categories)})"
     )
     errors["category"][category == ""] = "category is missing"

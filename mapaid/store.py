@@ -95,6 +95,8 @@ CREATE TABLE IF NOT EXISTS audit (
 
 
 _SLICE = 50_000  # rows per executemany: progress is reported between slices
+_CACHE = -262144  # KiB: up to 256 MB of pages per connection
+_BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
 _REBUILD_FROM = 100_000  # rows in one batch from which secondary indexes are rebuilt rather than updated
 _AREAS: dict[tuple[str, str], Area] = {}
 
@@ -138,7 +140,7 @@ class SQLiteStore:
             "foreign_keys = ON",
             "secure_delete = ON",
             "busy_timeout = 5000",
-            "cache_size = -262144",  # up to 256 MB of pages: bulk imports keep their indexes in memory
+            f"cache_size = {_CACHE}",
         ):
             self.db.execute(f"PRAGMA {pragma}")
 
@@ -280,6 +282,8 @@ class SQLiteStore:
             )
             for name, _ in indexes:
                 db.execute(f'DROP INDEX "{name}"')
+            if rebuild:  # room for the whole batch's pages: fewer spills to the WAL mid-transaction
+                db.execute(f"PRAGMA cache_size = {_BULK_CACHE}")
             for start in range(0, len(rows), _SLICE):
                 db.executemany(
                     "INSERT INTO posts (id, kind, category, text, contact, cell, district, expires_day,"
@@ -290,6 +294,7 @@ class SQLiteStore:
                     progress(min(_SLICE, len(rows) - start))
             for _, sql in indexes:
                 db.execute(sql)
+            db.execute(f"PRAGMA cache_size = {_CACHE}")
 
     def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame:
         """Posts as a data frame; ``public`` keeps open, unexpired ones. Filters: column -> allowed values
