@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -13,62 +11,18 @@ import pandas as pd
 from tqdm import tqdm
 
 from mapaid import export as exporter
-from mapaid.config import ConfigError, Settings, load_settings
+from mapaid.cli_coordinator import coordinator, report
+from mapaid.cli_support import check_res, cli_rules, cli_settings, cli_store
+from mapaid.config import Settings
 from mapaid.demo import generate
-from mapaid.districts import DistrictError, read_districts
+from mapaid.districts import read_districts
 from mapaid.geo import choose_metric_crs
 from mapaid.importer import read_any
-from mapaid.intake import IntakeError, Rules
+from mapaid.intake import IntakeError
 from mapaid.pipeline import Ingested, ingest
-from mapaid.store import SQLiteStore, StoreError, open_store
+from mapaid.store import SQLiteStore
 
 PROGRESS_FROM = 10_000  # rows; smaller imports finish before a bar would help
-
-
-def _settings() -> Settings:
-    ctx = click.get_current_context()
-    cached: Settings | None = ctx.find_root().meta.get("settings")
-    if cached is None:
-        try:
-            cached = load_settings()
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        ctx.find_root().meta["settings"] = cached
-    return cached
-
-
-@contextmanager
-def _store(create: bool = False) -> Iterator[SQLiteStore]:
-    try:
-        store = open_store(_settings().database, create=create)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        yield store
-    except (StoreError, DistrictError) as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
-
-
-def _rules(settings: Settings) -> Rules:
-    today = datetime.now(UTC).date()
-    return Rules(
-        settings.categories,
-        settings.cell_res,
-        today,
-        settings.default_expires_days,
-        settings.max_expires_days,
-    )
-
-
-def _check_res(store: SQLiteStore, settings: Settings) -> None:
-    stored = store.get_meta("cell_res")
-    if stored is not None and int(stored) != settings.cell_res:
-        raise click.ClickException(
-            f"this database holds posts at H3 resolution {stored}, but MAPAID_CELL_RES is "
-            f"{settings.cell_res}; use the same resolution or a new database"
-        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,11 +37,11 @@ def main() -> None:
 @main.command("init-db")
 def init_db() -> None:
     """Create the database (if needed) and load the configured districts into it when it has none."""
-    settings = _settings()
-    with _store(create=True) as store:
+    settings = cli_settings()
+    with cli_store(create=True) as store:
         if store.get_meta("cell_res") is None:
             store.set_meta("cell_res", str(settings.cell_res))
-        _check_res(store, settings)
+        check_res(store, settings)
         if not store.has_districts():
             _load_districts(store, settings.districts, None)
     click.echo(f"database ready: {settings.database}")
@@ -113,14 +67,14 @@ def districts_load(file: Path, name_field: str | None) -> None:
 
     Invalid polygons are repaired where possible; overlapping districts are refused, naming the pair.
     """
-    with _store(create=True) as store:
+    with cli_store(create=True) as store:
         _load_districts(store, file, name_field)
 
 
 @districts.command("list")
 def districts_list() -> None:
     """Print each district's slug and names."""
-    with _store() as store:
+    with cli_store() as store:
         for d in store.area().by_slug.values():
             click.echo(f"{d.slug}\t{d.name_en}\t{d.name_ru}\t{d.name_be}")
 
@@ -138,8 +92,8 @@ def districts_list() -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds posts.")
 def demo(n: int, seed: int, if_empty: bool) -> None:
     """Add synthetic offers and needs, spread like Minsk's 2020 yard chats (no real data)."""
-    settings = _settings()
-    with _store() as store:
+    settings = cli_settings()
+    with cli_store() as store:
         if if_empty and store.count():
             click.echo(f"the database already holds {store.count()} posts; no demo data added")
             return
@@ -158,7 +112,7 @@ def _ingest(
 ) -> Ingested:
     """Run the pipeline with a progress bar (two steps a row: coarsening, then writing). By default the
     bar shows on a terminal for imports of PROGRESS_FROM rows or more."""
-    _check_res(store, settings)
+    check_res(store, settings)
     show = progress if progress is not None else (len(frame) >= PROGRESS_FROM and sys.stderr.isatty())
     with tqdm(
         total=2 * len(frame), unit="step", desc="coarsen + write", file=sys.stderr, disable=not show
@@ -170,7 +124,7 @@ def _ingest(
         return ingest(
             frame,
             where,
-            _rules(settings),
+            cli_rules(settings),
             store,
             settings.secret_key.encode(),
             skip_invalid=skip_invalid,
@@ -196,8 +150,8 @@ def import_(file: Path, skip_invalid: bool, progress: bool | None) -> None:
     CSV columns: lat, lon, kind, category, text, and optionally expires (days or YYYY-MM-DD) and contact.
     GeoJSON: a FeatureCollection of Points with the same properties.
     """
-    settings = _settings()
-    with _store() as store:
+    settings = cli_settings()
+    with cli_store() as store:
         try:
             frame, where = read_any(file)
             result = _ingest(store, settings, frame, where, skip_invalid, progress)
@@ -251,8 +205,8 @@ def export(
     output: Path | None,
 ) -> None:
     """Export open, unexpired posts: RFC 7946 GeoJSON (default), CSV or GeoPackage; public fields only."""
-    settings = _settings()
-    with _store() as store:
+    settings = cli_settings()
+    with cli_store() as store:
         area = store.area()
         unknown = [d for d in district if d not in area.by_slug]
         if unknown:
@@ -263,7 +217,7 @@ def export(
         bad = [c for c in category if c not in settings.categories]
         if bad:
             raise click.BadParameter(f"unknown category {bad[0]!r}", param_hint="--category")
-        posts = store.posts(_rules(settings).today, kind=kind, category=category, district=district)
+        posts = store.posts(cli_rules(settings).today, kind=kind, category=category, district=district)
         frame = exporter.public_frame(posts, area, settings.cell_res, lang)
     if fmt == "gpkg" and output is None:
         raise click.UsageError("GeoPackage needs a file: add -o FILE.gpkg")
@@ -275,8 +229,8 @@ def export(
 @main.command("purge-expired")
 def purge_expired() -> None:
     """Delete posts whose expiry day has passed (their bytes are overwritten on disk)."""
-    with _store() as store:
-        n = store.purge_expired(_rules(_settings()).today)
+    with cli_store() as store:
+        n = store.purge_expired(cli_rules(cli_settings()).today)
     click.echo(f"deleted {n} expired posts")
 
 
@@ -294,21 +248,14 @@ def serve(host: str, port: int, threads: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app()
-    with _store():  # fail early, with a clear message, when the database is not set up
+    with cli_store():  # fail early, with a clear message, when the database is not set up
         pass
     click.echo(f"mapaid on http://{host}:{port}/", err=True)
     waitress_serve(app, host=host, port=port, threads=threads, ident="mapaid")
 
 
-def _register_coordinator_commands() -> None:
-    """Coordinator accounts and the unmet-needs report live in their own module (it imports this one)."""
-    from mapaid.cli_coordinator import coordinator, report
-
-    main.add_command(coordinator)
-    main.add_command(report)
-
-
-_register_coordinator_commands()
+main.add_command(coordinator)
+main.add_command(report)
 
 
 if __name__ == "__main__":

@@ -7,18 +7,14 @@ Registered on the main group by ``mapaid.cli``; the report reads the same ``unme
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 
 import click
 import pandas as pd
 
 from mapaid import accounts
+from mapaid.cli_support import cli_settings, cli_store, today
 from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
 from mapaid.unmet import district_table, store_unmet
-
-
-def _today() -> datetime:
-    return datetime.now(UTC)
 
 
 @click.group()
@@ -35,15 +31,13 @@ def coordinator_add(name: str, password_stdin: bool) -> None:
     """Add coordinator NAME; the password is asked for (twice) unless --password-stdin.
 
     Passwords are stored as argon2id hashes only; at least 10 characters."""
-    from mapaid.cli import _store
-
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _store() as store:
+    with cli_store() as store:
         try:
-            accounts.add(store, name, password, _today().date())
+            accounts.add(store, name, password, today())
         except accounts.AccountError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"added coordinator {name}")
@@ -53,9 +47,7 @@ def coordinator_add(name: str, password_stdin: bool) -> None:
 @click.argument("name")
 def coordinator_remove(name: str) -> None:
     """Remove coordinator NAME; their open sessions stop working at their next request."""
-    from mapaid.cli import _store
-
-    with _store() as store:
+    with cli_store() as store:
         if not accounts.remove(store, name):
             raise click.ClickException(f"no coordinator called {name!r}; see `mapaid coordinator list`")
     click.echo(f"removed coordinator {name}")
@@ -64,9 +56,7 @@ def coordinator_remove(name: str) -> None:
 @coordinator.command("list")
 def coordinator_list() -> None:
     """Print each coordinator's name and the day the account was made."""
-    from mapaid.cli import _store
-
-    with _store() as store:
+    with cli_store() as store:
         for c in accounts.list_all(store):
             click.echo(f"{c.name}\t{c.created_day}")
 
@@ -110,13 +100,11 @@ def report(within: str, by_category: bool, lang: str) -> None:
 
     A need is unmet when no open offer of its category lies within walking distance (straight line between
     cell centres x 1.3, an estimate). The same numbers as /coordinator and /export/districts.csv."""
-    from mapaid.cli import _settings, _store
-
-    settings = _settings()
-    with _store() as store:
-        result = store_unmet(store, _today().date(), settings.categories, int(within))
+    settings = cli_settings()
+    with cli_store() as store:
+        result = store_unmet(store, today(), settings.categories, int(within))
         table = district_table(result, store.area(), lang)
-    click.echo(f"unmet needs within {within} m walking, open posts of {_today().date().isoformat()}")
+    click.echo(f"unmet needs within {within} m walking, open posts of {today().isoformat()}")
     for line in format_report(table, result.tally.categories, by_category):
         click.echo(line)
     total = table[["offers", "needs", "unmet"]].sum()
