@@ -75,16 +75,31 @@ _NUMERIC = ("uncertainty_m",)
 
 
 def _json_strings(values: pa.Array) -> pa.Array:
-    """Each value as a JSON string literal (or null), computed column-wise in Arrow. The few values that
-    need escaping (a quote, a newline ...) are escaped by orjson; the rest are only quoted."""
+    """Each value as a JSON string literal (or null), computed column-wise in Arrow. A column of few
+    distinct values (kind, district, a date ...) is quoted once per distinct value."""
     values = values.cast(pa.large_string())
+    encoded = pc.dictionary_encode(values)
+    if len(encoded.dictionary) * 4 < len(values):
+        return pc.fill_null(_quoted(encoded.dictionary).take(encoded.indices), _text("null"))
+    return pc.fill_null(_quoted(values), _text("null"))
+
+
+def _quoted(values: pa.Array) -> pa.Array:
+    """The few values that need escaping (a quote, a line break ...) are escaped by orjson; the rest are
+    only put in quotes."""
     special = pc.fill_null(pc.match_substring_regex(values, _SPECIAL), False)
     if pc.any(special).as_py():
         rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
         exact = [orjson.dumps(v).decode()[1:-1] for v in values.take(rows).to_pylist()]
         values = pc.replace_with_mask(values, special, pa.array(exact, pa.large_string()))
     quote = _text('"')
-    return pc.fill_null(pc.binary_join_element_wise(quote, values, quote, _text("")), _text("null"))
+    return pc.binary_join_element_wise(quote, values, quote, _text(""))
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    """A column as one Arrow array: zero-copy for Arrow-backed text, converted otherwise."""
+    array = pa.array(values, from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _text(value: str) -> pa.Scalar:
@@ -108,10 +123,7 @@ def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
     ]
     for i, name in enumerate((*PROPERTIES, *extra)):
         numeric = name in _NUMERIC or (name in extra and pd.api.types.is_numeric_dtype(frame[name]))
-        if numeric:
-            value = _number(frame[name])
-        else:
-            value = _json_strings(pa.array(frame[name].to_numpy(dtype=object), from_pandas=True))
+        value = _number(frame[name]) if numeric else _json_strings(_arrow(frame[name]))
         parts += [_text(("," if i else "") + f'"{name}":'), value]
     parts.append(_text("}},"))
     features = pc.binary_join_element_wise(*parts, _text(""))
@@ -120,7 +132,7 @@ def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
 
 def _number(values: pd.Series) -> pa.Array:
     """Numbers as JSON text (shortest round-trip form), null where missing."""
-    text = pc.cast(pa.array(values.to_numpy(), from_pandas=True), pa.large_string())
+    text = pc.cast(_arrow(values), pa.large_string())
     return pc.fill_null(text, _text("null"))
 
 
