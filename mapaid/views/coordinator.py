@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import pandas as pd
 from flask import (
     Blueprint,
     abort,
     current_app,
-    g,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
@@ -38,57 +34,21 @@ from mapaid.maps import MapParts
 from mapaid.spatial import WITHIN_CHOICES
 from mapaid.unmet import cached_store_unmet, cell_table, district_table
 from mapaid.unmetmap import HIGHLIGHT, legend, most_unserved, unmet_map
+from mapaid.views.auth import current_coordinator, local_target, login_required, private_page
 from mapaid.views.filters import parse_filters, parse_page, parse_within
 
 bp = Blueprint("coordinator", __name__)
 API_PAGE = 1000
 SORTABLE = ("rank", "name", "offers", "needs", "unmet", "share_met")
-View = TypeVar("View", bound=Callable[..., Any])
-
-
-def _current() -> str | None:
-    """The logged-in coordinator, if the account still exists (removing it ends its sessions)."""
-    name = session.get("coordinator")
-    if not isinstance(name, str) or not accounts.exists(get_store(), name):
-        return None
-    return name
-
-
-def _local(target: str | None) -> str:
-    """``target`` if it is a path on this site, else the dashboard: no open redirects."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("coordinator.dashboard")
-
-
-def login_required(view: View) -> View:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        name = _current()
-        if name is None:
-            if request.path.startswith("/api/"):
-                abort(401, description="Log in as a coordinator first.")
-            query = request.query_string.decode()
-            return redirect(url_for("coordinator.login", next=request.path + (f"?{query}" if query else "")))
-        g.coordinator = name
-        return view(*args, **kwargs)
-
-    return cast(View, wrapped)
-
-
-def _private(body: str, status: int = 200) -> Response:
-    response = make_response(body, status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.route("/coordinator/login", methods=["GET", "POST"])
 def login() -> Response | BaseResponse:
-    target = _local(request.values.get("next"))
+    target = local_target(request.values.get("next"))
     if request.method == "GET":
-        if _current() is not None:
+        if current_coordinator() is not None:
             return redirect(target)
-        return _private(render_template("coordinator/login.html", next=target, error=None, name=""))
+        return private_page(render_template("coordinator/login.html", next=target, error=None, name=""))
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
     if not name or not password:
@@ -113,7 +73,7 @@ def login() -> Response | BaseResponse:
 
 def _login_error(message: str, name: str, target: str, status: int) -> Response:
     page = render_template("coordinator/login.html", next=target, error=message, name=name)
-    return _private(page, status)
+    return private_page(page, status)
 
 
 @bp.post("/coordinator/logout")
@@ -242,7 +202,7 @@ def dashboard() -> Response:
         ),
         hexagons=len(cells),
     )
-    return _private(body)
+    return private_page(body)
 
 
 @bp.get("/api/v1/coordinator/districts")

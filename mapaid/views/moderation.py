@@ -16,7 +16,7 @@ from mapaid import moderation
 from mapaid.db import get_store, settings, today
 from mapaid.i18n import current_language
 from mapaid.models import Kind, Status
-from mapaid.views.coordinator import _local, _private, login_required
+from mapaid.views.auth import local_target, login_required, private_page
 from mapaid.views.filters import parse_filters, parse_page
 
 bp = Blueprint("moderation", __name__)
@@ -73,7 +73,7 @@ def posts() -> Response:
         status_label=status_label,
         action_label=action_label,
     )
-    return _private(body)
+    return private_page(body)
 
 
 @bp.post("/coordinator/posts/<post_id>/<action>")
@@ -95,4 +95,4 @@ def act(post_id: str, action: str) -> BaseResponse:
         "fulfilled": gettext("Post %(id)s is marked fulfilled.", id=post_id),
     }
     flash(messages[action])
-    return redirect(_local(request.form.get("next") or url_for("moderation.posts")))
+    return redirect(local_target(request.form.get("next") or url_for("moderation.posts")))
