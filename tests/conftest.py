@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
+from livesite import chromium
+from playwright.sync_api import Browser
 
 from mapaid import create_app
 from mapaid.cli import main
@@ -97,3 +99,10 @@ def store(db_path: Path, env: dict[str, str]) -> Iterator[SQLiteStore]:
     s = open_store(db_path)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the browser tests, one per test module (see livesite.chromium)."""
+    with chromium() as b:
+        yield b

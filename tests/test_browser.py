@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,8 +17,8 @@ import pandas as pd
 import pytest
 from conftest import TEST_SECRET
 from flask import Flask
-from livesite import serve
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from livesite import serve, shot
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
 from mapaid import create_app
 from mapaid.config import DEFAULT_CATEGORIES
@@ -27,25 +26,7 @@ from mapaid.pipeline import ingest, rules_for
 from mapaid.store import SQLiteStore
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 XSS = "<img src=x onerror=alert(1)>"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _centre(store: SQLiteStore) -> tuple[float, float]:
@@ -94,11 +75,6 @@ class Watch:
         return {urlsplit(r.url).netloc for r in self.requests if not r.url.startswith("data:")}
 
 
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 def _zoom_to_hexagons(page: Page) -> None:
     box = page.locator(".folium-map").bounding_box()
     assert box is not None
@@ -124,15 +100,15 @@ def test_resident_path(
     page.goto(base + "/")
     page.wait_for_selector(".leaflet-container")
     _zoom_to_hexagons(page)
-    _shot(page, "01-index")
+    shot(page, "01-index")
     box = page.locator(".folium-map").bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url(re.compile(r"/near/[0-9a-f]{15}$"))
     cell = page.url.rsplit("/", 1)[1]
     assert page.locator("li.post").count() > 0
-    page.wait_for_selector(".marker-cluster, path.leaflet-interactive[fill=\"#1b7f3b\"]", state="attached")
-    _shot(page, "02-near")
+    page.wait_for_selector('.marker-cluster, path.leaflet-interactive[fill="#1b7f3b"]', state="attached")
+    shot(page, "02-near")
 
     page.get_by_role("link", name="Post an offer or need from this hexagon").click()
     page.wait_for_url(re.compile(r"/post\?cell=" + cell))
@@ -142,12 +118,12 @@ def test_resident_path(
     page.fill("#text", XSS)
     page.fill("#contact", "@neighbour")
     page.fill("#expires_days", "5")
-    _shot(page, "03-post-form")
+    shot(page, "03-post-form")
     page.click("#submit")
     page.wait_for_selector("#private-link")
     private = page.locator("#private-link").get_attribute("href")
     assert private and "/manage/" in private
-    _shot(page, "04-posted")
+    shot(page, "04-posted")
 
     page.goto(f"{base}/near/{cell}?category=medicine")
     mine = page.locator("li.post", has_text="@neighbour")
@@ -158,12 +134,12 @@ def test_resident_path(
     assert popup.inner_text() == XSS
     assert page.locator("main img").count() == 0  # the text never became an element
     page.wait_for_timeout(400)  # let the zoom animation settle for the screenshot
-    _shot(page, "05-near-with-mine")
+    shot(page, "05-near-with-mine")
 
     page.goto(private)
     page.get_by_role("button", name="Delete").click()
     page.wait_for_selector("text=Deleted")
-    _shot(page, "06-deleted")
+    shot(page, "06-deleted")
     page.goto(f"{base}/near/{cell}?category=medicine")
     assert page.locator("li.post", has_text="@neighbour").count() == 0
 
@@ -192,7 +168,7 @@ def test_use_my_location_sends_only_a_cell(
     page.click("#locate")
     page.wait_for_url(re.compile(r"/near/[0-9a-f]{15}$"))
     assert page.url.endswith("/near/" + h3.int_to_str(h3.latlng_to_cell(here[0], here[1], 9)))
-    _shot(page, "07-near-located-be")
+    shot(page, "07-near-located-be")
     sent = " ".join(r.url + (r.post_data or "") for r in watch.requests)
     for value in here:
         for digits in (f"{value:.3f}", f"{value:.4f}"[:-1], str(value)[:7]):

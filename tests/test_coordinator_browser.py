@@ -5,39 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from livesite import serve
-from playwright.sync_api import Browser, Page, sync_playwright
+from livesite import serve, shot
+from playwright.sync_api import Browser
 from scene import HOME, Scene, build
 
 from mapaid import accounts, create_app
 from mapaid.store import SQLiteStore
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PASSWORD = "correct horse battery"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -47,11 +28,6 @@ def site(store: SQLiteStore, config: dict[str, Any]) -> Iterator[tuple[str, Flas
     app = create_app({**config, "TESTING": False})
     with serve(app) as base:
         yield base, app, scene
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_coordinator_path(browser: Browser, site: tuple[str, Flask, Scene], store: SQLiteStore) -> None:
@@ -75,7 +51,7 @@ def test_coordinator_path(browser: Browser, site: tuple[str, Flask, Scene], stor
     assert page.locator("path.leaflet-interactive").count() >= 9 + 2  # districts and two hexagons
     assert page.locator(".map-legend .legend").first.is_visible()
     assert page.locator(f'table.districts tr[data-district="{HOME}"].most-unserved').count() == 1
-    _shot(page, "coordinator-dashboard")
+    shot(page, "coordinator-dashboard")
     page.locator("path.leaflet-interactive").first.dispatch_event("click")
     page.wait_for_selector(".leaflet-popup-content")
     assert "Unmet needs" in page.locator(".leaflet-popup-content").inner_text()
@@ -89,7 +65,7 @@ def test_coordinator_path(browser: Browser, site: tuple[str, Flask, Scene], stor
     page.wait_for_selector("p.flash")
     assert store.get(scene.ids["of"])["status"] == "hidden"  # type: ignore[index]
     assert page.locator(f'tr[data-id="{scene.ids["of"]}"] td.status').inner_text() == "hidden"
-    _shot(page, "coordinator-moderation")
+    shot(page, "coordinator-moderation")
 
     page.click("form.logout button")
     page.wait_for_selector("form.login")
