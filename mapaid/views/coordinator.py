@@ -114,6 +114,11 @@ def _missing(value: object) -> bool:
     return value is None or value != value
 
 
+def _json_rows(records: list[dict[Any, Any]]) -> list[dict[Any, Any]]:
+    """Records with missing values (None, NaN) as None, so JSON shows null rather than NaN."""
+    return [{k: (None if _missing(v) else v) for k, v in r.items()} for r in records]
+
+
 _MAPS: OrderedDict[tuple[object, ...], MapParts] = OrderedDict()
 _MAPS_LOCK = threading.Lock()
 
@@ -211,7 +216,7 @@ def api_districts() -> Response:
     """The district table as JSON: the same numbers as the page and /export/districts.csv."""
     within = parse_within(request.args.get("within"))
     table, _, categories = _numbers(within)
-    rows = [{k: (None if _missing(v) else v) for k, v in r.items()} for r in table.to_dict("records")]
+    rows = _json_rows(table.to_dict("records"))
     return jsonify(within_m=within, categories=list(categories), districts=rows)
 
 
@@ -230,5 +235,5 @@ def api_posts() -> Response:
         total=total,
         page=page,
         per_page=API_PAGE,
-        posts=[{k: (None if _missing(v) else v) for k, v in p.items()} for p in posts],
+        posts=_json_rows(posts),
     )
