@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
 
 import click
 
 from mapaid.config import ConfigError, Settings, load_settings
 from mapaid.districts import DistrictError
-from mapaid.intake import Rules
+from mapaid.intake import Rules, utc_today
 from mapaid.store import SQLiteStore, StoreError, open_store
 
-
-def today() -> date:
-    """Today in UTC: the day expiry is counted against, the same as the web app's."""
-    return datetime.now(UTC).date()
+today = utc_today
 
 
 def cli_settings() -> Settings:
@@ -53,13 +49,7 @@ def cli_store(create: bool = False) -> Iterator[SQLiteStore]:
 
 def cli_rules(settings: Settings) -> Rules:
     """Intake rules for today from the settings."""
-    return Rules(
-        settings.categories,
-        settings.cell_res,
-        today(),
-        settings.default_expires_days,
-        settings.max_expires_days,
-    )
+    return Rules.from_settings(settings)
 
 
 def check_res(store: SQLiteStore, settings: Settings) -> None:

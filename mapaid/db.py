@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 from flask import Flask, current_app, g
 
 from mapaid.config import Settings
-from mapaid.intake import Rules
+from mapaid.intake import Rules, utc_today
 from mapaid.store import SQLiteStore, open_store
 
 
@@ -23,13 +21,11 @@ def get_store() -> SQLiteStore:
     return store
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
+today = utc_today
 
 
 def rules() -> Rules:
-    s = settings()
-    return Rules(s.categories, s.cell_res, today(), s.default_expires_days, s.max_expires_days)
+    return Rules.from_settings(settings())
 
 
 def close_store(_exc: BaseException | None = None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import h3.api.basic_int as h3
 import numpy as np
@@ -16,11 +16,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mapaid.config import Settings
 from mapaid.models import MAX_CONTACT, MAX_TEXT, Kind, Submissions
 
 TEXT_FIELDS = ("kind", "category", "text", "contact", "expires")
 _CONTROL = r"[\x00-\x1f\x7f]"
 _CONTROL_IN_TEXT = r"[\x00-\x08\x0b-\x1f\x7f]"  # tab and line feed are allowed in a post's text
+
+
+def utc_today() -> date:
+    """The day posts are dated and expire by: UTC, the same for the web app and the command line."""
+    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,16 @@ class Rules:
     today: date
     default_expires_days: int = 14
     max_expires_days: int = 60
+
+    @classmethod
+    def from_settings(cls, settings: Settings, today: date | None = None) -> Rules:
+        return cls(
+            settings.categories,
+            settings.cell_res,
+            today or utc_today(),
+            settings.default_expires_days,
+            settings.max_expires_days,
+        )
 
 
 @dataclass(frozen=True)

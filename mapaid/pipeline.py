@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from mapaid.intake import IntakeError, Problem, Rules, validate_frame
+from mapaid.intake import IntakeError, Problem, Rules, utc_today, validate_frame
 from mapaid.models import CoarsePosts, Submissions
 from mapaid.privacy import Coarse, coarsen, to_posts
 from mapaid.store import Store
@@ -84,7 +84,7 @@ def rules_for(
     return Rules(
         tuple(categories),
         cell_res,
-        today or datetime.now(UTC).date(),
+        today or utc_today(),
         default_expires_days,
         max_expires_days,
     )
