@@ -339,11 +339,21 @@ class SQLiteStore:
 
     def delete(self, post_id: str) -> bool:
         with self.transaction() as db:
-            return db.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount > 0
+            deleted = db.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount > 0
+        self._forget()
+        return deleted
 
     def purge_expired(self, today: date) -> int:
         with self.transaction() as db:
-            return db.execute("DELETE FROM posts WHERE expires_day < ?", (today.isoformat(),)).rowcount
+            deleted = db.execute("DELETE FROM posts WHERE expires_day < ?", (today.isoformat(),)).rowcount
+        self._forget()
+        return int(deleted)
+
+    def _forget(self) -> None:
+        """After a deletion: ``secure_delete`` has zeroed the rows in the database file, but the WAL still
+        holds older copies of those pages. Copy the WAL back and cut it to nothing, so a seized disk does
+        not give back what a poster took down. Best effort: a reader that is mid-query keeps it for now."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def count(self, *, all_statuses: bool = True) -> int:
         if all_statuses:

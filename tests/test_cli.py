@@ -223,3 +223,25 @@ def test_a_big_batch_rebuilds_the_indexes_and_a_failed_one_keeps_them(
     with pytest.raises(sqlite3.IntegrityError):
         store.add(batch)
     assert indexes() == before and store.count() == 50
+
+
+def test_a_deleted_post_leaves_no_trace_on_disk(
+    cli: Cli, store: SQLiteStore, db_path: Path, tmp_path: Path
+) -> None:
+    """secure_delete zeroes the rows; the WAL, which keeps older page copies, is checkpointed and cut."""
+    from helpers import database_bytes, row, write_csv
+
+    secret_text = "Zebra-7391 needs a quiet room"
+    path = write_csv(
+        tmp_path / "one.csv", [row(53.9, 27.56, text=secret_text), row(53.9, 27.56, text="Soup")]
+    )
+    assert cli("import", str(path)).exit_code == 0
+    assert secret_text.encode() in database_bytes(db_path)
+    (post_id,) = store.db.execute("SELECT id FROM posts WHERE text = ?", (secret_text,)).fetchone()
+    assert store.delete(post_id)
+    assert secret_text.encode() not in database_bytes(db_path)
+    with store.transaction() as db:
+        db.execute("UPDATE posts SET expires_day = '2020-01-01'")
+    assert b"Soup" in database_bytes(db_path)
+    assert store.purge_expired(date(2026, 11, 27)) == 1
+    assert b"Soup" not in database_bytes(db_path)
