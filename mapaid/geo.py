@@ -6,6 +6,7 @@ UTM zone chosen for the area with pyproj, as osmnx's ``projection`` module does 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -84,6 +85,10 @@ class Area:
     districts: gpd.GeoDataFrame
     metric_crs: pyproj.CRS
     _cells: dict[int, CellInfo | None] = field(default_factory=dict, repr=False)
+    # One Area serves every thread of the web server. GEOS builds a prepared geometry's indexes lazily on
+    # its first queries, and shapely runs those queries without the GIL: two threads at once can crash the
+    # process. Every query on the prepared districts or union, and every update of the caches, holds this.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     # The district join of every cell met so far, as sorted parallel arrays (cell, code, covered, inside):
     # an import of a million points looks its cells up here without a Python object per cell.
     _join: tuple[IntArray, IntArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]] = field(
@@ -129,24 +134,30 @@ class Area:
 
     def contains(self, lon: FloatArray, lat: FloatArray) -> np.ndarray:
         """Which points fall inside some district (boundary included)."""
-        return np.asarray(shapely.intersects_xy(self.union, lon, lat))
+        with self._lock:
+            return np.asarray(shapely.intersects_xy(self.union, lon, lat))
 
     def cell_info(self, cells: IntArray) -> list[CellInfo | None]:
         """Per cell: its district and shape, or None where the cell touches no district. Cached per cell."""
-        missing = np.array([c for c in dict.fromkeys(cells.tolist()) if c not in self._cells], dtype=np.int64)
-        if len(missing):
-            code, covered, inside = self._lookup(missing)
-            geoms = np.asarray(self.districts.geometry.values)
-            for cell, c, cov, ins, hexagon in zip(
-                missing.tolist(),
-                code.tolist(),
-                covered.tolist(),
-                inside.tolist(),
-                cell_polygons(missing),
-                strict=True,
-            ):
-                self._cells[cell] = None if c < 0 else CellInfo(c, self.slugs[c], cov, ins, hexagon, geoms[c])
-        return [self._cells[c] for c in cells.tolist()]
+        with self._lock:
+            missing = np.array(
+                [c for c in dict.fromkeys(cells.tolist()) if c not in self._cells], dtype=np.int64
+            )
+            if len(missing):
+                code, covered, inside = self._lookup(missing)
+                geoms = np.asarray(self.districts.geometry.values)
+                for cell, c, cov, ins, hexagon in zip(
+                    missing.tolist(),
+                    code.tolist(),
+                    covered.tolist(),
+                    inside.tolist(),
+                    cell_polygons(missing),
+                    strict=True,
+                ):
+                    self._cells[cell] = (
+                        None if c < 0 else CellInfo(c, self.slugs[c], cov, ins, hexagon, geoms[c])
+                    )
+            return [self._cells[c] for c in cells.tolist()]
 
     def cell_districts(self, cells: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """District code per cell (-1: none) and whether the whole cell is inside the served area."""
@@ -154,19 +165,20 @@ class Area:
         return code, covered
 
     def _lookup(self, cells: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        known, *_ = self._join
-        at = np.minimum(np.searchsorted(known, cells), max(len(known) - 1, 0))
-        new = np.unique(cells[known[at] != cells]) if len(known) else np.unique(cells)
-        if len(new):
-            merged = [
-                np.concatenate(pair) for pair in zip(self._join, (new, *self._compute(new)), strict=True)
-            ]
-            order = np.argsort(merged[0], kind="stable")
-            self._join = (merged[0][order], merged[1][order], merged[2][order], merged[3][order])
-            known = self._join[0]
-            at = np.searchsorted(known, cells)
-        _, code, covered, inside = self._join
-        return code[at], covered[at], inside[at]
+        with self._lock:
+            known, *_ = self._join
+            at = np.minimum(np.searchsorted(known, cells), max(len(known) - 1, 0))
+            new = np.unique(cells[known[at] != cells]) if len(known) else np.unique(cells)
+            if len(new):
+                merged = [
+                    np.concatenate(pair) for pair in zip(self._join, (new, *self._compute(new)), strict=True)
+                ]
+                order = np.argsort(merged[0], kind="stable")
+                self._join = (merged[0][order], merged[1][order], merged[2][order], merged[3][order])
+                known = self._join[0]
+                at = np.searchsorted(known, cells)
+            _, code, covered, inside = self._join
+            return code[at], covered[at], inside[at]
 
     def _compute(self, cells: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """District by the cell centre; where the centre is outside, by the largest overlap. Vectorised
