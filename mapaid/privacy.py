@@ -132,7 +132,9 @@ def _place_in(info: CellInfo, u: FloatArray) -> tuple[FloatArray, FloatArray]:
     s[flip], t[flip] = 1 - s[flip], 1 - t[flip]
     a, b, c = coords[k, 0], coords[k, 1], coords[k, 2]
     pts = np.round(a + s[:, None] * (b - a) + t[:, None] * (c - a), DISPLAY_DECIMALS)
-    ok = np.asarray(shapely.contains_xy(info.shape, pts[:, 0], pts[:, 1]))
+    # Not contains_xy: it would prepare the cached, shared shape, and a prepared geometry must not be
+    # queried by two threads at once (see Area._lock).
+    ok = np.asarray(shapely.contains(info.shape, shapely.points(pts)))
     if not ok.all():  # rounding pushed a point across a sliver's edge: use a point surely inside
         fallback = np.round(np.asarray(shapely.point_on_surface(info.shape).coords[0]), DISPLAY_DECIMALS)
         pts[~ok] = fallback
