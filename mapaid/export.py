@@ -34,7 +34,6 @@ PROPERTIES = (
     "expires",
     "status",
 )
-ATTRIBUTION = "Districts © OpenStreetMap contributors (ODbL); posts: mapaid users"
 
 
 def uncertainty_m(cell_res: int) -> int:

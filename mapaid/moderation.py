@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 
 from mapaid.models import Status
-from mapaid.store import POST_COLUMNS, SQLiteStore
+from mapaid.store import POST_COLUMNS, SELECT_POSTS, SQLiteStore
 
 ACTIONS: dict[str, Status] = {
     "hide": Status.HIDDEN,
@@ -83,9 +83,8 @@ def listing(
     # Column names come from FILTERS and POST_COLUMNS, never from the request; values are parameters.
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     total = int(store.db.execute("SELECT count(*) FROM posts" + clause, params).fetchone()[0])  # noqa: S608
-    select = f"SELECT {', '.join(POST_COLUMNS)} FROM posts{clause}"  # noqa: S608
     cursor = store.db.execute(
-        select + " ORDER BY created_day DESC, id LIMIT ? OFFSET ?", [*params, limit, offset]
+        SELECT_POSTS + clause + " ORDER BY created_day DESC, id LIMIT ? OFFSET ?", [*params, limit, offset]
     )
     cursor.row_factory = None
     frame = pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from itertools import pairwise, repeat
@@ -24,10 +24,6 @@ from mapaid.geo import WGS84, Area
 from mapaid.models import CoarsePosts, Status
 
 SCHEMA_VERSION = 1
-_SELECT_POSTS = (
-    "SELECT id, kind, category, text, contact, cell, district, created_day, expires_day, status, lon, lat"
-    " FROM posts"
-)
 POST_COLUMNS = (
     "id",
     "kind",
@@ -42,6 +38,7 @@ POST_COLUMNS = (
     "lon",
     "lat",
 )
+SELECT_POSTS = f"SELECT {', '.join(POST_COLUMNS)} FROM posts"  # noqa: S608 - fixed column names
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -315,7 +312,7 @@ class SQLiteStore:
                 values = list(values)
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
-        sql = _SELECT_POSTS
+        sql = SELECT_POSTS
         if where:
             sql += " WHERE " + " AND ".join(where)
         cursor = self.db.execute(sql, params)  # unordered: callers sort by what matters to them
@@ -324,7 +321,7 @@ class SQLiteStore:
 
     def get(self, post_id: str) -> dict[str, Any] | None:
         row = self.db.execute(
-            _SELECT_POSTS + " WHERE id = ?",
+            SELECT_POSTS + " WHERE id = ?",
             (post_id,),
         ).fetchone()
         return None if row is None else dict(row)
@@ -359,11 +356,6 @@ class SQLiteStore:
         if all_statuses:
             return int(self.db.execute("SELECT count(*) FROM posts").fetchone()[0])
         return int(self.db.execute("SELECT count(*) FROM posts WHERE status = 'open'").fetchone()[0])
-
-    def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """For other modules' own tables (accounts, audit), inside one transaction."""
-        with self.transaction() as db:
-            db.executemany(sql, rows)
 
     def close(self) -> None:
         self.db.close()
