@@ -118,12 +118,12 @@ def task_export(db: str, csv: str) -> None:
 def task_to_file(db: str, csv: str) -> None:
     import geopandas as gpd
 
-    from mapaid.db import today
+    from mapaid.clock import SYSTEM
     from mapaid.export import public_frame
     from mapaid.store import open_store
 
     store = open_store(db)
-    frame = public_frame(store.posts(today()), store.area(), 9)
+    frame = public_frame(store.posts(SYSTEM.today()), store.area(), 9)
     geo = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
                            geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326)
     out = Path(db).with_suffix(".peer.geojson")

@@ -29,8 +29,8 @@ from folium.plugins import MarkerCluster
 
 from mapaid import create_app, demo
 from mapaid.cli import main as cli
+from mapaid.clock import SYSTEM
 from mapaid.config import DEFAULT_CATEGORIES
-from mapaid.db import today
 from mapaid.pipeline import ingest, rules_for
 from mapaid.spatial import CIRCUITY
 from mapaid.store import open_store
@@ -50,7 +50,7 @@ def make_db(folder: Path, posts: int, seed: int = 7) -> Path:
     result = CliRunner().invoke(cli, ["init-db"], env=env)
     assert result.exit_code == 0, result.output
     store = open_store(db)
-    rules = rules_for(DEFAULT_CATEGORIES, 9, max_expires_days=60)
+    rules = rules_for(DEFAULT_CATEGORIES, 9, SYSTEM.today(), max_expires_days=60)
     for start in range(0, posts, 100_000):
         n = min(100_000, posts - start)
         frame = demo.generate(store.area(), n, seed + start, DEFAULT_CATEGORIES)
@@ -114,7 +114,7 @@ def run_ours(db: Path, cells: list[str], api_cells: list[str]) -> dict[str, Any]
 def run_naive(db: Path, cells: list[str]) -> list[float]:
     store = open_store(db)
     area = store.area()
-    frame = store.posts(today())
+    frame = store.posts(SYSTEM.today())
     posts = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326")
     posts = posts.to_crs(area.metric_crs)
     store.close()

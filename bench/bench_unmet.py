@@ -18,7 +18,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mapaid import unmet
+from mapaid.clock import SYSTEM
 from mapaid.config import DEFAULT_CATEGORIES, DEFAULT_DISTRICTS
 from mapaid.demo import generate
 from mapaid.districts import read_districts
@@ -47,7 +47,7 @@ def make_store(path: Path, n: int, seed: int) -> SQLiteStore:
     districts = read_districts(DEFAULT_DISTRICTS, None)
     store.replace_districts(districts, int(choose_metric_crs(districts.total_bounds).to_epsg() or 0))
     store.set_meta("cell_res", "9")
-    rules = rules_for(DEFAULT_CATEGORIES, 9)
+    rules = rules_for(DEFAULT_CATEGORIES, 9, SYSTEM.today())
     for start in range(0, n, CHUNK):
         size = min(CHUNK, n - start)
         frame = generate(store.area(), size, seed + start, DEFAULT_CATEGORIES)
@@ -99,7 +99,7 @@ def _verdict(ok: bool) -> str:
 
 def small(folder: Path) -> None:
     store = make_store(folder / "small.sqlite3", SMALL, 11)
-    today = date.today()
+    today = SYSTEM.today()
     posts = store.posts(today)
     cells = posts["cell"].to_numpy(dtype=np.int64)
     unique, inverse = np.unique(cells, return_inverse=True)
@@ -141,7 +141,7 @@ def large(folder: Path) -> None:
     start = time.perf_counter()
     make_store(path, LARGE, 23).close()
     print(f"\nbuilt a store of {LARGE:,} posts through the pipeline in {time.perf_counter() - start:.0f} s")
-    today = date.today()
+    today = SYSTEM.today()
 
     def from_store() -> pd.DataFrame:
         store = open_store(path)  # a fresh connection: nothing cached in SQLite

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask.wrappers import Response
 
-from mapaid import db
+from mapaid import clock, db
 from mapaid.config import environ_overrides, resolve
 
 access_log = logging.getLogger("mapaid.access")
@@ -18,7 +18,8 @@ access_log = logging.getLogger("mapaid.access")
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` (Flask-style keys: DATABASE, SECRET_KEY, CELL_RES ...) overrides the
-    environment; tests pass their own database file here."""
+    environment; tests pass their own database file here, and CLOCK (a ``mapaid.clock.Clock``) to fix
+    the time."""
     app = Flask(__name__, instance_path=None)
     merged: dict[str, Any] = environ_overrides()
     merged.update(config or {})
@@ -33,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=bool(merged.get("SECURE_COOKIES")),
     )
     app.extensions["mapaid.settings"] = settings
+    app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
     db.init_app(app)
     _access_log(app)
     from mapaid import web

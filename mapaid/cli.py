@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from mapaid import export as exporter
 from mapaid.cli_coordinator import coordinator, report
-from mapaid.cli_support import check_res, cli_rules, cli_settings, cli_store
+from mapaid.cli_support import check_res, cli_rules, cli_settings, cli_store, today
 from mapaid.config import Settings
 from mapaid.demo import generate
 from mapaid.districts import read_districts
@@ -230,7 +230,7 @@ def export(
 def purge_expired() -> None:
     """Delete posts whose expiry day has passed (their bytes are overwritten on disk)."""
     with cli_store() as store:
-        n = store.purge_expired(cli_rules(cli_settings()).today)
+        n = store.purge_expired(today())
     click.echo(f"deleted {n} expired posts")
 
 

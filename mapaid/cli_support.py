@@ -8,15 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import click
 
+from mapaid import clock
 from mapaid.config import ConfigError, Settings, load_settings
 from mapaid.districts import DistrictError
-from mapaid.intake import Rules, utc_today
+from mapaid.intake import Rules
 from mapaid.store import SQLiteStore, StoreError, open_store
 
-today = utc_today
+
+def cli_clock() -> clock.Clock:
+    """The clock commands date things by: the system's UTC clock, unless the caller passed another as
+    ``obj={"clock": ...}`` (tests do, through ``CliRunner.invoke``)."""
+    obj = click.get_current_context().find_root().obj
+    return clock.check(obj.get("clock") if isinstance(obj, dict) else None)
+
+
+def today() -> date:
+    """Today's UTC date by the command's clock."""
+    return cli_clock().today()
 
 
 def cli_settings() -> Settings:
@@ -49,7 +61,7 @@ def cli_store(create: bool = False) -> Iterator[SQLiteStore]:
 
 def cli_rules(settings: Settings) -> Rules:
     """Intake rules for today from the settings."""
-    return Rules.from_settings(settings)
+    return Rules.from_settings(settings, today())
 
 
 def check_res(store: SQLiteStore, settings: Settings) -> None:

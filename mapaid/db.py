@@ -1,11 +1,15 @@
-"""Flask glue for the store: one connection per request in ``g``, closed on teardown (as flaskr's db.py)."""
+"""Flask glue for the store: one connection per request in ``g``, closed on teardown (as flaskr's db.py),
+and the app's clock (``create_app(config={"CLOCK": ...})``, the system's UTC clock by default)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Flask, current_app, g
 
+from mapaid.clock import Clock
 from mapaid.config import Settings
-from mapaid.intake import Rules, utc_today
+from mapaid.intake import Rules
 from mapaid.store import SQLiteStore, open_store
 
 
@@ -21,11 +25,19 @@ def get_store() -> SQLiteStore:
     return store
 
 
-today = utc_today
+def clock() -> Clock:
+    """The app's one clock: every view takes the time and the day from it."""
+    value: Clock = current_app.extensions["mapaid.clock"]
+    return value
+
+
+def today() -> date:
+    """Today's UTC date by the app's clock: the day posts are dated and expire by."""
+    return clock().today()
 
 
 def rules() -> Rules:
-    return Rules.from_settings(settings())
+    return Rules.from_settings(settings(), today())
 
 
 def close_store(_exc: BaseException | None = None) -> None:

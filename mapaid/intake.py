@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 import h3.api.basic_int as h3
 import numpy as np
@@ -24,11 +24,6 @@ _CONTROL = r"[\x00-\x1f\x7f]"
 _CONTROL_IN_TEXT = r"[\x00-\x08\x0b-\x1f\x7f]"  # tab and line feed are allowed in a post's text
 
 
-def utc_today() -> date:
-    """The day posts are dated and expire by: UTC, the same for the web app and the command line."""
-    return datetime.now(UTC).date()
-
-
 @dataclass(frozen=True)
 class Rules:
     """What valid input looks like for this instance."""
@@ -40,11 +35,12 @@ class Rules:
     max_expires_days: int = 60
 
     @classmethod
-    def from_settings(cls, settings: Settings, today: date | None = None) -> Rules:
+    def from_settings(cls, settings: Settings, today: date) -> Rules:
+        """The rules for ``today``, the UTC day from the caller's clock (``mapaid.clock``)."""
         return cls(
             settings.categories,
             settings.cell_res,
-            today or utc_today(),
+            today,
             settings.default_expires_days,
             settings.max_expires_days,
         )

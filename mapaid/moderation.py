@@ -31,14 +31,14 @@ class AuditEntry:
 
 
 def moderate(
-    store: SQLiteStore, post_id: str, action: str, coordinator: str, now: datetime | None = None
+    store: SQLiteStore, post_id: str, action: str, coordinator: str, now: datetime
 ) -> bool:
     """Apply ``action`` (hide, restore, fulfilled) to a post and record it. False when there is no such
-    post (nothing is recorded then)."""
+    post (nothing is recorded then). ``now`` comes from the caller's clock (``mapaid.clock``)."""
     status = ACTIONS.get(action)
     if status is None:
         raise ValueError(f"unknown moderation action {action!r}; one of {', '.join(ACTIONS)}")
-    at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with store.transaction() as db:
         changed = db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id)).rowcount
         if changed:

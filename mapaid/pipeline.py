@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from mapaid.intake import IntakeError, Problem, Rules, utc_today, validate_frame
+from mapaid.intake import IntakeError, Problem, Rules, validate_frame
 from mapaid.models import CoarsePosts, Submissions
 from mapaid.privacy import Coarse, coarsen, to_posts
 from mapaid.store import Store
@@ -77,14 +77,14 @@ def ingest(
 def rules_for(
     categories: Sequence[str],
     cell_res: int,
-    today: date | None = None,
+    today: date,
     default_expires_days: int = 14,
     max_expires_days: int = 60,
 ) -> Rules:
     return Rules(
         tuple(categories),
         cell_res,
-        today or utc_today(),
+        today,
         default_expires_days,
         max_expires_days,
     )

@@ -1,9 +1,11 @@
-"""Fixtures: a fresh SQLite file per test (copied from one set up per session), the app, a CLI runner."""
+"""Fixtures: a fresh SQLite file per test (copied from one set up per session), the app, a CLI runner, and
+the one clock they all share (``clock``: fixed, in UTC; the app, the CLI and the tests take today from it)."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,12 @@ from playwright.sync_api import Browser
 
 from mapaid import create_app
 from mapaid.cli import main
+from mapaid.clock import FixedClock
 from mapaid.store import SQLiteStore, open_store
 
 TEST_SECRET = "test-secret-not-for-production"
+# Midday UTC: far from a day boundary. Tests about the boundary move the clock themselves.
+TEST_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DATA = Path(__file__).parent / "data"
 
 
@@ -60,12 +65,25 @@ def env(tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
 
 
 @pytest.fixture
-def config(env: dict[str, str]) -> dict[str, Any]:
+def clock() -> FixedClock:
+    """The time for this test, shared by the app, the CLI and the test itself."""
+    return FixedClock(TEST_NOW)
+
+
+@pytest.fixture
+def today(clock: FixedClock) -> date:
+    """Today's UTC date by the test's clock (never ``date.today()``, which is the local date)."""
+    return clock.today()
+
+
+@pytest.fixture
+def config(env: dict[str, str], clock: FixedClock) -> dict[str, Any]:
     return {
         "DATABASE": env["MAPAID_DATABASE"],
         "SECRET_KEY": TEST_SECRET,
         "TESTING": True,
         "INSTANCE_DIR": env["MAPAID_INSTANCE"],
+        "CLOCK": clock,
     }
 
 
@@ -80,18 +98,21 @@ def client(app: Flask) -> FlaskClient:
 
 
 class Cli:
-    """Runs `mapaid ...` in-process against the test database."""
+    """Runs `mapaid ...` in-process against the test database, on the test's clock."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], clock: FixedClock) -> None:
         self.env = env
+        self.clock = clock
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(main, list(args), env=self.env, input=input, catch_exceptions=False)
+        return CliRunner().invoke(
+            main, list(args), env=self.env, input=input, catch_exceptions=False, obj={"clock": self.clock}
+        )
 
 
 @pytest.fixture
-def cli(env: dict[str, str]) -> Cli:
-    return Cli(env)
+def cli(env: dict[str, str], clock: FixedClock) -> Cli:
+    return Cli(env, clock)
 
 
 @pytest.fixture

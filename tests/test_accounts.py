@@ -32,29 +32,29 @@ def test_password_is_stored_as_an_argon2id_hash_only(store: SQLiteStore) -> None
     ],
 )
 def test_bad_names_and_short_passwords_are_refused(
-    store: SQLiteStore, name: str, password: str, message: str
+    store: SQLiteStore, name: str, password: str, message: str, today: date
 ) -> None:
     with pytest.raises(accounts.AccountError, match=message):
-        accounts.add(store, name, password, date.today())
+        accounts.add(store, name, password, today)
     assert accounts.list_all(store) == []
 
 
-def test_a_name_is_taken_once(store: SQLiteStore) -> None:
-    accounts.add(store, "anna", PASSWORD, date.today())
+def test_a_name_is_taken_once(store: SQLiteStore, today: date) -> None:
+    accounts.add(store, "anna", PASSWORD, today)
     with pytest.raises(accounts.AccountError, match="exists already"):
-        accounts.add(store, "anna", PASSWORD + "2", date.today())
+        accounts.add(store, "anna", PASSWORD + "2", today)
     assert accounts.authenticate(store, "anna", PASSWORD)
 
 
-def test_five_failures_a_minute_then_even_the_right_password_waits(store: SQLiteStore) -> None:
-    accounts.add(store, "anna", PASSWORD, date.today())
+def test_five_failures_a_minute_then_even_the_right_password_waits(store: SQLiteStore, today: date) -> None:
+    accounts.add(store, "anna", PASSWORD, today)
     start = 1_000_000.0
     for i in range(accounts.MAX_FAILURES):
         assert not accounts.authenticate(store, "anna", "wrong", now=start + i)
     with pytest.raises(accounts.Throttled):
         accounts.authenticate(store, "anna", PASSWORD, now=start + 10)
     # Another account is not affected.
-    accounts.add(store, "boris", PASSWORD, date.today())
+    accounts.add(store, "boris", PASSWORD, today)
     assert accounts.authenticate(store, "boris", PASSWORD, now=start + 10)
     # A minute after the first failure, one slot frees up again.
     assert accounts.authenticate(store, "anna", PASSWORD, now=start + accounts.WINDOW_S + 0.5)

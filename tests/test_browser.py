@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +36,9 @@ def _centre(store: SQLiteStore) -> tuple[float, float]:
 
 
 @pytest.fixture
-def site(store: SQLiteStore, config: dict[str, Any]) -> Iterator[tuple[str, Flask, tuple[float, float]]]:
+def site(
+    store: SQLiteStore, config: dict[str, Any], today: date
+) -> Iterator[tuple[str, Flask, tuple[float, float]]]:
     """The app with posts in the hexagons around the map's first centre, served for real."""
     lat, lon = _centre(store)
     origin = h3.latlng_to_cell(lat, lon, 9)
@@ -48,7 +51,7 @@ def site(store: SQLiteStore, config: dict[str, Any]) -> Iterator[tuple[str, Flas
             "text": [f"Soup for neighbours {i}" for i in range(len(cells))],
         }
     )
-    rules = rules_for(DEFAULT_CATEGORIES, 9)
+    rules = rules_for(DEFAULT_CATEGORIES, 9, today)
     ingest(rows, [str(i) for i in range(len(rows))], rules, store, TEST_SECRET.encode())
     app = create_app({**config, "TESTING": False})
     with serve(app) as base:

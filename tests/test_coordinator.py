@@ -22,8 +22,6 @@ from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.store import SQLiteStore
 
 PASSWORD = "correct horse battery"
-TODAY = date.today()
-
 
 def token(client: FlaskClient, path: str = "/coordinator/login") -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
@@ -37,8 +35,8 @@ def login(client: FlaskClient, name: str = "anna", password: str = PASSWORD, **e
 
 
 @pytest.fixture
-def anna(store: SQLiteStore) -> str:
-    accounts.add(store, "anna", PASSWORD, TODAY)
+def anna(store: SQLiteStore, today: date) -> str:
+    accounts.add(store, "anna", PASSWORD, today)
     return "anna"
 
 
@@ -49,8 +47,8 @@ def coordinator(client: FlaskClient, anna: str) -> FlaskClient:
 
 
 @pytest.fixture
-def scene(store: SQLiteStore) -> Scene:
-    return build(store, TODAY)
+def scene(store: SQLiteStore, today: date) -> Scene:
+    return build(store, today)
 
 
 # -- access ------------------------------------------------------------------------------------------
@@ -102,7 +100,9 @@ def test_login_without_csrf_token_is_refused(client: FlaskClient, anna: str) -> 
     assert client.get("/coordinator").status_code == 302
 
 
-def test_five_failed_logins_a_minute_then_429(client: FlaskClient, anna: str, store: SQLiteStore) -> None:
+def test_five_failed_logins_a_minute_then_429(
+    client: FlaskClient, anna: str, store: SQLiteStore, today: date
+) -> None:
     for _ in range(accounts.MAX_FAILURES):
         assert login(client, password="wrong password").status_code == 401
     response = login(client)  # the right password, too soon
@@ -110,7 +110,7 @@ def test_five_failed_logins_a_minute_then_429(client: FlaskClient, anna: str, st
     assert response.headers["Retry-After"] == "60"
     assert "wait a minute" in response.text
     assert client.get("/coordinator").status_code == 302
-    accounts.add(store, "boris", PASSWORD, TODAY)
+    accounts.add(store, "boris", PASSWORD, today)
     assert login(client, name="boris").status_code == 302  # other accounts are not locked out
 
 
@@ -419,11 +419,11 @@ def test_export_mistakes_are_explained(client: FlaskClient, path: str, status: i
     assert message in response.text
 
 
-def test_moderation_listing_pages_in_sql(store: SQLiteStore, scene: Scene) -> None:
-    everything, total = moderation.listing(store, TODAY, {}, limit=1000)
+def test_moderation_listing_pages_in_sql(store: SQLiteStore, scene: Scene, today: date) -> None:
+    everything, total = moderation.listing(store, today, {}, limit=1000)
     assert total == len(everything) == len(scene.ids)
-    pages = [moderation.listing(store, TODAY, {}, limit=4, offset=k)[0] for k in range(0, total, 4)]
+    pages = [moderation.listing(store, today, {}, limit=4, offset=k)[0] for k in range(0, total, 4)]
     assert list(pd.concat(pages)["id"]) == list(everything["id"])
-    hidden, count = moderation.listing(store, TODAY, {"status": ["hidden"], "district": [HOME]})
+    hidden, count = moderation.listing(store, today, {"status": ["hidden"], "district": [HOME]})
     assert count == 1 and list(hidden["id"]) == [scene.ids["om_hidden"]]
     assert bool(everything.set_index("id").loc[scene.ids["om_expired"], "expired"])

@@ -22,9 +22,9 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def site(store: SQLiteStore, config: dict[str, Any]) -> Iterator[tuple[str, Flask, Scene]]:
-    scene = build(store, date.today())
-    accounts.add(store, "anna", PASSWORD, date.today())
+def site(store: SQLiteStore, config: dict[str, Any], today: date) -> Iterator[tuple[str, Flask, Scene]]:
+    scene = build(store, today)
+    accounts.add(store, "anna", PASSWORD, today)
     app = create_app({**config, "TESTING": False})
     with serve(app) as base:
         yield base, app, scene

@@ -17,7 +17,6 @@ from mapaid import accounts, create_app
 from mapaid.store import SQLiteStore
 
 PASSWORD = "correct horse battery"
-TODAY = date.today()
 DISTRICT = {"be": "Фрунзенскі", "ru": "Фрунзенский", "en": "Frunzyenski"}
 OTHER_DISTRICT = {"be": "Партызанскі", "ru": "Партизанский", "en": "Partyzanski"}
 WORDS: dict[str, dict[str, str]] = {
@@ -147,9 +146,9 @@ def speaking(client: FlaskClient, lang: str) -> FlaskClient:
 
 
 @pytest.fixture
-def scene(store: SQLiteStore) -> Scene:
-    accounts.add(store, "anna", PASSWORD, TODAY)
-    return build(store, TODAY)
+def scene(store: SQLiteStore, today: date) -> Scene:
+    accounts.add(store, "anna", PASSWORD, today)
+    return build(store, today)
 
 
 def english_texts(config: dict[str, Any], path: str) -> set[str]:

@@ -24,7 +24,7 @@ from mapaid.store import SQLiteStore
 
 
 @pytest.fixture
-def posts(cli: Cli, store: SQLiteStore) -> pd.DataFrame:
+def posts(cli: Cli, store: SQLiteStore, today: date) -> pd.DataFrame:
     """400 demo posts; then one hidden, one fulfilled, one expired: 397 public."""
     assert cli("demo", "--posts", "400", "--seed", "3").exit_code == 0
     ids = store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 3").fetchall()
@@ -32,7 +32,7 @@ def posts(cli: Cli, store: SQLiteStore) -> pd.DataFrame:
     store.set_status(ids[1][0], Status.FULFILLED)
     with store.transaction() as db:
         db.execute("UPDATE posts SET expires_day = '2020-01-01' WHERE id = ?", (ids[2][0],))
-    frame = store.posts(date.today())
+    frame = store.posts(today)
     assert len(frame) == 397
     return frame
 

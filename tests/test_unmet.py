@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scene import AWAY, HOME, Scene, build
 
+from mapaid.clock import FixedClock
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.demo import generate
 from mapaid.models import Status
@@ -28,17 +29,17 @@ from mapaid.unmet import (
     unmet_needs,
 )
 
-TODAY = date.today()
-
 
 @pytest.fixture
-def scene(store: SQLiteStore) -> Scene:
-    return build(store, TODAY)
+def scene(store: SQLiteStore, today: date) -> Scene:
+    return build(store, today)
 
 
 @pytest.mark.parametrize("within", [400, 800, 1200])
-def test_scene_unmet_needs_are_known_by_construction(store: SQLiteStore, scene: Scene, within: int) -> None:
-    table = district_table(store_unmet(store, TODAY, DEFAULT_CATEGORIES, within), store.area()).set_index(
+def test_scene_unmet_needs_are_known_by_construction(
+    store: SQLiteStore, scene: Scene, within: int, today: date
+) -> None:
+    table = district_table(store_unmet(store, today, DEFAULT_CATEGORIES, within), store.area()).set_index(
         "district"
     )
     for district in (HOME, AWAY):
@@ -56,54 +57,58 @@ def test_scene_unmet_needs_are_known_by_construction(store: SQLiteStore, scene: 
 
 
 def test_the_near_offer_is_between_400_and_800_m_and_meets_only_food(
-    store: SQLiteStore, scene: Scene
+    store: SQLiteStore,
+    scene: Scene,
+    today: date,
 ) -> None:
     cells, metres = cells_within(scene.centre, 800, store.area())
     assert scene.near_food in cells.tolist()
     assert 400 < metres[cells.tolist().index(scene.near_food)] <= 800
-    at_800 = district_table(store_unmet(store, TODAY, DEFAULT_CATEGORIES, 800), store.area()).set_index(
+    at_800 = district_table(store_unmet(store, today, DEFAULT_CATEGORIES, 800), store.area()).set_index(
         "district"
     )
     assert at_800.loc[HOME, "food_unmet"] == 0
     assert at_800.loc[HOME, "medicine_unmet"] == 1  # the transport offer in the same cell does not count
 
 
-def test_restoring_the_hidden_offer_meets_the_medicine_need(store: SQLiteStore, scene: Scene) -> None:
-    assert moderate(store, scene.ids["om_hidden"], "restore", "anna")
-    table = district_table(store_unmet(store, TODAY, DEFAULT_CATEGORIES, 400), store.area()).set_index(
+def test_restoring_the_hidden_offer_meets_the_medicine_need(
+    store: SQLiteStore, scene: Scene, today: date, clock: FixedClock
+) -> None:
+    assert moderate(store, scene.ids["om_hidden"], "restore", "anna", clock.now())
+    table = district_table(store_unmet(store, today, DEFAULT_CATEGORIES, 400), store.area()).set_index(
         "district"
     )
     assert table.loc[HOME, "medicine_unmet"] == 0
     assert table.loc[HOME, "offers"] == scene.offers[HOME] + 1
 
 
-def test_most_unmet_district_ranks_first(store: SQLiteStore, scene: Scene) -> None:
-    table = district_table(store_unmet(store, TODAY, DEFAULT_CATEGORIES, 400), store.area())
+def test_most_unmet_district_ranks_first(store: SQLiteStore, scene: Scene, today: date) -> None:
+    table = district_table(store_unmet(store, today, DEFAULT_CATEGORIES, 400), store.area())
     assert table.iloc[0]["district"] == HOME and table.iloc[0]["rank"] == 1
     assert table.iloc[1]["district"] == AWAY
     assert list(table["rank"]) == list(range(1, len(table) + 1))
 
 
-def test_cell_table_lists_the_cells_with_unmet_needs(store: SQLiteStore, scene: Scene) -> None:
-    cells = cell_table(store_unmet(store, TODAY, DEFAULT_CATEGORIES, 400)).set_index("cell")
+def test_cell_table_lists_the_cells_with_unmet_needs(store: SQLiteStore, scene: Scene, today: date) -> None:
+    cells = cell_table(store_unmet(store, today, DEFAULT_CATEGORIES, 400)).set_index("cell")
     assert sorted(cells.index) == sorted([scene.centre, scene.away])
     assert cells.loc[scene.centre, "unmet"] == 4 and cells.loc[scene.centre, "needs"] == 5
     assert cells.loc[scene.centre, "food_unmet"] == 2
     assert cells.loc[scene.away, "district"] == AWAY
 
 
-def _demo(store: SQLiteStore, n: int = 3000) -> None:
+def _demo(store: SQLiteStore, today: date, n: int = 3000) -> None:
     frame = generate(store.area(), n, 7, DEFAULT_CATEGORIES)
-    ingest(frame, [str(i) for i in range(n)], rules_for(DEFAULT_CATEGORIES, 9), store, b"k")
+    ingest(frame, [str(i) for i in range(n)], rules_for(DEFAULT_CATEGORIES, 9, today), store, b"k")
 
 
 @pytest.mark.parametrize("within", [400, 800, 1200])
-def test_agrees_with_the_definition_cell_by_cell(store: SQLiteStore, within: int) -> None:
+def test_agrees_with_the_definition_cell_by_cell(store: SQLiteStore, within: int, today: date) -> None:
     """For every need: unmet exactly when no open offer of its category is in cells_within(its cell)."""
-    _demo(store)
+    _demo(store, today)
     area = store.area()
-    posts = store.posts(TODAY)
-    result = unmet_needs(read_tally(store, TODAY, DEFAULT_CATEGORIES), area, within)
+    posts = store.posts(today)
+    result = unmet_needs(read_tally(store, today, DEFAULT_CATEGORIES), area, within)
     offers = posts[posts["kind"] == "offer"].groupby("category")["cell"].agg(set)
     expected = np.zeros_like(result.unmet)
     row_of = {int(c): i for i, c in enumerate(result.tally.cells)}
@@ -117,11 +122,11 @@ def test_agrees_with_the_definition_cell_by_cell(store: SQLiteStore, within: int
     assert (result.unmet == expected).all()
 
 
-def test_tally_from_posts_equals_tally_in_sql(store: SQLiteStore) -> None:
-    _demo(store, 1500)
-    store.set_status(str(store.posts(TODAY)["id"].iloc[0]), Status.HIDDEN)
-    in_sql = read_tally(store, TODAY, DEFAULT_CATEGORIES)
-    in_frame = tally_posts(store.posts(TODAY), DEFAULT_CATEGORIES)
+def test_tally_from_posts_equals_tally_in_sql(store: SQLiteStore, today: date) -> None:
+    _demo(store, today, 1500)
+    store.set_status(str(store.posts(today)["id"].iloc[0]), Status.HIDDEN)
+    in_sql = read_tally(store, today, DEFAULT_CATEGORIES)
+    in_frame = tally_posts(store.posts(today), DEFAULT_CATEGORIES)
     assert in_sql.categories == in_frame.categories
     assert (in_sql.cells == in_frame.cells).all()
     assert (in_sql.offers == in_frame.offers).all() and (in_sql.needs == in_frame.needs).all()
@@ -129,23 +134,25 @@ def test_tally_from_posts_equals_tally_in_sql(store: SQLiteStore) -> None:
     assert in_sql.offers.sum() + in_sql.needs.sum() == 1499
 
 
-def test_categories_missing_from_the_settings_are_counted_not_dropped(store: SQLiteStore) -> None:
+def test_categories_missing_from_the_settings_are_counted_not_dropped(
+    store: SQLiteStore, today: date
+) -> None:
     centre = h3.latlng_to_cell(53.9, 27.55, 9)
     frame = pd.DataFrame(
         {"kind": ["need"], "category": ["pets"], "cell": [h3.int_to_str(centre)], "text": ["walk my dog"]}
     )
-    ingest(frame, ["row 1"], rules_for((*DEFAULT_CATEGORIES, "pets"), 9), store, b"k")
-    result = store_unmet(store, TODAY, DEFAULT_CATEGORIES, 800)
+    ingest(frame, ["row 1"], rules_for((*DEFAULT_CATEGORIES, "pets"), 9, today), store, b"k")
+    result = store_unmet(store, today, DEFAULT_CATEGORIES, 800)
     assert result.tally.categories[-1] == "pets"
     table = district_table(result, store.area())
     assert table["pets_unmet"].sum() == 1 and table["unmet"].sum() == 1
 
 
-def test_empty_store_gives_zeros(store: SQLiteStore) -> None:
-    table = district_table(store_unmet(store, TODAY, DEFAULT_CATEGORIES, 800), store.area())
+def test_empty_store_gives_zeros(store: SQLiteStore, today: date) -> None:
+    table = district_table(store_unmet(store, today, DEFAULT_CATEGORIES, 800), store.area())
     assert len(table) == len(store.area().slugs)
     assert (table[["offers", "needs", "unmet"]] == 0).all().all()
-    assert cell_table(store_unmet(store, TODAY, DEFAULT_CATEGORIES, 800)).empty
+    assert cell_table(store_unmet(store, today, DEFAULT_CATEGORIES, 800)).empty
 
 
 def test_pairs_within_finds_exactly_the_close_pairs() -> None:
@@ -160,20 +167,22 @@ def test_pairs_within_finds_exactly_the_close_pairs() -> None:
     assert np.allclose(dist, brute[ia, ib])
 
 
-def test_cache_drops_when_a_post_is_hidden(store: SQLiteStore, scene: Scene) -> None:
-    first = cached_store_unmet(store, TODAY, DEFAULT_CATEGORIES, 800)
-    assert cached_store_unmet(store, TODAY, DEFAULT_CATEGORIES, 800) is first
-    moderate(store, scene.ids["of"], "hide", "anna")
-    again = cached_store_unmet(store, TODAY, DEFAULT_CATEGORIES, 800)
+def test_cache_drops_when_a_post_is_hidden(
+    store: SQLiteStore, scene: Scene, today: date, clock: FixedClock
+) -> None:
+    first = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800)
+    assert cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800) is first
+    moderate(store, scene.ids["of"], "hide", "anna", clock.now())
+    again = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800)
     assert again is not first
     assert again.unmet.sum() == first.unmet.sum() + 2  # the two food needs lost their offer
 
 
-def test_the_tally_reads_the_covering_index_in_order(store: SQLiteStore) -> None:
+def test_the_tally_reads_the_covering_index_in_order(store: SQLiteStore, today: date) -> None:
     """The million-post figure depends on this plan: no table access, no sort (see bench/bench_unmet.py)."""
     from mapaid.unmet import _TALLY_SQL
 
-    _demo(store, 500)
+    _demo(store, today, 500)
     plan = " ".join(
         str(row[-1]) for row in store.db.execute("EXPLAIN QUERY PLAN " + _TALLY_SQL, ("2020-01-01",))
     )

@@ -28,7 +28,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from mapaid import accounts, moderation
-from mapaid.db import get_store, settings, today
+from mapaid.db import clock, get_store, settings, today
 from mapaid.i18n import category_label, current_language
 from mapaid.maps import MapParts
 from mapaid.spatial import WITHIN_CHOICES
@@ -54,7 +54,7 @@ def login() -> Response | BaseResponse:
     if not name or not password:
         return _login_error(gettext("Enter your name and password."), name, target, 400)
     try:
-        ok = accounts.authenticate(get_store(), name, password)
+        ok = accounts.authenticate(get_store(), name, password, clock().now().timestamp())
     except accounts.Throttled:
         response = _login_error(
             gettext("Too many failed logins for this account; wait a minute and try again."),

@@ -13,7 +13,7 @@ from flask_babel import gettext, pgettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from mapaid import moderation
-from mapaid.db import get_store, settings, today
+from mapaid.db import clock, get_store, settings, today
 from mapaid.i18n import current_language
 from mapaid.models import Kind, Status
 from mapaid.views.auth import local_target, login_required, private_page
@@ -87,7 +87,7 @@ def act(post_id: str, action: str) -> BaseResponse:
                 "unknown action %(action)s; one of: %(known)s", action=repr(action), known=known
             ),
         )
-    if not moderation.moderate(get_store(), post_id, action, str(g.coordinator)):
+    if not moderation.moderate(get_store(), post_id, action, str(g.coordinator), clock().now()):
         abort(404, description=gettext("There is no such post (it may have expired and been purged)."))
     messages = {
         "hide": gettext("Post %(id)s is hidden.", id=post_id),
