@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask.wrappers import Response
 
-from mapaid import clock, db
+from mapaid import clock, db, limits
 from mapaid.config import environ_overrides, resolve
 
 access_log = logging.getLogger("mapaid.access")
@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from mapaid.views import register
 
     register(app)
+    limits.init_app(app, merged)
     return app
 
 

@@ -101,6 +101,30 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Set to 1 when served over HTTPS: session cookies get the Secure flag.",
     ),
+    Setting(
+        "MAPAID_POST_LIMIT",
+        "POST_LIMIT",
+        "5 per minute;30 per day",
+        "Posts one client (a keyed hash of its address) may make, form and API together; more get 429.",
+    ),
+    Setting(
+        "MAPAID_POST_LIMIT_TOTAL",
+        "POST_LIMIT_TOTAL",
+        "600 per minute",
+        "Posts the whole site takes, from everyone together; a flood from many addresses stops there.",
+    ),
+    Setting(
+        "MAPAID_WRITE_LIMIT",
+        "WRITE_LIMIT",
+        "60 per minute",
+        "Other writes one client may make: private-link and API fulfil/delete, coordinators' moderation.",
+    ),
+    Setting(
+        "MAPAID_TRUSTED_PROXIES",
+        "TRUSTED_PROXIES",
+        "0",
+        "Reverse proxies in front of the app; their X-Forwarded-For/-Proto/-Host are believed (0: none).",
+    ),
 )
 
 

@@ -116,6 +116,7 @@ def _paths() -> dict[str, Any]:
         "400": _error("no X-Post-Token header"),
         "403": _error("the token is not this post's"),
         "404": _error("no such post"),
+        "429": _error("too many writes from this client in a short time; see Retry-After"),
     }
     id_and_token = [{"$ref": "#/components/parameters/PostId"}, {"$ref": "#/components/parameters/Token"}]
     search = [
@@ -144,6 +145,7 @@ def _paths() -> dict[str, Any]:
                     "400": _error("not a JSON object"),
                     "413": _error("body too large"),
                     "422": _error("a field is invalid; `field` names it"),
+                    "429": _error("too many posts from this client, or in total; see Retry-After"),
                 },
             },
             "get": {

@@ -1,0 +1,154 @@
+"""Abuse limits on writes (Flask-Limiter, memory storage): posts per client and in total, other writes per
+client, answered with 429, a message in the visitor's language and ``Retry-After``.
+
+A client is a keyed hash of its address, never the address: HMAC-SHA256 with a random key made when the app
+is built and kept in this process's memory only, so the limiter's storage, its log lines and anything else
+that sees the key cannot be turned back into an address, and a restart makes old keys meaningless. IPv6
+clients are keyed by their /64, which one household or phone holds whole. Behind a reverse proxy, set
+``MAPAID_TRUSTED_PROXIES`` to the number of proxies in front of us: werkzeug's ProxyFix then takes the
+client's address from that many ``X-Forwarded-For`` entries and ignores the rest (which anyone can forge).
+
+The limits are per process (memory storage): with several server processes each counts on its own. mapaid
+serves from one process (waitress, threads), so that is the whole site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from flask import Flask, current_app, request
+from flask.wrappers import Response
+from flask_babel import gettext
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from mapaid.config import ConfigError
+
+POST_LIMIT = "5 per minute;30 per day"
+POST_LIMIT_TOTAL = "600 per minute"
+WRITE_LIMIT = "60 per minute"
+MAX_TRUSTED_PROXIES = 5
+
+# Where each limit applies (endpoint names). Posting shares one count between the form and the API, so a
+# client cannot double its share by switching; other writes (a poster's private link, the API's delete and
+# fulfil, coordinators' moderation) share another, looser one.
+POST_ENDPOINTS = ("resident.post_submit", "api.create_post")
+WRITE_ENDPOINTS = (
+    "resident.manage_action",
+    "api.delete_post",
+    "api.fulfil_post",
+    "moderation.act",
+)
+WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+
+
+def _limit_setting(name: str, raw: object) -> str:
+    text = str(raw).strip()
+    try:
+        parsed = parse_many(text)
+    except ValueError:
+        parsed = []
+    if not parsed:
+        raise ConfigError(f"{name} must be limits like '5 per minute;30 per day', not {raw!r}")
+    return text
+
+
+def _proxies(raw: object) -> int:
+    try:
+        value = int(str(raw))
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_TRUSTED_PROXIES:
+        raise ConfigError(f"MAPAID_TRUSTED_PROXIES must be a whole number from 0 to {MAX_TRUSTED_PROXIES}")
+    return value
+
+
+def client_key_function(key: bytes) -> Callable[[], str]:
+    """The limiter's key for this request's client: a keyed hash of its address (the /64 for IPv6)."""
+
+    def client_key() -> str:
+        address = request.remote_addr or ""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            unit = address
+        else:
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            unit = str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+        return hmac.new(key, unit.encode(), hashlib.sha256).hexdigest()[:32]
+
+    return client_key
+
+
+def _everyone() -> str:
+    return "everyone"
+
+
+def init_app(app: Flask, config: Mapping[str, Any]) -> Limiter:
+    """Wrap the app in ProxyFix (when proxies are trusted) and limit the write endpoints. Call after the
+    blueprints are registered."""
+    post = _limit_setting("MAPAID_POST_LIMIT", config.get("POST_LIMIT") or POST_LIMIT)
+    total = _limit_setting("MAPAID_POST_LIMIT_TOTAL", config.get("POST_LIMIT_TOTAL") or POST_LIMIT_TOTAL)
+    write = _limit_setting("MAPAID_WRITE_LIMIT", config.get("WRITE_LIMIT") or WRITE_LIMIT)
+    proxies = _proxies(config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )
+    # The key lives in this closure only: not in app.config (which debug pages and dumps show), not on disk.
+    limiter = Limiter(
+        client_key_function(secrets.token_bytes(32)),
+        storage_uri="memory://",
+        strategy="moving-window",  # no burst of twice the limit across a window's edge
+        headers_enabled=False,
+        key_prefix="mapaid",
+    )
+    limiter.init_app(app)
+    # Its "exceeded" line names the key (a hash, never an address) and the endpoint; we answer the 429
+    # ourselves and need no line per refused request.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
+    per_client = limiter.shared_limit(post, scope="posts", methods=WRITE_METHODS)
+    in_total = limiter.shared_limit(total, scope="posts-total", key_func=_everyone, methods=WRITE_METHODS)
+    writes = limiter.shared_limit(write, scope="writes", methods=WRITE_METHODS)
+    for endpoint in POST_ENDPOINTS:
+        view: Callable[..., Any] = app.view_functions[endpoint]
+        app.view_functions[endpoint] = cast(Any, in_total(per_client(view)))
+    for endpoint in WRITE_ENDPOINTS:
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = cast(Any, writes(view))
+    app.extensions["mapaid.limiter"] = limiter
+    app.register_error_handler(RateLimitExceeded, too_many)
+    return limiter
+
+
+def retry_after() -> int:
+    """Seconds until the limit this request broke lets another through (at least 1)."""
+    limiter: Limiter = current_app.extensions["mapaid.limiter"]
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, math.ceil(current.reset_at - time.time()))
+
+
+def too_many(error: RateLimitExceeded) -> Response:
+    """The 429 answer: the visitor's language, our error page or JSON, and ``Retry-After``."""
+    from mapaid.web import _error_response as respond
+
+    seconds = retry_after()
+    error.description = gettext(
+        "Too many requests in a short time; please try again in %(seconds)s s.", seconds=seconds
+    )
+    response: Response = current_app.make_response(respond(error))
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Cache-Control"] = "no-store"
+    return response
