@@ -11,8 +11,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from mapaid import export as exporter
+from mapaid import serving
 from mapaid.cli_coordinator import coordinator, report
-from mapaid.cli_support import check_res, cli_rules, cli_settings, cli_store, today
+from mapaid.cli_support import check_res, cli_clock, cli_rules, cli_settings, cli_store, today
 from mapaid.config import Settings
 from mapaid.demo import generate
 from mapaid.districts import read_districts
@@ -237,21 +238,38 @@ def purge_expired() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=serving.DEFAULT_THREADS, show_default=True)
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve the web app with waitress, a production WSGI server."""
+    """Serve the web app with waitress, a production WSGI server, and purge daily.
+
+    Idle connections are closed after 20 s and as many are admitted as the open-file limit allows (raised
+    to the system's maximum at start), so held connections cannot stop the site. Expired and fulfilled
+    posts are deleted at start and a minute after each UTC midnight. Behind a reverse proxy, see
+    docs/deploy.md and MAPAID_TRUSTED_PROXIES.
+    """
     import logging
 
     from waitress import serve as waitress_serve
 
     from mapaid import create_app
+    from mapaid.housekeeping import Housekeeper
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = create_app()
+    app = create_app({"CLOCK": cli_clock()})
     with cli_store():  # fail early, with a clear message, when the database is not set up
         pass
-    click.echo(f"mapaid on http://{host}:{port}/", err=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="mapaid")
+    open_files = serving.raise_open_files()
+    options = serving.waitress_options(threads, open_files, app.extensions["mapaid.trusted_proxies"])
+    housekeeper = Housekeeper(cli_settings().database, cli_clock())
+    housekeeper.start()
+    click.echo(
+        f"mapaid on http://{host}:{port}/ ({options['connection_limit']} connections, {threads} threads)",
+        err=True,
+    )
+    try:
+        waitress_serve(app, host=host, port=port, **options)
+    finally:
+        housekeeper.stop()
 
 
 main.add_command(coordinator)

@@ -127,6 +127,7 @@ def init_app(app: Flask, config: Mapping[str, Any]) -> Limiter:
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = cast(Any, writes(view))
     app.extensions["mapaid.limiter"] = limiter
+    app.extensions["mapaid.trusted_proxies"] = proxies
     app.register_error_handler(RateLimitExceeded, too_many)
     return limiter
 

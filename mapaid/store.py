@@ -6,10 +6,11 @@ The store never sees an exact point: ``add`` takes ``CoarsePosts``. Deleted rows
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from itertools import pairwise, repeat
 from operator import itemgetter
@@ -116,6 +117,7 @@ class Store(Protocol):
     def set_status(self, post_id: str, status: Status) -> bool: ...
     def delete(self, post_id: str) -> bool: ...
     def purge_expired(self, today: date) -> int: ...
+    def purge_fulfilled(self) -> int: ...
     def count(self, *, all_statuses: bool = True) -> int: ...
     def revision(self) -> int: ...
     def get_meta(self, key: str) -> str | None: ...
@@ -128,7 +130,7 @@ class SQLiteStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         for pragma in (
@@ -346,6 +348,13 @@ class SQLiteStore:
         self._forget()
         return int(deleted)
 
+    def purge_fulfilled(self) -> int:
+        """Delete fulfilled posts (and their contacts): once help was found, nobody needs them."""
+        with self.transaction() as db:
+            deleted = db.execute("DELETE FROM posts WHERE status = 'fulfilled'").rowcount
+        self._forget()
+        return int(deleted)
+
     def _forget(self) -> None:
         """After a deletion: ``secure_delete`` has zeroed the rows in the database file, but the WAL still
         holds older copies of those pages. Copy the WAL back and cut it to nothing, so a seized disk does
@@ -359,6 +368,22 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def owner_only(path: Path) -> None:
+    """Make the database readable by its owner only, before SQLite opens it: its folder is made 0700
+    when we create it, the file is created 0600 (SQLite gives its -wal and -shm the file's mode), and an
+    older database, WAL or shared-memory file that others could read is tightened to 0600."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except (FileNotFoundError, PermissionError):  # not there, or not ours to change
+            pass
 
 
 def open_store(path: Path | str, *, create: bool = False) -> SQLiteStore:

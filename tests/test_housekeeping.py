@@ -1,0 +1,131 @@
+"""What stays on disk (issue 7, item 10): the database, its WAL and shared memory, the instance folder and
+the secret key are the owner's alone; the daily housekeeping deletes expired and fulfilled posts (their
+contacts with them, overwritten on disk) and stale login records, and keeps everything else."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import h3.api.basic_int as h3
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from helpers import database_bytes
+
+from mapaid.cli import main
+from mapaid.clock import FixedClock
+from mapaid.config import DEFAULT_CATEGORIES
+from mapaid.housekeeping import Housekeeper, next_run, run_once
+from mapaid.models import Status
+from mapaid.pipeline import ingest, rules_for
+from mapaid.store import SQLiteStore, open_store
+
+CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The umask most systems start with (0022): files would be world-readable unless we say otherwise."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_init_db_makes_the_instance_the_owners_alone(tmp_path: Path, usual_umask: None) -> None:
+    instance = tmp_path / "instance"
+    env = {"MAPAID_INSTANCE": str(instance), "MAPAID_DATABASE": "", "MAPAID_SECRET_KEY": ""}
+    result = CliRunner().invoke(main, ["init-db"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    db = instance / "mapaid.sqlite3"
+    assert mode(instance) == 0o700
+    assert mode(instance / "secret_key") == 0o600
+    assert mode(db) == 0o600
+    store = open_store(db)  # while a connection is open, SQLite keeps its -wal and -shm beside the file
+    try:
+        store.set_meta("probe", "1")
+        for suffix in ("-wal", "-shm"):
+            path = db.with_name(db.name + suffix)
+            assert path.exists() and mode(path) == 0o600, path
+    finally:
+        store.close()
+
+
+def test_a_database_others_could_read_is_tightened_when_opened(db_path: Path) -> None:
+    db_path.chmod(0o644)
+    wal = db_path.with_name(db_path.name + "-wal")
+    wal.touch(mode=0o644)
+    wal.chmod(0o644)
+    open_store(db_path).close()
+    assert mode(db_path) == 0o600
+    assert not wal.exists() or mode(wal) == 0o600
+
+
+def _add(store: SQLiteStore, text: str, today: date, days: int, contact: str) -> str:
+    row = {"cell": CELL, "kind": "offer", "category": "food", "text": text, "contact": contact}
+    frame = pd.DataFrame([{**row, "expires": str(days)}])
+    result = ingest(frame, ["row 1"], rules_for(DEFAULT_CATEGORIES, 9, today), store, b"k")
+    return str(result.posts.id[0])
+
+
+@pytest.mark.parametrize("at", [(23, 59), (0, 1)], ids=["23:59 UTC", "00:01 UTC"])
+def test_run_once_deletes_expired_and_fulfilled_posts_and_keeps_the_rest(
+    store: SQLiteStore, db_path: Path, at: tuple[int, int]
+) -> None:
+    clock = FixedClock(datetime(2026, 11, 27, *at, tzinfo=UTC))
+    today = clock.today()
+    ids = {
+        "open": _add(store, "open soup", today, 3, "open-contact-1"),
+        "last day": _add(store, "last day soup", today - timedelta(days=2), 2, "lastday-contact-2"),
+        "expired": _add(store, "expired soup", today - timedelta(days=3), 2, "expired-contact-3"),
+        "fulfilled": _add(store, "fulfilled soup", today, 3, "fulfilled-contact-4"),
+        "hidden": _add(store, "hidden soup", today, 3, "hidden-contact-5"),
+    }
+    store.set_status(ids["fulfilled"], Status.FULFILLED)
+    store.set_status(ids["hidden"], Status.HIDDEN)
+    now = clock.now().timestamp()
+    store.db.executemany("INSERT INTO login_failures VALUES (?, ?)", [("old", now - 3600), ("new", now - 5)])
+
+    purged = run_once(store, clock)
+
+    assert (purged.expired, purged.fulfilled, purged.stale_logins) == (1, 1, 1)
+    left = {name for name, post_id in ids.items() if store.get(post_id) is not None}
+    assert left == {"open", "last day", "hidden"}
+    assert [r[0] for r in store.db.execute("SELECT name_hash FROM login_failures")] == ["new"]
+    on_disk = database_bytes(db_path)
+    for gone in (b"expired-contact-3", b"fulfilled-contact-4", b"expired soup", b"fulfilled soup"):
+        assert gone not in on_disk
+    assert b"open-contact-1" in on_disk
+
+
+def test_the_next_round_is_a_minute_after_the_next_utc_midnight() -> None:
+    for hour, minute in ((23, 59), (0, 1), (0, 0), (12, 0)):
+        now = datetime(2026, 11, 27, hour, minute, tzinfo=UTC)
+        assert next_run(now) == datetime(2026, 11, 28, 0, 1, tzinfo=UTC)
+
+
+def test_the_housekeeper_runs_at_start_and_stops_when_told(store: SQLiteStore, db_path: Path) -> None:
+    clock = FixedClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    expired = _add(store, "expired soup", clock.today() - timedelta(days=5), 2, "x")
+    keeper = Housekeeper(db_path, clock)
+    keeper.start()
+    try:
+        deadline = time.monotonic() + 10
+        while keeper.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert keeper.rounds == 1
+        assert store.get(expired) is None
+    finally:
+        keeper.stop()
+        keeper.join(timeout=5)
+    assert not keeper.is_alive()
