@@ -4,10 +4,17 @@ Pages embed a map in three parts (what goes in <head>, the map's <div>, its scri
 language switcher and forms sit around it. folium's asset lists are class attributes and ``add_js_link``
 changes them for every map in the process, so each map gets its own lists here, pointing at the app.
 Data comes in as data frames (districts, posts); nothing here opens a database.
+
+Data reaches a map as text, never markup: folium's own tooltips and popups put values into ``innerHTML``,
+so ours (``TextTooltip``, ``TextPopup``) build the same table from text nodes; the data itself travels in
+folium's script as JSON with ``<`` escaped, so it cannot end the element. Every inline <script> and <style>
+carries the placeholder nonce of ``csp.py``, and nothing we make has a ``style=`` attribute, so pages
+run under a policy without ``'unsafe-inline'`` for scripts or styles.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +25,11 @@ import numpy as np
 import orjson
 import shapely
 from branca.element import MacroElement
+from folium.template import Template as FoliumTemplate  # with folium's tojavascript filter
 from jinja2 import Template
 from markupsafe import Markup, escape
 
+from mapaid import csp
 from mapaid.assets import CLUSTER_CSS, CLUSTER_JS, LEAFLET_CSS, LEAFLET_JS
 
 OSM_ATTRIBUTION = "Districts © OpenStreetMap contributors (ODbL)"
@@ -37,13 +46,19 @@ _BASE_PARTS: dict[tuple[Any, ...], tuple[gpd.GeoDataFrame, MapParts]] = {}
 
 @dataclass(frozen=True)
 class MapParts:
-    """A rendered map, split for embedding: ``head`` (links, styles), ``html`` (the div), ``script``.
-    ``name`` is the map's JavaScript variable, for our own scripts to find it."""
+    """A rendered map, split for embedding: ``head`` (links, styles), ``html`` (the div), ``script`` (the
+    map's JavaScript, to go in ``script_element``). ``name`` is the map's JavaScript variable, for our own
+    scripts to find it. Inline elements carry the placeholder nonce (csp.py), so parts can be cached."""
 
     head: Markup
     html: Markup
     script: Markup
     name: str
+
+    @property
+    def script_element(self) -> Markup:
+        """The map's script as an inline <script> element with the placeholder nonce."""
+        return Markup(f"<script {csp.ATTRIBUTE}>{self.script}</script>")  # noqa: S704 - folium's own script
 
 
 def offline(element: Any, *, cluster: bool = False) -> None:
@@ -74,6 +89,50 @@ def districts_geojson(districts: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
     collection = {"type": "FeatureCollection", "features": features}
     _DISTRICTS_JSON[key] = (districts, collection)
     return collection
+
+
+_TEXT_TABLE = """
+    function(layer) {
+        let div = L.DomUtil.create('div');
+        let table = L.DomUtil.create('table', '', div);
+        let fields = {{ this.fields | tojson }};
+        let aliases = {{ this.aliases | tojson }};
+        fields.forEach(function(field, i) {
+            let row = L.DomUtil.create('tr', '', table);
+            {%- if this.labels %}
+            L.DomUtil.create('th', '', row).textContent = aliases[i];
+            {%- endif %}
+            let value = layer.feature.properties[field];
+            {%- if this.localize %}
+            if (typeof value === 'number') { value = value.toLocaleString(); }
+            {%- endif %}
+            let cell = L.DomUtil.create('td', '', row);
+            cell.textContent = value === null || value === undefined ? '' : String(value);
+        });
+        return div;
+    }
+"""
+
+
+class TextTooltip(folium.GeoJsonTooltip):
+    """folium's GeoJsonTooltip, but the table is built from text nodes: a district named
+    ``<img onerror=...>`` shows as those characters (folium's own puts values and aliases into innerHTML)."""
+
+    _template = FoliumTemplate(
+        "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindTooltip("
+        + _TEXT_TABLE
+        + ", {{ this.tooltip_options | tojavascript }});{% endmacro %}"
+    )
+
+
+class TextPopup(folium.GeoJsonPopup):
+    """folium's GeoJsonPopup with the table built from text nodes, as ``TextTooltip``."""
+
+    _template = FoliumTemplate(
+        "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindPopup("
+        + _TEXT_TABLE
+        + ", {{ this.popup_options | tojavascript }});{% endmacro %}"
+    )
 
 
 class StillFit(MacroElement):
@@ -122,7 +181,7 @@ def base_map(
         districts_geojson(districts, lang),
         name="districts",
         attribution=OSM_ATTRIBUTION,
-        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+        tooltip=TextTooltip(fields=["name"], labels=False),
         interactive=True,
     ).add_to(fmap)
     fmap.add_child(StillFit([[south, west], [north, east]]))
@@ -130,13 +189,14 @@ def base_map(
 
 
 def render(fmap: folium.Map) -> MapParts:
-    """Render a map once and split it for a page template."""
+    """Render a map once and split it for a page template, every inline element with the placeholder
+    nonce (the one place folium's output is prepared for the policy)."""
     root: Any = fmap.get_root()  # a branca Figure, typed as its base Element
     root.render()
     return MapParts(
-        head=Markup(root.header.render()),  # noqa: S704 - folium's own markup, our data only
-        html=Markup(root.html.render()),  # noqa: S704
-        script=Markup(root.script.render()),  # noqa: S704
+        head=csp.add_nonces(root.header.render()),
+        html=csp.add_nonces(root.html.render()),
+        script=Markup(root.script.render()),  # noqa: S704 - folium's own script; data in it as escaped JSON
         name=fmap.get_name(),
     )
 
@@ -173,16 +233,37 @@ def script_json(value: Any) -> Markup:
     return Markup(text)  # noqa: S704 - escaped above
 
 
-def legend_html(title: str, entries: Iterable[tuple[str, str]], *, shape: str = "dot") -> Markup:
-    """A small legend (HTML and CSS only, no d3 from a CDN as branca's colour scale would load).
+def layer_name(text: str) -> str:
+    """A layer's name for folium's LayerControl, escaped: Leaflet puts layer names into innerHTML."""
+    return str(escape(text))
 
-    ``entries`` are (CSS colour, label); ``shape`` is ``dot`` for markers or ``box`` for areas."""
+
+def legend_html(title: str, entries: Iterable[tuple[str, str]], *, shape: str = "dot") -> Markup:
+    """A small legend (HTML only, no d3 from a CDN as branca's colour scale would load).
+
+    ``entries`` are (CSS colour, label); ``shape`` is ``dot`` for markers or ``box`` for areas. Swatches
+    are SVG with a ``fill`` attribute, not ``style=""``, which a policy without 'unsafe-inline' refuses."""
+    if shape not in _SWATCHES:
+        raise ValueError(f"shape must be one of {', '.join(_SWATCHES)}")
     rows = "".join(
-        f'<li><span class="legend-{escape(shape)}" style="background:{escape(colour)}"></span>'
-        f"{escape(label)}</li>"
+        f'<li><svg class="legend-{shape}" viewBox="0 0 10 10" aria-hidden="true">'
+        f"{_SWATCHES[shape].format(fill=_colour(colour))}</svg>{escape(label)}</li>"
         for colour, label in entries
     )
     return Markup(f'<div class="legend"><strong>{escape(title)}</strong><ul>{rows}</ul></div>')  # noqa: S704
+
+
+_SWATCHES = {
+    "dot": '<circle cx="5" cy="5" r="5" fill="{fill}"/>',
+    "box": '<rect width="10" height="10" fill="{fill}"/>',
+}
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
+
+
+def _colour(value: str) -> str:
+    if not _COLOUR.fullmatch(value):
+        raise ValueError(f"not a hex colour: {value!r}")
+    return value
 
 
 def step_colours(values: Sequence[float], colours: Sequence[str], bins: Sequence[float]) -> list[str]:

@@ -22,7 +22,10 @@ from mapaid.geo import Area, cell_polygons
 from mapaid.maps import (
     OSM_ATTRIBUTION,
     MapParts,
+    TextPopup,
+    TextTooltip,
     districts_geojson,
+    layer_name,
     legend_html,
     offline,
     render,
@@ -145,23 +148,23 @@ def unmet_map(
     offline(fmap)
     if tiles:
         folium.TileLayer(
-            tiles=tiles, attr=tiles_attribution or tiles, name=aliases.get("tiles", "tiles")
+            tiles=tiles, attr=tiles_attribution or tiles, name=layer_name(aliases.get("tiles", "tiles"))
         ).add_to(fmap)
     fields = ["name", "offers", "needs", "unmet", "met", "by_category"]
     folium.GeoJson(
         _district_features(table, area, lang, categories, labels),
-        name=aliases["districts"],
+        name=layer_name(aliases["districts"]),
         attribution=OSM_ATTRIBUTION,
         style_function=lambda feature: feature["properties"]["style"],
-        tooltip=folium.GeoJsonTooltip(fields=["name", "unmet"], aliases=["", aliases["unmet"]]),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=["", *(aliases[f] for f in fields[1:])]),
+        tooltip=TextTooltip(fields=["name", "unmet"], aliases=["", aliases["unmet"]]),
+        popup=TextPopup(fields=fields, aliases=["", *(aliases[f] for f in fields[1:])]),
     ).add_to(fmap)
     if len(cells):
         folium.GeoJson(
             _cell_features(cells, categories, labels),
-            name=aliases["hexagons"],
+            name=layer_name(aliases["hexagons"]),
             style_function=lambda feature: feature["properties"]["style"],
-            tooltip=folium.GeoJsonTooltip(fields=["unmet", "detail"], aliases=[aliases["unmet"], ""]),
+            tooltip=TextTooltip(fields=["unmet", "detail"], aliases=[aliases["unmet"], ""]),
         ).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.fit_bounds([[south, west], [north, east]])
