@@ -159,7 +159,8 @@ def test_map_scripts_hold_data_only_as_escaped_json_and_show_it_as_text(store: S
     )
     area.districts = districts
     cells = pd.DataFrame({"cell": pd.Series([], dtype="int64"), "unmet": pd.Series([], dtype="int64")})
-    aliases = {k: HOSTILE for k in ("offers", "needs", "unmet", "met", "by_category", "districts", "hexagons")}
+    fields = ("offers", "needs", "unmet", "met", "by_category", "districts", "hexagons")
+    aliases = dict.fromkeys(fields, HOSTILE)
     coordinator = unmet_map(
         table, cells, area, lang="en", categories=("food",), labels={"food": HOSTILE}, aliases=aliases
     )
