@@ -5,6 +5,7 @@ The browser side of the same promise is tests/test_hostile_names.py."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 from html.parser import HTMLParser
@@ -18,13 +19,15 @@ from flask.testing import FlaskClient
 from scene import Scene, build
 
 from mapaid import accounts, csp
-from mapaid.maps import base_map, render
+from mapaid.maps import base_layers, base_map, render
 from mapaid.store import SQLiteStore
 from mapaid.unmetmap import unmet_map
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 PASSWORD = "correct horse battery"
 HOSTILE = '<img src=x onerror="window.__pwned=1"></script><script>window.__pwned=2</script>"\''
+TEMPLATE = "{{ lipsum.__globals__.os.getpid() }} {{7*7}} {% raw %} {#"
+TILES = "https://tiles.example/{z}/{x}/{y}.png"
 
 
 class Page(HTMLParser):
@@ -136,14 +139,16 @@ def test_data_cannot_take_a_nonce(client: FlaskClient) -> None:
 def _hostile(districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     frame = districts.copy()
     for column in ("name_be", "name_ru", "name_en"):
-        frame[column] = [f"{HOSTILE} {i}" for i in range(len(frame))]
+        frame[column] = [f"{HOSTILE} {TEMPLATE} {i}" for i in range(len(frame))]
     return frame
 
 
-def test_map_scripts_hold_data_only_as_escaped_json_and_show_it_as_text(store: SQLiteStore) -> None:
+def test_map_scripts_hold_no_data_and_the_data_stays_text(store: SQLiteStore) -> None:
+    """Data goes into the page's JSON block for layers.js, escaped; never into folium's templates, where
+    branca rendered it a second time as Jinja (``{{ lipsum.__globals__.os.getpid() }}`` ran on the server)."""
     area = store.area()
     districts = _hostile(area.districts)
-    base = render(base_map(districts, "en"))
+    base = render(base_map(districts), base_layers(districts, "en", tiles=TILES, tiles_attribution=HOSTILE))
     table = pd.DataFrame(
         {
             "district": districts["slug"],
@@ -158,14 +163,27 @@ def test_map_scripts_hold_data_only_as_escaped_json_and_show_it_as_text(store: S
         }
     )
     area.districts = districts
-    cells = pd.DataFrame({"cell": pd.Series([], dtype="int64"), "unmet": pd.Series([], dtype="int64")})
-    fields = ("offers", "needs", "unmet", "met", "by_category", "districts", "hexagons")
-    aliases = dict.fromkeys(fields, HOSTILE)
+    cells = pd.DataFrame({"cell": [h3.str_to_int(CELL)], "unmet": [1], "food_unmet": [1]})
+    fields = ("offers", "needs", "unmet", "met", "by_category", "districts", "hexagons", "tiles")
+    aliases = dict.fromkeys(fields, f"{HOSTILE} {TEMPLATE}")
     coordinator = unmet_map(
-        table, cells, area, lang="en", categories=("food",), labels={"food": HOSTILE}, aliases=aliases
+        table,
+        cells,
+        area,
+        lang="en",
+        categories=("food",),
+        labels={"food": f"{HOSTILE} {TEMPLATE}"},
+        aliases=aliases,
+        tiles=TILES,
+        tiles_attribution=TEMPLATE,
     )
     for parts in (base, coordinator):
-        assert "pwned" not in parts.head + parts.html  # data goes only into the script, as JSON
-        script = str(parts.script).lower()
-        assert "window.__pwned" in script and "<img" not in script and "</script" not in script
-        assert "innerHTML" not in parts.script and "textContent" in parts.script
+        folium_output = parts.head + parts.html + parts.script
+        for word in ("pwned", "lipsum", "innerHTML", str(os.getpid())):
+            assert word not in folium_output, word
+        layers = str(parts.layers)
+        assert layers.count(TEMPLATE) >= 9 and "window.__pwned" in layers  # the data, unevaluated
+        assert "<" not in layers and ">" not in layers and "'" not in layers  # it cannot end its element
+        assert f'<script type="application/json" class="mapaid-layers" data-map="{parts.name}">' in (
+            parts.script_element
+        )
