@@ -5,9 +5,9 @@ in its ``nonce`` attributes; ``fill`` swaps it for the response's own random non
 leaves, so a cached page stays shareable and no visitor ever sees another visitor's nonce. Only elements
 we wrote (our templates, folium's generated code) carry the placeholder; data never makes one, because
 every escaper on the way to a page (Jinja's autoescape, ``maps.script_json``, the map layers' JSON) turns
-the ``"`` of ``nonce="…"`` into something else (test_csp.py tries). The policy allows scripts and styles from our own host and inline
-ones only with the nonce: no ``'unsafe-inline'``, so a name that slipped through as markup still could
-neither run (``onerror=``) nor restyle the page.
+the ``"`` of ``nonce="…"`` into something else (test_csp.py tries). The policy allows scripts and styles
+from our own host and inline ones only with the nonce: no ``'unsafe-inline'``, so a name that slipped
+through as markup still could neither run (``onerror=``) nor restyle the page.
 """
 
 from __future__ import annotations
