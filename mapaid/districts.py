@@ -20,6 +20,9 @@ NAME_COLUMNS = ("name_be", "name_ru", "name_en")
 # Overlap below this many m² (a 10 x 10 m patch) is a digitising sliver along a shared border, as real
 # district files have (Helsinki's, reprojected, has 8 m²), not two districts claiming land.
 OVERLAP_TOLERANCE_M2 = 100.0
+# A slug goes into URLs, filters, exports and page attributes: short lowercase ASCII, nothing to escape.
+SLUG_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,39}")
+SLUG_RULE = "1 to 40 lowercase ASCII letters, digits and hyphens, starting with a letter"
 
 _TRANSLIT = str.maketrans(
     {
@@ -68,10 +71,14 @@ class DistrictError(ValueError):
 
 
 def slugify(name: str) -> str:
-    """ASCII slug: Cyrillic transliterated, accents dropped, everything else to hyphens."""
+    """ASCII slug fitting SLUG_PATTERN: Cyrillic transliterated, accents dropped, everything else to
+    hyphens, ``d-`` before a leading digit, cut to 40 characters."""
     text = name.lower().translate(_TRANSLIT)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "district"
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "district"
+    if slug[0].isdigit():
+        slug = f"d-{slug}"
+    return slug[:40].rstrip("-")
 
 
 def _label(frame: pd.DataFrame, name_field: str, i: int) -> str:
@@ -112,11 +119,20 @@ def read_districts(path: Path, name_field: str | None = None) -> gpd.GeoDataFram
     )
     for column in NAME_COLUMNS:
         out[column] = (frame[column] if column in frame.columns else frame[name_field]).map(str)
+    _check_slugs(frame, out, name_field)
     duplicated = out["slug"][out["slug"].duplicated()].tolist()
     if duplicated:
         raise DistrictError(f"two districts share the name/slug {duplicated[0]!r}")
     _check_overlaps(out, name_field="name_en")
     return out[["slug", "osm_relation_id", *NAME_COLUMNS, "geometry"]]
+
+
+def _check_slugs(frame: pd.DataFrame, out: pd.DataFrame, name_field: str) -> None:
+    """Refuse a slug the file gives that is not SLUG_PATTERN (made ones always are), naming the feature."""
+    for i, slug in enumerate(out["slug"].tolist()):
+        if not isinstance(slug, str) or not SLUG_PATTERN.fullmatch(slug):
+            shown = "no slug" if slug is None or slug != slug else f"the slug {slug!r}"
+            raise DistrictError(f"{_label(frame, name_field, i)} has {shown}; a slug is {SLUG_RULE}")
 
 
 def _check_polygons(frame: gpd.GeoDataFrame, name_field: str) -> None:

@@ -4,10 +4,19 @@ Pages embed a map in three parts (what goes in <head>, the map's <div>, its scri
 language switcher and forms sit around it. folium's asset lists are class attributes and ``add_js_link``
 changes them for every map in the process, so each map gets its own lists here, pointing at the app.
 Data comes in as data frames (districts, posts); nothing here opens a database.
+
+folium draws the map and nothing else: no string from data or settings ever goes through its templates.
+branca renders an element's output a second time as a Jinja template, so a district named
+``{{ lipsum.__globals__.os.getpid() }}`` ran on the server, and folium's tooltips and popups put values
+into ``innerHTML``. The data layers (districts, unmet needs, tiles) therefore travel as a ``Layers`` spec in
+a JSON block beside folium's script, and our own ``static/layers.js`` draws them, building tooltips and
+popups from text nodes. Every inline <script> and <style> carries the placeholder nonce of ``csp.py``, and
+nothing we make has a ``style=`` attribute, so pages run under a policy without ``'unsafe-inline'``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +28,10 @@ import orjson
 import shapely
 from branca.element import MacroElement
 from jinja2 import Template
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
+from mapaid import csp
 from mapaid.assets import CLUSTER_CSS, CLUSTER_JS, LEAFLET_CSS, LEAFLET_JS
 
 OSM_ATTRIBUTION = "Districts © OpenStreetMap contributors (ODbL)"
@@ -30,20 +41,91 @@ DEFAULT_ZOOM = 11
 MIN_ZOOM = 9
 MAX_ZOOM = 18
 ZOOM_LIMITS: dict[str, Any] = {"minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM}
+LAYERS_JS = "/static/layers.js"  # absolute, like folium's asset links (see assets.py)
 
 _DISTRICTS_JSON: dict[tuple[int, str], tuple[gpd.GeoDataFrame, dict[str, Any]]] = {}
 _BASE_PARTS: dict[tuple[Any, ...], tuple[gpd.GeoDataFrame, MapParts]] = {}
 
 
 @dataclass(frozen=True)
+class Detail:
+    """A tooltip or popup: the feature properties ``fields`` as a table, with ``labels`` as row headings
+    (none when None). Shown by layers.js as text."""
+
+    fields: Sequence[str]
+    labels: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class DataLayer:
+    """A GeoJSON layer for layers.js; each feature's ``properties.style`` styles it. ``name`` labels it in
+    the layer switch (if the map has one)."""
+
+    data: dict[str, Any]
+    name: str
+    attribution: str | None = None
+    tooltip: Detail | None = None
+    popup: Detail | None = None
+
+
+@dataclass(frozen=True)
+class Layers:
+    """What layers.js adds to a folium map: optional raster tiles, GeoJSON layers, a layer switch."""
+
+    layers: Sequence[DataLayer]
+    tiles: str | None = None
+    tiles_attribution: str | None = None
+    tiles_name: str = "tiles"
+    control: bool = False
+
+    def spec(self) -> dict[str, Any]:
+        raster = None
+        if self.tiles:
+            attribution = self.tiles_attribution or self.tiles
+            raster = {"url": self.tiles, "attribution": attribution, "name": self.tiles_name}
+        return {
+            "raster": raster,
+            "control": self.control,
+            "layers": [
+                {
+                    "name": layer.name,
+                    "data": layer.data,
+                    "attribution": layer.attribution,
+                    "tooltip": _detail(layer.tooltip),
+                    "popup": _detail(layer.popup),
+                }
+                for layer in self.layers
+            ],
+        }
+
+
+def _detail(detail: Detail | None) -> dict[str, Any] | None:
+    if detail is None:
+        return None
+    return {"fields": list(detail.fields), "labels": None if detail.labels is None else list(detail.labels)}
+
+
+@dataclass(frozen=True)
 class MapParts:
-    """A rendered map, split for embedding: ``head`` (links, styles), ``html`` (the div), ``script``.
-    ``name`` is the map's JavaScript variable, for our own scripts to find it."""
+    """A rendered map, split for embedding: ``head`` (links, styles), ``html`` (the div), ``script`` (the
+    map's JavaScript) and ``layers`` (the JSON spec for layers.js); a page puts ``script_element`` where its
+    scripts go. ``name`` is the map's JavaScript variable, for our own scripts to find it. Inline elements
+    carry the placeholder nonce (csp.py), so parts can be cached and shared."""
 
     head: Markup
     html: Markup
     script: Markup
+    layers: Markup
     name: str
+
+    @property
+    def script_element(self) -> Markup:
+        """folium's script (with the placeholder nonce), then the data layers and layers.js to draw them."""
+        return Markup(  # noqa: S704 - folium's script holds no data; layers is escaped JSON
+            f"<script {csp.ATTRIBUTE}>{self.script}</script>\n"
+            f'<script type="application/json" class="mapaid-layers" data-map="{self.name}">{self.layers}'
+            f'</script>\n<script src="{LAYERS_JS}"></script>'
+        )
 
 
 def offline(element: Any, *, cluster: bool = False) -> None:
@@ -93,15 +175,9 @@ class StillFit(MacroElement):
 
 
 def base_map(
-    districts: gpd.GeoDataFrame,
-    lang: str,
-    *,
-    bounds: Sequence[float] | None = None,
-    tiles: str | None = None,
-    tiles_attribution: str | None = None,
-    cluster: bool = False,
+    districts: gpd.GeoDataFrame, *, bounds: Sequence[float] | None = None, cluster: bool = False
 ) -> folium.Map:
-    """A map of the served area: our districts as the vector basemap, raster tiles only when configured.
+    """The folium map of the served area, without layers (``base_layers`` adds districts and tiles).
 
     ``bounds`` (west, south, east, north) is what the map shows first; the whole area by default."""
     west, south, east, north = bounds if bounds is not None else districts.total_bounds
@@ -116,27 +192,31 @@ def base_map(
         **ZOOM_LIMITS,
     )
     offline(fmap, cluster=cluster)
-    if tiles:
-        folium.TileLayer(tiles=tiles, attr=tiles_attribution or tiles, name="tiles").add_to(fmap)
-    folium.GeoJson(
-        districts_geojson(districts, lang),
-        name="districts",
-        attribution=OSM_ATTRIBUTION,
-        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-        interactive=True,
-    ).add_to(fmap)
     fmap.add_child(StillFit([[south, west], [north, east]]))
     return fmap
 
 
-def render(fmap: folium.Map) -> MapParts:
-    """Render a map once and split it for a page template."""
+def base_layers(
+    districts: gpd.GeoDataFrame, lang: str, *, tiles: str | None = None, tiles_attribution: str | None = None
+) -> Layers:
+    """The districts as the vector basemap (a tooltip names each), raster tiles only when configured."""
+    layer = DataLayer(
+        districts_geojson(districts, lang), "districts", OSM_ATTRIBUTION, tooltip=Detail(["name"])
+    )
+    return Layers([layer], tiles=tiles, tiles_attribution=tiles_attribution)
+
+
+def render(fmap: folium.Map, layers: Layers) -> MapParts:
+    """Render a map once and split it for a page template, every inline element with the placeholder
+    nonce (the one place folium's output is prepared for the policy), its data layers as JSON that cannot
+    end its element (``<``, ``>``, ``&``, ``'`` escaped)."""
     root: Any = fmap.get_root()  # a branca Figure, typed as its base Element
     root.render()
     return MapParts(
-        head=Markup(root.header.render()),  # noqa: S704 - folium's own markup, our data only
-        html=Markup(root.html.render()),  # noqa: S704
-        script=Markup(root.script.render()),  # noqa: S704
+        head=csp.add_nonces(root.header.render()),
+        html=csp.add_nonces(root.html.render()),
+        script=Markup(root.script.render()),  # noqa: S704 - folium's own script, numbers and our names only
+        layers=htmlsafe_json_dumps(layers.spec()),
         name=fmap.get_name(),
     )
 
@@ -158,7 +238,8 @@ def base_parts(
     if hit is not None and hit[0] is districts:
         return hit[1]
     parts = render(
-        base_map(districts, lang, tiles=tiles, tiles_attribution=tiles_attribution, cluster=cluster)
+        base_map(districts, cluster=cluster),
+        base_layers(districts, lang, tiles=tiles, tiles_attribution=tiles_attribution),
     )
     _BASE_PARTS[key] = (districts, parts)
     return parts
@@ -174,15 +255,31 @@ def script_json(value: Any) -> Markup:
 
 
 def legend_html(title: str, entries: Iterable[tuple[str, str]], *, shape: str = "dot") -> Markup:
-    """A small legend (HTML and CSS only, no d3 from a CDN as branca's colour scale would load).
+    """A small legend (HTML only, no d3 from a CDN as branca's colour scale would load).
 
-    ``entries`` are (CSS colour, label); ``shape`` is ``dot`` for markers or ``box`` for areas."""
+    ``entries`` are (CSS colour, label); ``shape`` is ``dot`` for markers or ``box`` for areas. Swatches
+    are SVG with a ``fill`` attribute, not ``style=""``, which a policy without 'unsafe-inline' refuses."""
+    if shape not in _SWATCHES:
+        raise ValueError(f"shape must be one of {', '.join(_SWATCHES)}")
     rows = "".join(
-        f'<li><span class="legend-{escape(shape)}" style="background:{escape(colour)}"></span>'
-        f"{escape(label)}</li>"
+        f'<li><svg class="legend-{shape}" viewBox="0 0 10 10" aria-hidden="true">'
+        f"{_SWATCHES[shape].format(fill=_colour(colour))}</svg>{escape(label)}</li>"
         for colour, label in entries
     )
     return Markup(f'<div class="legend"><strong>{escape(title)}</strong><ul>{rows}</ul></div>')  # noqa: S704
+
+
+_SWATCHES = {
+    "dot": '<circle cx="5" cy="5" r="5" fill="{fill}"/>',
+    "box": '<rect width="10" height="10" fill="{fill}"/>',
+}
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
+
+
+def _colour(value: str) -> str:
+    if not _COLOUR.fullmatch(value):
+        raise ValueError(f"not a hex colour: {value!r}")
+    return value
 
 
 def step_colours(values: Sequence[float], colours: Sequence[str], bins: Sequence[float]) -> list[str]:

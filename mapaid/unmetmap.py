@@ -21,6 +21,9 @@ from markupsafe import Markup
 from mapaid.geo import Area, cell_polygons
 from mapaid.maps import (
     OSM_ATTRIBUTION,
+    DataLayer,
+    Detail,
+    Layers,
     MapParts,
     districts_geojson,
     legend_html,
@@ -143,29 +146,33 @@ def unmet_map(
     west, south, east, north = area.districts.total_bounds
     fmap = folium.Map(location=[(south + north) / 2, (west + east) / 2], tiles=None, control_scale=True)
     offline(fmap)
-    if tiles:
-        folium.TileLayer(
-            tiles=tiles, attr=tiles_attribution or tiles, name=aliases.get("tiles", "tiles")
-        ).add_to(fmap)
-    fields = ["name", "offers", "needs", "unmet", "met", "by_category"]
-    folium.GeoJson(
-        _district_features(table, area, lang, categories, labels),
-        name=aliases["districts"],
-        attribution=OSM_ATTRIBUTION,
-        style_function=lambda feature: feature["properties"]["style"],
-        tooltip=folium.GeoJsonTooltip(fields=["name", "unmet"], aliases=["", aliases["unmet"]]),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=["", *(aliases[f] for f in fields[1:])]),
-    ).add_to(fmap)
-    if len(cells):
-        folium.GeoJson(
-            _cell_features(cells, categories, labels),
-            name=aliases["hexagons"],
-            style_function=lambda feature: feature["properties"]["style"],
-            tooltip=folium.GeoJsonTooltip(fields=["unmet", "detail"], aliases=[aliases["unmet"], ""]),
-        ).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.fit_bounds([[south, west], [north, east]])
-    return render(fmap)
+    fields = ["name", "offers", "needs", "unmet", "met", "by_category"]
+    layers = [
+        DataLayer(
+            _district_features(table, area, lang, categories, labels),
+            aliases["districts"],
+            OSM_ATTRIBUTION,
+            tooltip=Detail(["name", "unmet"], ["", aliases["unmet"]]),
+            popup=Detail(fields, ["", *(aliases[f] for f in fields[1:])]),
+        )
+    ]
+    if len(cells):
+        layers.append(
+            DataLayer(
+                _cell_features(cells, categories, labels),
+                aliases["hexagons"],
+                tooltip=Detail(["unmet", "detail"], [aliases["unmet"], ""]),
+            )
+        )
+    spec = Layers(
+        layers,
+        tiles=tiles,
+        tiles_attribution=tiles_attribution,
+        tiles_name=aliases.get("tiles", "tiles"),
+        control=True,
+    )
+    return render(fmap, spec)
 
 
 def legend(maximum: int, title: str, extra: Sequence[tuple[str, str]] = ()) -> Markup:

@@ -3,31 +3,15 @@ error answers (JSON under /api/, a page elsewhere; never a stack trace)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Flask, render_template, request
 from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from mapaid import assets, i18n
+from mapaid import assets, csp, i18n
 
 csrf = CSRFProtect()
 API_PREFIX = "/api/"
-
-
-def content_security_policy(tiles: str | None) -> str:
-    """Only our own host, plus the tile server's when tiles are configured: the browser itself then
-    refuses anything that would reach another host."""
-    images = "'self' data:"
-    if tiles:
-        parts = urlsplit(tiles.replace("{s}", "a"))
-        host = parts.netloc.replace("a.", "*.", 1) if "{s}" in tiles else parts.netloc
-        images += f" {parts.scheme}://{host}"
-    return (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-        f"img-src {images}; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-    )
 
 
 def _error_response(error: HTTPException) -> Response | tuple[str, int]:
@@ -42,15 +26,25 @@ def _error_response(error: HTTPException) -> Response | tuple[str, int]:
     return render_template("error.html", code=code, message=error.description or error.name), code
 
 
+def _nonce_page(response: Response) -> str | None:
+    """Give an HTML page its own nonce (see csp.py); None for everything else (JSON, files, streams),
+    whose policy then allows no inline script or style at all."""
+    if response.mimetype != "text/html" or response.direct_passthrough or response.is_streamed:
+        return None
+    nonce = csp.new_nonce()
+    response.set_data(csp.fill(response.get_data(), nonce))
+    return nonce
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(assets.bp)
-    policy = content_security_policy(str(app.config.get("TILES") or "") or None)
+    tiles = str(app.config.get("TILES") or "") or None
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers["Content-Security-Policy"] = csp.policy(tiles, _nonce_page(response))
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

@@ -3,6 +3,7 @@ and `mapaid report` agreeing on every number, moderation with its audit trail.""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -258,7 +259,11 @@ def test_dashboard_map_layers_legend_and_highlight(coordinator: FlaskClient, sce
     assert re.search(rf'<tr data-district="{HOME}" class="most-unserved">', html)
     assert "OpenStreetMap contributors" in html
     assert "2 hexagons have unmet needs" in html
-    assert "geo_json" in html and "layer_control" in html  # choropleth, hexagons, layer switch
+    spec = re.search(r'<script type="application/json" class="mapaid-layers"[^>]*>(.*?)</script>', html, re.S)
+    assert spec, "no data layers"  # choropleth with popups, hexagons, layer switch (drawn by layers.js)
+    layers = json.loads(spec.group(1))
+    assert layers["control"] and [bool(layer["popup"]) for layer in layers["layers"]] == [True, False]
+    assert [len(layer["data"]["features"]) for layer in layers["layers"]] == [9, 2]
     hosts = set(re.findall(r'(?:src|href)="(?:https?:)?//([^/"]+)', html))
     assert hosts == set(), hosts  # everything from our own host
     assert "d3" not in re.findall(r'<script src="([^"]+)"', html)

@@ -13,7 +13,7 @@ from shapely.geometry import Polygon, box
 
 from mapaid.cli import main
 from mapaid.config import DEFAULT_DISTRICTS
-from mapaid.districts import DistrictError, read_districts, slugify
+from mapaid.districts import SLUG_PATTERN, DistrictError, read_districts, slugify
 from mapaid.geo import choose_metric_crs
 from mapaid.store import open_store
 
@@ -162,3 +162,60 @@ def test_slugs_and_metric_crs_choice() -> None:
 def test_read_districts_raises_domain_errors(tmp_path: Path) -> None:
     with pytest.raises(DistrictError):
         read_districts(tmp_path / "missing.geojson")
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        '<img src=x onerror="alert(1)">',
+        "centre\"'",
+        "Centre",
+        "1st-ward",
+        "a" * 41,
+        "",
+        "цэнтр",
+        "old town",
+        "javascript:alert(1)",
+        None,
+    ],
+)
+def test_a_slug_the_file_gives_must_be_short_lowercase_ascii(tmp_path: Path, slug: str | None) -> None:
+    """A slug reaches URLs, filters, exports and pages: refused unless it fits, naming the feature; the
+    districts already loaded stay as they were."""
+    good = _write(tmp_path, [box(27.0, 53.0, 27.1, 53.1), box(27.1, 53.0, 27.2, 53.1)], ["West", "East"])
+    code, output, db = _load(tmp_path, good)
+    assert code == 0, output
+    bad = tmp_path / "bad.geojson"
+    frame = gpd.GeoDataFrame(
+        {"name": ["Old Town", "Riverside"], "slug": ["old-town", slug]},
+        geometry=[box(27.0, 53.0, 27.1, 53.1), box(27.3, 53.0, 27.4, 53.1)],
+        crs=4326,
+    )
+    frame.to_file(bad)
+    code, output, _ = _load(tmp_path, bad)
+    assert code != 0
+    assert "feature 2 (Riverside) has" in output and "lowercase ASCII" in output, output
+    store = open_store(db)
+    assert sorted(store.area().slugs) == ["east", "west"]
+    store.close()
+
+
+def test_made_slugs_always_fit_the_slug_pattern(tmp_path: Path) -> None:
+    names = [
+        '<img src=x onerror="window.__pwned=1">',
+        "</script><script>window.__pwned=2</script>",
+        "\"'",
+        "javascript:window.__pwned=3",
+        "1-y Mikrarayon",
+        "Вельмі доўгая назва раёна, якая не змяшчаецца ў сорак літар",
+        "区",
+    ]
+    slugs = [slugify(n) for n in names]
+    assert all(SLUG_PATTERN.fullmatch(s) for s in slugs), slugs
+    assert slugs[4] == "d-1-y-mikrarayon" and len(slugs[5]) <= 40 and slugs[6] == "district"
+    geoms = [box(27.0 + i / 10, 53.0, 27.1 + i / 10, 53.1) for i in range(4)]
+    code, output, db = _load(tmp_path, _write(tmp_path, geoms, names[:4]))
+    assert code == 0, output
+    store = open_store(db)
+    assert sorted(store.area().slugs) == sorted(slugs[:4])
+    store.close()
