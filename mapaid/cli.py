@@ -244,10 +244,11 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from waitress import serve as waitress_serve
 
-    from mapaid import create_app
+    from mapaid import create_app, logs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app()
+    logs.install(logging.getLogger().handlers, app.url_map)  # every line written, whoever logs it
     with cli_store():  # fail early, with a clear message, when the database is not set up
         pass
     click.echo(f"mapaid on http://{host}:{port}/", err=True)

@@ -52,11 +52,21 @@ def _cache() -> PageCache:
     return cache
 
 
-@bp.post("/posts")
-def create_post() -> Response:
-    data = request.get_json(silent=True)
+def _json_object() -> dict[str, Any]:
+    """The request's JSON object. Python's JSON reader recurses once per nesting level and raises
+    RecursionError (not a ValueError) near a thousand levels; that is a bad request, not our fault."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        fail(400, "the JSON is nested too deeply")
     if not isinstance(data, dict):
         fail(400, "send a JSON object with Content-Type: application/json")
+    return data
+
+
+@bp.post("/posts")
+def create_post() -> Response:
+    data = _json_object()
     try:
         created = create(data, rules(), get_store(), settings().secret_key.encode())
     except IntakeError as error:
