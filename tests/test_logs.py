@@ -231,9 +231,11 @@ def test_mapaid_serve_writes_no_token_when_a_request_fails(
     """`mapaid serve` (waitress, its logging set up by the command): the private link's POST fails on a
     locked database, and nothing on its standard error names the post, its token or the cell."""
     app = create_app({"DATABASE": str(db_path), "SECRET_KEY": env["MAPAID_SECRET_KEY"], "TESTING": True})
-    created = app.test_client().post(
-        "/api/v1/posts", json={"kind": "need", "category": "food", "text": BODY_TEXT, "cell": CELL}
-    ).get_json()
+    created = (
+        app.test_client()
+        .post("/api/v1/posts", json={"kind": "need", "category": "food", "text": BODY_TEXT, "cell": CELL})
+        .get_json()
+    )
     post_id, token = created["id"], created["token"]
     port = _free_port()
     errors = (tmp_path / "serve.err").open("w")
