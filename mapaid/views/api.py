@@ -64,9 +64,30 @@ def _json_object() -> dict[str, Any]:
     return data
 
 
+# JSON types as the OpenAPI document gives them; the form's strings share the intake, which is laxer.
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    **{name: ((str,), "text") for name in ("kind", "category", "text", "contact", "cell")},
+    "expires_days": ((int,), "a whole number of days"),
+    "lat": ((int, float), "a number"),
+    "lon": ((int, float), "a number"),
+}
+
+
+def _check_types(data: dict[str, Any]) -> None:
+    """Refuse a field of the wrong JSON type, naming it. ``60.0`` is a whole number (JSON Schema agrees)."""
+    days = data.get("expires_days")
+    if isinstance(days, float) and days.is_integer():
+        data["expires_days"] = int(days)
+    for name, value in data.items():
+        types, described = _TYPES.get(name, ((object,), ""))
+        if isinstance(value, bool) or not isinstance(value, types):
+            fail(422, f"{name} must be {described}", name)
+
+
 @bp.post("/posts")
 def create_post() -> Response:
     data = _json_object()
+    _check_types(data)
     try:
         created = create(data, rules(), get_store(), settings().secret_key.encode())
     except IntakeError as error:
@@ -183,4 +204,4 @@ def districts() -> Response:
 
 @bp.get("/openapi.json")
 def spec() -> Response:
-    return _json(openapi.document(settings().categories))
+    return _json(openapi.document(settings().categories, settings().max_expires_days))
