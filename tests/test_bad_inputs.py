@@ -5,13 +5,16 @@ characters in ``next=``, bytes that are not UTF-8."""
 from __future__ import annotations
 
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import h3.api.basic_int as h3
 import pytest
+from click.testing import CliRunner
 from conftest import Cli
 from flask.testing import FlaskClient
 
+from mapaid.cli import main
 from mapaid.store import SQLiteStore
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9025, 27.5615, 9))
@@ -125,3 +128,42 @@ def test_control_characters_in_next_send_to_the_dashboard(
     form = {"next": urllib.parse.unquote(target)}
     acted = client.post(f"/coordinator/posts/{post_id}/hide", data=form)
     assert acted.status_code == 302 and acted.headers["Location"] == "/coordinator"
+
+
+def test_a_lone_surrogate_in_a_geojson_import_is_a_problem_with_its_feature(cli: Cli, tmp_path: Path) -> None:
+    def feature(properties: str) -> str:
+        point = '{"type": "Point", "coordinates": [27.56, 53.9]}'
+        return f'{{"type": "Feature", "geometry": {point}, "properties": {properties}}}'
+
+    good = feature('{"kind": "offer", "category": "food", "text": "Soup"}')
+    bad = feature('{"kind": "offer", "category": "food", "text": "Soup", "contact": "a\\udfffb"}')
+    path = tmp_path / "posts.geojson"
+    path.write_text(f'{{"type": "FeatureCollection", "features": [{good}, {bad}]}}')
+    result = CliRunner().invoke(main, ["import", str(path)], env=cli.env)
+    assert result.exit_code != 0 and "feature 2: contact holds a lone surrogate" in result.output
+    assert not isinstance(result.exception, UnicodeError)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("contact", None), ("expires_days", None), ("expires_days", 7.0)]
+)
+def test_json_null_means_left_out(client: FlaskClient, field: str, value: object) -> None:
+    assert client.post("/api/v1/posts", json={**POST, field: value}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("text", 5),
+        ("contact", 5),
+        ("cell", None),
+        ("lat", "53.9"),
+        ("expires_days", "7"),
+        ("kind", ["offer"]),
+    ],
+)
+def test_json_of_the_wrong_type_names_the_field(
+    client: FlaskClient, store: SQLiteStore, field: str, value: object
+) -> None:
+    json_error(client.post("/api/v1/posts", json={**POST, field: value}), 422, field)
+    assert store.count() == 0

@@ -66,8 +66,9 @@ def _json_object() -> dict[str, Any]:
 
 # JSON types as the OpenAPI document gives them; the form's strings share the intake, which is laxer.
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    **{name: ((str,), "text") for name in ("kind", "category", "text", "contact", "cell")},
-    "expires_days": ((int,), "a whole number of days"),
+    **{name: ((str,), "text") for name in ("kind", "category", "text", "cell")},
+    "contact": ((str, type(None)), "text or null"),  # null: no contact, as when left out
+    "expires_days": ((int, type(None)), "a whole number of days"),  # null: the default
     "lat": ((int, float), "a number"),
     "lon": ((int, float), "a number"),
 }
