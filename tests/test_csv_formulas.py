@@ -22,7 +22,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from conftest import Cli
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mapaid import create_app, csvfile
@@ -38,6 +38,7 @@ ODS = {
 }
 
 
+@settings(database=None, deadline=None)  # nothing written to the work tree
 @given(st.text())
 @example("'=x")
 @example("''-1")
