@@ -113,9 +113,9 @@ class RedactingFilter(logging.Filter):
         ):
             return f'Malformed proxy header "{record.args[0]}": {record.args[2]}'
         message = record.getMessage()
-        match = re.match(r"(.*? while serving )(\S*)(.*)", message, re.DOTALL)
-        if match:
-            return f"{match[1]}{self.pattern(match[2])}{match[3]}"
+        match = re.match(r"(.*? while serving )(.*)", message, re.DOTALL)
+        if match:  # the rest is the decoded path, which may hold blanks or line breaks
+            return f"{match[1]}{self.pattern(match[2])}"
         if message.startswith("uncaptured python exception"):
             return "uncaptured python exception, closing channel"
         return None
