@@ -124,11 +124,14 @@ class RedactingFilter(logging.Filter):
         """The route pattern a concrete path matches, for lines written outside a request."""
         if self.url_map is None:
             return UNMATCHED
-        try:
-            rule, _ = self.url_map.bind("localhost").match(path.split("?", 1)[0], return_rule=True)
-        except HTTPException:
-            return UNMATCHED
-        return str(rule.rule)
+        adapter = self.url_map.bind("localhost")
+        for method in ("GET", "POST", "DELETE"):  # the line does not say which; any rule names the route
+            try:
+                rule, _ = adapter.match(path.split("?", 1)[0], method=method, return_rule=True)
+            except HTTPException:
+                continue
+            return str(rule.rule)
+        return UNMATCHED
 
 
 def _redact_request(message: str) -> str:
@@ -175,4 +178,3 @@ def init_app(app: Flask) -> None:
             extra={CLEAN: True},
         )
         return response
-

@@ -186,6 +186,7 @@ def test_waitress_lines_name_the_route_pattern(site: Site, caplog: pytest.LogCap
     except ValueError:
         waitress.exception("Exception while serving %s" % path)  # noqa: UP031 - waitress's own form
     waitress.info("Client disconnected while serving %s" % f"/near/{CELL}")  # noqa: UP031
+    waitress.info("Client disconnected while serving %s" % f"/api/v1/posts/{site.post_id}/fulfilled")  # noqa: UP031
     waitress.info("Client disconnected while serving %s" % f"/manage/a b/{site.token} x\ny")  # noqa: UP031
     waitress.warning(
         'Malformed proxy header "%s" from "%s": %s value: %s', "Forwarded", "198.51.100.7", "bad", CELL
@@ -195,6 +196,7 @@ def test_waitress_lines_name_the_route_pattern(site: Site, caplog: pytest.LogCap
     assert "Client disconnected while serving /near/<cell>" in written
     assert 'Malformed proxy header "Forwarded": bad' in written and "ValueError" in written
     assert "Client disconnected while serving /manage/<post_id>/<token>" in written
+    assert "Client disconnected while serving /api/v1/posts/<post_id>/fulfilled" in written  # POST only
     for secret in (site.token, site.post_id, CELL, "198.51.100.7", " x", "a b"):
         assert secret not in written, secret
 
