@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DEMO_POSTS ?= 2000
 
-.PHONY: run test lint types bench install install-test browser clean translations
+.PHONY: run test lint types bench install install-test browser spreadsheet clean translations
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,13 +21,19 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test browser
+install-test: $(VENV)/.installed-test browser spreadsheet
 
 # Debian's Chromium (Playwright drives it; its own browser download needs the internet).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's LibreOffice Calc without a GUI: a real spreadsheet opens our CSV exports in the tests.
+spreadsheet:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  echo "installing Debian's libreoffice-calc-nogui for the spreadsheet tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
 
 run: install
 	$(VENV)/bin/mapaid init-db

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, request
-from flask.wrappers import Response
+from flask import Flask
 
-from mapaid import clock, db, limits
+from mapaid import clock, db, limits, logs, wellformed
 from mapaid.config import environ_overrides, resolve
-
-access_log = logging.getLogger("mapaid.access")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` (Flask-style keys: DATABASE, SECRET_KEY, CELL_RES ...) overrides the
     environment; tests pass their own database file here, and CLOCK (a ``mapaid.clock.Clock``) to fix
     the time."""
-    app = Flask(__name__, instance_path=None)
+    app = logs.App(__name__, instance_path=None)
     merged: dict[str, Any] = environ_overrides()
     merged.update(config or {})
     settings = resolve(merged)
@@ -36,7 +31,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["mapaid.settings"] = settings
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
     db.init_app(app)
-    _access_log(app)
+    logs.init_app(app)
+    wellformed.init_app(app)
     from mapaid import web
 
     web.init_app(app)
@@ -47,18 +43,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_app(app, merged)
     return app
 
-
-def _access_log(app: Flask) -> None:
-    """One line per request with the route *pattern*, status and time: never the concrete path or query
-    (they can hold a cell, i.e. where someone lives), never a token or the client's address."""
-
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def _log(response: Response) -> Response:
-        rule = request.url_rule.rule if request.url_rule else "<unmatched>"
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access_log.info("%s %s %s %.1fms", request.method, rule, response.status_code, elapsed)
-        return response

@@ -14,6 +14,7 @@ import orjson
 import pandas as pd
 import shapely
 
+from mapaid import csvfile
 from mapaid.geo import Area
 
 ATTRIBUTION = "Districts © OpenStreetMap contributors (ODbL); counts: mapaid"
@@ -52,4 +53,5 @@ def to_geojson(table: pd.DataFrame, area: Area) -> bytes:
 
 
 def to_csv(table: pd.DataFrame) -> bytes:
-    return table.to_csv(index=False, float_format="%.4f").encode()
+    """District names come from OpenStreetMap, which anyone edits: neutralised like posts (csvfile)."""
+    return csvfile.to_csv(table, float_format="%.4f")

@@ -251,11 +251,12 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from waitress import serve as waitress_serve
 
-    from mapaid import create_app
+    from mapaid import create_app, logs
     from mapaid.housekeeping import Housekeeper
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app({"CLOCK": cli_clock()})
+    logs.install(logging.getLogger().handlers, app.url_map)  # every line written, whoever logs it
     with cli_store():  # fail early, with a clear message, when the database is not set up
         pass
     open_files = serving.raise_open_files()

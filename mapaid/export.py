@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mapaid import csvfile
 from mapaid.geo import WGS84, Area
 
 PROPERTIES = (
@@ -143,7 +144,8 @@ def _concatenated(strings: pa.Array) -> memoryview:
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
-    return frame[[*PROPERTIES, "lon", "lat"]].to_csv(index=False, float_format="%.5f").encode()
+    """CSV a spreadsheet opens without running formulas (see csvfile), read back by ``mapaid import``."""
+    return csvfile.to_csv(frame[[*PROPERTIES, "lon", "lat"]], float_format="%.5f")
 
 
 def to_gpkg(frame: pd.DataFrame, path: Path) -> None:

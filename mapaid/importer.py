@@ -16,6 +16,7 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
+from mapaid import csvfile
 from mapaid.intake import IntakeError, Problem
 
 CSV_REQUIRED = ("lat", "lon", "kind", "category", "text")
@@ -44,6 +45,8 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, Sequence[str]]:
         raise IntakeError([_locate_csv_error(path)]) from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     frame = frame[[c for c in frame.columns if c in (*CSV_REQUIRED, *CSV_OPTIONAL)]]
+    for column in frame.columns:  # undo the quote our CSV exports put before formula-like text
+        frame[column] = csvfile.restore(frame[column])
     missing = [c for c in CSV_REQUIRED if c not in frame.columns]
     if missing:
         raise IntakeError(

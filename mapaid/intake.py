@@ -6,6 +6,7 @@ problem is collected (with its line or feature and the field) rather than stoppi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +23,20 @@ from mapaid.models import MAX_CONTACT, MAX_TEXT, Kind, Submissions
 TEXT_FIELDS = ("kind", "category", "text", "contact", "expires")
 _CONTROL = r"[\x00-\x1f\x7f]"
 _CONTROL_IN_TEXT = r"[\x00-\x08\x0b-\x1f\x7f]"  # tab and line feed are allowed in a post's text
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_H3_HEX = re.compile(r"[0-9a-f]{1,16}")
+
+
+def h3_cell(text: str) -> int | None:
+    """The valid H3 cell that ``text`` (hex, any case, surrounding blanks ignored) names, else None.
+
+    Only up to 16 hex digits: h3's C core takes 64-bit ids and raises on a longer number; and no ``0x``,
+    sign or underscores, which Python's ``int(text, 16)`` would accept."""
+    value = text.strip().lower()
+    if not _H3_HEX.fullmatch(value):
+        return None
+    cell = int(value, 16)
+    return cell if h3.is_valid_cell(cell) else None
 
 
 @dataclass(frozen=True)
@@ -131,12 +146,8 @@ def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
     for i, value in enumerate(text.tolist()):
         if not value:
             continue
-        try:
-            cell = h3.str_to_int(value)
-            valid = h3.is_valid_cell(cell)
-        except (ValueError, TypeError):
-            valid = False
-        if not valid:
+        cell = h3_cell(value)
+        if cell is None:
             error.iloc[i] = f"cell {value[:20]!r} is not an H3 cell id"
         elif h3.get_resolution(cell) < rules.cell_res:
             error.iloc[i] = (
@@ -145,6 +156,27 @@ def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
         else:
             cells[i] = cell
     return cells, error
+
+
+def _take_surrogates(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rows per column whose value holds a lone surrogate, blanked in ``frame``.
+
+    JSON's ``"\\ud800"`` escape makes such a string (from the API or a GeoJSON file); UTF-8 cannot encode
+    it, so Arrow, SQLite and every page would fail on it. Only object columns are searched: text read
+    from a UTF-8 file cannot hold one."""
+    found: dict[str, np.ndarray] = {}
+    for column in frame.columns:
+        if frame[column].dtype != object:
+            continue
+        bad = np.fromiter(
+            (isinstance(v, str) and _SURROGATE.search(v) is not None for v in frame[column].tolist()),
+            dtype=bool,
+            count=len(frame),
+        )
+        if bad.any():
+            found[str(column)] = bad
+            frame.loc[bad, column] = ""
+    return found
 
 
 def _text_errors(frame: pd.DataFrame, rules: Rules) -> dict[str, pd.Series]:
@@ -204,6 +236,7 @@ def validate_frame(
     for column in (*TEXT_FIELDS, "lat", "lon", "cell"):
         if column not in frame.columns:
             frame[column] = ""
+    surrogates = _take_surrogates(frame)
     for column in TEXT_FIELDS:
         frame[column] = _clean(frame[column])
     errors = _text_errors(frame, rules)
@@ -214,6 +247,9 @@ def validate_frame(
     errors["lat"][has_cell | (errors["cell"] != "")] = ""
     errors["lon"][has_cell | (errors["cell"] != "")] = ""
     days, errors["expires"] = _expiry(frame["expires"], rules)
+    for column, bad in surrogates.items():
+        if column in errors:
+            errors[column][bad] = f"{column} holds a lone surrogate (an unpaired \\ud800-\\udfff escape)"
     problems = [
         Problem(where[i], name, str(message))
         for name, series in errors.items()

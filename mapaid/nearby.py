@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mapaid.geo import Area
+from mapaid.intake import h3_cell
 from mapaid.models import IntArray
 from mapaid.spatial import WITHIN_CHOICES, cells_within
 from mapaid.store import Store
@@ -40,12 +41,8 @@ class Query:
 def parse_cell(text: str, res: int, area: Area) -> int:
     """An H3 cell id (hex) at the site's resolution inside the served area; a finer one is lifted to its
     parent (a page never needs more than the cell)."""
-    try:
-        cell = h3.str_to_int(text.strip().lower())
-        valid = bool(h3.is_valid_cell(cell))
-    except (ValueError, TypeError):
-        valid = False
-    if not valid:
+    cell = h3_cell(text)
+    if cell is None:
         raise BadCell(f"{text[:20]!r} is not an H3 cell id")
     if h3.get_resolution(cell) < res:
         raise BadCell(f"cell {text} is coarser than this site's hexagons (resolution {res})")

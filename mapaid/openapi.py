@@ -12,6 +12,23 @@ from mapaid.models import MAX_CONTACT, MAX_TEXT
 from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+# What the intake takes, as patterns (ECMA-262 and Python alike). A post's text may hold tab, LF and CR
+# (line ends become LF) but no other control character, and something besides blanks (the ends are
+# stripped); a contact is one line. Lists are comma-separated and any case (``?kind=Offer,need``).
+_TEXT_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+TEXT_PATTERN = f"^\\s*[^{_TEXT_CONTROL}]*[^\\s{_TEXT_CONTROL}][^{_TEXT_CONTROL}]*\\s*$"
+CONTACT_PATTERN = "^\\s*[^\\x00-\\x1f\\x7f]*\\s*$"
+CELL_PATTERN = "^\\s*[0-9a-fA-F]{1,16}\\s*$"
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+def list_pattern(words: Sequence[str]) -> str:
+    """Comma-separated ``words`` in any case, empty items allowed (the parser skips them)."""
+    word = "(" + "|".join(_any_case(w) for w in words) + ")"
+    return f"^,*({word}(,+{word})*)?,*$"
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -22,7 +39,7 @@ def _geojson(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/geo+json": {"schema": schema}}}
 
 
-def _components(categories: Sequence[str]) -> dict[str, Any]:
+def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, Any]:
     post_properties = {
         "id": {"type": "string"},
         "kind": {"enum": ["offer", "need"]},
@@ -59,17 +76,28 @@ def _components(categories: Sequence[str]) -> dict[str, Any]:
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["kind", "category", "text"],
+                "anyOf": [{"required": ["cell"]}, {"required": ["lat", "lon"]}],
                 "description": "Say where with `cell` or with `lat` and `lon`; a point is turned into "
-                "its cell at once and never stored.",
+                "its cell at once and never stored. A place outside the served area is refused (422).",
                 "properties": {
                     "kind": {"enum": ["offer", "need"]},
                     "category": {"enum": list(categories)},
-                    "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
-                    "contact": {"type": "string", "maxLength": MAX_CONTACT, "description": "public"},
-                    "expires_days": {"type": "integer", "minimum": 1},
-                    "cell": {"type": "string", "description": "H3 cell id (hex)"},
-                    "lat": {"type": "number"},
-                    "lon": {"type": "number"},
+                    "text": {"type": "string", "pattern": TEXT_PATTERN, "maxLength": MAX_TEXT},
+                    "contact": {
+                        "type": ["string", "null"],
+                        "pattern": CONTACT_PATTERN,
+                        "maxLength": MAX_CONTACT,
+                        "description": "public",
+                    },
+                    "expires_days": {
+                        "type": ["integer", "null"],
+                        "minimum": 1,
+                        "maximum": max_expires_days,
+                        "description": "null or left out: the site's default",
+                    },
+                    "cell": {"type": "string", "pattern": CELL_PATTERN, "description": "H3 cell id (hex)"},
+                    "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                    "lon": {"type": "number", "minimum": -180, "maximum": 180},
                 },
             },
             "Created": {
@@ -106,12 +134,17 @@ def _components(categories: Sequence[str]) -> dict[str, Any]:
         },
         "parameters": {
             "PostId": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-            "Token": {"name": "X-Post-Token", "in": "header", "required": True, "schema": {"type": "string"}},
+            "Token": {
+                "name": "X-Post-Token",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+            },
         },
     }
 
 
-def _paths() -> dict[str, Any]:
+def _paths(categories: Sequence[str]) -> dict[str, Any]:
     token_errors = {
         "400": _error("no X-Post-Token header"),
         "403": _error("the token is not this post's"),
@@ -120,14 +153,30 @@ def _paths() -> dict[str, Any]:
     }
     id_and_token = [{"$ref": "#/components/parameters/PostId"}, {"$ref": "#/components/parameters/Token"}]
     search = [
-        {"name": "cell", "in": "query", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "cell",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "pattern": CELL_PATTERN},
+            "description": "H3 cell id (hex) inside the served area, at the site's resolution or finer",
+        },
         {
             "name": "within",
             "in": "query",
             "schema": {"enum": list(WITHIN_CHOICES), "default": DEFAULT_WITHIN},
         },
-        {"name": "kind", "in": "query", "schema": {"type": "string"}, "description": "offer, need or both"},
-        {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "comma-separated"},
+        {
+            "name": "kind",
+            "in": "query",
+            "schema": {"type": "string", "pattern": list_pattern(["offer", "need"])},
+            "description": "offer, need or both",
+        },
+        {
+            "name": "category",
+            "in": "query",
+            "schema": {"type": "string", "pattern": list_pattern(categories)},
+            "description": "comma-separated",
+        },
     ]
     return {
         "/api/v1/posts": {
@@ -192,7 +241,7 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def document(categories: Sequence[str]) -> dict[str, Any]:
+def document(categories: Sequence[str], max_expires_days: int = 60) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -201,6 +250,6 @@ def document(categories: Sequence[str]) -> dict[str, Any]:
             "description": "Neighbourhood offers and needs by H3 cell. Errors are JSON {error, field}; "
             "405 for a wrong method on any path.",
         },
-        "paths": _paths(),
-        "components": _components(categories),
+        "paths": _paths(categories),
+        "components": _components(categories, max_expires_days),
     }

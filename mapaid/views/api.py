@@ -52,11 +52,43 @@ def _cache() -> PageCache:
     return cache
 
 
-@bp.post("/posts")
-def create_post() -> Response:
-    data = request.get_json(silent=True)
+def _json_object() -> dict[str, Any]:
+    """The request's JSON object. Python's JSON reader recurses once per nesting level and raises
+    RecursionError (not a ValueError) near a thousand levels; that is a bad request, not our fault."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        fail(400, "the JSON is nested too deeply")
     if not isinstance(data, dict):
         fail(400, "send a JSON object with Content-Type: application/json")
+    return data
+
+
+# JSON types as the OpenAPI document gives them; the form's strings share the intake, which is laxer.
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    **{name: ((str,), "text") for name in ("kind", "category", "text", "cell")},
+    "contact": ((str, type(None)), "text or null"),  # null: no contact, as when left out
+    "expires_days": ((int, type(None)), "a whole number of days"),  # null: the default
+    "lat": ((int, float), "a number"),
+    "lon": ((int, float), "a number"),
+}
+
+
+def _check_types(data: dict[str, Any]) -> None:
+    """Refuse a field of the wrong JSON type, naming it. ``60.0`` is a whole number (JSON Schema agrees)."""
+    days = data.get("expires_days")
+    if isinstance(days, float) and days.is_integer():
+        data["expires_days"] = int(days)
+    for name, value in data.items():
+        types, described = _TYPES.get(name, ((object,), ""))
+        if isinstance(value, bool) or not isinstance(value, types):
+            fail(422, f"{name} must be {described}", name)
+
+
+@bp.post("/posts")
+def create_post() -> Response:
+    data = _json_object()
+    _check_types(data)
     try:
         created = create(data, rules(), get_store(), settings().secret_key.encode())
     except IntakeError as error:
@@ -173,4 +205,4 @@ def districts() -> Response:
 
 @bp.get("/openapi.json")
 def spec() -> Response:
-    return _json(openapi.document(settings().categories))
+    return _json(openapi.document(settings().categories, settings().max_expires_days))

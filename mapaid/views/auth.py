@@ -27,8 +27,16 @@ def current_coordinator() -> str | None:
 
 
 def local_target(target: str | None) -> str:
-    """``target`` if it is a path on this site, else the dashboard: no open redirects."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """``target`` if it is a path on this site, else the dashboard: no open redirects. No control
+    characters: CR/LF cannot go in a Location header, and browsers drop tab/CR/LF (``/\t/host`` is
+    ``//host``)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ch < " " or ch == "\x7f" for ch in target)
+    ):
         return target
     return url_for("coordinator.dashboard")
 

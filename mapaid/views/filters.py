@@ -16,6 +16,8 @@ from mapaid.geo import Area
 from mapaid.models import Kind, Status
 from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
 
+MAX_PAGE = 1_000_000  # 10^9 posts at the API's 1,000 a page; OFFSET stays far below 2^63
+
 
 def parse_within(raw: str | None) -> int:
     if raw in (None, ""):
@@ -31,11 +33,14 @@ def parse_within(raw: str | None) -> int:
 
 
 def parse_page(raw: str | None) -> int:
+    """A page number from 1 to ``MAX_PAGE``. ASCII digits only: ``"²".isdigit()`` is true, yet ``int("²")``
+    fails; and a bound, as SQLite's OFFSET is a 64-bit integer (past the last page a page is empty anyway)."""
     if raw in (None, ""):
         return 1
-    if not str(raw).isdigit() or int(str(raw)) < 1:
-        abort(400, description="page must be a whole number from 1")
-    return int(str(raw))
+    text = str(raw)
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
+        abort(400, description=f"page must be a whole number from 1 to {MAX_PAGE}")
+    return int(text)
 
 
 def _values(args: MultiDict[str, str], name: str, allowed: Sequence[str]) -> list[str]:

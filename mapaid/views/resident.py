@@ -19,7 +19,7 @@ from mapaid import grid
 from mapaid.db import get_store, rules, settings, today
 from mapaid.export import public_frame, uncertainty_m
 from mapaid.i18n import category_label, current_language, kind_label
-from mapaid.intake import IntakeError
+from mapaid.intake import IntakeError, h3_cell
 from mapaid.maps import KIND_COLOURS, base_parts, legend_html, script_json
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
@@ -27,6 +27,7 @@ from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count,
 from mapaid.pagecache import PageCache
 from mapaid.posting import Action, apply, authorised, create
 from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, cell_uncertainty_m
+from mapaid.views.filters import parse_page
 
 bp = Blueprint("resident", __name__)
 MIN_CELL_ZOOM = 14
@@ -92,9 +93,8 @@ def index() -> Response:
 @bp.get("/cells/<parent>.json")
 def cells(parent: str) -> Response:
     """The hexagons of one chunk (see grid.py): public outlines, the same for everyone."""
-    try:
-        parent_id = h3.str_to_int(parent)
-    except (ValueError, TypeError):
+    parent_id = h3_cell(parent)
+    if parent_id is None:
         abort(404)
     outlines = grid.chunk_cells(get_store().area(), settings().cell_res, parent_id)
     if outlines is None:
@@ -123,11 +123,8 @@ def _query(origin: int) -> tuple[Query, int]:
         abort(400, description="kind must be offer or need")
     if category and category not in settings().categories:
         abort(400, description=f"unknown category (use one of: {', '.join(settings().categories)})")
-    page = request.args.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        abort(400, description="page must be a whole number from 1")
     query = Query(origin, within, (kind,) if kind else (), (category,) if category else ())
-    return query, int(page)
+    return query, parse_page(request.args.get("page"))
 
 
 @bp.get("/near/<cell>")
