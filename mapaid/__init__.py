@@ -12,6 +12,7 @@ from flask.wrappers import Response
 
 from mapaid import db
 from mapaid.config import environ_overrides, resolve
+from mapaid.loginguard import LoginGuard
 
 access_log = logging.getLogger("mapaid.access")
 
@@ -33,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=bool(merged.get("SECURE_COOKIES")),
     )
     app.extensions["mapaid.settings"] = settings
+    app.extensions["mapaid.loginguard"] = LoginGuard()
     db.init_app(app)
     _access_log(app)
     from mapaid import web
