@@ -54,6 +54,10 @@ class _Window:
     start: float
     count: int = 0
 
+    def over(self, now: float) -> bool:
+        """Whether the window has run out (or the clock went back past its start)."""
+        return now - self.start >= WINDOW_S or now < self.start
+
 
 class LoginGuard:
     """Counts login attempts per client and failures per (client, account), thread-safe."""
@@ -75,7 +79,7 @@ class LoginGuard:
 
     def _window(self, key: str, now: float) -> _Window:
         window = self._windows.get(key)
-        if window is None or now - window.start >= WINDOW_S or now < window.start:
+        if window is None or window.over(now):
             window = self._windows[key] = _Window(now)
         self._windows.move_to_end(key)
         while len(self._windows) > MAX_KEYS:
@@ -84,14 +88,9 @@ class LoginGuard:
 
     def _count(self, key: str, now: float) -> int:
         window = self._windows.get(key)
-        if window is None or now - window.start >= WINDOW_S or now < window.start:
+        if window is None or window.over(now):
             return 0
         return window.count
-
-    def refusal(self, client: str, name: str, now: float) -> Refusal | None:
-        """Why this attempt must wait, if it must; counts nothing."""
-        with self._lock:
-            return self._refusal(client, name, now)
 
     def _refusal(self, client: str, name: str, now: float) -> Refusal | None:
         if self._count(client, now) >= MAX_CLIENT_ATTEMPTS:
@@ -127,10 +126,11 @@ class LoginGuard:
     def prune(self, now: float) -> int:
         """Drop windows that have run out (housekeeping; counting works without it)."""
         with self._lock:
-            stale = [k for k, w in self._windows.items() if now - w.start >= WINDOW_S or now < w.start]
+            stale = [key for key, window in self._windows.items() if window.over(now)]
             for key in stale:
                 del self._windows[key]
         return len(stale)
 
-    def __len__(self) -> int:
+    def tracked(self) -> int:
+        """How many keys the table holds (at most ``MAX_KEYS``)."""
         return len(self._windows)

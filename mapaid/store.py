@@ -80,9 +80,9 @@ CREATE TABLE IF NOT EXISTS coordinators (
 -- Failed logins of the last minute, by a hash of the name typed (never the name or password itself).
 CREATE TABLE IF NOT EXISTS login_failures (name_hash TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures (name_hash, at);
--- Coordinator logins (mapaid/sessions.py): a hash of the random id in the cookie, never the id itself;
--- the account (its name and a tag of its row, so a re-added name does not inherit old logins); times in
--- whole minutes: when the login began, when it was last used and when it ends unless used again.
+-- Coordinator logins (mapaid/sessions.py): a hash of the random id in the cookie, never the id itself,
+-- the account (its name and a tag of its row, so a re-added name does not inherit old logins), and times
+-- in whole minutes: when the login began, when it was last used and when it ends unless used again.
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY,
     coordinator TEXT NOT NULL,
