@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS coordinators (
     password_hash TEXT NOT NULL,  -- argon2id
     created_day TEXT NOT NULL
 );
--- Failed logins of the last minute, by a hash of the name typed (never the name or password itself).
+-- Failed logins, as older mapaid kept them (a hash of the name typed). No longer written: the login
+-- throttle lives in memory (mapaid/loginguard.py), and accounts.purge_stale empties this table.
 CREATE TABLE IF NOT EXISTS login_failures (name_hash TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures (name_hash, at);
 -- Coordinator logins (mapaid/sessions.py): a hash of the random id in the cookie, never the id itself,

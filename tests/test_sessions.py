@@ -172,6 +172,16 @@ def test_the_database_holds_only_hashes_of_session_ids(
     assert sessions.id_hash(sid).encode() in on_disk  # what is there instead
 
 
+def test_logging_in_and_out_does_not_bump_the_revision(
+    client: FlaskClient, anna: str, store: SQLiteStore
+) -> None:
+    """Page caches key on the revision: a login is not a change of the data."""
+    before = store.revision()
+    assert login(client).status_code == 302 and accepted(client)
+    client.post("/coordinator/logout", data={"csrf_token": token(client, PAGE)})
+    assert store.revision() == before
+
+
 # -- timeouts -------------------------------------------------------------------------------------------
 POLICY = sessions.Policy(lifetime_s=12 * HOUR, idle_s=HOUR)
 

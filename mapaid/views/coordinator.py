@@ -80,9 +80,13 @@ def login() -> Response | BaseResponse:
     except accounts.Busy:
         message = gettext("Several logins are being checked right now; try again in a few seconds.")
         return _wait(message, name, target, 503, BUSY_RETRY_S)
+    if ok:
+        try:
+            begin_login(name)
+        except LookupError:  # the account was removed since its password was checked
+            ok = False
     if not ok:
         return _login_error(gettext("Wrong name or password."), name, target, 401)
-    begin_login(name)
     return redirect(target)
 
 
