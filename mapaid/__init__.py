@@ -9,6 +9,7 @@ from flask import Flask
 
 from mapaid import clock, db, limits, logs, wellformed
 from mapaid.config import environ_overrides, resolve
+from mapaid.loginguard import LoginGuard
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -30,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["mapaid.settings"] = settings
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
+    app.extensions["mapaid.loginguard"] = LoginGuard()
     db.init_app(app)
     logs.init_app(app)
     wellformed.init_app(app)

@@ -1,27 +1,34 @@
-"""Coordinator accounts: argon2id password hashes, and a login throttle kept in the database.
+"""Coordinator accounts: argon2id password hashes, and checking a password without letting a flood of
+logins take the server down or lock a coordinator out.
 
-The throttle lives in the ``login_failures`` table, not in memory, so every waitress thread and every
-process serving the same database shares it, and a restart does not reset it. It holds a hash of the name
-that was typed (never the name, never a password) and the time, and rows older than a minute are dropped
-on every check. Those writes skip ``Store.transaction`` on purpose: a failed login is not a change of the
-data, so it must not bump the revision that page caches key on.
+Each check costs a 64 MiB argon2 hash, so one process checks one password at a time (``hashing_slot``);
+a login that finds the slot taken is answered at once without hashing (``Busy``). Before that, the
+in-memory ``LoginGuard`` (``mapaid.loginguard``) throttles per client and per (client, account). Nothing
+about failed logins is written to disk. Ending logins (removal, a new password) is ``mapaid.sessions``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import time
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from mapaid import loginguard, sessions
+from mapaid.loginguard import LoginGuard, Refusal
 from mapaid.store import SQLiteStore
 
-MAX_FAILURES = 5  # failed logins per account ...
-WINDOW_S = 60.0  # ... per minute
+MAX_FAILURES = loginguard.MAX_PAIR_FAILURES  # failed logins of one client on one account ...
+WINDOW_S = loginguard.WINDOW_S  # ... per minute
+# A login does not wait for the hashing slot: a waiting request holds a server thread that resident pages
+# need, and one hash takes longer (0.1-0.3 s) than any wait short enough to be harmless.
+SLOT_WAIT_S = 0.0
+_SLOT = threading.BoundedSemaphore(1)
 MIN_PASSWORD = 10
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 
@@ -65,8 +72,20 @@ def add(store: SQLiteStore, name: str, password: str, today: date) -> None:
 
 
 def remove(store: SQLiteStore, name: str) -> bool:
+    """Remove the account and end its logins, in one transaction."""
     with store.transaction() as db:
+        sessions.end_all(db, name)
         return db.execute("DELETE FROM coordinators WHERE name = ?", (name,)).rowcount > 0
+
+
+def set_password(store: SQLiteStore, name: str, password: str) -> None:
+    """Give ``name`` a new password and end every login made with the old one, in one transaction."""
+    digest = _hasher.hash(check_password(password))
+    with store.transaction() as db:
+        changed = db.execute("UPDATE coordinators SET password_hash = ? WHERE name = ?", (digest, name))
+        if not changed.rowcount:
+            raise AccountError(f"no coordinator called {name!r}; see `mapaid coordinator list`")
+        sessions.end_all(db, name)
 
 
 def list_all(store: SQLiteStore) -> list[Coordinator]:
@@ -74,39 +93,73 @@ def list_all(store: SQLiteStore) -> list[Coordinator]:
     return [Coordinator(str(r[0]), str(r[1])) for r in rows]
 
 
-def exists(store: SQLiteStore, name: str) -> bool:
-    return store.db.execute("SELECT 1 FROM coordinators WHERE name = ?", (name,)).fetchone() is not None
-
-
-def _key(name: str) -> str:
-    return hashlib.sha256(b"mapaid-login\0" + name.encode()).hexdigest()
-
-
-def throttled(store: SQLiteStore, name: str, now: float | None = None) -> bool:
-    """Whether ``name`` had ``MAX_FAILURES`` failed logins within the last ``WINDOW_S`` seconds."""
-    now = time.time() if now is None else now
-    store.db.execute("DELETE FROM login_failures WHERE at < ?", (now - WINDOW_S,))
-    row = store.db.execute(
-        "SELECT count(*) FROM login_failures WHERE name_hash = ? AND at >= ?", (_key(name), now - WINDOW_S)
-    ).fetchone()
-    return int(row[0]) >= MAX_FAILURES
-
-
 class Throttled(Exception):
-    """Too many failed logins for this account in the last minute."""
+    """Too many login attempts from this client, or failures of this client on this account."""
+
+    def __init__(self, reason: Refusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
 
 
-def authenticate(store: SQLiteStore, name: str, password: str, now: float | None = None) -> bool:
-    """True when ``password`` is ``name``'s. Raises ``Throttled`` (without checking the password, right
-    or wrong) after ``MAX_FAILURES`` failures within a minute; every failure counts towards that."""
-    now = time.time() if now is None else now
-    if throttled(store, name, now):
-        raise Throttled
+class Busy(Exception):
+    """Another password is being checked right now; this one was not (try again in a moment)."""
+
+
+@contextmanager
+def hashing_slot(wait: float = SLOT_WAIT_S) -> Iterator[None]:
+    """Hold the process's one slot for a password check, waiting at most ``wait`` seconds for it;
+    ``Busy`` when it stays taken. A login flood then costs one core and 64 MiB, not one per request,
+    and resident pages keep their threads and their speed."""
+    if not _SLOT.acquire(timeout=wait):
+        raise Busy
+    try:
+        yield
+    finally:
+        _SLOT.release()
+
+
+def _verify(store: SQLiteStore, name: str, password: str) -> bool:
     row = store.db.execute("SELECT password_hash FROM coordinators WHERE name = ?", (name,)).fetchone()
     try:
-        ok = bool(_hasher.verify(row[0] if row else _DUMMY, password)) and row is not None
+        return bool(_hasher.verify(row[0] if row else _DUMMY, password)) and row is not None
     except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
-        store.db.execute("INSERT INTO login_failures VALUES (?, ?)", (_key(name), now))
+        return False
+
+
+def authenticate(
+    store: SQLiteStore,
+    name: str,
+    password: str,
+    now: float,
+    *,
+    guard: LoginGuard,
+    client: str,
+    wait: float = SLOT_WAIT_S,
+) -> bool:
+    """True when ``password`` is ``name``'s. Before any hashing: ``Throttled`` when ``client`` (see
+    ``LoginGuard.client``) made too many attempts this minute, whatever the names, or failed too often on
+    this name (right or wrong password alike); ``Busy`` when the hashing slot stays taken. Other clients
+    are not affected by either: nobody can lock a coordinator out by failing under their name."""
+    refused = guard.admit(client, name, now)
+    if refused is not None:
+        raise Throttled(refused)
+    try:
+        with hashing_slot(wait):
+            ok = _verify(store, name, password)
+    except Busy:
+        guard.refund(client, name)
+        raise
+    if ok:
+        guard.succeeded(client, name)
     return ok
+
+
+def purge_stale(store: SQLiteStore, now: float, guard: LoginGuard | None = None) -> int:
+    """Housekeeping, to run daily (and whenever convenient): deletes logins that ran out or lost their
+    account, and any failed-login rows an older mapaid left in ``login_failures`` (this one keeps
+    failures in memory only); with ``guard``, drops its finished windows too. Returns the rows deleted."""
+    deleted = sessions.purge(store, now)
+    deleted += int(store.db.execute("DELETE FROM login_failures").rowcount)
+    if guard is not None:
+        guard.prune(now)
+    return deleted

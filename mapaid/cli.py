@@ -261,7 +261,7 @@ def serve(host: str, port: int, threads: int) -> None:
         pass
     open_files = serving.raise_open_files()
     options = serving.waitress_options(threads, open_files, app.extensions["mapaid.trusted_proxies"])
-    housekeeper = Housekeeper(cli_settings().database, cli_clock())
+    housekeeper = Housekeeper(cli_settings().database, cli_clock(), app.extensions["mapaid.loginguard"])
     housekeeper.start()
     click.echo(
         f"mapaid on http://{host}:{port}/ ({options['connection_limit']} connections, {threads} threads)",

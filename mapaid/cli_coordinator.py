@@ -7,6 +7,7 @@ Registered on the main group by ``mapaid.cli``; the report reads the same ``unme
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 import pandas as pd
@@ -22,19 +23,26 @@ def coordinator() -> None:
     """Coordinator accounts: people who see unmet needs and moderate posts on /coordinator."""
 
 
+def _password_option(command: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--password-stdin", is_flag=True, help="Read the password from the first line of standard input."
+    )(command)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
 @coordinator.command("add")
 @click.argument("name")
-@click.option(
-    "--password-stdin", is_flag=True, help="Read the password from the first line of standard input."
-)
+@_password_option
 def coordinator_add(name: str, password_stdin: bool) -> None:
     """Add coordinator NAME; the password is asked for (twice) unless --password-stdin.
 
     Passwords are stored as argon2id hashes only; at least 10 characters."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     with cli_store() as store:
         try:
             accounts.add(store, name, password, today())
@@ -43,10 +51,26 @@ def coordinator_add(name: str, password_stdin: bool) -> None:
     click.echo(f"added coordinator {name}")
 
 
+@coordinator.command("passwd")
+@click.argument("name")
+@_password_option
+def coordinator_passwd(name: str, password_stdin: bool) -> None:
+    """Give coordinator NAME a new password (asked for twice unless --password-stdin).
+
+    Every login made with the old password ends at once, wherever it is."""
+    password = _read_password(password_stdin)
+    with cli_store() as store:
+        try:
+            accounts.set_password(store, name, password)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"new password for coordinator {name}; their logins have ended")
+
+
 @coordinator.command("remove")
 @click.argument("name")
 def coordinator_remove(name: str) -> None:
-    """Remove coordinator NAME; their open sessions stop working at their next request."""
+    """Remove coordinator NAME; every login of theirs ends at once."""
     with cli_store() as store:
         if not accounts.remove(store, name):
             raise click.ClickException(f"no coordinator called {name!r}; see `mapaid coordinator list`")

@@ -125,6 +125,18 @@ SETTINGS: tuple[Setting, ...] = (
         "0",
         "Reverse proxies in front of the app; their X-Forwarded-For/-Proto/-Host are believed (0: none).",
     ),
+    Setting(
+        "MAPAID_SESSION_HOURS",
+        "SESSION_HOURS",
+        "12",
+        "A coordinator's login lasts at most this many hours, however busy.",
+    ),
+    Setting(
+        "MAPAID_SESSION_IDLE_MINUTES",
+        "SESSION_IDLE_MINUTES",
+        "60",
+        "A coordinator's login ends after this many minutes without a request.",
+    ),
 )
 
 
@@ -140,6 +152,8 @@ class Settings:
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     default_expires_days: int = 14
     max_expires_days: int = 60
+    session_hours: int = 12
+    session_idle_minutes: int = 60
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -193,6 +207,10 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
             "MAPAID_DEFAULT_EXPIRES_DAYS", overrides.get("DEFAULT_EXPIRES_DAYS", 14), 1, max_days
         ),
         max_expires_days=max_days,
+        session_hours=_int_setting("MAPAID_SESSION_HOURS", overrides.get("SESSION_HOURS", 12), 1, 24 * 30),
+        session_idle_minutes=_int_setting(
+            "MAPAID_SESSION_IDLE_MINUTES", overrides.get("SESSION_IDLE_MINUTES", 60), 1, 24 * 60 * 30
+        ),
         extra={k: v for k, v in overrides.items() if k in ("TILES", "TILES_ATTRIBUTION")},
     )
 

@@ -36,6 +36,11 @@ def today() -> date:
     return clock().today()
 
 
+def now() -> float:
+    """Seconds since the epoch by the app's clock, for logins and their limits."""
+    return clock().now().timestamp()
+
+
 def rules() -> Rules:
     return Rules.from_settings(settings(), today())
 

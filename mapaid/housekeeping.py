@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+from mapaid import accounts
 from mapaid.clock import Clock
+from mapaid.loginguard import LoginGuard
 from mapaid.store import SQLiteStore, open_store
 
 log = logging.getLogger("mapaid.housekeeping")
 AFTER_MIDNIGHT = timedelta(minutes=1)
 RETRY = timedelta(minutes=10)  # after a failed run (a locked database, a full disk)
-LOGIN_WINDOW_S = 60.0  # failed logins older than this no longer count (mapaid.accounts.WINDOW_S)
 
 
 @dataclass(frozen=True)
@@ -31,19 +32,13 @@ class Purged:
     stale_logins: int
 
 
-def purge_stale(store: SQLiteStore, now: datetime) -> int:
-    """Drop login records nothing needs any more. The one place the housekeeping calls for them: when
-    sessions and hashed login failures land, this calls ``accounts.purge_stale(store, now)`` instead."""
-    cutoff = now.timestamp() - LOGIN_WINDOW_S
-    return int(store.db.execute("DELETE FROM login_failures WHERE at < ?", (cutoff,)).rowcount)
-
-
-def run_once(store: SQLiteStore, clock: Clock) -> Purged:
-    """One round: expired posts (past their last UTC day), fulfilled posts, stale login records."""
+def run_once(store: SQLiteStore, clock: Clock, guard: LoginGuard | None = None) -> Purged:
+    """One round: expired posts (past their last UTC day), fulfilled posts, and stale login records
+    (ended coordinator sessions; with ``guard``, the app's finished login-throttle windows)."""
     return Purged(
         expired=store.purge_expired(clock.today()),
         fulfilled=store.purge_fulfilled(),
-        stale_logins=purge_stale(store, clock.now()),
+        stale_logins=accounts.purge_stale(store, clock.now().timestamp(), guard),
     )
 
 
@@ -56,10 +51,11 @@ def next_run(now: datetime) -> datetime:
 class Housekeeper(threading.Thread):
     """Runs ``run_once`` on its own connection to ``database`` at start and then daily, until ``stop``."""
 
-    def __init__(self, database: Path, clock: Clock) -> None:
+    def __init__(self, database: Path, clock: Clock, guard: LoginGuard | None = None) -> None:
         super().__init__(name="mapaid-housekeeping", daemon=True)
         self.database = database
         self.clock = clock
+        self.guard = guard
         self.rounds = 0
         self._stop_event = threading.Event()
 
@@ -76,7 +72,7 @@ class Housekeeper(threading.Thread):
         try:
             store = open_store(self.database)
             try:
-                purged = run_once(store, self.clock)
+                purged = run_once(store, self.clock, self.guard)
             finally:
                 store.close()
         except Exception:  # a bad round must not end the thread: the next one may work

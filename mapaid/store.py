@@ -78,9 +78,21 @@ CREATE TABLE IF NOT EXISTS coordinators (
     password_hash TEXT NOT NULL,  -- argon2id
     created_day TEXT NOT NULL
 );
--- Failed logins of the last minute, by a hash of the name typed (never the name or password itself).
+-- Failed logins, as older mapaid kept them (a hash of the name typed). No longer written: the login
+-- throttle lives in memory (mapaid/loginguard.py), and accounts.purge_stale empties this table.
 CREATE TABLE IF NOT EXISTS login_failures (name_hash TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures (name_hash, at);
+-- Coordinator logins (mapaid/sessions.py): a hash of the random id in the cookie, never the id itself,
+-- the account (its name and a tag of its row, so a re-added name does not inherit old logins), and times
+-- in whole minutes: when the login began, when it was last used and when it ends unless used again.
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,
+    coordinator TEXT NOT NULL,
+    account TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    seen INTEGER NOT NULL,
+    ends INTEGER NOT NULL
+);
 -- Who moderated what and when, deliberately without any location.
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,

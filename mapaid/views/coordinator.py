@@ -2,7 +2,9 @@
 
 Only wiring: accounts (login), unmet (numbers), unmetmap (the map), moderation (status changes and the
 audit trail). Pages answer 302 to the login page and the API answers 401 until someone logs in; every
-form is CSRF-protected by the app-wide CSRFProtect; pages are never cached (``no-store``).
+form is CSRF-protected by the app-wide CSRFProtect; no answer here is cached (``no-store``), the JSON API
+included. A login throttled or turned away for a busy server answers 429 or 503 with Retry-After, in the
+visitor's language, before any password is hashed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.wrappers import Response
@@ -28,17 +29,29 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from mapaid import accounts, moderation
-from mapaid.db import clock, get_store, settings, today
+from mapaid.db import get_store, now, settings, today
 from mapaid.i18n import category_label, current_language
+from mapaid.loginguard import Refusal
 from mapaid.maps import MapParts
 from mapaid.spatial import WITHIN_CHOICES
 from mapaid.unmet import cached_store_unmet, cell_table, district_table
 from mapaid.unmetmap import HIGHLIGHT, legend, most_unserved, unmet_map
-from mapaid.views.auth import current_coordinator, local_target, login_required, private_page
+from mapaid.views.auth import (
+    begin_login,
+    current_coordinator,
+    end_login,
+    local_target,
+    login_guard,
+    login_required,
+    no_store,
+    private_page,
+)
 from mapaid.views.filters import parse_filters, parse_page, parse_within
 
 bp = Blueprint("coordinator", __name__)
+no_store(bp)
 API_PAGE = 1000
+BUSY_RETRY_S = 2
 SORTABLE = ("rank", "name", "offers", "needs", "unmet", "share_met")
 
 
@@ -54,21 +67,41 @@ def login() -> Response | BaseResponse:
     if not name or not password:
         return _login_error(gettext("Enter your name and password."), name, target, 400)
     try:
-        ok = accounts.authenticate(get_store(), name, password, clock().now().timestamp())
-    except accounts.Throttled:
-        response = _login_error(
-            gettext("Too many failed logins for this account; wait a minute and try again."),
+        ok = accounts.authenticate(
+            get_store(),
             name,
-            target,
-            429,
+            password,
+            now(),
+            guard=login_guard(),
+            client=login_guard().client(request.remote_addr),
         )
-        response.headers["Retry-After"] = str(int(accounts.WINDOW_S))
-        return response
+    except accounts.Throttled as refused:
+        return _wait(_THROTTLED[refused.reason](), name, target, 429, int(accounts.WINDOW_S))
+    except accounts.Busy:
+        message = gettext("Several logins are being checked right now; try again in a few seconds.")
+        return _wait(message, name, target, 503, BUSY_RETRY_S)
+    if ok:
+        try:
+            begin_login(name)
+        except LookupError:  # the account was removed since its password was checked
+            ok = False
     if not ok:
         return _login_error(gettext("Wrong name or password."), name, target, 401)
-    session.clear()
-    session["coordinator"] = name
     return redirect(target)
+
+
+_THROTTLED = {
+    Refusal.ACCOUNT: lambda: gettext("Too many failed logins for this account; wait a minute and try again."),
+    Refusal.CLIENT: lambda: gettext(
+        "Too many login attempts from your connection; wait a minute and try again."
+    ),
+}
+
+
+def _wait(message: str, name: str, target: str, status: int, retry_after: int) -> Response:
+    response = _login_error(message, name, target, status)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _login_error(message: str, name: str, target: str, status: int) -> Response:
@@ -78,7 +111,7 @@ def _login_error(message: str, name: str, target: str, status: int) -> Response:
 
 @bp.post("/coordinator/logout")
 def logout() -> BaseResponse:
-    session.clear()
+    end_login()
     return redirect(url_for("coordinator.login"))
 
 

@@ -16,10 +16,11 @@ from mapaid import moderation
 from mapaid.db import clock, get_store, settings, today
 from mapaid.i18n import current_language
 from mapaid.models import Kind, Status
-from mapaid.views.auth import local_target, login_required, private_page
+from mapaid.views.auth import local_target, login_required, no_store, private_page
 from mapaid.views.filters import parse_filters, parse_page
 
 bp = Blueprint("moderation", __name__)
+no_store(bp)
 PAGE_SIZE = 100
 
 

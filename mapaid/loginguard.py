@@ -1,0 +1,136 @@
+"""The login throttle: per client, and per client and account, in this process's memory only.
+
+Why per client: a throttle per account lets anyone lock a coordinator out by failing five times a minute
+under their name. Here failures count against the pair (client, account), so they only stop the client
+that made them; and every password check counts against the client whatever the name, so guessing names
+is throttled too. What "client" means: a keyed hash of the remote address (IPv6 by its /64, which one
+subscriber usually holds), with a random key made with the guard. Nothing of it reaches the disk or a
+log: a seized server holds no list of who tried to log in, not even as hashes.
+
+One ``LoginGuard`` per app (``create_app`` makes it), shared by every server thread. Counts are fixed
+windows of ``WINDOW_S`` per key. The table is bounded (``MAX_KEYS``, oldest evicted first) so a flood of
+addresses cannot grow memory without end. One process, one table: run more server processes and each
+keeps its own (the hashing slot in ``mapaid.accounts`` is per process too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from enum import Enum
+
+WINDOW_S = 60.0
+MAX_PAIR_FAILURES = 5  # failed logins of one client on one account per window
+MAX_CLIENT_ATTEMPTS = 20  # password checks of one client, any names, per window
+MAX_KEYS = 65_536
+
+class Refusal(Enum):
+    """Why a login attempt is refused before its password is checked."""
+
+    CLIENT = "client"  # too many attempts from this client, whatever the names
+    ACCOUNT = "account"  # too many failures of this client on this account
+
+
+def client_address(remote_addr: str | None) -> str:
+    """The part of an address that stands for one client: an IPv6 address counts by its /64."""
+    text = remote_addr or ""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        return str(mapped) if mapped else str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+@dataclass
+class _Window:
+    start: float
+    count: int = 0
+
+    def over(self, now: float) -> bool:
+        """Whether the window has run out (or the clock went back past its start)."""
+        return now - self.start >= WINDOW_S or now < self.start
+
+
+class LoginGuard:
+    """Counts login attempts per client and failures per (client, account), thread-safe."""
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)  # memory only: keys the hashes of addresses and names
+        self._lock = threading.Lock()
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
+
+    def client(self, remote_addr: str | None) -> str:
+        """A keyed hash standing for the client at ``remote_addr``; the address itself is not kept."""
+        return self._digest("client", client_address(remote_addr))
+
+    def _digest(self, kind: str, text: str) -> str:
+        return hmac.new(self._key, f"{kind}\0{text}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _pair(self, client: str, name: str) -> str:
+        return self._digest("pair", f"{client}\0{name}")
+
+    def _window(self, key: str, now: float) -> _Window:
+        window = self._windows.get(key)
+        if window is None or window.over(now):
+            window = self._windows[key] = _Window(now)
+        self._windows.move_to_end(key)
+        while len(self._windows) > MAX_KEYS:
+            self._windows.popitem(last=False)
+        return window
+
+    def _count(self, key: str, now: float) -> int:
+        window = self._windows.get(key)
+        if window is None or window.over(now):
+            return 0
+        return window.count
+
+    def _refusal(self, client: str, name: str, now: float) -> Refusal | None:
+        if self._count(client, now) >= MAX_CLIENT_ATTEMPTS:
+            return Refusal.CLIENT
+        if self._count(self._pair(client, name), now) >= MAX_PAIR_FAILURES:
+            return Refusal.ACCOUNT
+        return None
+
+    def admit(self, client: str, name: str, now: float) -> Refusal | None:
+        """Check and count one password check in one step: it counts as an attempt of the client and,
+        until ``succeeded`` says otherwise, as a failure on the account (so parallel tries cannot slip
+        past the limit)."""
+        with self._lock:
+            refused = self._refusal(client, name, now)
+            if refused is None:
+                self._window(client, now).count += 1
+                self._window(self._pair(client, name), now).count += 1
+            return refused
+
+    def refund(self, client: str, name: str) -> None:
+        """The password was not checked after all (the server was busy): the tentative failure on the
+        account goes; the attempt still counts against the client, so flooding is throttled."""
+        with self._lock:
+            window = self._windows.get(self._pair(client, name))
+            if window is not None and window.count > 0:
+                window.count -= 1
+
+    def succeeded(self, client: str, name: str) -> None:
+        """The password was right: this client's failures on this account are forgiven."""
+        with self._lock:
+            self._windows.pop(self._pair(client, name), None)
+
+    def prune(self, now: float) -> int:
+        """Drop windows that have run out (housekeeping; counting works without it)."""
+        with self._lock:
+            stale = [key for key, window in self._windows.items() if window.over(now)]
+            for key in stale:
+                del self._windows[key]
+        return len(stale)
+
+    def tracked(self) -> int:
+        """How many keys the table holds (at most ``MAX_KEYS``)."""
+        return len(self._windows)
