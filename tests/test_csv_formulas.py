@@ -21,11 +21,12 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-from conftest import Cli
+from conftest import ROOMY_LIMITS, Cli
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mapaid import create_app, csvfile
+from mapaid.clock import FixedClock
 from mapaid.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,13 @@ def test_export_then_import_keeps_every_text(
     cli: Cli, env: dict[str, str], tmp_path: Path, template_db: Path
 ) -> None:
     client = create_app(
-        {"DATABASE": env["MAPAID_DATABASE"], "SECRET_KEY": "k", "TESTING": True}
+        {
+            "DATABASE": env["MAPAID_DATABASE"],
+            "SECRET_KEY": "k",
+            "TESTING": True,
+            "CLOCK": cli.clock,
+            **ROOMY_LIMITS,
+        }
     ).test_client()
     for i, text in enumerate(ROUND_TRIP):
         contact = ROUND_TRIP[-1 - i]
@@ -90,7 +97,7 @@ def test_export_then_import_keeps_every_text(
 
     fresh = tmp_path / "fresh.sqlite3"
     shutil.copy(template_db, fresh)
-    result = Cli({**env, "MAPAID_DATABASE": str(fresh)})("import", str(exported))
+    result = Cli({**env, "MAPAID_DATABASE": str(fresh)}, cli.clock)("import", str(exported))
     assert result.exit_code == 0, result.output
     store = open_store(fresh)
     try:
@@ -101,7 +108,7 @@ def test_export_then_import_keeps_every_text(
 
 
 @pytest.fixture
-def payload_site(tmp_path: Path, env: dict[str, str]) -> Cli:
+def payload_site(tmp_path: Path, env: dict[str, str], clock: FixedClock) -> Cli:
     """A database whose district names are formula payloads, with a payload post in each district."""
     source = json.loads((ROOT / "geodata" / "minsk-districts.geojson").read_text(encoding="utf-8"))
     for feature, payload in zip(source["features"], PAYLOADS, strict=False):
@@ -109,9 +116,12 @@ def payload_site(tmp_path: Path, env: dict[str, str]) -> Cli:
     districts = tmp_path / "payload-districts.geojson"
     districts.write_text(json.dumps(source), encoding="utf-8")
     db = tmp_path / "payload.sqlite3"
-    site = Cli({**env, "MAPAID_DATABASE": str(db), "MAPAID_DISTRICTS": str(districts)})
+    site = Cli({**env, "MAPAID_DATABASE": str(db), "MAPAID_DISTRICTS": str(districts)}, clock)
     assert site("init-db").exit_code == 0
-    client = create_app({"DATABASE": str(db), "SECRET_KEY": "k", "TESTING": True}).test_client()
+    app = create_app(
+        {"DATABASE": str(db), "SECRET_KEY": "k", "TESTING": True, "CLOCK": clock, **ROOMY_LIMITS}
+    )
+    client = app.test_client()
     points = gpd.read_file(districts).representative_point()
     for i, point in enumerate(points):
         text, contact = POSTABLE[i % len(POSTABLE)], POSTABLE[-1 - i % len(POSTABLE)]
@@ -145,7 +155,8 @@ def test_libreoffice_reads_every_export_as_text(payload_site: Cli, tmp_path: Pat
     folder.mkdir()
     assert payload_site("export", "--format", "csv", "-o", str(folder / "cli-posts.csv")).exit_code == 0
     db = payload_site.env["MAPAID_DATABASE"]
-    client = create_app({"DATABASE": db, "SECRET_KEY": "k", "TESTING": True}).test_client()
+    app = create_app({"DATABASE": db, "SECRET_KEY": "k", "TESTING": True, "CLOCK": payload_site.clock})
+    client = app.test_client()
     (folder / "web-posts.csv").write_bytes(client.get("/export/posts.csv").data)
     (folder / "districts.csv").write_bytes(client.get("/export/districts.csv").data)
     files = sorted(folder.glob("*.csv"))
