@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask.wrappers import Response
 
-from mapaid import db
+from mapaid import cache, db
 from mapaid.config import environ_overrides, resolve
 
 access_log = logging.getLogger("mapaid.access")
@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["mapaid.settings"] = settings
     db.init_app(app)
+    cache.init_app(app)
     _access_log(app)
     from mapaid import web
 

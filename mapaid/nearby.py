@@ -51,7 +51,7 @@ def parse_cell(text: str, res: int, area: Area) -> int:
         raise BadCell(f"cell {text} is coarser than this site's hexagons (resolution {res})")
     if h3.get_resolution(cell) > res:
         cell = h3.cell_to_parent(cell, res)
-    if area.cell_info(np.array([cell], dtype=np.int64))[0] is None:
+    if area.cell_districts(np.array([cell], dtype=np.int64))[0][0] < 0:
         raise BadCell("that hexagon is outside the served area", status=404)
     return int(cell)
 

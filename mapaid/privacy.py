@@ -14,7 +14,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 from itertools import repeat
 
 import h3.api.basic_int as h3
@@ -112,7 +111,6 @@ def _uniforms(ids: list[str], secret: bytes) -> FloatArray:
     return words.astype(np.float64) / 2.0**32
 
 
-@lru_cache(maxsize=65536)
 def _triangles(shape: shapely.Geometry) -> tuple[FloatArray, FloatArray]:
     """Triangles (n, 3, 2) covering ``shape``, shrunk towards their centroids, and cumulative area shares."""
     tris = shapely.get_parts(shapely.constrained_delaunay_triangles(shape))

@@ -20,6 +20,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
 from mapaid.models import CoarsePosts, Status
 
@@ -95,7 +96,7 @@ _SLICE = 50_000  # rows per executemany: progress is reported between slices
 _CACHE = -262144  # KiB: up to 256 MB of pages per connection
 _BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
 _REBUILD_FROM = 100_000  # rows in one batch from which secondary indexes are rebuilt rather than updated
-_AREAS: dict[tuple[str, str], Area] = {}
+_AREAS: SharedCache[Area] = SharedCache("served area", 8)
 
 
 class StoreError(RuntimeError):
@@ -223,22 +224,29 @@ class SQLiteStore:
             self._set_meta(db, "districts_version", secrets.token_hex(8))
 
     def area(self) -> Area:
-        """The served area. Built once per set of districts and shared by every connection to the
-        same file, so a web request does not re-read polygons and the per-cell cache stays warm."""
-        key = (str(self.path.resolve()), self.get_meta("districts_version") or "0")
-        area = _AREAS.get(key)
-        if area is None:
-            rows = self.db.execute(
-                "SELECT slug, osm_relation_id, name_be, name_ru, name_en, geometry"
-                " FROM districts ORDER BY slug"
-            ).fetchall()
-            if not rows:
-                raise StoreError("no districts loaded; run `mapaid init-db` or `mapaid districts load FILE`")
-            records = [dict(r) for r in rows]
-            geoms = shapely.from_wkb([r.pop("geometry") for r in records])
-            frame = gpd.GeoDataFrame(records, geometry=geoms, crs=WGS84)
-            epsg = self.get_meta("metric_epsg")
-            area = _AREAS[key] = Area.from_frame(frame, int(epsg) if epsg else None)
+        """The served area. Built once per set of districts and shared by every connection to the same
+        file (mapaid.cache), with the cell table of the database's resolution built at once, so a web
+        request neither re-reads polygons nor meets a cell nobody asked about before."""
+        return _AREAS.get_or_make(
+            self._load_area,
+            database=str(self.path.resolve()),
+            districts=self.get_meta("districts_version") or "0",
+        )
+
+    def _load_area(self) -> Area:
+        rows = self.db.execute(
+            "SELECT slug, osm_relation_id, name_be, name_ru, name_en, geometry FROM districts ORDER BY slug"
+        ).fetchall()
+        if not rows:
+            raise StoreError("no districts loaded; run `mapaid init-db` or `mapaid districts load FILE`")
+        records = [dict(r) for r in rows]
+        geoms = shapely.from_wkb([r.pop("geometry") for r in records])
+        frame = gpd.GeoDataFrame(records, geometry=geoms, crs=WGS84)
+        epsg = self.get_meta("metric_epsg")
+        area = Area.from_frame(frame, int(epsg) if epsg else None)
+        res = self.get_meta("cell_res")
+        if res is not None:
+            area.table(int(res))
         return area
 
     # -- posts -----------------------------------------------------------------------------
