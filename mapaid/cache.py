@@ -96,7 +96,8 @@ class SharedCache(Generic[V]):
                 self._items.popitem(last=False)
         return value
 
-    def keys(self) -> list[dict[str, Part | Same]]:
+    def entries(self) -> list[dict[str, Part | Same]]:
+        """The keys held, as their named parts."""
         with self._lock:
             return [dict(k) for k in self._items]
 
