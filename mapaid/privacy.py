@@ -76,11 +76,14 @@ def coarsen(lat: FloatArray, lon: FloatArray, cell: IntArray, area: Area, res: i
 
 
 def new_ids(n: int) -> list[str]:
-    """Random ids, 20 hex digits each: safe in URLs and shells, cheap to make a million of. Sorted, so a
-    batch goes into the store's id index in order; which post gets which id says nothing about it."""
+    """Random ids, 20 hex digits (80 bits) each: safe in URLs and shells, cheap to make a million of.
+
+    Each is drawn on its own, in the order of the rows, and never sorted here: sorted ids handed out in
+    row order would give back the order of an import's rows (or of a batch's posting) to anyone who sorts
+    by id. Ordered by id, posts come in an order no one chose; the store sorts a batch before writing it."""
     text = secrets.token_bytes(ID_BYTES * n).hex()
     width = 2 * ID_BYTES
-    return sorted(text[i : i + width] for i in range(0, len(text), width))
+    return [text[i : i + width] for i in range(0, len(text), width)]
 
 
 def new_token() -> tuple[str, str]:
