@@ -91,7 +91,7 @@ def nearby(store: Store, query: Query, today: date) -> Nearby:
     by_id = np.argsort(cells)
     post_cells = posts["cell"].to_numpy(dtype=np.int64)
     walk = metres[by_id][np.searchsorted(cells[by_id], post_cells)] if len(posts) else np.empty(0)
-    order = np.lexsort((posts["id"].to_numpy(dtype=object).astype(str), walk))  # nearest, then by id
+    order = np.argsort(walk, kind="stable")  # nearest, then by id: the store reads them in id order
     posts = posts.iloc[order].reset_index(drop=True)
     posts["walk_m"] = walk[order]
     return Nearby(posts, cells)
