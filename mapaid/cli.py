@@ -248,8 +248,8 @@ def serve(host: str, port: int, threads: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app()
-    with cli_store():  # fail early, with a clear message, when the database is not set up
-        pass
+    with cli_store() as store:  # fail early, with a clear message, when the database is not set up
+        store.area()  # the served area and its cell table, built before the first visitor rather than by them
     click.echo(f"mapaid on http://{host}:{port}/", err=True)
     waitress_serve(app, host=host, port=port, threads=threads, ident="mapaid")
 
