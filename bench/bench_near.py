@@ -3,11 +3,13 @@
 The naive way (the peer the issue names): keep every post in a GeoDataFrame already projected to the metric
 CRS (generous: loaded once, outside the timing), filter by distance from the cell's centre x 1.3, sort, and
 draw one folium Marker per post in a MarkerCluster, rendered to HTML. Ours: cells within reach, posts by
-``cell IN (...)`` through the index, one JSON blob for the map, and a page cache keyed by the store's
-revision. Server memory is the peak RSS of a fresh process serving /near with 1,000,000 posts in its store.
+``cell IN (...)`` through the index, one JSON blob for the map. There is no per-cell page cache (issue 7: a
+cached page told the next visitor which cells someone had viewed), so every request does the whole work;
+what is cached is the same for everyone (the base map per language). Server memory is the peak RSS of a
+fresh process serving /near with 1,000,000 posts in its store.
 
-Targets: /near uncached median <= 50 ms and >= 10x faster than naive; cached median <= 5 ms; page weight
-<= 300 KB; memory with 1,000,000 posts <= 1.5 GB.
+Targets: /near median <= 50 ms and >= 10x faster than naive; page weight <= 300 KB; memory with 1,000,000
+posts <= 1.5 GB.
 """
 
 from __future__ import annotations
@@ -106,9 +108,8 @@ def run_ours(db: Path, cells: list[str], api_cells: list[str]) -> dict[str, Any]
         ms, size, _ = timed_get(client, f"/near/{cell}?within={WITHIN}")
         cold.append(ms)
         sizes.append(size)
-    warm = [timed_get(client, f"/near/{cell}?within={WITHIN}")[0] for cell in cells[:-1]]
     api = [timed_get(client, f"/api/v1/posts?cell={cell}&within={WITHIN}")[0] for cell in api_cells]
-    return {"cold": cold, "warm": warm, "api": api, "sizes": sizes}
+    return {"cold": cold, "api": api, "sizes": sizes}
 
 
 def run_naive(db: Path, cells: list[str]) -> list[float]:
@@ -174,21 +175,18 @@ def main() -> None:
         ours = run_ours(db, cells[: CELLS + 1], cells[CELLS + 1 :])
         naive = run_naive(db, cells[:NAIVE_CELLS])
         cold_med, cold_p99 = stats(ours["cold"])
-        warm_med, warm_p99 = stats(ours["warm"])
         api_med, api_p99 = stats(ours["api"])
         naive_med, naive_p99 = stats(naive)
         print(f"/near/<cell>?within={WITHIN}, {CELLS} cells with posts, server time (Flask test client):")
         row("naive (geopandas + Marker per post)", naive_med, naive_p99)
-        row("ours, cells not asked before", cold_med, cold_p99)
-        row("ours, asked again (cached)", warm_med, warm_p99)
-        row("GET /api/v1/posts (not asked before)", api_med, api_p99)
+        row("ours (no per-cell cache)", cold_med, cold_p99)
+        row("GET /api/v1/posts", api_med, api_p99)
         same_med = float(np.median(ours["cold"][:NAIVE_CELLS]))  # the very cells the naive way was timed on
         ratio = naive_med / same_med
-        print(f"  ratio naive / ours on the same {NAIVE_CELLS} cells (uncached medians): {ratio:.1f}x")
+        print(f"  ratio naive / ours on the same {NAIVE_CELLS} cells (medians): {ratio:.1f}x")
         sizes = np.array(ours["sizes"]) / 1024
-        report("uncached /near median", cold_med, "ms", "<= 50", cold_med <= 50)
+        report("/near median (uncached: no per-cell cache)", cold_med, "ms", "<= 50", cold_med <= 50)
         report("speed-up over naive", ratio, "x", ">= 10", ratio >= 10)
-        report("cached /near median", warm_med, "ms", "<= 5", warm_med <= 5)
         report("page weight, largest of the sample", float(sizes.max()), "KB", "<= 300", sizes.max() <= 300)
         print(f"  page weight median {np.median(sizes):.0f} KB")
         start = time.perf_counter()

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from mapaid import clock, db, limits, logs, wellformed
+from mapaid import cache, clock, db, limits, logs, wellformed
 from mapaid.config import environ_overrides, resolve
 from mapaid.loginguard import LoginGuard
 
@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     logs.init_app(app)
     wellformed.init_app(app)
+    cache.init_app(app)
     from mapaid import web
 
     web.init_app(app)

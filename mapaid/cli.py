@@ -257,8 +257,8 @@ def serve(host: str, port: int, threads: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app({"CLOCK": cli_clock()})
     logs.install(logging.getLogger().handlers, app.url_map)  # every line written, whoever logs it
-    with cli_store():  # fail early, with a clear message, when the database is not set up
-        pass
+    with cli_store() as store:  # fail early, with a clear message, when the database is not set up
+        store.area()  # the served area and its cell table, built before the first visitor rather than by them
     open_files = serving.raise_open_files()
     options = serving.waitress_options(threads, open_files, app.extensions["mapaid.trusted_proxies"])
     housekeeper = Housekeeper(cli_settings().database, cli_clock(), app.extensions["mapaid.loginguard"])

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import h3.api.basic_int as h3
 import numpy as np
-import shapely
 
+from mapaid.cache import Same, SharedCache
 from mapaid.geo import Area
 
 CHUNK_STEPS = 3
@@ -33,31 +33,21 @@ class Chunk:
 class Grid:
     res: int
     chunks: dict[int, Chunk]
-    children: dict[int, list[int]]  # parent -> candidate cells (the area's buffered cover)
+    children: dict[int, list[int]]  # parent -> the cells of the area in it
 
 
-_GRIDS: dict[tuple[int, int], tuple[Area, Grid]] = {}
-
-
-def _cover(area: Area, res: int) -> list[int]:
-    """Cells whose hexagon may touch the area: the H3 cover of the area grown by one cell's width."""
-    edge_deg = float(h3.average_hexagon_edge_length(res, "km")) / 111.0 * 2
-    grown = shapely.buffer(area.union, edge_deg)
-    polygons = shapely.get_parts(grown)
-    cells: set[int] = set()
-    for polygon in polygons:
-        cells.update(int(c) for c in h3.geo_to_cells(polygon.__geo_interface__, res))
-    return sorted(cells)
+_GRIDS: SharedCache[Grid] = SharedCache("hexagon grid", 8)
 
 
 def grid(area: Area, res: int) -> Grid:
-    """The chunks of the area at ``res``, built once per area."""
-    key = (id(area), res)
-    hit = _GRIDS.get(key)
-    if hit is not None and hit[0] is area:
-        return hit[1]
+    """The chunks of the area at ``res``, built once per area from its whole-area cell table: the same
+    for everyone, and nothing is looked up per request."""
+    return _GRIDS.get_or_make(lambda: _build(area, res), districts=Same(area), res=res)
+
+
+def _build(area: Area, res: int) -> Grid:
     children: dict[int, list[int]] = {}
-    for cell in _cover(area, res):
+    for cell in area.table(res).cells.tolist():
         children.setdefault(int(h3.cell_to_parent(cell, max(0, res - CHUNK_STEPS))), []).append(cell)
     chunks = {}
     for parent, cells in children.items():
@@ -65,9 +55,7 @@ def grid(area: Area, res: int) -> Grid:
         lat, lon = points[:, 0], points[:, 1]
         bbox = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
         chunks[parent] = Chunk(parent, tuple(round(v, 5) for v in bbox))  # type: ignore[arg-type]
-    built = Grid(res, chunks, children)
-    _GRIDS[key] = (area, built)
-    return built
+    return Grid(res, chunks, children)
 
 
 def chunk_index(area: Area, res: int) -> list[list[object]]:
@@ -77,11 +65,11 @@ def chunk_index(area: Area, res: int) -> list[list[object]]:
 
 def chunk_cells(area: Area, res: int, parent: int) -> list[list[object]] | None:
     """[[cell id (hex), [[lat, lon] x 6]], ...] for the cells of one chunk inside the area; None for a
-    parent that is not a chunk of this area."""
+    parent that is not a chunk of this area. Made afresh per request: which chunks were asked for is
+    where people look, so it is not remembered (mapaid.cache)."""
     cells = grid(area, res).children.get(parent)
     if cells is None:
         return None
-    infos = area.cell_info(np.array(cells, dtype=np.int64))
     return [
         [
             h3.int_to_str(cell),
@@ -90,6 +78,5 @@ def chunk_cells(area: Area, res: int, parent: int) -> list[list[object]] | None:
                 for lat, lon in h3.cell_to_boundary(cell)
             ],
         ]
-        for cell, info in zip(cells, infos, strict=True)
-        if info is not None
+        for cell in cells
     ]

@@ -33,6 +33,7 @@ from markupsafe import Markup, escape
 
 from mapaid import csp
 from mapaid.assets import CLUSTER_CSS, CLUSTER_JS, LEAFLET_CSS, LEAFLET_JS
+from mapaid.cache import Same, SharedCache
 
 OSM_ATTRIBUTION = "Districts © OpenStreetMap contributors (ODbL)"
 DISTRICT_STYLE = {"color": "#555f6e", "weight": 1.5, "fillColor": "#dfe6ee", "fillOpacity": 0.35}
@@ -42,9 +43,6 @@ MIN_ZOOM = 9
 MAX_ZOOM = 18
 ZOOM_LIMITS: dict[str, Any] = {"minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM}
 LAYERS_JS = "/static/layers.js"  # absolute, like folium's asset links (see assets.py)
-
-_DISTRICTS_JSON: dict[tuple[int, str], tuple[gpd.GeoDataFrame, dict[str, Any]]] = {}
-_BASE_PARTS: dict[tuple[Any, ...], tuple[gpd.GeoDataFrame, MapParts]] = {}
 
 
 @dataclass(frozen=True)
@@ -128,6 +126,10 @@ class MapParts:
         )
 
 
+_DISTRICTS_JSON: SharedCache[dict[str, Any]] = SharedCache("district GeoJSON", 16)
+_BASE_PARTS: SharedCache[MapParts] = SharedCache("base map", 24)
+
+
 def offline(element: Any, *, cluster: bool = False) -> None:
     """Point one folium element's asset lists at our own copies (instance attributes shadow the
     class-wide lists, so no other map in the process is touched)."""
@@ -138,11 +140,13 @@ def offline(element: Any, *, cluster: bool = False) -> None:
 def districts_geojson(districts: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
     """Districts as a FeatureCollection with ``slug``, ``name`` (in ``lang``) and a style; 5 decimals.
 
-    Cached per frame and language: the district layer goes into every map page."""
-    key = (id(districts), lang)
-    hit = _DISTRICTS_JSON.get(key)
-    if hit is not None and hit[0] is districts:
-        return hit[1]
+    Cached per frame and language (mapaid.cache): the district layer goes into every map page."""
+    return _DISTRICTS_JSON.get_or_make(
+        lambda: _districts_geojson(districts, lang), districts=Same(districts), lang=lang
+    )
+
+
+def _districts_geojson(districts: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
     name_column = f"name_{lang}" if f"name_{lang}" in districts.columns else "name_en"
     geoms = shapely.transform(districts.geometry.values, lambda xy: np.round(xy, 5))
     features = [
@@ -153,9 +157,7 @@ def districts_geojson(districts: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
         }
         for slug, name, geom in zip(districts["slug"], districts[name_column], geoms, strict=True)
     ]
-    collection = {"type": "FeatureCollection", "features": features}
-    _DISTRICTS_JSON[key] = (districts, collection)
-    return collection
+    return {"type": "FeatureCollection", "features": features}
 
 
 class StillFit(MacroElement):
@@ -232,17 +234,19 @@ def base_parts(
     """The rendered base map of the whole area, made once per language and tile setting.
 
     Pages that only add their own layers and view (from their page data, by our scripts) reuse it:
-    folium compiles its templates on every render, which would be most of a page's time."""
-    key = (id(districts), lang, tiles, tiles_attribution, cluster)
-    hit = _BASE_PARTS.get(key)
-    if hit is not None and hit[0] is districts:
-        return hit[1]
-    parts = render(
-        base_map(districts, cluster=cluster),
-        base_layers(districts, lang, tiles=tiles, tiles_attribution=tiles_attribution),
+    folium compiles its templates on every render, which would be most of a page's time. The same for
+    everyone (mapaid.cache): nothing in it depends on who asks or where they look."""
+    return _BASE_PARTS.get_or_make(
+        lambda: render(
+            base_map(districts, cluster=cluster),
+            base_layers(districts, lang, tiles=tiles, tiles_attribution=tiles_attribution),
+        ),
+        districts=Same(districts),
+        lang=lang,
+        tiles=tiles,
+        attribution=tiles_attribution,
+        cluster=cluster,
     )
-    _BASE_PARTS[key] = (districts, parts)
-    return parts
 
 
 def script_json(value: Any) -> Markup:

@@ -48,7 +48,7 @@ def parse_cell(text: str, res: int, area: Area) -> int:
         raise BadCell(f"cell {text} is coarser than this site's hexagons (resolution {res})")
     if h3.get_resolution(cell) > res:
         cell = h3.cell_to_parent(cell, res)
-    if area.cell_info(np.array([cell], dtype=np.int64))[0] is None:
+    if area.cell_districts(np.array([cell], dtype=np.int64))[0][0] < 0:
         raise BadCell("that hexagon is outside the served area", status=404)
     return int(cell)
 
@@ -88,7 +88,7 @@ def nearby(store: Store, query: Query, today: date) -> Nearby:
     by_id = np.argsort(cells)
     post_cells = posts["cell"].to_numpy(dtype=np.int64)
     walk = metres[by_id][np.searchsorted(cells[by_id], post_cells)] if len(posts) else np.empty(0)
-    order = np.lexsort((posts["id"].to_numpy(dtype=object).astype(str), walk))  # nearest, then by id
+    order = np.argsort(walk, kind="stable")  # nearest, then by id: the store reads them in id order
     posts = posts.iloc[order].reset_index(drop=True)
     posts["walk_m"] = walk[order]
     return Nearby(posts, cells)

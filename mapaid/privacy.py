@@ -14,7 +14,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 from itertools import repeat
 
 import h3.api.basic_int as h3
@@ -77,11 +76,14 @@ def coarsen(lat: FloatArray, lon: FloatArray, cell: IntArray, area: Area, res: i
 
 
 def new_ids(n: int) -> list[str]:
-    """Random ids, 20 hex digits each: safe in URLs and shells, cheap to make a million of. Sorted, so a
-    batch goes into the store's id index in order; which post gets which id says nothing about it."""
+    """Random ids, 20 hex digits (80 bits) each: safe in URLs and shells, cheap to make a million of.
+
+    Each is drawn on its own, in the order of the rows, and never sorted here: sorted ids handed out in
+    row order would give back the order of an import's rows (or of a batch's posting) to anyone who sorts
+    by id. Ordered by id, posts come in an order no one chose; the store sorts a batch before writing it."""
     text = secrets.token_bytes(ID_BYTES * n).hex()
     width = 2 * ID_BYTES
-    return sorted(text[i : i + width] for i in range(0, len(text), width))
+    return [text[i : i + width] for i in range(0, len(text), width)]
 
 
 def new_token() -> tuple[str, str]:
@@ -112,7 +114,6 @@ def _uniforms(ids: list[str], secret: bytes) -> FloatArray:
     return words.astype(np.float64) / 2.0**32
 
 
-@lru_cache(maxsize=65536)
 def _triangles(shape: shapely.Geometry) -> tuple[FloatArray, FloatArray]:
     """Triangles (n, 3, 2) covering ``shape``, shrunk towards their centroids, and cumulative area shares."""
     tris = shapely.get_parts(shapely.constrained_delaunay_triangles(shape))

@@ -8,12 +8,11 @@ a few thousand at most for a city, never on posts.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import h3.api.basic_int as h3
 import numpy as np
 
-from mapaid.geo import Area, cell_centres
+from mapaid.geo import Area
 from mapaid.models import FloatArray, IntArray
 
 CIRCUITY = 1.3
@@ -31,7 +30,6 @@ def cell_uncertainty_m(res: int) -> float:
     return float(2 * h3.average_hexagon_edge_length(res, "m") * CIRCUITY)
 
 
-@lru_cache(maxsize=16)
 def _ring_limit(res: int, within_m: float) -> int:
     """Grid-disk radius that surely contains every cell centre within ``within_m`` walking metres.
 
@@ -42,8 +40,7 @@ def _ring_limit(res: int, within_m: float) -> int:
 
 
 def metric_centres(cells: IntArray, area: Area) -> tuple[FloatArray, FloatArray]:
-    lon, lat = cell_centres(cells)
-    return area.to_metric(lon, lat)
+    return area.metric_centres(cells)
 
 
 def walk_m(origin: int, cells: IntArray, area: Area) -> FloatArray:

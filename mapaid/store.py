@@ -12,19 +12,20 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date
-from itertools import pairwise, repeat
-from operator import itemgetter
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Protocol
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
+from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
 from mapaid.models import CoarsePosts, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 POST_COLUMNS = (
     "id",
     "kind",
@@ -41,18 +42,9 @@ POST_COLUMNS = (
 )
 SELECT_POSTS = f"SELECT {', '.join(POST_COLUMNS)} FROM posts"  # noqa: S608 - fixed column names
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS districts (
-    slug TEXT PRIMARY KEY,
-    osm_relation_id INTEGER,
-    name_be TEXT NOT NULL,
-    name_ru TEXT NOT NULL,
-    name_en TEXT NOT NULL,
-    geometry BLOB NOT NULL  -- WKB, EPSG:4326
-);
-CREATE TABLE IF NOT EXISTS posts (
+# Posts are kept in the order of their random id (WITHOUT ROWID: the table is a B-tree on the id alone),
+# so neither a table scan nor the file keeps the order in which they came (a rowid would count them).
+POSTS_TABLE = """CREATE TABLE {name} (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('offer', 'need')),
     category TEXT NOT NULL,
@@ -66,11 +58,27 @@ CREATE TABLE IF NOT EXISTS posts (
     token_hash TEXT,
     lon REAL NOT NULL,  -- display position: a function of cell, district, id and the server secret
     lat REAL NOT NULL
+) WITHOUT ROWID"""
+POSTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell, kind, category, district, status, expires_day)"
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS districts (
+    slug TEXT PRIMARY KEY,
+    osm_relation_id INTEGER,
+    name_be TEXT NOT NULL,
+    name_ru TEXT NOT NULL,
+    name_en TEXT NOT NULL,
+    geometry BLOB NOT NULL  -- WKB, EPSG:4326
 );
+{posts}
 -- By cell first (posts near a hexagon), and the other columns make it covering for the unmet-needs tally
 -- (mapaid/unmet.py), which reads open posts per cell, kind and category from this index alone, in its
 -- order: ~10x faster than from the table at a million posts, and cheaper on insert than a second index.
-CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell, kind, category, district, status, expires_day);
+{posts_index};
 -- No index on (status, expires_day): nearly every post is open and unexpired, so such an index selects
 -- nothing, costs every insert and turns a sequential read of the table into a random one.
 CREATE TABLE IF NOT EXISTS coordinators (
@@ -101,14 +109,32 @@ CREATE TABLE IF NOT EXISTS audit (
     action TEXT NOT NULL,
     post_id TEXT NOT NULL
 );
-"""
+""".replace("{posts}", POSTS_TABLE.format(name="IF NOT EXISTS posts") + ";").replace(
+    "{posts_index}", POSTS_INDEX
+)
+
+
+def _posts_without_rowid(db: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: posts rebuilt as a WITHOUT ROWID table keyed by the random id, every row and column
+    kept. The old table's pages are overwritten as they are freed (``secure_delete``)."""
+    db.execute(POSTS_TABLE.format(name="posts_v2"))
+    columns = ", ".join(_V1_POST_COLUMNS)
+    db.execute(f"INSERT INTO posts_v2 ({columns}) SELECT {columns} FROM posts ORDER BY id")  # noqa: S608
+    db.execute("DROP TABLE posts")
+    db.execute("ALTER TABLE posts_v2 RENAME TO posts")
+    db.execute(POSTS_INDEX)
+
+
+_V1_POST_COLUMNS = (*POST_COLUMNS, "token_hash")
+# What brings a database from schema version N to N + 1, each run inside the upgrade's one transaction.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _posts_without_rowid}
 
 
 _SLICE = 50_000  # rows per executemany: progress is reported between slices
 _CACHE = -262144  # KiB: up to 256 MB of pages per connection
 _BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
 _REBUILD_FROM = 100_000  # rows in one batch from which secondary indexes are rebuilt rather than updated
-_AREAS: dict[tuple[str, str], Area] = {}
+_AREAS: SharedCache[Area] = SharedCache("served area", 8)
 
 
 class StoreError(RuntimeError):
@@ -157,23 +183,47 @@ class SQLiteStore:
 
     # -- schema and metadata ---------------------------------------------------------------
     def init_schema(self) -> None:
+        """Create the schema, or upgrade an older one (``mapaid init-db``), in one transaction."""
+        found = self._version()
+        if found is not None and found > SCHEMA_VERSION:
+            raise StoreError(self._newer(found))
         with self.transaction() as db:
+            for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
+                MIGRATIONS[version](db)
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            if db.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
+            if found is None:
                 db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
+            else:
+                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        if found is not None and found < SCHEMA_VERSION:
+            self._forget()  # older copies of the rebuilt table's pages leave the WAL too
 
     def check_schema(self) -> None:
+        """Refuse a database this mapaid cannot use, saying what to run. An older schema is not upgraded
+        behind the operator's back: the upgrade rewrites whole tables, so it is a step of its own."""
+        found = self._version()
+        if found is None:
+            raise StoreError(f"{self.path} is not a mapaid database yet; run `mapaid init-db`")
+        if found > SCHEMA_VERSION:
+            raise StoreError(self._newer(found))
+        if found < SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {found}, this mapaid needs {SCHEMA_VERSION}; run "
+                "`mapaid init-db` to upgrade it (it keeps every post)"
+            )
+
+    def _version(self) -> int | None:
         try:
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
         except sqlite3.DatabaseError:
             row = None
-        if row is None:
-            raise StoreError(f"{self.path} is not a mapaid database yet; run `mapaid init-db`")
-        if row[0] != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has schema version {row[0]}, this mapaid needs {SCHEMA_VERSION}")
+        return None if row is None else int(row[0])
+
+    def _newer(self, found: int) -> str:
+        return f"{self.path} has schema version {found}, from a newer mapaid (this one has {SCHEMA_VERSION})"
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -237,48 +287,58 @@ class SQLiteStore:
             self._set_meta(db, "districts_version", secrets.token_hex(8))
 
     def area(self) -> Area:
-        """The served area. Built once per set of districts and shared by every connection to the
-        same file, so a web request does not re-read polygons and the per-cell cache stays warm."""
-        key = (str(self.path.resolve()), self.get_meta("districts_version") or "0")
-        area = _AREAS.get(key)
-        if area is None:
-            rows = self.db.execute(
-                "SELECT slug, osm_relation_id, name_be, name_ru, name_en, geometry"
-                " FROM districts ORDER BY slug"
-            ).fetchall()
-            if not rows:
-                raise StoreError("no districts loaded; run `mapaid init-db` or `mapaid districts load FILE`")
-            records = [dict(r) for r in rows]
-            geoms = shapely.from_wkb([r.pop("geometry") for r in records])
-            frame = gpd.GeoDataFrame(records, geometry=geoms, crs=WGS84)
-            epsg = self.get_meta("metric_epsg")
-            area = _AREAS[key] = Area.from_frame(frame, int(epsg) if epsg else None)
+        """The served area. Built once per set of districts and shared by every connection to the same
+        file (mapaid.cache), with the cell table of the database's resolution built at once, so a web
+        request neither re-reads polygons nor meets a cell nobody asked about before."""
+        return _AREAS.get_or_make(
+            self._load_area,
+            database=str(self.path.resolve()),
+            districts=self.get_meta("districts_version") or "0",
+        )
+
+    def _load_area(self) -> Area:
+        rows = self.db.execute(
+            "SELECT slug, osm_relation_id, name_be, name_ru, name_en, geometry FROM districts ORDER BY slug"
+        ).fetchall()
+        if not rows:
+            raise StoreError("no districts loaded; run `mapaid init-db` or `mapaid districts load FILE`")
+        records = [dict(r) for r in rows]
+        geoms = shapely.from_wkb([r.pop("geometry") for r in records])
+        frame = gpd.GeoDataFrame(records, geometry=geoms, crs=WGS84)
+        epsg = self.get_meta("metric_epsg")
+        area = Area.from_frame(frame, int(epsg) if epsg else None)
+        res = self.get_meta("cell_res")
+        if res is not None:
+            area.table(int(res))
         return area
 
     # -- posts -----------------------------------------------------------------------------
     def add(self, posts: CoarsePosts, progress: Callable[[int], None] | None = None) -> None:
-        """Insert in id order (random ids inserted as they come scatter writes over the whole index), in
+        """Insert in id order (random ids inserted as they come scatter writes over the whole table), in
         slices so ``progress`` hears how far it got; one transaction all the same."""
         expiry = {d: d.isoformat() for d in set(posts.expires_day)}
+        order = np.argsort(np.array(posts.id, dtype="S"), kind="stable")
+
+        def take(values: Sequence[Any]) -> list[Any]:
+            return np.asarray(values, dtype=object)[order].tolist()  # type: ignore[no-any-return]
+
         rows = list(
             zip(
-                posts.id,
-                posts.kind,
-                posts.category,
-                posts.text,
-                posts.contact,
-                posts.cell.tolist(),
-                posts.district,
-                [expiry[d] for d in posts.expires_day],
-                posts.token_hash,
-                posts.lon.tolist(),
-                posts.lat.tolist(),
+                take(posts.id),
+                take(posts.kind),
+                take(posts.category),
+                take(posts.text),
+                take(posts.contact),
+                posts.cell[order].tolist(),
+                take(posts.district),
+                take([expiry[d] for d in posts.expires_day]),
+                take(posts.token_hash),
+                posts.lon[order].tolist(),
+                posts.lat[order].tolist(),
                 repeat(posts.created_day.isoformat()),
                 strict=False,  # repeat() is endless; the other columns have one value per post
             )
         )
-        if any(a[0] > b[0] for a, b in pairwise(rows)):
-            rows.sort(key=itemgetter(0))
         with self.transaction() as db:
             # A batch as big as the table: dropping the secondary indexes and building them afresh (one
             # sort each) beats updating them row by row. DDL is transactional, so a failure restores them.
@@ -329,7 +389,8 @@ class SQLiteStore:
         sql = SELECT_POSTS
         if where:
             sql += " WHERE " + " AND ".join(where)
-        cursor = self.db.execute(sql, params)  # unordered: callers sort by what matters to them
+        # By the random id, which carries no time: no output built from this comes in posting order.
+        cursor = self.db.execute(sql + " ORDER BY id", params)
         cursor.row_factory = None  # plain tuples: much faster for big reads
         return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))
 

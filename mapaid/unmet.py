@@ -11,9 +11,6 @@ and a spatial join, see bench/bench_unmet.py) gives the same counts hundreds of 
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mapaid.cache import SharedCache
 from mapaid.geo import Area
 from mapaid.models import FloatArray, IntArray
 from mapaid.spatial import CIRCUITY, metric_centres
@@ -182,25 +180,10 @@ class Unmet:
 
 
 def _centres(cells: IntArray, area: Area) -> tuple[FloatArray, FloatArray]:
-    """Metric centres of sorted ``cells``, remembered per area: they depend on geometry alone, and the
-    same few thousand cells come back on every call."""
-    known = _CENTRES.get(id(area))
-    if known is None or known[0]() is not area:
-        known = (weakref.ref(area), np.empty(0, np.int64), np.empty(0), np.empty(0))
-    _, have, hx, hy = known
-    where = np.minimum(np.searchsorted(have, cells), max(len(have) - 1, 0))
-    missing = cells[have[where] != cells] if len(have) else cells
-    if len(missing):
-        mx, my = metric_centres(missing, area)
-        order = np.argsort(np.concatenate([have, missing]))
-        have = np.concatenate([have, missing])[order]
-        hx, hy = np.concatenate([hx, mx])[order], np.concatenate([hy, my])[order]
-        _CENTRES[id(area)] = (known[0], have, hx, hy)
-        where = np.searchsorted(have, cells)
-    return hx[where], hy[where]
+    """Metric centres of ``cells``, from the area's whole-area cell table (nothing kept per call)."""
+    return metric_centres(cells, area)
 
 
-_CENTRES: dict[int, tuple[weakref.ref[Area], IntArray, FloatArray, FloatArray]] = {}
 _BITS = 62  # categories per int64 bit mask
 
 
@@ -304,23 +287,18 @@ def store_unmet(store: SQLiteStore, today: date, categories: Sequence[str], with
     return unmet_needs(read_tally(store, today, categories), store.area(), within_m)
 
 
-_CACHE: OrderedDict[tuple[object, ...], Unmet] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 32
+_UNMET: SharedCache[Unmet] = SharedCache("unmet needs", 32)
 
 
 def cached_store_unmet(store: SQLiteStore, today: date, categories: Sequence[str], within_m: int) -> Unmet:
     """``store_unmet`` remembered until the data changes (the store's revision is in the key) or the day
-    turns (posts expire by day): the page, the API and the exports ask the same question many times."""
-    key = (str(store.path.resolve()), store.revision(), today, tuple(categories), int(within_m))
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
-    result = store_unmet(store, today, categories, within_m)
-    with _CACHE_LOCK:
-        _CACHE[key] = result
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return result
+    turns (posts expire by day): the page, the API and the exports ask the same question many times. The
+    same for everyone who asks (mapaid.cache)."""
+    return _UNMET.get_or_make(
+        lambda: store_unmet(store, today, categories, within_m),
+        database=str(store.path.resolve()),
+        revision=store.revision(),
+        day=today,
+        categories=tuple(categories),
+        within=int(within_m),
+    )

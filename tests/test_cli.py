@@ -59,7 +59,7 @@ def test_init_db_is_idempotent_and_sets_up_wal_and_a_schema_version(cli: Cli, db
     assert cli("init-db").exit_code == 0
     db = sqlite3.connect(db_path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     assert db.execute("SELECT count(*) FROM districts").fetchone()[0] == 9
 
 
@@ -114,7 +114,7 @@ def test_purge_expired_deletes_only_what_expired(cli: Cli, store: SQLiteStore) -
     assert cli("demo", "--posts", "20").exit_code == 0
     with store.transaction() as db:
         db.execute(
-            "UPDATE posts SET expires_day = '2020-01-01' WHERE rowid IN (SELECT rowid FROM posts LIMIT 7)"
+            "UPDATE posts SET expires_day = '2020-01-01' WHERE id IN (SELECT id FROM posts LIMIT 7)"
         )
     result = cli("purge-expired")
     assert result.exit_code == 0 and "deleted 7 expired posts" in result.output

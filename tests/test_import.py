@@ -148,7 +148,8 @@ def test_csv_and_geojson_import_the_same_posts(tmp_path: Path, cli: Cli, store: 
     stored = [
         dict(r)
         for r in store.db.execute(
-            "SELECT kind, category, text, contact, cell, district FROM posts ORDER BY cell, kind, rowid"
+            "SELECT kind, category, text, contact, cell, district FROM posts"
+            " ORDER BY cell, kind, category, text, contact, district"
         )
     ]
     assert stored[0::2] == stored[1::2]

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import h3.api.basic_int as h3
 import orjson
 import shapely
-from flask import Blueprint, current_app, make_response, request
+from flask import Blueprint, make_response, request
 from flask.wrappers import Response
 from werkzeug.exceptions import default_exceptions
 
@@ -23,7 +23,6 @@ from mapaid.intake import IntakeError
 from mapaid.maps import OSM_ATTRIBUTION
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
-from mapaid.pagecache import PageCache
 from mapaid.posting import Action, apply, create
 from mapaid.spatial import DEFAULT_WITHIN
 from mapaid.web import csrf
@@ -45,11 +44,6 @@ def _json(payload: Any, status: int = 200, mimetype: str = "application/json") -
     response = make_response(payload if isinstance(payload, bytes) else orjson.dumps(payload), status)
     response.mimetype = mimetype
     return response
-
-
-def _cache() -> PageCache:
-    cache: PageCache = current_app.extensions.setdefault("mapaid.api", PageCache())
-    return cache
 
 
 def _json_object() -> dict[str, Any]:
@@ -131,17 +125,14 @@ def _query() -> Query:
 
 @bp.get("/posts")
 def list_posts() -> Response:
+    """Nearest first, ties by the random id. Computed afresh on every request, never cached per cell
+    (mapaid.cache)."""
     query = _query()
     store = get_store()
-    key = (query, store.revision(), today())
-    body = _cache().get(key)
-    if body is None:
-        found = nearby(store, query, today())
-        frame = public_frame(found.posts, store.area(), settings().cell_res)
-        frame["walk_m"] = found.posts["walk_m"].round().astype(int).to_numpy()
-        body = to_geojson(frame, extra=("walk_m",))
-        _cache().put(key, body)
-    return _json(body, mimetype=GEOJSON)
+    found = nearby(store, query, today())
+    frame = public_frame(found.posts, store.area(), settings().cell_res)
+    frame["walk_m"] = found.posts["walk_m"].round().astype(int).to_numpy()
+    return _json(to_geojson(frame, extra=("walk_m",)), mimetype=GEOJSON)
 
 
 def _public_post(post_id: str) -> Any:

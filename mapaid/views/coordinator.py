@@ -9,8 +9,6 @@ visitor's language, before any password is hashed.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any, cast
 
 import pandas as pd
@@ -29,6 +27,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from mapaid import accounts, moderation
+from mapaid.cache import SharedCache
 from mapaid.db import get_store, now, settings, today
 from mapaid.i18n import category_label, current_language
 from mapaid.loginguard import Refusal
@@ -152,8 +151,7 @@ def _json_rows(records: list[dict[Any, Any]]) -> list[dict[Any, Any]]:
     return [{k: (None if _missing(v) else v) for k, v in r.items()} for r in records]
 
 
-_MAPS: OrderedDict[tuple[object, ...], MapParts] = OrderedDict()
-_MAPS_LOCK = threading.Lock()
+_MAPS: SharedCache[MapParts] = SharedCache("unmet-needs map", 12)
 
 
 def _map_parts(
@@ -163,38 +161,43 @@ def _map_parts(
     with unmet needs, which take folium a while. The page around it is per session (CSRF token)."""
     store = get_store()
     tiles = str(current_app.config.get("TILES") or "") or None
+    attribution = str(current_app.config.get("TILES_ATTRIBUTION") or "") or None
     lang = current_language()
-    key = (str(store.path.resolve()), store.revision(), today(), within, lang, tiles)
-    with _MAPS_LOCK:
-        hit = _MAPS.get(key)
-    if hit is not None:
-        return hit
-    aliases = {
-        "offers": gettext("Offers"),
-        "needs": gettext("Needs"),
-        "unmet": gettext("Unmet needs"),
-        "met": gettext("Needs met"),
-        "by_category": gettext("Unmet / needs by category"),
-        "districts": gettext("Districts by unmet needs"),
-        "hexagons": gettext("Hexagons with unmet needs"),
-        "tiles": gettext("Map tiles"),
-    }
-    parts = unmet_map(
-        table,
-        cells,
-        store.area(),
-        lang=lang,
+
+    def make() -> MapParts:
+        aliases = {
+            "offers": gettext("Offers"),
+            "needs": gettext("Needs"),
+            "unmet": gettext("Unmet needs"),
+            "met": gettext("Needs met"),
+            "by_category": gettext("Unmet / needs by category"),
+            "districts": gettext("Districts by unmet needs"),
+            "hexagons": gettext("Hexagons with unmet needs"),
+            "tiles": gettext("Map tiles"),
+        }
+        return unmet_map(
+            table,
+            cells,
+            store.area(),
+            lang=lang,
+            categories=categories,
+            labels={c: str(category_label(c)) for c in categories},
+            aliases=aliases,
+            tiles=tiles,
+            tiles_attribution=attribution,
+        )
+
+    return _MAPS.get_or_make(
+        make,
+        database=str(store.path.resolve()),
+        revision=store.revision(),
+        day=today(),
+        within=within,
         categories=categories,
-        labels={c: str(category_label(c)) for c in categories},
-        aliases=aliases,
+        lang=lang,
         tiles=tiles,
-        tiles_attribution=str(current_app.config.get("TILES_ATTRIBUTION") or "") or None,
+        attribution=attribution,
     )
-    with _MAPS_LOCK:
-        _MAPS[key] = parts
-        while len(_MAPS) > 12:
-            _MAPS.popitem(last=False)
-    return parts
 
 
 @bp.get("/coordinator")

@@ -24,18 +24,12 @@ from mapaid.maps import KIND_COLOURS, base_parts, legend_html, script_json
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
 from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count, page_items, posts_columns
-from mapaid.pagecache import PageCache
 from mapaid.posting import Action, apply, authorised, create
 from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, cell_uncertainty_m
 from mapaid.views.filters import parse_page
 
 bp = Blueprint("resident", __name__)
 MIN_CELL_ZOOM = 14
-
-
-def _pages() -> PageCache:
-    cache: PageCache = current_app.extensions.setdefault("mapaid.pages", PageCache())
-    return cache
 
 
 def _map_options() -> MapOptions:
@@ -75,19 +69,16 @@ def _cells_config(map_name: str, mode: str, selected: str | None = None) -> dict
 
 @bp.get("/")
 def index() -> Response:
-    store = get_store()
-    lang = current_language()
-    key = ("index", lang, store.get_meta("districts_version"), request.script_root)
-    cached = _pages().get(key)
-    if cached is not None:
-        return _html(cached)
+    """The city map. Its map parts and chunk index are cached (the same for everyone, mapaid.cache); the
+    page around them is rendered per request, since it carries the visitor's own links."""
     options = _map_options()
     parts = base_parts(
-        store.area().districts, lang, tiles=options.tiles, tiles_attribution=options.tiles_attribution
+        get_store().area().districts,
+        options.lang,
+        tiles=options.tiles,
+        tiles_attribution=options.tiles_attribution,
     )
-    body = render_template("index.html", parts=parts, cells=_cells_config(parts.name, "go")).encode()
-    _pages().put(key, body)
-    return _html(body)
+    return _html(render_template("index.html", parts=parts, cells=_cells_config(parts.name, "go")))
 
 
 @bp.get("/cells/<parent>.json")
@@ -129,16 +120,11 @@ def _query(origin: int) -> tuple[Query, int]:
 
 @bp.get("/near/<cell>")
 def near(cell: str) -> Response:
+    """Rendered afresh on every request: a page kept per cell would answer faster, and so tell the next
+    visitor which cells someone looked at (mapaid.cache)."""
     origin = _origin(cell)
     query, page = _query(origin)
-    store = get_store()
-    lang = current_language()
-    key = ("near", query, page, lang, store.revision(), today(), request.script_root)
-    cached = _pages().get(key)
-    if cached is None:
-        cached = _render_near(query, page).encode()
-        _pages().put(key, cached)
-    return _html(cached)
+    return _html(_render_near(query, page))
 
 
 def _labels() -> Labels:
@@ -183,7 +169,7 @@ def _render_near(query: Query, page: int) -> str:
             ("#1d4ed8", gettext("your hexagon")),
         ],
     )
-    info = area.cell_info(np.array([query.cell], dtype=np.int64))[0]
+    code, _ = area.cell_districts(np.array([query.cell], dtype=np.int64))
     return render_template(
         "near.html",
         parts=parts,
@@ -191,7 +177,7 @@ def _render_near(query: Query, page: int) -> str:
         legend=legend,
         query=query,
         cell=h3.int_to_str(query.cell),
-        district=area.by_slug[info.district].name(lang) if info else "",
+        district=area.by_slug[area.slugs[int(code[0])]].name(lang) if code[0] >= 0 else "",
         items=page_items(frame, page, labels),
         total=len(frame),
         page=page,
