@@ -20,11 +20,11 @@ from typing import Any
 import h3.api.basic_int as h3
 import pyogrio
 import pytest
+from conftest import TEST_NOW
 from flask.testing import FlaskClient
 from helpers import row, write_csv
 
 from mapaid import accounts, moderation
-from mapaid.intake import utc_today
 from mapaid.store import SQLiteStore, StoreError, open_store
 
 N = 60
@@ -93,7 +93,7 @@ def test_api_lists_do_not_keep_posting_order(numbered: FlaskClient, store: SQLit
     page = numbered.get(f"/near/{CELL}?within=400").get_data(as_text=True)
     shown = re.findall(r"(?:api|import) \d+", page.split('id="mapaid-posts"')[1].split("</script>")[0])
     _assert_unordered("/near map data", shown)
-    accounts.add(store, "anna", PASSWORD, utc_today())
+    accounts.add(store, "anna", PASSWORD, TEST_NOW.date())
     form = numbered.get("/coordinator/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert csrf
@@ -101,7 +101,7 @@ def test_api_lists_do_not_keep_posting_order(numbered: FlaskClient, store: SQLit
     assert numbered.post("/coordinator/login", data=login).status_code == 302
     listed = numbered.get("/api/v1/coordinator/posts").get_json()["posts"]
     _assert_unordered("coordinator API", [p["text"] for p in listed])
-    frame, _ = moderation.listing(store, utc_today(), {}, limit=1000)
+    frame, _ = moderation.listing(store, TEST_NOW.date(), {}, limit=1000)
     _assert_unordered("moderation list", frame["text"].tolist())
 
 
@@ -181,7 +181,7 @@ def _v1_database(path: Path, template: Path) -> list[tuple[Any, ...]]:
     db.execute("INSERT INTO schema_version VALUES (1)")
     district = db.execute("SELECT slug FROM districts ORDER BY slug LIMIT 1").fetchone()[0]
     cell = h3.latlng_to_cell(*HOME, 9)
-    day = utc_today().isoformat()
+    day = TEST_NOW.date().isoformat()
     posts = [
         (
             f"{(i * 7919) % 1000:020x}",

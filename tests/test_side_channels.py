@@ -23,13 +23,14 @@ from typing import Any
 import h3.api.basic_int as h3
 import numpy as np
 import pytest
+from conftest import TEST_NOW
 from flask import Flask
 from flask.testing import FlaskClient
 from heapscan import references
 
 from mapaid import cache, create_app, demo
+from mapaid.clock import FixedClock
 from mapaid.config import DEFAULT_CATEGORIES
-from mapaid.intake import utc_today
 from mapaid.nearby import Query, nearby
 from mapaid.pipeline import ingest, rules_for
 from mapaid.store import open_store
@@ -38,6 +39,7 @@ SECRET = "test-secret-not-for-production"
 POSTS = 4_000
 VIEWED = UNVIEWED = 100  # an even number of cells, split in matched pairs
 ROUNDS = 3
+TODAY = TEST_NOW.date()
 NONCE = re.compile(r"""nonce(?:-|=["']?)[A-Za-z0-9+/=_-]+""")
 FOLIUM_ID = re.compile(r"_[0-9a-f]{32}(?![0-9a-f])")  # folium names its elements at random, once per process
 
@@ -51,19 +53,25 @@ def scene(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> dict[s
     store = open_store(db)
     frame = demo.generate(store.area(), POSTS, 41, DEFAULT_CATEGORIES)
     frame["expires"] = "30"
-    ingest(frame, [""] * POSTS, rules_for(DEFAULT_CATEGORIES, 9), store, SECRET.encode())
+    ingest(frame, [""] * POSTS, rules_for(DEFAULT_CATEGORIES, 9, TODAY), store, SECRET.encode())
     held = np.unique([row[0] for row in store.db.execute("SELECT cell FROM posts")])
     rng = np.random.default_rng(20)
     chosen = rng.choice(held, size=VIEWED + UNVIEWED + 1, replace=False)
     spare, chosen = int(chosen[-1]), chosen[:-1]
     # Matched pairs: cells ranked by how many posts are within reach (what a page costs), and of each two
     # neighbours in that ranking one is viewed, the other not, so the groups cost the same to serve.
-    reach = [len(nearby(store, Query(int(c), 800), utc_today()).posts) for c in chosen.tolist()]
+    reach = [len(nearby(store, Query(int(c), 800), TODAY).posts) for c in chosen.tolist()]
     pairs = chosen[np.argsort(reach, kind="stable")].reshape(-1, 2)
     flip = rng.random(len(pairs)) < 0.5
     viewed, unviewed = np.where(flip, pairs[:, 0], pairs[:, 1]), np.where(flip, pairs[:, 1], pairs[:, 0])
     store.close()
-    config = {"DATABASE": str(db), "SECRET_KEY": SECRET, "TESTING": True, "INSTANCE_DIR": str(folder)}
+    config = {
+        "DATABASE": str(db),
+        "SECRET_KEY": SECRET,
+        "TESTING": True,
+        "INSTANCE_DIR": str(folder),
+        "CLOCK": FixedClock(TEST_NOW),
+    }
     return {
         "config": config,
         "viewed": np.sort(viewed),
@@ -187,8 +195,11 @@ def test_headers_are_the_same_for_viewed_and_unviewed_cells(observed: dict[str, 
 
 FRESH = """
 import json, sys
+from datetime import datetime
 from mapaid import create_app
+from mapaid.clock import FixedClock
 config, urls = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+config["CLOCK"] = FixedClock(datetime.fromisoformat(config["CLOCK"]))
 client = create_app(config).test_client()
 out = {}
 for url in urls:
@@ -204,8 +215,9 @@ def test_answers_are_those_of_a_server_nobody_asked(scene: dict[str, Any], obser
     urls = {
         url: (name, cell) for cell in cells for name, url in zip(("near", "api"), _urls(cell), strict=True)
     }
+    config = json.dumps({**scene["config"], "CLOCK": TEST_NOW.isoformat()})
     result = subprocess.run(
-        [sys.executable, "-c", FRESH, json.dumps(scene["config"]), json.dumps(list(urls))],
+        [sys.executable, "-c", FRESH, config, json.dumps(list(urls))],
         capture_output=True,
         text=True,
         check=True,
