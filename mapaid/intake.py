@@ -95,14 +95,15 @@ class IntakeError(ValueError):
         return "\n".join(str(p) for p in self.problems)
 
 
-def _no_errors(index: pd.Index) -> pd.Series:
-    """A column of per-row messages, '' where fine (object dtype: it holds ``Message`` values)."""
-    return pd.Series("", index=index, dtype=object)
+def _no_errors(index: pd.Index) -> np.ndarray:
+    """A column of per-row messages, '' where fine. A NumPy object array, not a Series: pandas turns a
+    ``Message`` (a str) into plain text on some assignments, and the message would lose its msgid."""
+    return np.full(len(index), "", dtype=object)
 
 
 def _each(template: str, **columns: pd.Series | Param) -> np.ndarray:
     """One ``Message`` per row of the Series among ``columns`` (other values shared), for a masked
-    assignment: an object array, which pandas stores as it is (a list would become plain text)."""
+    assignment."""
     rows = [c.tolist() for c in columns.values() if isinstance(c, pd.Series)]
     out = np.empty(len(rows[0]), dtype=object)
     for i, values in enumerate(zip(*rows, strict=True)):
@@ -132,7 +133,7 @@ def _numbers(text: pd.Series) -> np.ndarray:
     return np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _coordinate(raw: pd.Series, name: str, limit: float) -> tuple[np.ndarray, pd.Series]:
+def _coordinate(raw: pd.Series, name: str, limit: float) -> tuple[np.ndarray, np.ndarray]:
     """Parsed values and an error message per row ('' where fine)."""
     text = _clean(raw).str.strip()
     value = _numbers(text)
@@ -147,7 +148,7 @@ def _coordinate(raw: pd.Series, name: str, limit: float) -> tuple[np.ndarray, pd
     return value, error
 
 
-def _expiry(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
+def _expiry(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
     """Days until expiry from a number of days or an ISO date; the default where empty."""
     text = _clean(raw).str.strip()
     days = pd.Series(_numbers(text), index=text.index)
@@ -166,7 +167,7 @@ def _expiry(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
     return days.to_numpy(dtype=np.int64, na_value=0), error
 
 
-def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
+def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
     text = _clean(raw).str.strip().str.lower()
     cells = np.full(len(text), -1, dtype=np.int64)
     error = _no_errors(raw.index)
@@ -175,9 +176,9 @@ def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
             continue
         cell = h3_cell(value)
         if cell is None:
-            error.iloc[i] = Message(N_("cell %(value)s is not an H3 cell id"), value=repr(value[:20]))
+            error[i] = Message(N_("cell %(value)s is not an H3 cell id"), value=repr(value[:20]))
         elif h3.get_resolution(cell) < rules.cell_res:
-            error.iloc[i] = Message(
+            error[i] = Message(
                 N_("cell %(value)s is coarser than resolution %(res)s; pick a smaller hexagon"),
                 value=value,
                 res=rules.cell_res,
@@ -208,7 +209,7 @@ def _take_surrogates(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return found
 
 
-def _text_errors(frame: pd.DataFrame, rules: Rules) -> dict[str, pd.Series]:
+def _text_errors(frame: pd.DataFrame, rules: Rules) -> dict[str, np.ndarray]:
     kind = frame["kind"].str.strip().str.lower()
     category = frame["category"].str.strip().str.lower()
     text = frame["text"].str.replace("\r\n?", "\n", regex=True).str.strip()
@@ -288,7 +289,7 @@ def validate_frame(
     problems.sort(key=lambda p: (p.order(), list(errors).index(p.field)))
     bad = np.zeros(len(frame), dtype=bool)
     for series in errors.values():
-        bad |= (series != "").to_numpy()
+        bad |= series != ""
     good = np.flatnonzero(~bad)
     contact = frame["contact"].to_numpy(dtype=object)[good]
     subs = Submissions(
