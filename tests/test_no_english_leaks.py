@@ -25,7 +25,8 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.support import Translations
 from flask.testing import FlaskClient
 
-from mapaid import accounts, create_app
+from mapaid import accounts, create_app, demo
+from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -359,3 +360,19 @@ def test_dates_and_statuses_in_the_visitors_language(
     done = client.post(manage, data={"csrf_token": _csrf(client, manage), "action": "fulfilled"})
     text = visible(done.get_data(as_text=True))
     assert day in text and status in text and "2026-12-11" not in text
+
+
+def test_demo_posts_come_in_the_languages_of_the_chats(store: SQLiteStore) -> None:
+    """Mostly Russian, a good share of Belarusian, a little English, in every kind and category; made up
+    (no phone numbers, links or handles)."""
+    frame = demo.generate(store.area(), 4000, 2020, DEFAULT_CATEGORIES)
+    language = {text: lang for texts in demo.TEXTS.values() for lang, some in texts.items() for text in some}
+    counts = frame["text"].map(language).value_counts(normalize=True)
+    for lang, share in demo.LANGUAGE_MIX.items():
+        assert abs(counts[lang] - share) < 0.03, (lang, counts[lang])
+    for (kind, category), texts in demo.TEXTS.items():
+        assert set(texts) == {"ru", "be", "en"}, (kind, category)
+        rows = frame[(frame["kind"] == kind) & (frame["category"] == category)]
+        assert len(set(rows["text"])) >= 3, (kind, category)
+    for text in language:
+        assert not re.search(r"\d{4,}|https?:|t\.me|@|www\.", text), text
