@@ -27,6 +27,7 @@ from flask.testing import FlaskClient
 
 from mapaid import accounts, create_app, demo
 from mapaid.config import DEFAULT_CATEGORIES
+from mapaid.districts import read_districts, romanize_be
 from mapaid.store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -376,3 +377,29 @@ def test_demo_posts_come_in_the_languages_of_the_chats(store: SQLiteStore) -> No
         assert len(set(rows["text"])) >= 3, (kind, category)
     for text in language:
         assert not re.search(r"\d{4,}|https?:|t\.me|@|www\.", text), text
+
+
+def test_english_pages_name_districts_in_english(client: FlaskClient) -> None:
+    """The shipped districts carry OSM's name:en, or the romanised Belarusian name where the OSM data at
+    hand has none; never a Cyrillic name on an English page."""
+    html = client.get(f"/near/{CELL}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Around your hexagon in Leninsky District." in html
+    index = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    for name in ("Frunzyenski District", "Tsentralny District", "Maskowski District"):
+        assert name in index
+    assert not re.search("[А-Яа-яІіЎў]", visible(index).replace("Беларуская", "").replace("Русский", ""))
+
+
+def test_a_file_without_english_names_gets_the_belarusian_ones_romanised(tmp_path: Path) -> None:
+    source = json.loads((ROOT / "geodata" / "minsk-districts.geojson").read_text(encoding="utf-8"))
+    for feature in source["features"]:
+        del feature["properties"]["name_en"]
+        del feature["properties"]["slug"]
+    source["features"][0]["properties"]["name_be"] = ""  # no Belarusian name either: the name it has
+    path = tmp_path / "districts.geojson"
+    path.write_text(json.dumps(source), encoding="utf-8")
+    frame = read_districts(path, name_field="name_ru")
+    names = dict(zip(frame["name_ru"], frame["name_en"], strict=True))
+    assert names["Фрунзенский"] == "Frunzyenski" and names["Московский"] == "Maskowski"
+    assert names["Заводской"] == "Заводской"  # the first feature: nothing to romanise
+    assert romanize_be("Фрунзенскі раён") == "Frunzyenski rayon"
