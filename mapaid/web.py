@@ -3,8 +3,8 @@ error answers (JSON under /api/, a page elsewhere; never a stack trace).
 
 An error page speaks the visitor's language: a lower layer's ``Message`` is translated here, and
 werkzeug's own English descriptions (a 404 with none given) are replaced by ours. JSON answers keep
-their English messages, which API clients may match on (the 429 follows the request's language, as
-it did before)."""
+their English messages, which API clients may match on (the 429 and 500 texts, shared with the
+pages, follow the request's language, as the 429 did before)."""
 
 from __future__ import annotations
 
