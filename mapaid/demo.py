@@ -26,33 +26,136 @@ CHATS_2020 = {
     "partizansky": 26,
 }
 
-TEXTS = {
-    ("offer", "food"): [
-        "Can share soup and bread tonight",
-        "Extra potatoes from the dacha, come by",
-        "Will buy groceries for anyone who cannot go out",
-    ],
-    ("need", "food"): ["Need groceries delivered this week", "Looking for baby formula"],
-    ("offer", "medicine"): ["Have a spare blood pressure monitor", "Can pick up prescriptions"],
-    ("need", "medicine"): ["Need insulin pen needles", "Looking for someone to fetch medicine"],
-    ("offer", "transport"): [
-        "Driving to the centre at 9 most mornings",
-        "Can give a lift to the hospital",
-    ],
-    ("need", "transport"): ["Need a ride to a court hearing", "Need help moving a fridge"],
-    ("offer", "childcare"): [
-        "Can watch kids after school",
-        "Retired teacher, happy to help with homework",
-    ],
-    ("need", "childcare"): ["Need someone to pick up my son from school"],
-    ("offer", "shelter"): ["Spare room for a few nights"],
-    ("need", "shelter"): ["Need a place to stay for two nights"],
-    ("offer", "legal"): ["Lawyer, free first consultation", "Can explain how to file an appeal"],
-    ("need", "legal"): ["Need advice after a detention", "Looking for a lawyer for a relative"],
-    ("offer", "tech"): ["Can set up a VPN or fix a laptop", "Will teach secure messaging"],
-    ("need", "tech"): ["Phone is broken, need help recovering contacts"],
-    ("offer", "other"): ["Yard concert on Sunday, bring tea", "Have a ladder and tools to lend"],
-    ("need", "other"): ["Need help carrying things to the 5th floor"],
+# Texts in the mix the 2020 yard chats had: mostly Russian (the language most of Minsk speaks day to
+# day), a good share of Belarusian (which many chats took up that year), a little English (students and
+# foreigners living in the city). All made up: no person, address, phone number or chat link.
+LANGUAGE_MIX = {"ru": 0.6, "be": 0.3, "en": 0.1}
+TEXTS: dict[tuple[str, str], dict[str, list[str]]] = {
+    ("offer", "food"): {
+        "ru": [
+            "Сварила большую кастрюлю супа, могу поделиться сегодня вечером",
+            "Есть лишняя картошка и морковь с дачи, заходите",
+            "Куплю продукты тем, кто не может выйти из дома",
+            "Испекла пироги, угощу соседей",
+        ],
+        "be": [
+            "Магу падзяліцца супам і хлебам сёння ўвечары",
+            "Ёсць лішняя бульба з лецішча, забірайце",
+            "Закуплю прадукты для тых, хто не можа выйсці з дому",
+        ],
+        "en": ["Can share soup and bread tonight", "Will buy groceries for anyone who cannot go out"],
+    },
+    ("need", "food"): {
+        "ru": [
+            "Нужно привезти продукты на этой неделе, сама не хожу",
+            "Ищу детскую смесь, первая ступень",
+            "Пожилому соседу нужна помощь с покупками раз в неделю",
+        ],
+        "be": ["Патрэбна дапамога з прадуктамі на гэтым тыдні", "Шукаю дзіцячую сумесь"],
+        "en": ["Need groceries delivered this week"],
+    },
+    ("offer", "medicine"): {
+        "ru": [
+            "Могу забрать лекарства из аптеки по рецепту",
+            "Есть лишний тонометр, отдам",
+            "Медсестра, могу сделать укол или измерить давление",
+        ],
+        "be": ["Магу забраць лекі з аптэкі", "Ёсць лішні тонометр, аддам бясплатна"],
+        "en": ["Can pick up prescriptions from the pharmacy"],
+    },
+    ("need", "medicine"): {
+        "ru": [
+            "Нужны иглы для инсулиновой ручки",
+            "Ищу, кто заберёт лекарства из аптеки для мамы",
+            "Нужен костыль на пару недель",
+        ],
+        "be": ["Патрэбны іголкі для інсулінавай ручкі", "Хто можа прывезці лекі з аптэкі?"],
+        "en": ["Looking for someone to fetch medicine"],
+    },
+    ("offer", "transport"): {
+        "ru": [
+            "Езжу в центр почти каждое утро в 9, могу подвезти",
+            "Отвезу в больницу или на процедуры",
+            "Есть машина с большим багажником, помогу с перевозкой",
+        ],
+        "be": ["Магу падвезці ў бальніцу", "Еду ў цэнтр раніцай, вазьму пасажыра"],
+        "en": ["Can give a lift to the hospital"],
+    },
+    ("need", "transport"): {
+        "ru": [
+            "Нужно доехать до больницы на приём во вторник",
+            "Помогите перевезти холодильник",
+            "Нужно отвезти передачу, сама не за рулём",
+        ],
+        "be": ["Трэба дабрацца да бальніцы ў аўторак", "Патрэбна дапамога перавезці халадзільнік"],
+        "en": ["Need a ride to a hospital appointment"],
+    },
+    ("offer", "childcare"): {
+        "ru": [
+            "Могу посидеть с детьми после школы",
+            "Учительница на пенсии, помогу с уроками",
+            "Погуляю с ребёнком, пока вы на работе",
+        ],
+        "be": ["Магу пасядзець з дзецьмі пасля школы", "Дапамагу з урокамі па беларускай мове"],
+        "en": ["Can watch kids after school"],
+    },
+    ("need", "childcare"): {
+        "ru": ["Нужно забрать сына из садика в четверг", "Ищу няню на пару часов вечером"],
+        "be": ["Хто можа забраць сына са школы ў пятніцу?"],
+        "en": ["Need someone to pick up my son from school"],
+    },
+    ("offer", "shelter"): {
+        "ru": ["Есть свободная комната на несколько ночей", "Могу приютить на пару дней"],
+        "be": ["Ёсць вольны пакой на некалькі начэй"],
+        "en": ["Spare room for a few nights"],
+    },
+    ("need", "shelter"): {
+        "ru": ["Нужно где-то переночевать две ночи", "Ищу жильё на неделю для семьи с ребёнком"],
+        "be": ["Патрэбна месца пераначаваць на дзве ночы"],
+        "en": ["Need a place to stay for two nights"],
+    },
+    ("offer", "legal"): {
+        "ru": [
+            "Юрист, бесплатная первая консультация",
+            "Подскажу, как составить жалобу или апелляцию",
+            "Помогу разобраться с документами",
+        ],
+        "be": ["Юрыст, першая кансультацыя бясплатна", "Растлумачу, як падаць скаргу"],
+        "en": ["Lawyer, free first consultation"],
+    },
+    ("need", "legal"): {
+        "ru": ["Нужна консультация юриста для родственника", "Нужен совет, как составить заявление"],
+        "be": ["Патрэбна кансультацыя юрыста", "Шукаю адваката для сваяка"],
+        "en": ["Looking for a lawyer for a relative"],
+    },
+    ("offer", "tech"): {
+        "ru": [
+            "Починю ноутбук или телефон",
+            "Настрою VPN и покажу, как безопасно переписываться",
+            "Помогу восстановить данные с флешки",
+        ],
+        "be": ["Магу паправіць ноўтбук", "Навучу карыстацца бяспечнымі мэсэнджарамі"],
+        "en": ["Can set up a VPN or fix a laptop"],
+    },
+    ("need", "tech"): {
+        "ru": ["Сломался телефон, нужно восстановить контакты", "Не включается ноутбук, помогите"],
+        "be": ["Зламаўся ноўтбук, патрэбна дапамога"],
+        "en": ["Phone is broken, need help recovering contacts"],
+    },
+    ("offer", "other"): {
+        "ru": [
+            "Концерт во дворе в воскресенье, приносите чай",
+            "Дам на время стремянку и инструменты",
+            "Выгуляю собаку, если вы заболели",
+        ],
+        "be": ["Канцэрт у двары ў нядзелю, бярыце гарбату", "Пазычу драбіны і інструменты"],
+        "en": ["Have a ladder and tools to lend"],
+    },
+    ("need", "other"): {
+        "ru": ["Помогите занести вещи на 5 этаж", "Нужно выгулять собаку пару дней"],
+        "be": ["Дапамажыце занесці рэчы на 5 паверх"],
+        "en": ["Need help carrying things to the 5th floor"],
+    },
 }
 KINDS_WEIGHT = {"offer": 0.55, "need": 0.45}
 CLUSTER_SIGMA_DEG = 0.0025  # ~170-280 m at Minsk's latitude
@@ -86,8 +189,14 @@ def _points_in(geom: shapely.Geometry, n: int, rng: np.random.Generator) -> np.n
     return result
 
 
+def _text(choices: list[str], draw: int) -> str:
+    return choices[draw % len(choices)]
+
+
 def generate(area: Area, n: int, seed: int, categories: tuple[str, ...]) -> pd.DataFrame:
-    """``n`` synthetic rows with lat, lon, kind, category, text, expires: the same columns as a CSV import."""
+    """``n`` synthetic rows with lat, lon, kind, category, text, expires: the same columns as a CSV import.
+
+    Texts are Russian, Belarusian or English in the proportions of ``LANGUAGE_MIX``."""
     rng = np.random.default_rng(seed)
     per_district = rng.multinomial(n, district_weights(area))
     coords = np.vstack(
@@ -98,11 +207,11 @@ def generate(area: Area, n: int, seed: int, categories: tuple[str, ...]) -> pd.D
     )
     kinds = rng.choice(list(KINDS_WEIGHT), size=n, p=list(KINDS_WEIGHT.values()))
     cats = rng.choice(list(categories), size=n)
+    # languages from a generator of their own, so positions, kinds and expiry stay what a seed gave before
+    langs = np.random.default_rng([seed, 8]).choice(list(LANGUAGE_MIX), size=n, p=list(LANGUAGE_MIX.values()))
     texts = [
-        TEXTS.get((k, c), TEXTS[(k, "other")])[
-            int(rng.integers(0, 1 << 30)) % len(TEXTS.get((k, c), TEXTS[(k, "other")]))
-        ]
-        for k, c in zip(kinds.tolist(), cats.tolist(), strict=True)
+        _text(TEXTS.get((k, c), TEXTS[(k, "other")])[lang], int(rng.integers(0, 1 << 30)))
+        for k, c, lang in zip(kinds.tolist(), cats.tolist(), langs.tolist(), strict=True)
     ]
     return pd.DataFrame(
         {

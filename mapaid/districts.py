@@ -66,6 +66,26 @@ _TRANSLIT = str.maketrans(
 )
 
 
+# BGN/PCGN romanisation of Belarusian (as OSM's name:en and the English Wikipedia spell Minsk's districts:
+# Frunzyenski, Maskowski); a file with Belarusian names and no English ones gets its English names so.
+_BGN_BE = {
+    **{c: c for c in "abcdefghijklmnopqrstuvwxyz"},
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "ye", "ё": "yo", "ж": "zh", "з": "z",
+    "і": "i", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
+    "с": "s", "т": "t", "у": "u", "ў": "w", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "shch", "ы": "y", "ь": "", "ъ": "", "э": "e", "ю": "yu", "я": "ya", "'": "", "’": "", "ʼ": "",
+}  # fmt: skip
+
+
+def romanize_be(name: str) -> str:
+    """A Belarusian name in Latin letters (BGN/PCGN): "Фрунзенскі раён" -> "Frunzyenski rayon"."""
+    out = []
+    for char in name:
+        latin = _BGN_BE.get(char.lower(), char)
+        out.append(latin.capitalize() if char.isupper() else latin)
+    return "".join(out)
+
+
 class DistrictError(ValueError):
     """The district file cannot be served as it is; the message says which feature and why."""
 
@@ -119,12 +139,29 @@ def read_districts(path: Path, name_field: str | None = None) -> gpd.GeoDataFram
     )
     for column in NAME_COLUMNS:
         out[column] = (frame[column] if column in frame.columns else frame[name_field]).map(str)
+    out["name_en"] = _english_names(frame, name_field)
     _check_slugs(frame, out, name_field)
     duplicated = out["slug"][out["slug"].duplicated()].tolist()
     if duplicated:
         raise DistrictError(f"two districts share the name/slug {duplicated[0]!r}")
     _check_overlaps(out, name_field="name_en")
     return out[["slug", "osm_relation_id", *NAME_COLUMNS, "geometry"]]
+
+
+def _given(values: pd.Series) -> pd.Series:
+    """Which values hold a name (not missing, not blank)."""
+    return values.notna() & (values.map(str).str.strip() != "")
+
+
+def _english_names(frame: pd.DataFrame, name_field: str) -> pd.Series:
+    """``name_en`` where the file gives it; else the romanised ``name_be`` (when given); else the name."""
+    names = frame[name_field].map(str)
+    if "name_be" in frame.columns:
+        romanized = frame["name_be"].map(lambda v: romanize_be(str(v)))
+        names = romanized.where(_given(frame["name_be"]), names)
+    if "name_en" in frame.columns:
+        names = frame["name_en"].map(str).where(_given(frame["name_en"]), names)
+    return names
 
 
 def _check_slugs(frame: pd.DataFrame, out: pd.DataFrame, name_field: str) -> None:

@@ -7,11 +7,15 @@ fresh clone works without a build step; a test checks they match.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date, datetime
 from urllib.parse import urlencode
 
 from flask import Flask, request
 from flask.wrappers import Response
-from flask_babel import Babel, get_locale, lazy_gettext
+from flask_babel import Babel, format_date, format_datetime, get_locale, gettext, lazy_gettext, pgettext
+
+from mapaid.messages import Message
 
 LANGUAGES = ("be", "ru", "en")
 LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
@@ -66,6 +70,9 @@ def init_app(app: Flask) -> None:
             "lang": current_language,
             "kind_label": kind_label,
             "category_label": category_label,
+            "status_label": status_label,
+            "format_day": format_day,
+            "format_moment": format_moment,
         }
     )
 
@@ -90,3 +97,45 @@ def kind_label(kind: str) -> str:
 def category_label(category: str) -> str:
     """A configured category's name in this request's language (its own id when we have no name)."""
     return str(CATEGORY_LABELS.get(category, category))
+
+
+def status_label(status: str) -> str:
+    """A post's status in this request's language (English shows the stored word)."""
+    labels = {
+        "open": pgettext("post status", "open"),
+        "hidden": pgettext("post status", "hidden"),
+        "fulfilled": pgettext("post status", "fulfilled"),
+        "expired": pgettext("post status", "expired"),
+    }
+    return str(labels.get(status, status))
+
+
+def _label(group: str, value: str) -> str:
+    return kind_label(value) if group == "kind" else category_label(value) if group == "category" else value
+
+
+def translate(text: str) -> str:
+    """A message for this page: a ``Message`` from a lower layer (intake, nearby) in the visitor's
+    language, allowed kinds and categories by their names; other text as it is."""
+    return text.render(gettext, _label) if isinstance(text, Message) else text
+
+
+def format_day(day: date | str) -> str:
+    """A day in the visitor's language by Babel's long format ("28 лістапада 2026 г.", "November 28,
+    2026"); an ISO day as the store keeps it is read first."""
+    value = date.fromisoformat(day) if isinstance(day, str) else day
+    return str(format_date(value, "long"))
+
+
+def format_days(days: Iterable[date | str]) -> list[str]:
+    """``format_day`` for a column of days, each distinct day formatted once (a list holds a few)."""
+    values = list(days)
+    names = {day: format_day(day) for day in set(values)}
+    return [names[day] for day in values]
+
+
+def format_moment(moment: datetime | str) -> str:
+    """A UTC time (an ISO string like "2026-11-28T06:05:00Z" or a datetime) in the visitor's language,
+    shown in UTC."""
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return str(format_datetime(value, "medium"))

@@ -2,6 +2,8 @@
 
 Validation is vectorised over a data frame so a million-row import is checked in seconds, and every
 problem is collected (with its line or feature and the field) rather than stopping at the first one.
+Each problem's message is a ``mapaid.messages.Message``: English text (the CLI and the API show it as it
+is) that keeps its msgid and parameters, so pages show it in the visitor's language.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mapaid.config import Settings
+from mapaid.messages import N_, Choices, Message, Param
 from mapaid.models import MAX_CONTACT, MAX_TEXT, Kind, Submissions
 
 TEXT_FIELDS = ("kind", "category", "text", "contact", "expires")
@@ -63,7 +66,10 @@ class Rules:
 
 @dataclass(frozen=True)
 class Problem:
-    """One reason one input row was refused. ``where`` is 'line 7', 'feature 3' or '' for a single post."""
+    """One reason one input row was refused. ``where`` is 'line 7', 'feature 3' or '' for a single post.
+
+    ``message`` is English; a ``Message`` (as intake's own are) can also be shown in a page's language;
+    the importer's file-level messages, for the command line only, are plain text."""
 
     where: str
     field: str
@@ -89,6 +95,24 @@ class IntakeError(ValueError):
         return "\n".join(str(p) for p in self.problems)
 
 
+def _no_errors(index: pd.Index) -> np.ndarray:
+    """A column of per-row messages, '' where fine. A NumPy object array, not a Series: pandas turns a
+    ``Message`` (a str) into plain text on some assignments, and the message would lose its msgid."""
+    return np.full(len(index), "", dtype=object)
+
+
+def _each(template: str, **columns: pd.Series | Param) -> np.ndarray:
+    """One ``Message`` per row of the Series among ``columns`` (other values shared), for a masked
+    assignment."""
+    rows = [c.tolist() for c in columns.values() if isinstance(c, pd.Series)]
+    out = np.empty(len(rows[0]), dtype=object)
+    for i, values in enumerate(zip(*rows, strict=True)):
+        it = iter(values)
+        params = {k: next(it) if isinstance(v, pd.Series) else v for k, v in columns.items()}
+        out[i] = Message(template, **params)
+    return out
+
+
 def _clean(values: pd.Series) -> pd.Series:
     """Text, with missing values as ''; CSV columns are text already and pass through cheaply."""
     if values.isna().any():
@@ -109,49 +133,55 @@ def _numbers(text: pd.Series) -> np.ndarray:
     return np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _coordinate(raw: pd.Series, name: str, limit: float) -> tuple[np.ndarray, pd.Series]:
+def _coordinate(raw: pd.Series, name: str, limit: float) -> tuple[np.ndarray, np.ndarray]:
     """Parsed values and an error message per row ('' where fine)."""
     text = _clean(raw).str.strip()
     value = _numbers(text)
-    error = pd.Series("", index=raw.index)
-    error[text == ""] = f"{name} is missing"
-    error[(text != "") & np.isnan(value)] = f"{name} is not a number"
+    error = _no_errors(raw.index)
+    error[text == ""] = Message(N_("%(name)s is missing"), name=name)
+    error[(text != "") & np.isnan(value)] = Message(N_("%(name)s is not a number"), name=name)
     finite = np.isfinite(value)
-    error[~finite & ~np.isnan(value)] = f"{name} is not a finite number"
-    error[finite & (np.abs(np.where(finite, value, 0)) > limit)] = f"{name} is out of range (±{limit:g})"
+    error[~finite & ~np.isnan(value)] = Message(N_("%(name)s is not a finite number"), name=name)
+    error[finite & (np.abs(np.where(finite, value, 0)) > limit)] = Message(
+        N_("%(name)s is out of range (±%(limit)s)"), name=name, limit=f"{limit:g}"
+    )
     return value, error
 
 
-def _expiry(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
+def _expiry(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
     """Days until expiry from a number of days or an ISO date; the default where empty."""
     text = _clean(raw).str.strip()
     days = pd.Series(_numbers(text), index=text.index)
     as_date = pd.to_datetime(text.where(days.isna() & (text != "")), format="%Y-%m-%d", errors="coerce")
     from_date = (as_date - pd.Timestamp(rules.today)).dt.days
     days = days.fillna(from_date)
-    error = pd.Series("", index=raw.index)
+    error = _no_errors(raw.index)
     bad_form = (text != "") & days.isna()
-    error[bad_form] = "expires must be a number of days or a date like 2026-12-31"
+    error[bad_form] = Message(N_("expires must be a number of days or a date like 2026-12-31"))
     whole = days.notna() & (days == days.round())
     out_of_range = days.notna() & (~whole | (days < 1) | (days > rules.max_expires_days))
-    error[out_of_range] = f"expires must be between 1 and {rules.max_expires_days} days from today"
+    error[out_of_range] = Message(
+        N_("expires must be between 1 and %(days)s days from today"), days=rules.max_expires_days
+    )
     days = days.where(text != "", rules.default_expires_days).fillna(rules.default_expires_days)
     return days.to_numpy(dtype=np.int64, na_value=0), error
 
 
-def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, pd.Series]:
+def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
     text = _clean(raw).str.strip().str.lower()
     cells = np.full(len(text), -1, dtype=np.int64)
-    error = pd.Series("", index=raw.index)
+    error = _no_errors(raw.index)
     for i, value in enumerate(text.tolist()):
         if not value:
             continue
         cell = h3_cell(value)
         if cell is None:
-            error.iloc[i] = f"cell {value[:20]!r} is not an H3 cell id"
+            error[i] = Message(N_("cell %(value)s is not an H3 cell id"), value=repr(value[:20]))
         elif h3.get_resolution(cell) < rules.cell_res:
-            error.iloc[i] = (
-                f"cell {value} is coarser than resolution {rules.cell_res}; pick a smaller hexagon"
+            error[i] = Message(
+                N_("cell %(value)s is coarser than resolution %(res)s; pick a smaller hexagon"),
+                value=value,
+                res=rules.cell_res,
             )
         else:
             cells[i] = cell
@@ -179,42 +209,41 @@ def _take_surrogates(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return found
 
 
-def _text_errors(frame: pd.DataFrame, rules: Rules) -> dict[str, pd.Series]:
+def _text_errors(frame: pd.DataFrame, rules: Rules) -> dict[str, np.ndarray]:
     kind = frame["kind"].str.strip().str.lower()
     category = frame["category"].str.strip().str.lower()
     text = frame["text"].str.replace("\r\n?", "\n", regex=True).str.strip()
     contact = frame["contact"].str.strip()
     kinds = [k.value for k in Kind]
-    errors = {
-        "kind": pd.Series("", index=frame.index),
-        "category": pd.Series("", index=frame.index),
-        "text": pd.Series("", index=frame.index),
-        "contact": pd.Series("", index=frame.index),
-    }
+    errors = {name: _no_errors(frame.index) for name in ("kind", "category", "text", "contact")}
     bad = ~kind.isin(kinds)
-    errors["kind"][bad] = (
-        "unknown kind " + frame["kind"][bad].str.slice(0, 20).map(repr) + " (use offer or need)"
+    errors["kind"][bad] = _each(
+        N_("unknown kind %(value)s (use offer or need)"), value=frame["kind"][bad].str.slice(0, 20).map(repr)
     )
-    errors["kind"][kind == ""] = "kind is missing (offer or need)"
+    errors["kind"][kind == ""] = Message(N_("kind is missing (offer or need)"))
     bad = ~category.isin(rules.categories)
-    errors["category"][bad] = (
-        "unknown category "
-        + frame["category"][bad].str.slice(0, 20).map(repr)
-        + f" (use one of: {', '.join(rules.categories)})"
+    errors["category"][bad] = _each(
+        N_("unknown category %(value)s (use one of: %(choices)s)"),
+        value=frame["category"][bad].str.slice(0, 20).map(repr),
+        choices=Choices("category", rules.categories),
     )
-    errors["category"][category == ""] = "category is missing"
-    errors["text"][text.str.contains(_CONTROL_IN_TEXT, regex=True)] = (
-        "text contains control characters; plain text, tabs and line breaks only"
+    errors["category"][category == ""] = Message(N_("category is missing"))
+    errors["text"][text.str.contains(_CONTROL_IN_TEXT, regex=True)] = Message(
+        N_("text contains control characters; plain text, tabs and line breaks only")
     )
-    errors["contact"][contact.str.contains(_CONTROL, regex=True)] = "contact must be a single line of text"
+    errors["contact"][contact.str.contains(_CONTROL, regex=True)] = Message(
+        N_("contact must be a single line of text")
+    )
     length = text.str.len()
-    errors["text"][length > MAX_TEXT] = (
-        "text is " + length.astype(str) + f" characters long; at most {MAX_TEXT}"
+    long = length > MAX_TEXT
+    errors["text"][long] = _each(
+        N_("text is %(length)s characters long; at most %(limit)s"), length=length[long], limit=MAX_TEXT
     )
-    errors["text"][length == 0] = "text is empty"
+    errors["text"][length == 0] = Message(N_("text is empty"))
     clen = contact.str.len()
-    errors["contact"][clen > MAX_CONTACT] = (
-        "contact is " + clen.astype(str) + f" characters long; at most {MAX_CONTACT}"
+    long = clen > MAX_CONTACT
+    errors["contact"][long] = _each(
+        N_("contact is %(length)s characters long; at most %(limit)s"), length=clen[long], limit=MAX_CONTACT
     )
     frame["kind"], frame["category"], frame["text"], frame["contact"] = (
         kind,
@@ -249,16 +278,18 @@ def validate_frame(
     days, errors["expires"] = _expiry(frame["expires"], rules)
     for column, bad in surrogates.items():
         if column in errors:
-            errors[column][bad] = f"{column} holds a lone surrogate (an unpaired \\ud800-\\udfff escape)"
+            errors[column][bad] = Message(
+                N_("%(name)s holds a lone surrogate (an unpaired \\ud800-\\udfff escape)"), name=column
+            )
     problems = [
-        Problem(where[i], name, str(message))
+        Problem(where[i], name, message)
         for name, series in errors.items()
         for i, message in zip(np.flatnonzero(series != "").tolist(), series[series != ""], strict=True)
     ]
     problems.sort(key=lambda p: (p.order(), list(errors).index(p.field)))
     bad = np.zeros(len(frame), dtype=bool)
     for series in errors.values():
-        bad |= (series != "").to_numpy()
+        bad |= series != ""
     good = np.flatnonzero(~bad)
     contact = frame["contact"].to_numpy(dtype=object)[good]
     subs = Submissions(
@@ -279,16 +310,17 @@ def validate_one(data: Mapping[str, object], rules: Rules) -> Submissions:
     """One post from a form or the JSON API; raises ``IntakeError`` naming the fields at fault."""
     unknown = set(data) - {*TEXT_FIELDS, "expires_days", "lat", "lon", "cell"}
     if unknown:
-        raise IntakeError([Problem("", sorted(unknown)[0], f"unknown field {sorted(unknown)[0]!r}")])
+        name = sorted(unknown)[0]
+        raise IntakeError([Problem("", name, Message(N_("unknown field %(name)s"), name=repr(name)))])
     row = {k: data.get(k) for k in (*TEXT_FIELDS, "lat", "lon", "cell")}
     if data.get("expires_days") is not None:
         row["expires"] = data["expires_days"]
     for name in ("kind", "category", "text", "contact", "cell", "expires"):
         value = row.get(name)
         if (value is not None and not isinstance(value, str | int)) or isinstance(value, bool):
-            raise IntakeError([Problem("", name, f"{name} must be text")])
+            raise IntakeError([Problem("", name, Message(N_("%(name)s must be text"), name=name))])
     if row.get("cell") in (None, "") and (row.get("lat") in (None, "") or row.get("lon") in (None, "")):
-        raise IntakeError([Problem("", "cell", "say where: a cell id, or lat and lon")])
+        raise IntakeError([Problem("", "cell", Message(N_("say where: a cell id, or lat and lon")))])
     subs, problems = validate_frame(pd.DataFrame([row], dtype=object), [""], rules)
     if problems:
         raise IntakeError(problems)

@@ -34,8 +34,9 @@ from markupsafe import Markup, escape
 from mapaid import csp
 from mapaid.assets import CLUSTER_CSS, CLUSTER_JS, LEAFLET_CSS, LEAFLET_JS
 from mapaid.cache import Same, SharedCache
+from mapaid.messages import N_, translate
 
-OSM_ATTRIBUTION = "Districts © OpenStreetMap contributors (ODbL)"
+OSM_ATTRIBUTION = N_("Districts © OpenStreetMap contributors (ODbL)")  # credit(lang) gives it translated
 DISTRICT_STYLE = {"color": "#555f6e", "weight": 1.5, "fillColor": "#dfe6ee", "fillOpacity": 0.35}
 KIND_COLOURS = {"offer": "#1b7f3b", "need": "#c2410c"}
 DEFAULT_ZOOM = 11
@@ -198,12 +199,17 @@ def base_map(
     return fmap
 
 
+def credit(lang: str, text: str = OSM_ATTRIBUTION) -> str:
+    """A credit line in the page's language (maps are made per language; no request is needed)."""
+    return translate(lang, text)
+
+
 def base_layers(
     districts: gpd.GeoDataFrame, lang: str, *, tiles: str | None = None, tiles_attribution: str | None = None
 ) -> Layers:
     """The districts as the vector basemap (a tooltip names each), raster tiles only when configured."""
     layer = DataLayer(
-        districts_geojson(districts, lang), "districts", OSM_ATTRIBUTION, tooltip=Detail(["name"])
+        districts_geojson(districts, lang), "districts", credit(lang), tooltip=Detail(["name"])
     )
     return Layers([layer], tiles=tiles, tiles_attribution=tiles_attribution)
 

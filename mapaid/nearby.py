@@ -15,16 +15,19 @@ import pandas as pd
 
 from mapaid.geo import Area
 from mapaid.intake import h3_cell
+from mapaid.messages import N_, Message
 from mapaid.models import IntArray
 from mapaid.spatial import WITHIN_CHOICES, cells_within
 from mapaid.store import Store
 
 
 class BadCell(ValueError):
-    """A cell id the site cannot use; ``status`` is 400 (malformed) or 404 (outside the served area)."""
+    """A cell id the site cannot use; ``status`` is 400 (malformed) or 404 (outside the served area).
+    ``message`` is English that a page can show in its own language (mapaid.messages)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: Message, status: int = 400) -> None:
         super().__init__(message)
+        self.message = message
         self.status = status
 
 
@@ -43,13 +46,14 @@ def parse_cell(text: str, res: int, area: Area) -> int:
     parent (a page never needs more than the cell)."""
     cell = h3_cell(text)
     if cell is None:
-        raise BadCell(f"{text[:20]!r} is not an H3 cell id")
+        raise BadCell(Message(N_("%(value)s is not an H3 cell id"), value=repr(text[:20])))
     if h3.get_resolution(cell) < res:
-        raise BadCell(f"cell {text} is coarser than this site's hexagons (resolution {res})")
+        coarser = N_("cell %(value)s is coarser than this site's hexagons (resolution %(res)s)")
+        raise BadCell(Message(coarser, value=text, res=res))
     if h3.get_resolution(cell) > res:
         cell = h3.cell_to_parent(cell, res)
     if area.cell_districts(np.array([cell], dtype=np.int64))[0][0] < 0:
-        raise BadCell("that hexagon is outside the served area", status=404)
+        raise BadCell(Message(N_("that hexagon is outside the served area")), status=404)
     return int(cell)
 
 
@@ -61,7 +65,8 @@ def parse_within(text: str | None, default: int) -> int:
     except ValueError:
         value = -1
     if value not in WITHIN_CHOICES:
-        raise ValueError(f"within must be one of {', '.join(map(str, WITHIN_CHOICES))} metres")
+        choices = ", ".join(map(str, WITHIN_CHOICES))
+        raise ValueError(Message(N_("within must be one of %(choices)s metres"), choices=choices))
     return value
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mapaid.intake import IntakeError, Problem, Rules, validate_frame
+from mapaid.messages import N_, Message
 from mapaid.models import CoarsePosts, Submissions
 from mapaid.privacy import Coarse, coarsen, to_posts
 from mapaid.store import Store
@@ -63,7 +64,8 @@ def ingest(
     subs, problems = validate_frame(frame, where, rules)
     coarse = _coarsen_chunked(subs, rules, store, progress)
     problems += [
-        Problem(where[subs.source_line[i]], "location", "outside the served area") for i in coarse.outside
+        Problem(where[subs.source_line[i]], "location", Message(N_("outside the served area")))
+        for i in coarse.outside
     ]
     if problems and not skip_invalid:
         raise IntakeError(sorted(problems, key=Problem.order))

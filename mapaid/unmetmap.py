@@ -20,11 +20,11 @@ from markupsafe import Markup
 
 from mapaid.geo import Area, cell_polygons
 from mapaid.maps import (
-    OSM_ATTRIBUTION,
     DataLayer,
     Detail,
     Layers,
     MapParts,
+    credit,
     districts_geojson,
     legend_html,
     offline,
@@ -152,7 +152,7 @@ def unmet_map(
         DataLayer(
             _district_features(table, area, lang, categories, labels),
             aliases["districts"],
-            OSM_ATTRIBUTION,
+            credit(lang),
             tooltip=Detail(["name", "unmet"], ["", aliases["unmet"]]),
             popup=Detail(fields, ["", *(aliases[f] for f in fields[1:])]),
         )

@@ -1,10 +1,16 @@
 """What every page shares: CSRF protection, languages, our own static assets, security headers and
-error answers (JSON under /api/, a page elsewhere; never a stack trace)."""
+error answers (JSON under /api/, a page elsewhere; never a stack trace).
+
+An error page speaks the visitor's language: a lower layer's ``Message`` is translated here, and
+werkzeug's own English descriptions (a 404 with none given) are replaced by ours. JSON answers keep
+their English messages, which API clients may match on (the 429 and 500 texts, shared with the
+pages, follow the request's language, as the 429 did before)."""
 
 from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask.wrappers import Response
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -23,7 +29,30 @@ def _error_response(error: HTTPException) -> Response | tuple[str, int]:
         response = jsonify(error=error.description or error.name, field=field)
         response.status_code = code
         return response
-    return render_template("error.html", code=code, message=error.description or error.name), code
+    return render_template("error.html", code=code, message=_page_message(error)), code
+
+
+def _page_message(error: HTTPException) -> str:
+    """What an error page says: the description in the visitor's language."""
+    description = error.description
+    if not description or description == type(error).description:
+        return _default_message(error.code or 500)
+    return i18n.translate(description)
+
+
+def _default_message(code: int) -> str:
+    """Our words for werkzeug's default descriptions (English only), by status."""
+    messages = {
+        400: lambda: gettext("The request could not be understood; check the address or the form."),
+        401: lambda: gettext("Log in as a coordinator first."),
+        403: lambda: gettext("That is not allowed."),
+        404: lambda: gettext("There is nothing at this address. Check it, or start again from the map."),
+        405: lambda: gettext("This address does not take that kind of request."),
+        413: lambda: gettext("That is more than this site takes at once."),
+        429: lambda: gettext("Too many requests in a short time; please try again in a minute."),
+    }
+    made = messages.get(code)
+    return str(made() if made else gettext("Something went wrong on our side; nothing was changed."))
 
 
 def _nonce_page(response: Response) -> str | None:
@@ -55,10 +84,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError) -> Response | tuple[str, int]:
-        error.description = "The form expired or came from another site; reload the page and try again."
+        error.description = gettext(
+            "The form expired or came from another site; reload the page and try again."
+        )
         return _error_response(error)
 
     @app.errorhandler(InternalServerError)
     def _server_error(error: InternalServerError) -> Response | tuple[str, int]:
-        error.description = "Something went wrong on our side; nothing was changed."
+        error.description = gettext("Something went wrong on our side; nothing was changed.")
         return _error_response(error)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, abort, request
+from flask_babel import gettext
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -27,9 +28,9 @@ def check() -> None:
     """Abort with 400 unless path, query string and a url-encoded form body are UTF-8 once decoded."""
     path = request.environ.get("PATH_INFO", "").encode("latin-1", "replace")  # WSGI: decoded, as latin-1
     if not (_utf8(path, percent_encoded=False) and _utf8(request.query_string)):
-        abort(400, description="The address is not UTF-8 text.")
+        abort(400, description=gettext("The address is not UTF-8 text."))
     if request.mimetype == FORM and not _utf8(request.get_data(cache=True)):
-        abort(400, description="The form is not UTF-8 text.")
+        abort(400, description=gettext("The form is not UTF-8 text."))
 
 
 def init_app(app: Flask) -> None:

@@ -41,7 +41,7 @@ def test_minsk_loads_with_three_languages_and_utm_35n(store) -> None:  # type: i
     assert (centralny.name_be, centralny.name_ru, centralny.name_en) == (
         "Цэнтральны",
         "Центральный",
-        "Tsentralny",
+        "Tsentralny District",
     )
     assert centralny.osm_relation_id == 59249
 

@@ -70,15 +70,15 @@ def test_geojson_follows_rfc_7946_and_gdal_reads_it(tmp_path: Path, cli: Cli, po
         frame["district_name"]
         .isin(
             [
-                "Tsentralny",
-                "Frunzyenski",
-                "Maskowski",
-                "Pyershamayski",
-                "Leninski",
-                "Zavodski",
-                "Savyetski",
-                "Kastrychnitski",
-                "Partyzanski",
+                "Tsentralny District",
+                "Frunzyenski District",
+                "Maskowski District",
+                "Pyershamayski District",
+                "Leninsky District",
+                "Zavodski District",
+                "Savyetski District",
+                "Kastrychnitski District",
+                "Partyzanski District",
             ]
         )
         .all()

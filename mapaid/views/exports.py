@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from flask import Blueprint, abort, make_response, request
 from flask.wrappers import Response
+from flask_babel import gettext
 
 from mapaid import aggregates, export
 from mapaid.db import get_store, settings, today
@@ -77,11 +78,17 @@ def export_file(filename: str) -> Response:
     name, _, ext = filename.rpartition(".")
     dataset = DATASETS.get(name)
     if dataset is None:
-        abort(404, description=f"no export called {filename!r}; try posts.geojson or districts.csv")
+        abort(
+            404,
+            description=gettext(
+                "no export called %(name)s; try posts.geojson or districts.csv", name=repr(filename)
+            ),
+        )
     load, renderers = dataset
     renderer = renderers.get(ext)
     if renderer is None:
-        abort(404, description=f"{name} export comes as {', '.join(f'{name}.{e}' for e in renderers)}")
+        files = ", ".join(f"{name}.{e}" for e in renderers)
+        abort(404, description=gettext("%(name)s export comes as %(files)s", name=name, files=files))
     area = get_store().area()
     response = make_response(renderer.render(load(area), area))
     response.mimetype = renderer.mimetype

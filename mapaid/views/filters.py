@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flask import abort
+from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from mapaid.geo import Area
@@ -26,10 +27,15 @@ def parse_within(raw: str | None) -> int:
     try:
         value = int(str(raw))
     except ValueError:
-        abort(400, description=f"within must be one of {allowed} (metres), not {raw!r}")
+        abort(400, description=_bad_within(allowed, repr(raw)))
     if value not in WITHIN_CHOICES:
-        abort(400, description=f"within must be one of {allowed} (metres), not {value}")
+        abort(400, description=_bad_within(allowed, str(value)))
     return value
+
+
+def _bad_within(allowed: str, value: str) -> str:
+    text = gettext("within must be one of %(allowed)s (metres), not %(value)s", allowed=allowed, value=value)
+    return str(text)
 
 
 def parse_page(raw: str | None) -> int:
@@ -39,7 +45,7 @@ def parse_page(raw: str | None) -> int:
         return 1
     text = str(raw)
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
-        abort(400, description=f"page must be a whole number from 1 to {MAX_PAGE}")
+        abort(400, description=gettext("page must be a whole number from 1 to %(most)s", most=MAX_PAGE))
     return int(text)
 
 
@@ -47,7 +53,15 @@ def _values(args: MultiDict[str, str], name: str, allowed: Sequence[str]) -> lis
     values = [v.strip() for raw in args.getlist(name) for v in raw.split(",") if v.strip()]
     for value in values:
         if value not in allowed:
-            abort(400, description=f"unknown {name} {value!r}; one of: {', '.join(allowed)}")
+            abort(
+                400,
+                description=gettext(
+                    "unknown %(name)s %(value)s; one of: %(allowed)s",
+                    name=name,
+                    value=repr(value),
+                    allowed=", ".join(allowed),
+                ),
+            )
     return values
 
 
@@ -63,5 +77,8 @@ def parse_filters(
     if with_status:
         filters["status"] = _values(args, "status", [str(s) for s in Status])
     elif any(v != str(Status.OPEN) for v in _values(args, "status", [str(s) for s in Status])):
-        abort(400, description="public exports hold open, unexpired posts only; status can only be open")
+        abort(
+            400,
+            description=gettext("public exports hold open, unexpired posts only; status can only be open"),
+        )
     return filters

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from mapaid import moderation
 from mapaid.db import clock, get_store, settings, today
-from mapaid.i18n import current_language
+from mapaid.i18n import current_language, status_label
 from mapaid.models import Kind, Status
 from mapaid.views.auth import local_target, login_required, no_store, private_page
 from mapaid.views.filters import parse_filters, parse_page
@@ -22,16 +22,6 @@ from mapaid.views.filters import parse_filters, parse_page
 bp = Blueprint("moderation", __name__)
 no_store(bp)
 PAGE_SIZE = 100
-
-
-def status_label(status: str) -> str:
-    """A post's status in this request's language (English shows the stored word, as before)."""
-    labels = {
-        "open": pgettext("post status", "open"),
-        "hidden": pgettext("post status", "hidden"),
-        "fulfilled": pgettext("post status", "fulfilled"),
-    }
-    return str(labels.get(status, status))
 
 
 def action_label(action: str) -> str:

@@ -18,7 +18,7 @@ from flask_babel import gettext
 from mapaid import grid
 from mapaid.db import get_store, rules, settings, today
 from mapaid.export import public_frame, uncertainty_m
-from mapaid.i18n import category_label, current_language, kind_label
+from mapaid.i18n import category_label, current_language, format_days, kind_label, translate
 from mapaid.intake import IntakeError, h3_cell
 from mapaid.maps import KIND_COLOURS, base_parts, legend_html, script_json
 from mapaid.models import Kind
@@ -100,20 +100,21 @@ def _origin(cell: str) -> int:
     try:
         return parse_cell(cell, settings().cell_res, get_store().area())
     except BadCell as error:
-        abort(error.status, description=str(error))
+        abort(error.status, description=translate(error.message))
 
 
 def _query(origin: int) -> tuple[Query, int]:
     try:
         within = parse_within(request.args.get("within"), DEFAULT_WITHIN)
     except ValueError as error:
-        abort(400, description=str(error))
+        abort(400, description=translate(error.args[0]))
     kind = request.args.get("kind", "").strip().lower()
     category = request.args.get("category", "").strip().lower()
     if kind and kind not in {k.value for k in Kind}:
-        abort(400, description="kind must be offer or need")
+        abort(400, description=gettext("kind must be offer or need"))
     if category and category not in settings().categories:
-        abort(400, description=f"unknown category (use one of: {', '.join(settings().categories)})")
+        names = ", ".join(category_label(c) for c in settings().categories)
+        abort(400, description=gettext("unknown category (use one of: %(categories)s)", categories=names))
     query = Query(origin, within, (kind,) if kind else (), (category,) if category else ())
     return query, parse_page(request.args.get("page"))
 
@@ -145,6 +146,7 @@ def _render_near(query: Query, page: int) -> str:
     found = nearby(store, query, today())
     frame = public_frame(found.posts, area, res, lang)
     frame["walk_m"] = found.posts["walk_m"].to_numpy()
+    frame["expires"] = format_days(frame["expires"])  # the list's and the popups' "until" day
     parts = near_map(area.districts, _map_options())
     labels = _labels()
     columns = posts_columns(frame)
@@ -242,7 +244,10 @@ def post_submit() -> Response:
     try:
         created = create(data, rules(), get_store(), settings().secret_key.encode())
     except IntakeError as error:
-        problems = {("expires_days" if p.field == "expires" else p.field): p.message for p in error.problems}
+        problems = {
+            ("expires_days" if p.field == "expires" else p.field): translate(p.message)
+            for p in error.problems
+        }
         return _post_form(values, problems, 422)
     district = get_store().area().by_slug[created.district].name(current_language())
     body = render_template(
@@ -280,7 +285,7 @@ def manage_action(post_id: str, token: str) -> Response:
     try:
         action = Action(request.form.get("action", ""))
     except ValueError:
-        abort(400, description="action must be fulfilled or delete")
+        abort(400, description=gettext("action must be fulfilled or delete"))
     apply(get_store(), post_id, token, action)
     if action is Action.DELETE:
         return _html(render_template("manage.html", post=None, district="", done="deleted"), private=True)
