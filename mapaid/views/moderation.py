@@ -106,6 +106,7 @@ def posts() -> Response:
         search=search,
         undo=undo,
         args=args,
+        args_but={name: {k: v for k, v in args.items() if k != name} for name in ("reported", "cell")},
         public_args=public,
         reported_total=reports.queued(store),
         districts=sorted(names.items(), key=lambda kv: kv[1]),
