@@ -20,7 +20,7 @@ from mapaid.db import clock, get_store, settings, today
 from mapaid.i18n import current_language
 from mapaid.intake import h3_cell
 from mapaid.models import Kind, Status
-from mapaid.views.auth import local_target, login_required, no_store, private_page
+from mapaid.views.auth import is_local_path, local_target, login_required, no_store, private_page
 from mapaid.views.filters import parse_filters, parse_page
 
 bp = Blueprint("moderation", __name__)
@@ -143,5 +143,7 @@ def act(post_id: str, action: str) -> BaseResponse:
     }
     flash(messages[action])
     session[KEPT] = {"id": post_id, "action": action}
-    target = local_target(request.form.get("next") or url_for("moderation.posts")).split("#", 1)[0]
-    return redirect(f"{target}#post-{post_id}")
+    wanted = request.form.get("next") or url_for("moderation.posts")
+    if not is_local_path(wanted):
+        return redirect(local_target(None))  # no open redirects: the dashboard, as for a login
+    return redirect(f"{wanted.split('#', 1)[0]}#post-{post_id}")  # back at the post's row
