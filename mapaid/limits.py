@@ -40,13 +40,15 @@ MAX_TRUSTED_PROXIES = 5
 
 # Where each limit applies (endpoint names). Posting shares one count between the form and the API, so a
 # client cannot double its share by switching; other writes (a poster's private link, the API's delete and
-# fulfil, coordinators' moderation) share another, looser one.
+# fulfil, coordinators' moderation, residents' reports of a post) share another, looser one.
 POST_ENDPOINTS = ("resident.post_submit", "api.create_post")
 WRITE_ENDPOINTS = (
     "resident.manage_action",
     "api.delete_post",
     "api.fulfil_post",
     "moderation.act",
+    "reports.report_submit",
+    "api.report_post",
 )
 WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
 

@@ -53,6 +53,7 @@ class Detail:
 
     fields: Sequence[str]
     labels: Sequence[str] | None = None
+    link: tuple[str, str] | None = None  # (property holding a path on this site, the link's text)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ class Layers:
 def _detail(detail: Detail | None) -> dict[str, Any] | None:
     if detail is None:
         return None
-    return {"fields": list(detail.fields), "labels": None if detail.labels is None else list(detail.labels)}
+    return {
+        "fields": list(detail.fields),
+        "labels": None if detail.labels is None else list(detail.labels),
+        "link": None if detail.link is None else {"field": detail.link[0], "text": detail.link[1]},
+    }
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""Moderation: coordinators hide, restore or mark posts fulfilled, and every action goes in an audit trail.
+"""Moderation: coordinators hide, restore or mark posts fulfilled, or dismiss residents' reports of a post,
+and every action goes in an audit trail.
 
 The trail says who did what to which post and when (UTC, to the second), and nothing about where: no cell,
-no district, no text. The status change and its audit row are one transaction, so neither exists alone.
+no district, no text. The status change, the reports it resolves and its audit row are one transaction, so
+none exists alone. Hiding a post resolves its reports as dismissing them does (``mapaid.reports``).
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
+from mapaid import reports
 from mapaid.models import Status
 from mapaid.store import POST_COLUMNS, SELECT_POSTS, SQLiteStore
 
-ACTIONS: dict[str, Status] = {
+# Each action and the status it sets (None: the status stays, as when reports are dismissed).
+ACTIONS: dict[str, Status | None] = {
     "hide": Status.HIDDEN,
     "restore": Status.OPEN,
     "fulfilled": Status.FULFILLED,
+    "dismiss": None,
 }
+RESOLVING = ("hide", "dismiss")  # actions that resolve a post's reports
+MAX_QUERY = 100  # characters of a text search
 
 
 @dataclass(frozen=True)
@@ -33,14 +40,19 @@ class AuditEntry:
 def moderate(
     store: SQLiteStore, post_id: str, action: str, coordinator: str, now: datetime
 ) -> bool:
-    """Apply ``action`` (hide, restore, fulfilled) to a post and record it. False when there is no such
-    post (nothing is recorded then). ``now`` comes from the caller's clock (``mapaid.clock``)."""
-    status = ACTIONS.get(action)
-    if status is None:
+    """Apply ``action`` (hide, restore, fulfilled, dismiss) to a post and record it. False when there is no
+    such post (nothing is recorded then). ``now`` comes from the caller's clock (``mapaid.clock``)."""
+    if action not in ACTIONS:
         raise ValueError(f"unknown moderation action {action!r}; one of {', '.join(ACTIONS)}")
+    status = ACTIONS[action]
     at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with store.transaction() as db:
-        changed = db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id)).rowcount
+        if status is None:
+            changed = db.execute("SELECT count(*) FROM posts WHERE id = ?", (post_id,)).fetchone()[0]
+        else:
+            changed = db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id)).rowcount
+        if changed and action in RESOLVING:
+            reports.resolve(db, post_id)
         if changed:
             db.execute(
                 "INSERT INTO audit (at, coordinator, action, post_id) VALUES (?, ?, ?, ?)",
@@ -63,6 +75,54 @@ def audit_trail(store: SQLiteStore, limit: int = 100, post_id: str | None = None
 FILTERS = ("kind", "category", "district", "status")
 
 
+@dataclass(frozen=True)
+class Search:
+    """What the moderation list shows beyond the column filters: ``text`` found in a post's text or
+    contact (any case, taken literally), one ``cell``, only ``reported`` posts (most reported first), and
+    ``keep``: a post just acted on, listed in its place even if it no longer matches, so the list does not
+    jump under the coordinator's eyes."""
+
+    text: str = ""
+    cell: int | None = None
+    reported: bool = False
+    keep: str | None = None
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) matching ``text`` anywhere, its own ``%`` and ``_`` literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fold(value: str | None) -> str | None:
+    """Unicode case folding: SQLite's LIKE folds ASCII letters only, and posts are mostly Cyrillic."""
+    return None if value is None else value.casefold()
+
+
+def _where(
+    filters: Mapping[str, Sequence[str]], search: Search
+) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    for column in FILTERS:
+        values = list(filters.get(column, ()))
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    if search.cell is not None:
+        where.append("cell = ?")
+        params.append(search.cell)
+    if search.text:
+        where.append(
+            "(mapaid_fold(text) LIKE ? ESCAPE '\\' OR mapaid_fold(coalesce(contact, '')) LIKE ? ESCAPE '\\')"
+        )
+        pattern = like_pattern(search.text.casefold())
+        params.extend([pattern, pattern])
+    if search.reported:
+        where.append("id IN (SELECT post_id FROM reports)")
+    return where, params
+
+
 def listing(
     store: SQLiteStore,
     today: date,
@@ -70,23 +130,32 @@ def listing(
     *,
     limit: int = 100,
     offset: int = 0,
+    search: Search | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """One page of the posts the filters pick, whatever their status, newest first, with an ``expired``
-    column; and how many there are in all. What coordinators moderate (public pages and exports show
-    open, unexpired posts only). Paged in SQL, so a page of a million posts reads a hundred rows."""
-    where, params = [], []
-    for column in FILTERS:
-        values = list(filters.get(column, ()))
-        if values:
-            where.append(f"{column} IN ({','.join('?' * len(values))})")
-            params.extend(values)
+    """One page of the posts the filters pick, whatever their status, newest day first (then by id), with
+    ``expired`` and ``reports`` (how many reports it has) columns; and how many there are in all. Reported
+    posts only: most reported first. What coordinators moderate (public pages and exports show open,
+    unexpired posts only). Paged in SQL, so a page of a million posts reads a hundred rows."""
+    search = search or Search()
+    if len(search.text) > MAX_QUERY:
+        raise ValueError(f"a search is at most {MAX_QUERY} characters")
+    store.db.create_function("mapaid_fold", 1, _fold, deterministic=True)
+    where, params = _where(filters, search)
     # Column names come from FILTERS and POST_COLUMNS, never from the request; values are parameters.
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     total = int(store.db.execute("SELECT count(*) FROM posts" + clause, params).fetchone()[0])  # noqa: S608
+    if search.keep is not None and where:
+        clause = f" WHERE ({' AND '.join(where)}) OR id = ?"
+        params = [*params, search.keep]
+    count = "(SELECT coalesce(sum(count), 0) FROM reports WHERE post_id = posts.id)"
+    order = f"{count} DESC, created_day DESC, id" if search.reported else "created_day DESC, id"
     cursor = store.db.execute(
-        SELECT_POSTS + clause + " ORDER BY created_day DESC, id LIMIT ? OFFSET ?", [*params, limit, offset]
+        SELECT_POSTS + clause + f" ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
     )
     cursor.row_factory = None
     frame = pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))
     frame["expired"] = frame["expires_day"] < today.isoformat()
+    counted = reports.by_reason(store, frame["id"].tolist())
+    frame["reports"] = [sum(counted.get(i, {}).values()) for i in frame["id"]]
+    frame["reasons"] = pd.Series([counted.get(i, {}) for i in frame["id"]], index=frame.index, dtype=object)
     return frame, total

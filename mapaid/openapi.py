@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mapaid.models import MAX_CONTACT, MAX_TEXT
+from mapaid.reports import REASONS
 from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -127,6 +128,14 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                     "features": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
                 },
             },
+            "Report": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["reason"],
+                "description": "Why the post should be looked at. Only the post, the reason and the day "
+                "are kept: nothing about who reported it.",
+                "properties": {"reason": {"enum": list(REASONS)}},
+            },
             "Districts": {
                 "type": "object",
                 "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
@@ -227,6 +236,37 @@ def _paths(categories: Sequence[str]) -> dict[str, Any]:
                 "summary": "Mark a post fulfilled with its private token",
                 "parameters": id_and_token,
                 "responses": {"200": {"description": "marked fulfilled"}, **token_errors},
+            }
+        },
+        "/api/v1/posts/{id}/report": {
+            "post": {
+                "summary": "Report an open post to the coordinators",
+                "parameters": [{"$ref": "#/components/parameters/PostId"}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
+                },
+                "responses": {
+                    "202": {
+                        "description": "counted; it waits in the moderation queue",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "string"},
+                                        "reason": {"enum": list(REASONS)},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _error("not a JSON object"),
+                    "404": _error("no open post with this id"),
+                    "413": _error("body too large"),
+                    "422": _error("the reason is missing or unknown, or another field was sent"),
+                    "429": _error("too many writes from this client in a short time; see Retry-After"),
+                },
             }
         },
         "/api/v1/districts": {

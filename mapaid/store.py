@@ -25,7 +25,7 @@ from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
 from mapaid.models import CoarsePosts, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 POST_COLUMNS = (
     "id",
     "kind",
@@ -62,6 +62,17 @@ POSTS_TABLE = """CREATE TABLE {name} (
 POSTS_INDEX = (
     "CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell, kind, category, district, status, expires_day)"
 )
+
+# Residents' reports of a post (mapaid/reports.py): how many came per post, reason and day, and nothing about
+# who sent them or when within the day. WITHOUT ROWID, so not even the order in which they came is kept; the
+# rows go with their post (ON DELETE CASCADE) and when a coordinator resolves them (hide or dismiss).
+REPORTS_TABLE = """CREATE TABLE IF NOT EXISTS reports (
+    post_id TEXT NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    reason TEXT NOT NULL CHECK (reason IN ('spam', 'dangerous', 'personal', 'other')),
+    day TEXT NOT NULL,
+    count INTEGER NOT NULL CHECK (count > 0),
+    PRIMARY KEY (post_id, reason, day)
+) WITHOUT ROWID"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -109,9 +120,10 @@ CREATE TABLE IF NOT EXISTS audit (
     action TEXT NOT NULL,
     post_id TEXT NOT NULL
 );
+{reports};
 """.replace("{posts}", POSTS_TABLE.format(name="IF NOT EXISTS posts") + ";").replace(
     "{posts_index}", POSTS_INDEX
-)
+).replace("{reports}", REPORTS_TABLE)
 
 
 def _posts_without_rowid(db: sqlite3.Connection) -> None:
@@ -125,9 +137,14 @@ def _posts_without_rowid(db: sqlite3.Connection) -> None:
     db.execute(POSTS_INDEX)
 
 
+def _reports(db: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: the reports table (nothing else changes)."""
+    db.execute(REPORTS_TABLE)
+
+
 _V1_POST_COLUMNS = (*POST_COLUMNS, "token_hash")
 # What brings a database from schema version N to N + 1, each run inside the upgrade's one transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _posts_without_rowid}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _posts_without_rowid, 2: _reports}
 
 
 _SLICE = 50_000  # rows per executemany: progress is reported between slices

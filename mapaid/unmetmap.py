@@ -8,10 +8,11 @@ branca's colour map pulls d3 from a CDN and the page must work offline.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import folium
+import h3.api.basic_int as h3
 import numpy as np
 import orjson
 import pandas as pd
@@ -104,7 +105,13 @@ def _district_features(
     return {"type": "FeatureCollection", "features": features}
 
 
-def _cell_features(cells: pd.DataFrame, categories: Sequence[str], labels: dict[str, str]) -> dict[str, Any]:
+CellLink = Callable[[str, Sequence[str]], str]  # (hex cell id, categories with unmet needs) -> a local path
+GAP_CLASS = "gap-hexagon"  # the hexagons' SVG class, for the page's own styles and tests
+
+
+def _cell_features(
+    cells: pd.DataFrame, categories: Sequence[str], labels: dict[str, str], link: CellLink | None = None
+) -> dict[str, Any]:
     polygons = cell_polygons(cells["cell"].to_numpy(dtype=np.int64))
     polygons = shapely.transform(polygons, lambda xy: np.round(xy, 5)) if len(polygons) else polygons
     edges = class_edges(int(cells["unmet"].max()) if len(cells) else 0)
@@ -114,15 +121,25 @@ def _cell_features(cells: pd.DataFrame, categories: Sequence[str], labels: dict[
         detail = " · ".join(
             f"{labels.get(c, c)} {row[f'{c}_unmet']}" for c in categories if row[f"{c}_unmet"]
         )
+        properties: dict[str, Any] = {
+            "unmet": int(row["unmet"]),
+            "detail": detail,
+            "style": {
+                "color": "#7f2704",
+                "weight": 1,
+                "fillColor": colour,
+                "fillOpacity": 0.85,
+                "className": GAP_CLASS,
+            },
+        }
+        if link is not None:
+            unmet = [c for c in categories if row[f"{c}_unmet"]]
+            properties["href"] = link(h3.int_to_str(int(row["cell"])), unmet)
         features.append(
             {
                 "type": "Feature",
                 "geometry": orjson.loads(shapely.to_geojson(polygon)),
-                "properties": {
-                    "unmet": int(row["unmet"]),
-                    "detail": detail,
-                    "style": {"color": "#7f2704", "weight": 1, "fillColor": colour, "fillOpacity": 0.85},
-                },
+                "properties": properties,
             }
         )
     return {"type": "FeatureCollection", "features": features}
@@ -139,10 +156,12 @@ def unmet_map(
     aliases: dict[str, str],
     tiles: str | None = None,
     tiles_attribution: str | None = None,
+    cell_link: CellLink | None = None,
 ) -> MapParts:
     """The choropleth with popups, the hexagon layer and a layer switch; ``aliases`` label popup fields
-    (offers, needs, unmet, met, by_category) and layer names (districts, hexagons, optional tiles) in the
-    page's language."""
+    (offers, needs, unmet, met, by_category), layer names (districts, hexagons, optional tiles) and the
+    hexagons' link (``list``) in the page's language. With ``cell_link``, a hexagon's popup links to the
+    list of its unmet needs (the path ``cell_link`` makes)."""
     west, south, east, north = area.districts.total_bounds
     fmap = folium.Map(location=[(south + north) / 2, (west + east) / 2], tiles=None, control_scale=True)
     offline(fmap)
@@ -158,11 +177,18 @@ def unmet_map(
         )
     ]
     if len(cells):
+        detail = Detail(["unmet", "detail"], [aliases["unmet"], ""])
+        link = (
+            Detail(detail.fields, detail.labels, ("href", aliases.get("list", "list")))
+            if cell_link is not None
+            else None
+        )
         layers.append(
             DataLayer(
-                _cell_features(cells, categories, labels),
+                _cell_features(cells, categories, labels, cell_link),
                 aliases["hexagons"],
-                tooltip=Detail(["unmet", "detail"], [aliases["unmet"], ""]),
+                tooltip=detail,
+                popup=link,
             )
         )
     spec = Layers(

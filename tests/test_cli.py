@@ -22,7 +22,7 @@ from mapaid.cli import main
 from mapaid.config import SETTINGS
 from mapaid.demo import CHATS_2020
 from mapaid.models import CoarsePosts
-from mapaid.store import SQLiteStore
+from mapaid.store import SCHEMA_VERSION, SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -59,7 +59,7 @@ def test_init_db_is_idempotent_and_sets_up_wal_and_a_schema_version(cli: Cli, db
     assert cli("init-db").exit_code == 0
     db = sqlite3.connect(db_path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     assert db.execute("SELECT count(*) FROM districts").fetchone()[0] == 9
 
 

@@ -262,7 +262,9 @@ def test_dashboard_map_layers_legend_and_highlight(coordinator: FlaskClient, sce
     spec = re.search(r'<script type="application/json" class="mapaid-layers"[^>]*>(.*?)</script>', html, re.S)
     assert spec, "no data layers"  # choropleth with popups, hexagons, layer switch (drawn by layers.js)
     layers = json.loads(spec.group(1))
-    assert layers["control"] and [bool(layer["popup"]) for layer in layers["layers"]] == [True, False]
+    # districts and gap hexagons both open a popup; a hexagon's links to the list of its unmet needs
+    assert layers["control"] and [bool(layer["popup"]) for layer in layers["layers"]] == [True, True]
+    assert layers["layers"][1]["popup"]["link"]["field"] == "href"
     assert [len(layer["data"]["features"]) for layer in layers["layers"]] == [9, 2]
     hosts = set(re.findall(r'(?:src|href)="(?:https?:)?//([^/"]+)', html))
     assert hosts == set(), hosts  # everything from our own host
@@ -308,7 +310,8 @@ def test_actions_change_status_and_write_the_audit_trail(
 ) -> None:
     post = scene.ids["nm"]
     response = act(coordinator, post, "hide", next="/coordinator/posts?status=hidden")
-    assert response.status_code == 302 and response.headers["Location"] == "/coordinator/posts?status=hidden"
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/coordinator/posts?status=hidden#post-{post}"  # back at its row
     assert store.get(post)["status"] == "hidden"
     assert act(coordinator, post, "restore").status_code == 302
     assert act(coordinator, post, "fulfilled").status_code == 302

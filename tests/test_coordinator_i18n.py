@@ -79,7 +79,7 @@ ENGLISH = (
     "Public map",
 )
 # Elements whose text is the same in every language.
-NEUTRAL = re.compile(r"^(CSV|GeoJSON|mapaid|[0-9a-z]{6,}|[#\d\s–≥▲▼.,%—]*)$")
+NEUTRAL = re.compile(r"^(CSV|GeoJSON|GeoPackage|mapaid|[0-9a-z]{6,}|[#\d\s–≥▲▼.,%—]*)$")
 
 
 class Texts(HTMLParser):

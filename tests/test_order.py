@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 from helpers import row, write_csv
 
 from mapaid import accounts, moderation
-from mapaid.store import SQLiteStore, StoreError, open_store
+from mapaid.store import SCHEMA_VERSION, SQLiteStore, StoreError, open_store
 
 N = 60
 HOME = (53.9023, 27.5619)  # one cell for all: the API list then orders them by its tie-break alone
@@ -221,7 +221,7 @@ def test_a_version_1_file_is_refused_until_init_db_upgrades_it(
     assert refused.exit_code != 0 and "mapaid init-db" in refused.output
     assert cli("init-db").exit_code == 0
     store = open_store(db_path)
-    assert store.db.execute("SELECT version FROM schema_version").fetchone()[0] == 2
+    assert store.db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     (sql,) = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'posts'").fetchone()
     assert "WITHOUT ROWID" in sql
     columns = (

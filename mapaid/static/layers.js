@@ -32,6 +32,15 @@
         table.appendChild(row);
       });
       box.appendChild(table);
+      // A link to a page of ours (a path, never another site or a javascript: URL), its text as text.
+      var href = spec.link ? properties[spec.link.field] : null;
+      if (typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+        var link = document.createElement("a");
+        link.href = href;
+        link.textContent = spec.link.text;
+        link.className = "detail-link";
+        box.appendChild(link);
+      }
       return box;
     };
   }

@@ -13,6 +13,7 @@
   map.fitBounds(view.bounds, {animate: false});
   var cluster = L.markerClusterGroup({maxClusterRadius: 35, showCoverageOnHover: false});
   var index = {};
+  var list = document.querySelector("ol.posts[data-report-url]");
 
   function line(parent, tag, text, className) {
     var element = document.createElement(tag);
@@ -31,6 +32,11 @@
     if (posts.contact[i]) { line(box, "p", posts.contact[i], "contact"); }
     line(box, "div", (posts.minutes[i] === 0 ? labels.here : labels.walk.replace("{m}", posts.minutes[i])) + " · " + posts.district[i] + " · " +
       labels.expires.replace("{d}", posts.expires[i]), "post-meta");
+    if (list) {  // "report": to the report page, which asks why (the list's own links do the same)
+      var report = line(box, "a", list.getAttribute("data-report-label"), "report");
+      report.href = list.getAttribute("data-report-url") + encodeURIComponent(posts.id[i]) +
+        "?back=" + encodeURIComponent(list.getAttribute("data-report-back"));
+    }
     return box;
   }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mapaid.views import api, coordinator, exports, health, moderation, resident
+from mapaid.views import api, coordinator, exports, health, moderation, reports, resident
 
 
 def register(app: Flask) -> None:
@@ -14,3 +14,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(reports.bp)

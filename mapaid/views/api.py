@@ -16,7 +16,7 @@ from flask import Blueprint, make_response, request
 from flask.wrappers import Response
 from werkzeug.exceptions import default_exceptions
 
-from mapaid import openapi
+from mapaid import openapi, reports
 from mapaid.db import get_store, rules, settings, today
 from mapaid.export import public_frame, to_geojson
 from mapaid.intake import IntakeError
@@ -170,6 +170,24 @@ def delete_post(post_id: str) -> Response:
 def fulfil_post(post_id: str) -> Response:
     _with_token(post_id, Action.FULFILLED)
     return _json({"id": post_id, "status": "fulfilled"})
+
+
+@bp.post("/posts/<post_id>/report")
+def report_post(post_id: str) -> Response:
+    """A resident's report of an open post, ``{"reason": ...}`` (mapaid.reports keeps the post, the reason
+    and the day, nothing about who sent it); 202 once counted for the moderation queue."""
+    data = _json_object()
+    unknown = sorted(set(data) - {"reason"})
+    if unknown:
+        fail(422, f"unknown field {unknown[0]!r}; send only reason", unknown[0])
+    reason = data.get("reason")
+    if not isinstance(reason, str) or reason not in reports.REASONS:
+        fail(422, f"reason must be one of {', '.join(reports.REASONS)}", "reason")
+    if not reports.add(get_store(), post_id, reason, today()):
+        fail(404, "no open post with this id", "id")
+    response = _json({"id": post_id, "reason": reason}, 202)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/districts")

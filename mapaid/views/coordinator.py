@@ -9,6 +9,7 @@ visitor's language, before any password is hashed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pandas as pd
@@ -174,6 +175,7 @@ def _map_parts(
             "districts": gettext("Districts by unmet needs"),
             "hexagons": gettext("Hexagons with unmet needs"),
             "tiles": gettext("Map tiles"),
+            "list": gettext("List these unmet needs"),
         }
         return unmet_map(
             table,
@@ -185,6 +187,7 @@ def _map_parts(
             aliases=aliases,
             tiles=tiles,
             tiles_attribution=attribution,
+            cell_link=_unmet_list,
         )
 
     return _MAPS.get_or_make(
@@ -197,6 +200,14 @@ def _map_parts(
         lang=lang,
         tiles=tiles,
         attribution=attribution,
+    )
+
+
+def _unmet_list(cell: str, categories: Sequence[str]) -> str:
+    """The moderation list of a gap hexagon's unmet needs: open needs there, of the categories no offer
+    within reach meets (in one cell a category's needs are met or unmet together)."""
+    return url_for(
+        "moderation.posts", cell=cell, kind="need", status="open", category=",".join(categories)
     )
 
 

@@ -1,27 +1,33 @@
-"""Moderation pages: posts of every status with filters, and hide / restore / mark fulfilled.
+"""Moderation pages: posts of every status with filters and a text search, residents' reports, and hide /
+restore / mark fulfilled / dismiss reports.
 
 Each action is a CSRF-protected POST that changes the status and writes the audit trail in one
 transaction (``mapaid.moderation``); public pages and exports drop a hidden post at once, because their
-caches are keyed on the store's revision, which the action bumps.
+caches are keyed on the store's revision, which the action bumps. After an action the browser comes back
+to the same filters and page, at the post's row (``#post-<id>``), and the post stays listed in its place
+once even if it no longer matches; a hide (or fulfilled) comes with an Undo button that restores it.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.wrappers import Response
 from flask_babel import gettext, pgettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from mapaid import moderation
+from mapaid import moderation, reports
 from mapaid.db import clock, get_store, settings, today
 from mapaid.i18n import current_language, status_label
+from mapaid.intake import h3_cell
 from mapaid.models import Kind, Status
-from mapaid.views.auth import local_target, login_required, no_store, private_page
+from mapaid.views.auth import is_local_path, local_target, login_required, no_store, private_page
 from mapaid.views.filters import parse_filters, parse_page
 
 bp = Blueprint("moderation", __name__)
 no_store(bp)
 PAGE_SIZE = 100
+KEPT = "mapaid_kept"  # session key: the post just acted on, kept in its place on the next listing
+UNDOABLE = ("hide", "fulfilled")  # actions offered an Undo (a restore); dismissed reports are gone
 
 
 def action_label(action: str) -> str:
@@ -30,8 +36,25 @@ def action_label(action: str) -> str:
         "hide": pgettext("audit action", "hide"),
         "restore": pgettext("audit action", "restore"),
         "fulfilled": pgettext("audit action", "fulfilled"),
+        "dismiss": pgettext("audit action", "dismiss reports"),
     }
     return str(labels.get(action, action))
+
+
+def parse_search(kept: str | None = None) -> moderation.Search:
+    """``q`` (text search, at most MAX_QUERY characters), ``cell`` (one hexagon, by the one cell parser)
+    and ``reported`` (1: reported posts only) from the query string."""
+    text = " ".join(request.args.get("q", "").split())
+    if len(text) > moderation.MAX_QUERY:
+        abort(400, description=gettext("A search is at most %(n)s characters.", n=moderation.MAX_QUERY))
+    raw_cell = request.args.get("cell", "").strip()
+    cell = h3_cell(raw_cell) if raw_cell else None
+    if raw_cell and cell is None:
+        abort(400, description=gettext("cell must be the id of a hexagon"))
+    reported = request.args.get("reported", "")
+    if reported not in ("", "1"):
+        abort(400, description=gettext("reported must be 1 or left out"))
+    return moderation.Search(text=text, cell=cell, reported=reported == "1", keep=kept)
 
 
 @bp.get("/coordinator/posts")
@@ -41,13 +64,28 @@ def posts() -> Response:
     area = store.area()
     filters = parse_filters(request.args, area, settings().categories, with_status=True)
     page = parse_page(request.args.get("page"))
-    frame, total = moderation.listing(store, today(), filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    kept = session.pop(KEPT, None)
+    kept_id = kept.get("id") if isinstance(kept, dict) else None
+    search = parse_search(kept_id if isinstance(kept_id, str) else None)
+    frame, total = moderation.listing(
+        store, today(), filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=search
+    )
     pages = max(1, -(-total // PAGE_SIZE))
     names = {slug: d.name(current_language()) for slug, d in area.by_slug.items()}
     rows = frame.to_dict("records")
     for row in rows:
         row["district_name"] = names.get(row["district"], row["district"])
     query = request.query_string.decode()
+    undo = kept["id"] if isinstance(kept, dict) and kept.get("action") in UNDOABLE else None
+    # The listing's own arguments (for the pager, the queue switch and the exports), never ``page``.
+    args: dict[str, object] = {k: ",".join(v) for k, v in filters.items() if v}
+    if search.text:
+        args["q"] = search.text
+    if search.cell is not None:
+        args["cell"] = request.args.get("cell", "").strip().lower()
+    if search.reported:
+        args["reported"] = "1"
+    public = {k: args[k] for k in ("kind", "category", "district") if k in args}
     body = render_template(
         "coordinator/posts.html",
         rows=rows,
@@ -55,6 +93,12 @@ def posts() -> Response:
         page=page,
         pages=pages,
         filters=filters,
+        search=search,
+        undo=undo,
+        args=args,
+        args_but={name: {k: v for k, v in args.items() if k != name} for name in ("reported", "cell")},
+        public_args=public,
+        reported_total=reports.queued(store),
         districts=sorted(names.items(), key=lambda kv: kv[1]),
         kinds=[str(k) for k in Kind],
         categories=settings().categories,
@@ -63,6 +107,7 @@ def posts() -> Response:
         audit=moderation.audit_trail(store, limit=50),
         status_label=status_label,
         action_label=action_label,
+        reason_label=reports.reason_label,
     )
     return private_page(body)
 
@@ -84,6 +129,11 @@ def act(post_id: str, action: str) -> BaseResponse:
         "hide": gettext("Post %(id)s is hidden.", id=post_id),
         "restore": gettext("Post %(id)s is open again.", id=post_id),
         "fulfilled": gettext("Post %(id)s is marked fulfilled.", id=post_id),
+        "dismiss": gettext("The reports of post %(id)s are dismissed.", id=post_id),
     }
     flash(messages[action])
-    return redirect(local_target(request.form.get("next") or url_for("moderation.posts")))
+    session[KEPT] = {"id": post_id, "action": action}
+    wanted = request.form.get("next") or url_for("moderation.posts")
+    if not is_local_path(wanted):
+        return redirect(local_target(None))  # no open redirects: the dashboard, as for a login
+    return redirect(f"{wanted.split('#', 1)[0]}#post-{post_id}")  # back at the post's row
