@@ -30,9 +30,7 @@ class AuditEntry:
     post_id: str
 
 
-def moderate(
-    store: SQLiteStore, post_id: str, action: str, coordinator: str, now: datetime
-) -> bool:
+def moderate(store: SQLiteStore, post_id: str, action: str, coordinator: str, now: datetime) -> bool:
     """Apply ``action`` (hide, restore, fulfilled) to a post and record it. False when there is no such
     post (nothing is recorded then). ``now`` comes from the caller's clock (``mapaid.clock``)."""
     status = ACTIONS.get(action)
