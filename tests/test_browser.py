@@ -116,7 +116,7 @@ def test_resident_path(
     page.get_by_role("link", name="Post an offer or need from this hexagon").click()
     page.wait_for_url(re.compile(r"/post\?cell=" + cell))
     assert page.locator("#cell").input_value() == cell
-    page.select_option("#kind", "offer")
+    page.check("#kind-offer")
     page.select_option("#category", "medicine")
     page.fill("#text", XSS)
     page.fill("#contact", "@neighbour")

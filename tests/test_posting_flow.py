@@ -22,7 +22,11 @@ from mapaid.store import SQLiteStore
 CENTRE = (53.9023, 27.5619)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))
 DISTRICT = {"en": "a hexagon in Leninski district", "ru": "Ленинский район", "be": "Ленінскі раён"}
-SUMMARY_TITLE = {"en": "Please fix 3 things", "ru": "Исправьте, пожалуйста, 3", "be": "Выпраўце, калі ласка, 3"}
+SUMMARY_TITLE = {
+    "en": "Please fix 3 things",
+    "ru": "Исправьте, пожалуйста, 3",
+    "be": "Выпраўце, калі ласка, 3",
+}
 
 
 def _field(html: str, name: str) -> str:
@@ -64,7 +68,7 @@ def test_post_redirects_and_shows_the_link_once(client: FlaskClient, store: SQLi
     shown = client.get("/posted")
     assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
     html = shown.get_data(as_text=True)
-    url, post_id, token = _private_link(html)
+    _url, post_id, token = _private_link(html)
     assert token not in location and post_id not in location
     assert 'id="new-post"' in html and f'data-private-url="/manage/{post_id}/{token}"' in html
     again = client.get("/posted").get_data(as_text=True)  # a reload of /posted: the link is not there
@@ -84,7 +88,9 @@ def test_the_same_form_twice_makes_one_post(client: FlaskClient, store: SQLiteSt
     assert third.status_code == 303 and store.count() == 2
 
 
-def test_a_form_with_errors_keeps_its_nonce_and_posts_once_fixed(client: FlaskClient, store: SQLiteStore) -> None:
+def test_a_form_with_errors_keeps_its_nonce_and_posts_once_fixed(
+    client: FlaskClient, store: SQLiteStore
+) -> None:
     form = _form(client)
     refused = _submit(client, form, text="")
     assert refused.status_code == 422 and store.count() == 0

@@ -142,7 +142,9 @@ def test_post_needs_csrf_and_shows_the_private_link_once(client: FlaskClient, st
     form = _csrf(client, f"/manage/{post_id}/{token}")
     done = client.post(f"/manage/{post_id}/{token}", data={"csrf_token": form, "action": "fulfilled"})
     assert done.status_code == 200 and store.get(post_id)["status"] == "fulfilled"  # type: ignore[index]
-    gone = client.post(f"/manage/{post_id}/{token}", data={"csrf_token": form, "action": "delete", "confirm": "yes"})
+    gone = client.post(
+        f"/manage/{post_id}/{token}", data={"csrf_token": form, "action": "delete", "confirm": "yes"}
+    )
     assert gone.status_code == 200 and store.get(post_id) is None
 
 
