@@ -140,7 +140,8 @@ def test_resident_path(
     shot(page, "05-near-with-mine")
 
     page.goto(private)
-    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Delete…").click()
+    page.locator("#delete-dialog").get_by_role("button", name="Yes, delete it").click()
     page.wait_for_selector("text=Deleted")
     shot(page, "06-deleted")
     page.goto(f"{base}/near/{cell}?category=medicine")
