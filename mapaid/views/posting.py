@@ -200,6 +200,7 @@ def _manage_page(
         hexagon=hexagon_label(get_store().area(), int(post["cell"]), current_language()),
         manage_url=f"{request.host_url.rstrip('/')}{path}",
         manage_path=path,
+        cell=h3.int_to_str(int(post["cell"])),
         new=new,
         done=done,
         problems=problems or {},
