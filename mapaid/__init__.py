@@ -9,6 +9,7 @@ from flask import Flask
 
 from mapaid import cache, clock, db, limits, logs, wellformed
 from mapaid.config import environ_overrides, resolve
+from mapaid.formonce import FormOnce
 from mapaid.loginguard import LoginGuard
 
 
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["mapaid.settings"] = settings
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
     app.extensions["mapaid.loginguard"] = LoginGuard()
+    app.extensions["mapaid.formonce"] = FormOnce(lambda: app.extensions["mapaid.clock"].now().timestamp())
     db.init_app(app)
     logs.init_app(app)
     wellformed.init_app(app)
@@ -45,4 +47,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register(app)
     limits.init_app(app, merged)
     return app
-

@@ -117,7 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
         "MAPAID_WRITE_LIMIT",
         "WRITE_LIMIT",
         "60 per minute",
-        "Other writes one client may make: private-link and API fulfil/delete, coordinators' moderation.",
+        "Other writes one client may make: private-link and API fulfil/extend/edit/delete, coordinators'"
+        " moderation.",
     ),
     Setting(
         "MAPAID_TRUSTED_PROXIES",

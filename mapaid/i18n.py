@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from urllib.parse import urlencode
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask.wrappers import Response
 from flask_babel import Babel, format_date, format_datetime, get_locale, gettext, lazy_gettext, pgettext
 
@@ -43,13 +43,17 @@ def current_language() -> str:
 
 
 def switcher_links() -> list[tuple[str, str, str, bool]]:
-    """(code, name, url, is_current) for the language switcher: this page in each language."""
+    """(code, name, url, is_current) for the language switcher: this page in each language. A view may
+    name another path for it in ``g.lang_path`` (the page showing a new post's private link points the
+    switcher at the link itself, so switching keeps it shown); the query string stays ``lang`` alone."""
     current = current_language()
+    path = g.get("lang_path") or request.path
     links = []
     for code in LANGUAGES:
-        args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+        kept = request.args.items(multi=True) if path == request.path else ()
+        args = [(k, v) for k, v in kept if k != "lang"]
         args.append(("lang", code))
-        links.append((code, LANGUAGE_NAMES[code], f"{request.path}?{urlencode(args)}", code == current))
+        links.append((code, LANGUAGE_NAMES[code], f"{path}?{urlencode(args)}", code == current))
     return links
 
 

@@ -41,11 +41,13 @@ MAX_TRUSTED_PROXIES = 5
 # Where each limit applies (endpoint names). Posting shares one count between the form and the API, so a
 # client cannot double its share by switching; other writes (a poster's private link, the API's delete and
 # fulfil, coordinators' moderation, residents' reports of a post) share another, looser one.
-POST_ENDPOINTS = ("resident.post_submit", "api.create_post")
+POST_ENDPOINTS = ("posting.post_submit", "api.create_post")
 WRITE_ENDPOINTS = (
-    "resident.manage_action",
+    "posting.manage_action",
     "api.delete_post",
     "api.fulfil_post",
+    "api.extend_post",
+    "api.edit_post",
     "moderation.act",
     "reports.report_submit",
     "api.report_post",

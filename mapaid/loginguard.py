@@ -29,6 +29,7 @@ MAX_PAIR_FAILURES = 5  # failed logins of one client on one account per window
 MAX_CLIENT_ATTEMPTS = 20  # password checks of one client, any names, per window
 MAX_KEYS = 65_536
 
+
 class Refusal(Enum):
     """Why a login attempt is refused before its password is checked."""
 

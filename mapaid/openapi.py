@@ -36,6 +36,20 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ERROR}}}
 
 
+def _body(schema: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _ok(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
 def _geojson(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/geo+json": {"schema": schema}}}
 
@@ -101,6 +115,36 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                     "lon": {"type": "number", "minimum": -180, "maximum": 180},
                 },
             },
+            "Extend": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["days"],
+                "properties": {
+                    "days": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": max_expires_days,
+                        "description": "days to add; the post never stays up longer than the site's "
+                        "limit from today (as a new post)",
+                    }
+                },
+            },
+            "Extended": {
+                "type": "object",
+                "required": ["id", "expires"],
+                "properties": {"id": {"type": "string"}, "expires": {"type": "string", "format": "date"}},
+            },
+            "NewText": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["text"],
+                "properties": {"text": {"type": "string", "pattern": TEXT_PATTERN, "maxLength": MAX_TEXT}},
+            },
+            "Edited": {
+                "type": "object",
+                "required": ["id", "text"],
+                "properties": {"id": {"type": "string"}, "text": {"type": "string"}},
+            },
             "Created": {
                 "type": "object",
                 "properties": {
@@ -159,6 +203,11 @@ def _paths(categories: Sequence[str]) -> dict[str, Any]:
         "403": _error("the token is not this post's"),
         "404": _error("no such post"),
         "429": _error("too many writes from this client in a short time; see Retry-After"),
+    }
+    body_errors = {
+        "400": _error("no X-Post-Token header, or not a JSON object"),
+        "413": _error("body too large"),
+        "422": _error("a field is invalid; `field` names it"),
     }
     id_and_token = [{"$ref": "#/components/parameters/PostId"}, {"$ref": "#/components/parameters/Token"}]
     search = [
@@ -230,6 +279,20 @@ def _paths(categories: Sequence[str]) -> dict[str, Any]:
                 "parameters": id_and_token,
                 "responses": {"204": {"description": "deleted"}, **token_errors},
             },
+            "patch": {
+                "summary": "Change a post's text with its private token (nothing else can change)",
+                "parameters": id_and_token,
+                "requestBody": _body("NewText"),
+                "responses": {"200": _ok("the text as stored", "Edited"), **token_errors, **body_errors},
+            },
+        },
+        "/api/v1/posts/{id}/extend": {
+            "post": {
+                "summary": "Keep a post up longer, with its private token",
+                "parameters": id_and_token,
+                "requestBody": _body("Extend"),
+                "responses": {"200": _ok("its new last day", "Extended"), **token_errors, **body_errors},
+            }
         },
         "/api/v1/posts/{id}/fulfilled": {
             "post": {

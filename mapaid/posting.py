@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 
+import h3.api.basic_int as h3
 import pandas as pd
 
-from mapaid.intake import Rules, validate_one
+from mapaid.intake import IntakeError, Problem, Rules, validate_frame, validate_one
 from mapaid.models import Status
 from mapaid.pipeline import ingest
 from mapaid.privacy import token_matches
@@ -31,6 +33,8 @@ class Created:
 class Action(StrEnum):
     FULFILLED = "fulfilled"
     DELETE = "delete"
+    EXTEND = "extend"
+    EDIT = "edit"
 
 
 def create(data: Mapping[str, object], rules: Rules, store: Store, secret: bytes) -> Created:
@@ -45,6 +49,76 @@ def create(data: Mapping[str, object], rules: Rules, store: Store, secret: bytes
     return Created(result.posts.id[0], int(result.posts.cell[0]), result.posts.district[0], token)
 
 
+EXTEND_CHOICES = (7, 14, 30)  # the form's "extend by N days" buttons, those within the site's limit
+
+
+def extend_choices(max_days: int) -> list[int]:
+    return [d for d in EXTEND_CHOICES if d <= max_days]
+
+
+def extended_day(current: date, days: int, today: date, max_days: int) -> date:
+    """``days`` more than the post has now (counted from today if it has already run out), but never
+    past ``max_days`` from today: the limit a new post has."""
+    return min(max(current, today) + timedelta(days=days), today + timedelta(days=max_days))
+
+
+def extend(store: Store, post_id: str, days: int, rules: Rules) -> date | None:
+    """Give an authorised post ``days`` more; its new last day, or None when the post is gone. The
+    caller checks the token (``authorised``) and that ``days`` is 1..max (``check_days``)."""
+    post = store.get(post_id)
+    if post is None:
+        return None
+    current = date.fromisoformat(str(post["expires_day"]))
+    day = extended_day(current, days, rules.today, rules.max_expires_days)
+    if day != current:
+        store.set_expiry(post_id, day)
+    return day
+
+
+def check_days(days: object, rules: Rules) -> int:
+    """A whole number of days from 1 to the site's limit, or ``IntakeError`` on the field ``days``."""
+    if isinstance(days, str) and days.strip().isdigit():
+        days = int(days.strip())
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= rules.max_expires_days:
+        raise IntakeError(
+            [Problem("", "days", f"days must be a whole number from 1 to {rules.max_expires_days}")]
+        )
+    return days
+
+
+def edit_text(store: Store, post_id: str, text: object, rules: Rules) -> str | None:
+    """Replace an authorised post's text with ``text`` checked as a new post's would be (every problem
+    with it in ``IntakeError``); the text as stored, or None when the post is gone. Nothing else about
+    the post, and nothing about its place, changes or is recorded."""
+    post = store.get(post_id)
+    if post is None:
+        return None
+    if not isinstance(text, str):
+        raise IntakeError([Problem("", "text", "text must be text")])
+    cell = h3.int_to_str(post["cell"])
+    probe = {"kind": "offer", "category": rules.categories[0], "text": text, "cell": cell}
+    try:
+        checked = validate_one(probe, rules)
+    except IntakeError as error:
+        raise IntakeError([p for p in error.problems if p.field == "text"] or error.problems) from None
+    new = str(checked.text[0])
+    if new != post["text"]:
+        store.set_text(post_id, new)
+    return new
+
+
+def form_problems(data: Mapping[str, str | object], rules: Rules) -> list[Problem]:
+    """Every problem with a form's fields at once, a missing hexagon included (``validate_one`` stops
+    at a missing place, since the API may say where in two ways; the form has one)."""
+    row = {k: data.get(k, "") for k in ("kind", "category", "text", "contact", "cell")}
+    row["expires"] = data.get("expires_days", "")
+    _, problems = validate_frame(pd.DataFrame([row], dtype=object), [""], rules)
+    if not row["cell"]:
+        problems = [p for p in problems if p.field not in ("lat", "lon")]
+        problems.insert(0, Problem("", "cell", "say where: choose a hexagon"))
+    return problems
+
+
 def authorised(store: Store, post_id: str, token: str) -> bool:
     """Whether ``token`` is this post's private token (constant-time comparison of hashes)."""
     return bool(token) and token_matches(token, store.token_hash(post_id))
@@ -56,4 +130,6 @@ def apply(store: Store, post_id: str, token: str, action: Action) -> bool:
         return False
     if action is Action.DELETE:
         return store.delete(post_id)
-    return store.set_status(post_id, Status.FULFILLED)
+    if action is Action.FULFILLED:
+        return store.set_status(post_id, Status.FULFILLED)
+    raise ValueError(f"{action} takes more than a token; see extend and edit_text")

@@ -61,9 +61,7 @@ def _ends(created: int, seen: int, policy: Policy) -> int:
 def start(store: SQLiteStore, coordinator: str, now: float, policy: Policy) -> str:
     """A new login for an existing ``coordinator``; returns the id for the cookie (a fresh one every
     time: an id chosen by anyone else is never adopted)."""
-    row = store.db.execute(
-        "SELECT password_hash FROM coordinators WHERE name = ?", (coordinator,)
-    ).fetchone()
+    row = store.db.execute("SELECT password_hash FROM coordinators WHERE name = ?", (coordinator,)).fetchone()
     if row is None:
         raise LookupError(f"no coordinator called {coordinator!r}")
     session_id = secrets.token_urlsafe(32)
@@ -118,8 +116,7 @@ def end_all(db: sqlite3.Connection, coordinator: str) -> int:
 def purge(store: SQLiteStore, now: float) -> int:
     """Delete records that ran out (by the policy they were last written with) or lost their account."""
     cursor = store.db.execute(
-        "DELETE FROM sessions WHERE ends <= ?"
-        " OR coordinator NOT IN (SELECT name FROM coordinators)",
+        "DELETE FROM sessions WHERE ends <= ? OR coordinator NOT IN (SELECT name FROM coordinators)",
         (int(now),),
     )
     return int(cursor.rowcount)

@@ -170,6 +170,8 @@ class Store(Protocol):
     def get(self, post_id: str) -> dict[str, Any] | None: ...
     def token_hash(self, post_id: str) -> str | None: ...
     def set_status(self, post_id: str, status: Status) -> bool: ...
+    def set_expiry(self, post_id: str, expires_day: date) -> bool: ...
+    def set_text(self, post_id: str, text: str) -> bool: ...
     def delete(self, post_id: str) -> bool: ...
     def purge_expired(self, today: date) -> int: ...
     def purge_fulfilled(self) -> int: ...
@@ -425,6 +427,20 @@ class SQLiteStore:
     def set_status(self, post_id: str, status: Status) -> bool:
         with self.transaction() as db:
             return db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id)).rowcount > 0
+
+    def set_expiry(self, post_id: str, expires_day: date) -> bool:
+        """A poster's "extend by N days" (mapaid.posting decides the day; the store only writes it)."""
+        with self.transaction() as db:
+            sql = "UPDATE posts SET expires_day = ? WHERE id = ?"
+            return db.execute(sql, (expires_day.isoformat(), post_id)).rowcount > 0
+
+    def set_text(self, post_id: str, text: str) -> bool:
+        """A poster's edited text, already through the intake. The old text's pages are overwritten
+        (``secure_delete``) and the WAL cut, as for a deletion: an edit often takes something back."""
+        with self.transaction() as db:
+            changed = db.execute("UPDATE posts SET text = ? WHERE id = ?", (text, post_id)).rowcount > 0
+        self._forget()
+        return changed
 
     def delete(self, post_id: str) -> bool:
         with self.transaction() as db:

@@ -116,7 +116,7 @@ def test_resident_path(
     page.get_by_role("link", name="Post an offer or need from this hexagon").click()
     page.wait_for_url(re.compile(r"/post\?cell=" + cell))
     assert page.locator("#cell").input_value() == cell
-    page.select_option("#kind", "offer")
+    page.check("#kind-offer")
     page.select_option("#category", "medicine")
     page.fill("#text", XSS)
     page.fill("#contact", "@neighbour")
@@ -140,7 +140,8 @@ def test_resident_path(
     shot(page, "05-near-with-mine")
 
     page.goto(private)
-    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Delete…").click()
+    page.locator("#delete-dialog").get_by_role("button", name="Yes, delete it").click()
     page.wait_for_selector("text=Deleted")
     shot(page, "06-deleted")
     page.goto(f"{base}/near/{cell}?category=medicine")

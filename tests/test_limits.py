@@ -74,7 +74,7 @@ def test_the_form_shares_the_count_and_answers_in_the_visitors_language(limited:
     for _ in range(3):
         assert api_post(client).status_code == 201
     for _ in range(2):
-        assert form_post(client).status_code == 201
+        assert form_post(client).status_code == 303
     refused = form_post(client, lang="ru")
     assert refused.status_code == 429 and refused.mimetype == "text/html"
     assert "Слишком много запросов" in refused.text and "Too many" not in refused.text

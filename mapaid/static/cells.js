@@ -16,6 +16,9 @@
   var picked = {color: "#1d4ed8", weight: 3, opacity: 1, fillColor: "#1d4ed8", fillOpacity: 0.35};
 
   function say(text) { if (status) { status.textContent = text; } }
+  // A hexagon is named for people (its district, from the server) or as the one marked on the map;
+  // its id stays in the hidden form field.
+  function named(id) { return (config.names && config.names[id]) || config.labels.unnamed || id; }
 
   function overlaps(chunk, bounds) {
     return !(chunk[3] < bounds.getWest() || chunk[1] > bounds.getEast() ||
@@ -62,7 +65,7 @@
     chosen = id;
     if (field) { field.value = id; }
     if (shapes[id]) { shapes[id].setStyle(picked); }
-    say(config.labels.chosen + " " + id);
+    say(config.labels.chosen + " " + named(id));
   }
 
   function inside(lat, lon, ring) {
@@ -101,7 +104,7 @@
   if (config.view) { map.fitBounds(config.view, {maxZoom: 15, animate: false}); }
   if (chosen) {
     if (field) { field.value = chosen; }
-    say(config.labels.chosen + " " + chosen);
+    say(config.labels.chosen + " " + named(chosen));
   }
   refresh();
 }());

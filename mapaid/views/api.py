@@ -23,7 +23,7 @@ from mapaid.intake import IntakeError
 from mapaid.maps import OSM_ATTRIBUTION
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
-from mapaid.posting import Action, apply, create
+from mapaid.posting import Action, apply, authorised, check_days, create, edit_text, extend
 from mapaid.spatial import DEFAULT_WITHIN
 from mapaid.web import csrf
 
@@ -149,15 +149,22 @@ def get_post(post_id: str) -> Response:
     return _json(_public_post(post_id), mimetype=GEOJSON)
 
 
-def _with_token(post_id: str, action: Action) -> None:
+def _token(post_id: str) -> str:
+    """The request's X-Post-Token, once it is known to be this post's (400, 404 or 403 otherwise)."""
     token = request.headers.get(TOKEN_HEADER, "")
     if not token:
         fail(400, f"send the post's private token in the {TOKEN_HEADER} header", TOKEN_HEADER)
     store = get_store()
     if store.token_hash(post_id) is None and store.get(post_id) is None:
         fail(404, "no post with this id", "id")
-    if not apply(store, post_id, token, action):
+    if not authorised(store, post_id, token):
         fail(403, "this token does not belong to this post", TOKEN_HEADER)
+    return token
+
+
+def _with_token(post_id: str, action: Action) -> None:
+    if not apply(get_store(), post_id, _token(post_id), action):  # pragma: no cover - gone meanwhile
+        fail(404, "no post with this id", "id")
 
 
 @bp.delete("/posts/<post_id>")
@@ -188,6 +195,45 @@ def report_post(post_id: str) -> Response:
     response = _json({"id": post_id, "reason": reason}, 202)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/posts/<post_id>/extend")
+def extend_post(post_id: str) -> Response:
+    """``{"days": N}``: N more days, up to the site's limit from today (as a new post)."""
+    _token(post_id)
+    data = _json_object()
+    if set(data) - {"days"}:
+        fail(422, f"unknown field {sorted(set(data) - {'days'})[0]!r}", sorted(set(data) - {"days"})[0])
+    days = data.get("days")
+    if isinstance(days, float) and days.is_integer():
+        days = int(days)
+    if not isinstance(days, int) or isinstance(days, bool):
+        fail(422, "days must be a whole number of days", "days")
+    try:
+        day = extend(get_store(), post_id, check_days(days, rules()), rules())
+    except IntakeError as error:
+        fail(422, error.problems[0].message, "days")
+    if day is None:  # pragma: no cover - deleted between the token check and now
+        fail(404, "no post with this id", "id")
+    return _json({"id": post_id, "expires": day.isoformat()})
+
+
+@bp.patch("/posts/<post_id>")
+def edit_post(post_id: str) -> Response:
+    """``{"text": ...}``: new text, checked as a new post's would be. Nothing else can change."""
+    _token(post_id)
+    data = _json_object()
+    if set(data) - {"text"}:
+        fail(422, f"unknown field {sorted(set(data) - {'text'})[0]!r}", sorted(set(data) - {"text"})[0])
+    if not isinstance(data.get("text"), str):
+        fail(422, "text must be text", "text")
+    try:
+        text = edit_text(get_store(), post_id, data["text"], rules())
+    except IntakeError as error:
+        fail(422, error.problems[0].message, "text")
+    if text is None:  # pragma: no cover - deleted between the token check and now
+        fail(404, "no post with this id", "id")
+    return _json({"id": post_id, "text": text})
 
 
 @bp.get("/districts")

@@ -16,15 +16,14 @@ from flask.wrappers import Response
 from flask_babel import gettext
 
 from mapaid import grid
-from mapaid.db import get_store, rules, settings, today
+from mapaid.db import get_store, settings, today
 from mapaid.export import public_frame, uncertainty_m
 from mapaid.i18n import category_label, current_language, format_days, kind_label, translate
-from mapaid.intake import IntakeError, h3_cell
+from mapaid.intake import h3_cell
 from mapaid.maps import KIND_COLOURS, base_parts, legend_html, script_json
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
 from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count, page_items, posts_columns
-from mapaid.posting import Action, apply, authorised, create
 from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, cell_uncertainty_m
 from mapaid.views.filters import parse_page
 
@@ -191,104 +190,3 @@ def _render_near(query: Query, page: int) -> str:
         categories=settings().categories,
         kinds=[k.value for k in Kind],
     )
-
-
-FORM_FIELDS = ("kind", "category", "text", "contact", "expires_days", "cell")
-
-
-def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 200) -> Response:
-    store = get_store()
-    area = store.area()
-    options = _map_options()
-    view = None
-    selected = values.get("cell") or None
-    if selected:
-        try:
-            origin = parse_cell(selected, settings().cell_res, area)
-        except BadCell:
-            selected = None
-        else:
-            selected = h3.int_to_str(origin)
-            view = near_view(origin, 0, np.array([origin], dtype=np.int64))["bounds"]
-    parts = base_parts(
-        area.districts, current_language(), tiles=options.tiles, tiles_attribution=options.tiles_attribution
-    )
-    cells = _cells_config(parts.name, "pick", selected)
-    cells["view"] = view
-    body = render_template(
-        "post.html",
-        parts=parts,
-        cells=cells,
-        values=values,
-        problems=problems,
-        categories=settings().categories,
-        kinds=[k.value for k in Kind],
-        default_days=settings().default_expires_days,
-        max_days=settings().max_expires_days,
-    )
-    return _html(body, status, private=True)
-
-
-@bp.get("/post")
-def post_form() -> Response:
-    values = {"cell": request.args.get("cell", ""), "kind": request.args.get("kind", "offer")}
-    return _post_form(values, {})
-
-
-@bp.post("/post")
-def post_submit() -> Response:
-    values = {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
-    data: dict[str, object] = {k: v for k, v in values.items() if v != ""}
-    if not values["cell"]:
-        return _post_form(values, {"cell": gettext("Click your hexagon on the map.")}, 422)
-    try:
-        created = create(data, rules(), get_store(), settings().secret_key.encode())
-    except IntakeError as error:
-        problems = {
-            ("expires_days" if p.field == "expires" else p.field): translate(p.message)
-            for p in error.problems
-        }
-        return _post_form(values, problems, 422)
-    district = get_store().area().by_slug[created.district].name(current_language())
-    body = render_template(
-        "posted.html",
-        created=created,
-        cell=h3.int_to_str(created.cell),
-        district=district,
-        manage_url=f"{request.host_url.rstrip('/')}{request.script_root}/manage/{created.id}/{created.token}",
-    )
-    return _html(body, 201, private=True)
-
-
-def _managed(post_id: str, token: str) -> dict[str, Any]:
-    store = get_store()
-    if not authorised(store, post_id, token):
-        abort(
-            404, description=gettext("This private link does not match any post (it may have been deleted).")
-        )
-    post = store.get(post_id)
-    if post is None:  # pragma: no cover - authorised implies the row exists
-        abort(404)
-    return post
-
-
-@bp.get("/manage/<post_id>/<token>")
-def manage(post_id: str, token: str) -> Response:
-    post = _managed(post_id, token)
-    district = get_store().area().by_slug[post["district"]].name(current_language())
-    return _html(render_template("manage.html", post=post, district=district, done=None), private=True)
-
-
-@bp.post("/manage/<post_id>/<token>")
-def manage_action(post_id: str, token: str) -> Response:
-    post = _managed(post_id, token)
-    try:
-        action = Action(request.form.get("action", ""))
-    except ValueError:
-        abort(400, description=gettext("action must be fulfilled or delete"))
-    apply(get_store(), post_id, token, action)
-    if action is Action.DELETE:
-        return _html(render_template("manage.html", post=None, district="", done="deleted"), private=True)
-    post = get_store().get(post_id) or post
-    district = get_store().area().by_slug[post["district"]].name(current_language())
-    return _html(render_template("manage.html", post=post, district=district, done="fulfilled"), private=True)
