@@ -100,9 +100,12 @@
     ids.forEach(function (id) {
       if (id === cursor) { return; }
       var p = map.latLngToContainerPoint(centreOf(id)), dx = p.x - from.x, dy = p.y - from.y;
-      var along = cursor ? dx * direction[0] + dy * direction[1] : 1;
-      var across = cursor ? Math.abs(dx * direction[1] - dy * direction[0]) : 0;
-      if (along <= 2 || across > along) { return; }
+      var across = 0;
+      if (cursor) {  // the first press takes the hexagon nearest the middle; later ones step that way
+        var along = dx * direction[0] + dy * direction[1];
+        across = Math.abs(dx * direction[1] - dy * direction[0]);
+        if (along <= 2 || across > along) { return; }
+      }
       var score = dx * dx + dy * dy + across * across;
       if (score < bestScore) { best = id; bestScore = score; }
     });
