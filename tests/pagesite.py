@@ -64,7 +64,9 @@ def _more_posts(store: SQLiteStore, centre: int, today: date) -> None:
             "contact": [f"@neighbour{i}" if i % 3 == 0 else "" for i in range(n)],
         }
     )
-    ingest(rows, [str(i) for i in range(n)], rules_for(DEFAULT_CATEGORIES, 9, today), store, TEST_SECRET.encode())
+    ingest(
+        rows, [str(i) for i in range(n)], rules_for(DEFAULT_CATEGORIES, 9, today), store, TEST_SECRET.encode()
+    )
 
 
 @contextmanager

@@ -60,7 +60,11 @@ SCROLL_BOXES_JS = """(selector) => {
 def small_targets(page: Page) -> list[str]:
     found: list[dict[str, Any]] = page.evaluate(TAPPABLES_JS)
     assert found, "no tappable element found"
-    return [f"{t['width']:.0f}x{t['height']:.0f} {t['what']}" for t in found if min(t["width"], t["height"]) < 44]
+    return [
+        f"{t['width']:.0f}x{t['height']:.0f} {t['what']}"
+        for t in found
+        if round(min(t["width"], t["height"])) < 44
+    ]
 
 
 def viewports(page: Page) -> list[str]:
@@ -68,8 +72,10 @@ def viewports(page: Page) -> list[str]:
 
 
 def map_centre(page: Page) -> list[float]:
-    return page.evaluate("() => { const c = window[document.querySelector('.folium-map').id].getCenter();"
-                         " return [c.lat, c.lng]; }")
+    return page.evaluate(
+        "() => { const c = window[document.querySelector('.folium-map').id].getCenter();"
+        " return [c.lat, c.lng]; }"
+    )
 
 
 def open_page(page: Page, s: Site, path: str, lang: str) -> None:
@@ -90,8 +96,10 @@ def one_finger_swipe(page: Page, x: float, y: float, dy: float) -> None:
     point = {"x": x, "y": y, "id": 1}
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
     for i in range(1, 11):
-        cdp.send("Input.dispatchTouchEvent",
-                 {"type": "touchMove", "touchPoints": [{**point, "y": y - dy * i / 10}]})
+        cdp.send(
+            "Input.dispatchTouchEvent",
+            {"type": "touchMove", "touchPoints": [{**point, "y": y - dy * i / 10}]},
+        )
         page.wait_for_timeout(16)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     page.wait_for_timeout(400)
@@ -156,11 +164,13 @@ def test_phone_layout(browser: Browser, served: Site, lang: str) -> None:
     last.scroll_into_view_if_needed()
     last.locator("a[data-post]").click()
     page.wait_for_selector(".leaflet-popup-content")
-    pane = page.evaluate("() => { const r = document.querySelector('.folium-map').getBoundingClientRect();"
-                         " return [r.top, r.bottom]; }")
+    pane = page.evaluate(
+        "() => { const r = document.querySelector('.folium-map').getBoundingClientRect();"
+        " return [r.top, r.bottom]; }"
+    )
     assert pane[0] >= -1 and pane[1] <= height + 1, pane
     popup = page.locator(".leaflet-popup-content").bounding_box()
-    assert popup and 0 <= popup["y"] and popup["y"] + popup["height"] <= height, popup
+    assert popup and popup["y"] >= 0 and popup["y"] + popup["height"] <= height, popup
     small += [f"popup: {t}" for t in small_targets(page)]
     shot(page, f"layout-phone-{lang}-show-on-map")
 
