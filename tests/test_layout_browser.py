@@ -90,16 +90,17 @@ def served(store: SQLiteStore, config: dict[str, Any], today: date) -> Any:
         yield s
 
 
-def one_finger_swipe(page: Page, x: float, y: float, dy: float) -> None:
-    """A one-finger drag upwards over (x, y), as a phone's touch screen sends it."""
+def swipe(page: Page, x: float, y: float, dy: float, fingers: int = 1) -> None:
+    """A drag upwards over (x, y) with one finger (or two side by side), as a touch screen sends it."""
     cdp = page.context.new_cdp_session(page)
-    point = {"x": x, "y": y, "id": 1}
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+    xs = [x] if fingers == 1 else [x - 40, x + 40]
+
+    def points(d: float) -> list[dict[str, float]]:
+        return [{"x": px, "y": y - d, "id": i + 1} for i, px in enumerate(xs)]
+
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points(0)})
     for i in range(1, 11):
-        cdp.send(
-            "Input.dispatchTouchEvent",
-            {"type": "touchMove", "touchPoints": [{**point, "y": y - dy * i / 10}]},
-        )
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": points(dy * i / 10)})
         page.wait_for_timeout(16)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     page.wait_for_timeout(400)
@@ -151,10 +152,18 @@ def test_phone_layout(browser: Browser, served: Site, lang: str) -> None:
     box = page.locator(".folium-map").bounding_box()
     assert box
     before = map_centre(page)
-    one_finger_swipe(page, box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.7, 250)
+    swipe(page, box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.7, 250)
     assert page.evaluate("() => window.scrollY") > 100
     assert map_centre(page) == before
     assert page.locator(".mapaid-hint").inner_text().strip()
+    # Two fingers move the map and leave the page where it is.
+    page.locator(".folium-map").scroll_into_view_if_needed()
+    box = page.locator(".folium-map").bounding_box()
+    assert box
+    scrolled, before = page.evaluate("() => window.scrollY"), map_centre(page)
+    swipe(page, box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.7, 120, fingers=2)
+    assert map_centre(page) != before
+    assert page.evaluate("() => window.scrollY") == scrolled
 
     # "show on map" from far down the list brings the map back into view with the post's popup open,
     # also when the list was switched to alone.
