@@ -44,6 +44,10 @@ MIN_ZOOM = 9
 MAX_ZOOM = 18
 ZOOM_LIMITS: dict[str, Any] = {"minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM}
 LAYERS_JS = "/static/layers.js"  # absolute, like folium's asset links (see assets.py)
+MAPUI_JS = "/static/mapui.js"  # gestures, credits button, labels: the map's behaviour on phones
+# folium's page head carries its own viewport with ``maximum-scale=1.0, user-scalable=no``: it forbids
+# pinch zoom (WCAG 1.4.4, axe's meta-viewport) and would compete with base.html's. Our pages keep one.
+_VIEWPORT_META = re.compile(r"<meta\s+name=[\"']viewport[\"'][^>]*>\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ class MapParts:
         return Markup(  # noqa: S704 - folium's script holds no data; layers is escaped JSON
             f"<script {csp.ATTRIBUTE}>{self.script}</script>\n"
             f'<script type="application/json" class="mapaid-layers" data-map="{self.name}">{self.layers}'
-            f'</script>\n<script src="{LAYERS_JS}"></script>'
+            f'</script>\n<script src="{LAYERS_JS}"></script>\n<script src="{MAPUI_JS}"></script>'
         )
 
 
@@ -226,12 +230,17 @@ def render(fmap: folium.Map, layers: Layers) -> MapParts:
     root: Any = fmap.get_root()  # a branca Figure, typed as its base Element
     root.render()
     return MapParts(
-        head=csp.add_nonces(root.header.render()),
+        head=csp.add_nonces(without_viewport(root.header.render())),
         html=csp.add_nonces(root.html.render()),
         script=Markup(root.script.render()),  # noqa: S704 - folium's own script, numbers and our names only
         layers=htmlsafe_json_dumps(layers.spec()),
         name=fmap.get_name(),
     )
+
+
+def without_viewport(head: str) -> str:
+    """folium's head without its viewport meta, so base.html's (which allows pinch zoom) is the only one."""
+    return _VIEWPORT_META.sub("", head)
 
 
 def base_parts(

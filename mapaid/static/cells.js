@@ -29,7 +29,7 @@
     var id = cell[0];
     if (shapes[id]) { return; }
     rings[id] = cell[1];
-    var shape = L.polygon(cell[1], Object.assign({className: "mapaid-cell"}, id === chosen ? picked : idle));
+    var shape = L.polygon(cell[1], Object.assign({className: "mapaid-cell"}, styleOf(id)));
     shape.on("click", function (event) { L.DomEvent.stop(event); choose(id); });
     shapes[id] = shape;
     layer.addLayer(shape);
@@ -61,12 +61,78 @@
       window.location.assign(config.nearUrl + id);
       return;
     }
-    if (chosen && shapes[chosen]) { shapes[chosen].setStyle(idle); }
+    var previous = chosen;
     chosen = id;
+    if (previous && shapes[previous]) { shapes[previous].setStyle(styleOf(previous)); }
     if (field) { field.value = id; }
-    if (shapes[id]) { shapes[id].setStyle(picked); }
+    if (shapes[id]) { shapes[id].setStyle(styleOf(id)); }
     say(config.labels.chosen + " " + named(id));
   }
+
+  // Keyboard: with the map focused and hexagons drawn, the arrow keys move a highlighted "cursor" hexagon
+  // among them (to the nearest one in that direction on screen) and Enter chooses it; zoomed out, Enter
+  // zooms in to where hexagons show. The status line (role=status) says what happens. Leaflet's own arrow
+  // panning listens on the document, so a captured key stops here.
+  var cursor = null;
+  var cursorStyle = {color: "#b45309", weight: 4, opacity: 1, fillColor: "#f59e0b", fillOpacity: 0.35};
+  var STEPS = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]};
+
+  function centreOf(id) {
+    var ring = rings[id], lat = 0, lon = 0;
+    ring.forEach(function (p) { lat += p[0]; lon += p[1]; });
+    return L.latLng(lat / ring.length, lon / ring.length);
+  }
+
+  function styleOf(id) { return id === cursor ? cursorStyle : (id === chosen ? picked : idle); }
+
+  function moveCursor(id) {
+    var previous = cursor;
+    cursor = id;
+    if (previous && shapes[previous]) { shapes[previous].setStyle(styleOf(previous)); }
+    shapes[id].setStyle(cursorStyle);
+    shapes[id].bringToFront();
+    map.panInside(centreOf(id), {padding: [48, 48], animate: false});
+    say(config.labels.cursor);
+  }
+
+  function step(direction) {
+    var ids = Object.keys(shapes);
+    if (!ids.length) { say(config.labels.pick); return; }
+    var from = cursor ? map.latLngToContainerPoint(centreOf(cursor)) : map.getSize().divideBy(2);
+    var best = null, bestScore = Infinity;
+    ids.forEach(function (id) {
+      if (id === cursor) { return; }
+      var p = map.latLngToContainerPoint(centreOf(id)), dx = p.x - from.x, dy = p.y - from.y;
+      var across = 0;
+      if (cursor) {  // the first press takes the hexagon nearest the middle; later ones step that way
+        var along = dx * direction[0] + dy * direction[1];
+        across = Math.abs(dx * direction[1] - dy * direction[0]);
+        if (along <= 2 || across > along) { return; }
+      }
+      var score = dx * dx + dy * dy + across * across;
+      if (score < bestScore) { best = id; bestScore = score; }
+    });
+    if (best) { moveCursor(best); }
+  }
+
+  map.getContainer().addEventListener("focus", function () {
+    say(map.getZoom() < config.minZoom ? config.labels.keysZoom : config.labels.keys);
+  });
+  map.getContainer().addEventListener("keydown", function (event) {
+    if (event.target !== map.getContainer() || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    if (map.getZoom() < config.minZoom) {
+      if (event.key === "Enter") { event.preventDefault(); map.setZoom(config.minZoom, {animate: false}); say(config.labels.keys); }
+      return;
+    }
+    if (STEPS[event.key]) {
+      event.preventDefault();
+      event.stopPropagation();
+      step(STEPS[event.key]);
+    } else if ((event.key === "Enter" || event.key === " ") && cursor) {
+      event.preventDefault();
+      choose(cursor);
+    }
+  }, true);
 
   function inside(lat, lon, ring) {
     var hit = false;

@@ -50,15 +50,26 @@
   }
   map.addLayer(cluster);
 
-  // "show on map" from the list: open the post's popup where it is drawn, clustered or not.
+  // "show on map" from the list: bring the map into view (on a phone it may be folded away by the map/list
+  // switch, or scrolled off), then open the post's popup where it is drawn, clustered or not.
+  function bringMapIntoView() {
+    var pane = map.getContainer().closest(".map-pane") || map.getContainer();
+    var mapButton = document.querySelector(".view-switch button[data-show=map]");
+    if (mapButton && mapButton.getAttribute("aria-pressed") !== "true") { mapButton.click(); }
+    var box = pane.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) { pane.scrollIntoView({block: "start"}); }
+    map.invalidateSize();
+  }
+
   document.querySelectorAll("[data-post]").forEach(function (link) {
     link.addEventListener("click", function (event) {
       var i = index[link.getAttribute("data-post")];
       if (i === undefined) { return; }
       event.preventDefault();
+      bringMapIntoView();
       var at = L.latLng(posts.lat[i], posts.lon[i]);
       map.setView(at, Math.max(map.getZoom(), 16), {animate: false});
-      L.popup().setLatLng(at).setContent(popup(i)).openOn(map);
+      L.popup({autoPanPadding: [12, 12]}).setLatLng(at).setContent(popup(i)).openOn(map);
     });
   });
 }());

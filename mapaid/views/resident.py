@@ -62,6 +62,9 @@ def _cells_config(map_name: str, mode: str, selected: str | None = None) -> dict
             "locating": gettext("Finding your hexagon in your browser…"),
             "outside": gettext("Your location is outside the area this site serves."),
             "noLocation": gettext("Your browser did not give a location; click your hexagon instead."),
+            "keysZoom": gettext("Press Enter to zoom in to the hexagons."),
+            "keys": gettext("Arrow keys highlight a hexagon; Enter chooses it."),
+            "cursor": gettext("Hexagon highlighted: Enter chooses it, arrow keys move to the next one."),
         },
     }
 

@@ -1,0 +1,87 @@
+"""axe-core on every resident and coordinator page, in Belarusian, Russian and English, on a phone and a
+laptop: no critical or serious violation, and axe's ``meta-viewport`` rule passes (pinch zoom allowed).
+
+axe comes from axe-playwright-python (PyPI), which bundles axe.min.js and puts it into the page with
+Playwright's ``page.evaluate``. That goes through the DevTools protocol, which a page's
+Content-Security-Policy does not govern, so the pages are checked under their real, strict policy (no
+``bypass_csp``): what axe sees is what a visitor gets. One browser per module, one context per language
+and screen, reused for every page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from livesite import shot
+from pagesite import DESKTOP, LANGUAGES, PHONE, Site, log_in, post, site
+from playwright.sync_api import Browser, Page
+
+from mapaid.store import SQLiteStore
+
+pytestmark = pytest.mark.browser
+AXE = Axe()
+OPTIONS = {"resultTypes": ["violations", "passes"]}
+
+
+def check(page: Page, name: str) -> list[str]:
+    """axe's serious and critical violations on the page as it stands (empty when clean); the page must
+    have passed ``meta-viewport``."""
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(150)  # let the map scripts draw their controls
+    results: dict[str, Any] = AXE.run(page, options=OPTIONS).response
+    passed = {rule["id"] for rule in results["passes"]}
+    problems = [
+        f"{name}: {v['id']} ({v['impact']}): {v['help']}: "
+        + "; ".join(" ".join(n["target"]) for n in v["nodes"][:3])
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    if "meta-viewport" not in passed:
+        problems.append(f"{name}: meta-viewport did not pass")
+    return problems
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_passes_axe(
+    browser: Browser, store: SQLiteStore, config: dict[str, Any], today: date, lang: str
+) -> None:
+    problems: list[str] = []
+    with site(store, config, today) as s:
+        for screen, options in (("phone", PHONE), ("desktop", DESKTOP)):
+            context = browser.new_context(**options, locale=lang)
+            page = context.new_page()
+            problems += _resident(page, s, lang, screen)
+            problems += _coordinator(page, s, lang, screen)
+            context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def _resident(page: Page, s: Site, lang: str, screen: str) -> list[str]:
+    problems: list[str] = []
+    for name, path in s.resident_pages().items():
+        page.goto(f"{s.base}{path}{'&' if '?' in path else '?'}lang={lang}")
+        problems += check(page, f"{lang} {screen} {name}")
+    page.goto(f"{s.base}/post?lang={lang}")
+    page.click("#submit")  # nothing filled in: the form comes back with its problems
+    page.wait_for_selector(".problem")
+    problems += check(page, f"{lang} {screen} post-with-problems")
+    link = post(page, s, lang)
+    problems += check(page, f"{lang} {screen} posted")
+    page.goto(link)
+    problems += check(page, f"{lang} {screen} manage")
+    if lang == "en" and screen == "phone":
+        shot(page, "a11y-manage-phone-en")
+    return problems
+
+
+def _coordinator(page: Page, s: Site, lang: str, screen: str) -> list[str]:
+    page.context.clear_cookies()
+    page.goto(f"{s.base}/coordinator/login?lang={lang}")
+    problems = check(page, f"{lang} {screen} login")
+    log_in(page, s, lang)
+    for name, path in s.coordinator_pages().items():
+        page.goto(f"{s.base}{path}")
+        problems += check(page, f"{lang} {screen} {name}")
+    return problems
