@@ -27,6 +27,7 @@ from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count,
 from mapaid.posting import Action, apply, authorised, create
 from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, cell_uncertainty_m
 from mapaid.views.filters import parse_page
+from mapaid.views.places import search_config
 
 bp = Blueprint("resident", __name__)
 MIN_CELL_ZOOM = 14
@@ -78,7 +79,9 @@ def index() -> Response:
         tiles=options.tiles,
         tiles_attribution=options.tiles_attribution,
     )
-    return _html(render_template("index.html", parts=parts, cells=_cells_config(parts.name, "go")))
+    return _html(render_template(
+            "index.html", parts=parts, cells=_cells_config(parts.name, "go"), places=search_config()
+        ))
 
 
 @bp.get("/cells/<parent>.json")
@@ -217,6 +220,7 @@ def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 2
         "post.html",
         parts=parts,
         cells=cells,
+        places=search_config(),
         values=values,
         problems=problems,
         categories=settings().categories,
