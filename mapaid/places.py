@@ -51,14 +51,14 @@ _CYRILLIC = str.maketrans(
         "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "ё": "e", "є": "e",
         "ж": "z", "з": "z", "и": "i", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m",
         "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ў": "u", "ф": "f",
-        "х": "h", "ц": "c", "ч": "c", "ш": "s", "щ": "s", "ъ": "", "ь": "", "ы": "i", "э": "e",
+        "х": "h", "ц": "c", "ч": "c", "ш": "s", "щ": "sc", "ъ": "", "ь": "", "ы": "i", "э": "e",
         "ю": "iu", "я": "ia", "ł": "l", "'": "", "ʼ": "", "’": "", "`": "", "ß": "ss", "ø": "o",
     }
 )  # fmt: skip
-# Latin spellings of the same sounds, longest first: English (shch, zh, kh, ts), łacinka after its
+# Latin spellings of the same sounds: English (sh, zh, kh, ts; shch becomes "sc" like щ), łacinka after its
 # diacritics are dropped (č -> c, š -> s), and letters that differ only by spelling habit.
 _LATIN = (
-    ("shch", "s"), ("sch", "s"), ("sh", "s"), ("zh", "z"), ("ch", "c"), ("kh", "h"), ("ts", "c"),
+    ("sh", "s"), ("zh", "z"), ("ch", "c"), ("kh", "h"), ("ts", "c"),
     ("tz", "c"), ("x", "ks"), ("w", "u"), ("q", "k"), ("g", "h"), ("j", "i"), ("y", "i"), ("o", "a"),
 )  # fmt: skip
 _IOTATED = re.compile(r"i(?=[aeu])")  # я = ja = ya = ia -> a: written three ways, heard as one
