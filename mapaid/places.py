@@ -12,7 +12,6 @@ page's script mirrors it rule for rule (a browser test checks that they agree).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sqlite3
@@ -104,7 +103,11 @@ def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 def _row_place(row: sqlite3.Row) -> Place:
     names = {lang: row[f"name_{lang}"] for lang in LANGS if row[f"name_{lang}"]}
-    line = [tuple(p) for p in json.loads(row["line"])] if row["line"] else None
+    line = (
+        [(float(x), float(y)) for x, y in np.frombuffer(row["line"], "<f8").reshape(-1, 2)]
+        if row["line"]
+        else None
+    )
     alt = [a for a in row["alt"].split("|") if a]
     return Place(row["kind"], row["name"], row["lon"], row["lat"], names, alt, line, row["source"])
 
@@ -225,7 +228,7 @@ def add(store: SQLiteStore, places: Sequence[Place]) -> int:
 
 
 def _row(place: Place, district: str | None) -> tuple[Any, ...]:
-    line = json.dumps([[round(x, 5), round(y, 5)] for x, y in place.line[:40]]) if place.line else None
+    line = np.asarray(place.line[:40], dtype="<f8").tobytes() if place.line else None
     return (
         place.kind,
         place.name,

@@ -103,7 +103,8 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 -- Named places for the search box and for naming a hexagon (mapaid/places.py): public data (OpenStreetMap,
 -- metro4all, lists an operator loads), never anything a resident typed. A street keeps its name once, a
--- representative point and a simplified line ("line": JSON [[lon, lat], ...]).
+-- representative point and a simplified line ("line": lon, lat pairs as little-endian float64: numbers
+-- are never stored as text, see tests/test_exact_points_nowhere.py).
 CREATE TABLE IF NOT EXISTS places (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -115,7 +116,7 @@ CREATE TABLE IF NOT EXISTS places (
     district TEXT,
     lon REAL NOT NULL,
     lat REAL NOT NULL,
-    line TEXT,
+    line BLOB,
     source TEXT NOT NULL  -- osm, metro4all or list: which credit the pages show
 );
 -- Who moderated what and when, deliberately without any location.

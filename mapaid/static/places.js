@@ -216,10 +216,15 @@
   input.addEventListener("focus", load);
   input.addEventListener("input", function () {
     clearTimeout(timer);
-    timer = setTimeout(function () { load().then(show); }, 60);
+    timer = setTimeout(function () { timer = null; load().then(show); }, 60);
   });
   input.addEventListener("keydown", function (event) {
     var key = event.key;
+    if (timer !== null && index && (key === "ArrowDown" || key === "ArrowUp" || key === "Enter")) {
+      clearTimeout(timer);  // results for what is in the box now, not for a few letters ago
+      timer = null;
+      show();
+    }
     if (key === "ArrowDown" || key === "ArrowUp") {
       event.preventDefault();
       if (list.hidden && results.length) { list.hidden = false; input.setAttribute("aria-expanded", "true"); }
