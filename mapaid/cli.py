@@ -11,8 +11,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from mapaid import export as exporter
-from mapaid import serving
+from mapaid import places, serving
 from mapaid.cli_coordinator import coordinator, report
+from mapaid.cli_places import load_file, places_group
 from mapaid.cli_support import check_res, cli_clock, cli_rules, cli_settings, cli_store, today
 from mapaid.config import Settings
 from mapaid.demo import generate
@@ -45,6 +46,9 @@ def init_db() -> None:
         check_res(store, settings)
         if not store.has_districts():
             _load_districts(store, settings.districts, None)
+        if settings.places and not places.count(store):
+            for path in settings.places:
+                click.echo(load_file(store, path))
     click.echo(f"database ready: {settings.database}")
 
 
@@ -275,6 +279,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
 main.add_command(coordinator)
 main.add_command(report)
+main.add_command(places_group)
 
 
 if __name__ == "__main__":

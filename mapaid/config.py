@@ -16,6 +16,18 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # The project runs from its checkout (``pip install -e .``), so shipped data lives beside the package.
 SHIPPED_GEODATA = PACKAGE_DIR.parent / "geodata"
 DEFAULT_DISTRICTS = SHIPPED_GEODATA / "minsk-districts.geojson"
+# Named places (mapaid.places) for the shipped Minsk districts: metro first (its names in three languages
+# are the best), then the city-wide streets, then everything named in the two OSM extracts.
+DEFAULT_PLACES = tuple(
+    SHIPPED_GEODATA / name
+    for name in (
+        "minsk-metro4all/stations.csv",
+        "minsk-metro4all/portals.csv",
+        "minsk-streets/be-tarask.json",
+        "minsk-pass.osm.bz2",
+        "minsk-kovalskaya-sloboda.osm.bz2",
+    )
+)
 
 DEFAULT_CATEGORIES = (
     "food",
@@ -69,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
         "DISTRICTS",
         "the shipped Minsk districts",
         "District polygons loaded by `mapaid init-db` into an empty database.",
+    ),
+    Setting(
+        "MAPAID_PLACES",
+        "PLACES",
+        "the shipped Minsk places, with the shipped districts",
+        "Comma-separated places files (OSM, CSV, GeoJSON) `mapaid init-db` loads when no place is loaded.",
     ),
     Setting(
         "MAPAID_CATEGORIES",
@@ -150,6 +168,7 @@ class Settings:
     secret_key: str
     cell_res: int
     districts: Path
+    places: tuple[Path, ...] = ()
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     default_expires_days: int = 14
     max_expires_days: int = 60
@@ -175,6 +194,16 @@ def _int_setting(name: str, raw: object, low: int, high: int) -> int:
     return value
 
 
+def _places(raw: object, districts: Path) -> tuple[Path, ...]:
+    """MAPAID_PLACES, or the shipped Minsk places when the districts are the shipped Minsk ones (another
+    city gets none unless it names its own files)."""
+    if raw is None:
+        return DEFAULT_PLACES if districts.resolve() == DEFAULT_DISTRICTS else ()
+    if isinstance(raw, str):
+        return tuple(Path(p.strip()) for p in raw.split(",") if p.strip())
+    return tuple(Path(str(p)) for p in raw)  # type: ignore[attr-defined]
+
+
 def environ_overrides(environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """The settings present in the environment, keyed like Flask config (``CELL_RES`` ...)."""
     env = os.environ if environ is None else environ
@@ -196,13 +225,15 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         categories = tuple(str(c) for c in categories_raw)  # type: ignore[attr-defined]
     if not categories:
         raise ConfigError("MAPAID_CATEGORIES must name at least one category")
+    districts = Path(str(overrides.get("DISTRICTS", DEFAULT_DISTRICTS)))
     max_days = _int_setting("MAPAID_MAX_EXPIRES_DAYS", overrides.get("MAX_EXPIRES_DAYS", 60), 1, 366)
     return Settings(
         database=database,
         instance_dir=instance,
         secret_key=str(secret),
         cell_res=_int_setting("MAPAID_CELL_RES", overrides.get("CELL_RES", 9), 5, 11),
-        districts=Path(str(overrides.get("DISTRICTS", DEFAULT_DISTRICTS))),
+        districts=districts,
+        places=_places(overrides.get("PLACES"), districts),
         categories=categories,
         default_expires_days=_int_setting(
             "MAPAID_DEFAULT_EXPIRES_DAYS", overrides.get("DEFAULT_EXPIRES_DAYS", 14), 1, max_days

@@ -221,7 +221,7 @@ def _paths(categories: Sequence[str]) -> dict[str, Any]:
         {
             "name": "within",
             "in": "query",
-            "schema": {"enum": list(WITHIN_CHOICES), "default": DEFAULT_WITHIN},
+            "schema": {"type": "integer", "enum": list(WITHIN_CHOICES), "default": DEFAULT_WITHIN},
         },
         {
             "name": "kind",

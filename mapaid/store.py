@@ -112,6 +112,24 @@ CREATE TABLE IF NOT EXISTS sessions (
     seen INTEGER NOT NULL,
     ends INTEGER NOT NULL
 );
+-- Named places for the search box and for naming a hexagon (mapaid/places.py): public data (OpenStreetMap,
+-- metro4all, lists an operator loads), never anything a resident typed. A street keeps its name once, a
+-- representative point and a simplified line ("line": lon, lat pairs as little-endian float64: numbers
+-- are never stored as text, see tests/test_exact_points_nowhere.py).
+CREATE TABLE IF NOT EXISTS places (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    name_be TEXT,
+    name_ru TEXT,
+    name_en TEXT,
+    alt TEXT NOT NULL DEFAULT '',  -- other names (other languages, old names), separated by '|'
+    district TEXT,
+    lon REAL NOT NULL,
+    lat REAL NOT NULL,
+    line BLOB,
+    source TEXT NOT NULL  -- osm, metro4all or list: which credit the pages show
+);
 -- Who moderated what and when, deliberately without any location.
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,

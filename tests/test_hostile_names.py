@@ -275,7 +275,7 @@ def test_hostile_names_and_posts_show_as_text_and_run_nothing(browser: Browser, 
 
     page.goto(site.manage)
     assert page.locator(".post-text").inner_text() == POSTS[0]["text"]
-    assert page.locator(".post-meta").inner_text().startswith(f"a hexagon in {_district_name(site)} district")
+    assert page.locator(".post-meta").inner_text().startswith(f"a hexagon in {_district_name(site)}")
     watch.clean("/manage")
 
     page.goto(f"{site.base}/coordinator")

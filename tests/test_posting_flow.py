@@ -21,7 +21,7 @@ from mapaid.store import SQLiteStore
 
 CENTRE = (53.9023, 27.5619)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))
-DISTRICT = {"en": "a hexagon in Leninski district", "ru": "Ленинский район", "be": "Ленінскі раён"}
+DISTRICT = {"en": "a hexagon in Leninsky District", "ru": "Ленинский район", "be": "Ленінскі раён"}
 SUMMARY_TITLE = {
     "en": "Please fix 3 things",
     "ru": "Исправьте, пожалуйста, 3",

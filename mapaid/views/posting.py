@@ -39,6 +39,7 @@ from mapaid.posting import (
     extend_choices,
     form_problems,
 )
+from mapaid.views.places import search_config
 from mapaid.views.resident import _cells_config, _html, _map_options
 
 bp = Blueprint("posting", __name__)
@@ -90,7 +91,7 @@ def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 2
             selected = None
         else:
             selected = h3.int_to_str(origin)
-            label = hexagon_label(area, origin, current_language())
+            label = hexagon_label(get_store(), origin, current_language())
             view = near_view(origin, 0, np.array([origin], dtype=np.int64))["bounds"]
     parts = base_parts(
         area.districts, current_language(), tiles=options.tiles, tiles_attribution=options.tiles_attribution
@@ -103,6 +104,7 @@ def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 2
         "post.html",
         parts=parts,
         cells=cells,
+        places=search_config(),
         values=values,
         problems=problems,
         hexagon=label,
@@ -197,7 +199,7 @@ def _manage_page(
     body = render_template(
         "manage.html",
         post=post,
-        hexagon=hexagon_label(get_store().area(), int(post["cell"]), current_language()),
+        hexagon=hexagon_label(get_store(), int(post["cell"]), current_language()),
         manage_url=f"{request.host_url.rstrip('/')}{path}",
         manage_path=path,
         cell=h3.int_to_str(int(post["cell"])),

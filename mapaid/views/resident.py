@@ -26,6 +26,7 @@ from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
 from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count, page_items, posts_columns
 from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, cell_uncertainty_m
 from mapaid.views.filters import parse_page
+from mapaid.views.places import search_config
 
 bp = Blueprint("resident", __name__)
 MIN_CELL_ZOOM = 14
@@ -80,7 +81,9 @@ def index() -> Response:
         tiles=options.tiles,
         tiles_attribution=options.tiles_attribution,
     )
-    return _html(render_template("index.html", parts=parts, cells=_cells_config(parts.name, "go")))
+    return _html(render_template(
+            "index.html", parts=parts, cells=_cells_config(parts.name, "go"), places=search_config()
+        ))
 
 
 @bp.get("/cells/<parent>.json")

@@ -1,0 +1,318 @@
+"""Named places (streets, squares, stops, metro stations, schools, shops, parks) on the store's connection.
+
+Places are public data an operator loads (``mapaid places load``); nothing a resident types is ever stored
+or sent here. The page downloads the whole gazetteer once (``gazetteer``: the same bytes for everyone) and
+searches it in the browser (``mapaid/static/places.js``), so a search says nothing to the server. On the
+server side ``nearest`` names a hexagon by the closest place ("near Kastrychnitskaya metro").
+
+``skeleton`` folds a name in Cyrillic (Belarusian, Russian), Belarusian Latin (łacinka) or an English
+transliteration to one ASCII form, so "Kastrychnitskaya", "Kastryčnickaja" and "Кастрычніцкая" meet; the
+page's script mirrors it rule for rule (a browser test checks that they agree).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+
+from mapaid.store import SQLiteStore
+
+LANGS = ("be", "ru", "en")
+# Kinds in the order results are preferred when they match equally well.
+KINDS = (
+    "metro",
+    "street",
+    "square",
+    "area",
+    "station",
+    "stop",
+    "entrance",
+    "park",
+    "school",
+    "place",
+    "shop",
+)
+# Places closer than this (metres) with a name in common are one place (a stop's platform and its pole,
+# one street in two files); a street's pieces may lie far apart along it.
+MERGE_M = {"street": 4000.0, "metro": 1000.0, "area": 1500.0, "park": 800.0}
+MERGE_DEFAULT_M = 300.0
+
+_CYRILLIC = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "ё": "e", "є": "e",
+        "ж": "z", "з": "z", "и": "i", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m",
+        "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ў": "u", "ф": "f",
+        "х": "h", "ц": "c", "ч": "c", "ш": "s", "щ": "sc", "ъ": "", "ь": "", "ы": "i", "э": "e",
+        "ю": "iu", "я": "ia", "ł": "l", "'": "", "ʼ": "", "’": "", "`": "", "ß": "ss", "ø": "o",
+    }
+)  # fmt: skip
+# Latin spellings of the same sounds: English (sh, zh, kh, ts; shch becomes "sc" like щ), łacinka after its
+# diacritics are dropped (č -> c, š -> s), and letters that differ only by spelling habit.
+_LATIN = (
+    ("sh", "s"), ("zh", "z"), ("ch", "c"), ("kh", "h"), ("ts", "c"),
+    ("tz", "c"), ("x", "ks"), ("w", "u"), ("q", "k"), ("g", "h"), ("j", "i"), ("y", "i"), ("o", "a"),
+)  # fmt: skip
+_IOTATED = re.compile(r"i(?=[aeu])")  # я = ja = ya = ia -> a: written three ways, heard as one
+_DOUBLE = re.compile(r"([a-z0-9])\1+")  # Belarusian doubles consonants (Уручча), Russian does not
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def skeleton(text: str) -> str:
+    """``text`` folded to an ASCII skeleton: case and diacritics dropped, Cyrillic transliterated, the
+    letters Belarusian and Russian spell differently (и/і/ы, о/а, г/h, щ/шч, ъ/ʼ, е/э, ў/у) made one.
+    Words are kept apart by single spaces. Mirrored by ``skeleton`` in mapaid/static/places.js."""
+    text = unicodedata.normalize("NFD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c)).translate(_CYRILLIC)
+    for latin, plain in _LATIN:
+        text = text.replace(latin, plain)
+    text = _IOTATED.sub("", text)
+    text = _DOUBLE.sub(r"\1", text)
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+@dataclass
+class Place:
+    """One named place as a loader reads it, before it is clipped and stored."""
+
+    kind: str
+    name: str
+    lon: float
+    lat: float
+    names: dict[str, str] = field(default_factory=dict)  # language -> name (be, ru, en)
+    alt: list[str] = field(default_factory=list)  # other languages, old and alternative names
+    line: list[tuple[float, float]] | None = None
+    source: str = "osm"
+
+    def all_names(self) -> list[str]:
+        return [n for n in (self.name, *self.names.values(), *self.alt) if n]
+
+
+def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Equirectangular distance: plenty for telling whether two places in one city are the same."""
+    x = math.radians(lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2))
+    return 6_371_000.0 * math.hypot(x, math.radians(lat2 - lat1))
+
+
+def _row_place(row: sqlite3.Row) -> Place:
+    names = {lang: row[f"name_{lang}"] for lang in LANGS if row[f"name_{lang}"]}
+    line = (
+        [(float(x), float(y)) for x, y in np.frombuffer(row["line"], "<f8").reshape(-1, 2)]
+        if row["line"]
+        else None
+    )
+    alt = [a for a in row["alt"].split("|") if a]
+    return Place(row["kind"], row["name"], row["lon"], row["lat"], names, alt, line, row["source"])
+
+
+def _merge(into: Place, other: Place) -> None:
+    for lang, name in other.names.items():
+        into.names.setdefault(lang, name)
+    known = set(into.all_names())
+    for name in other.all_names():
+        if name not in known:
+            known.add(name)
+            into.alt.append(name)
+    if other.line:
+        into.line = (into.line or []) + other.line
+
+
+def merged(places: Iterable[Place]) -> list[Place]:
+    """One place per kind and name within a short distance: names in other languages and line pieces
+    of the duplicates are added to the first."""
+    kept: list[Place] = []
+    index: dict[tuple[str, str], list[Place]] = {}
+    for place in places:
+        keys = {(place.kind, skeleton(n)) for n in place.all_names()}
+        limit = MERGE_M.get(place.kind, MERGE_DEFAULT_M)
+        same = next(
+            (
+                other
+                for key in keys
+                for other in index.get(key, [])
+                if _metres(other.lon, other.lat, place.lon, place.lat) <= limit
+            ),
+            None,
+        )
+        if same is None:
+            kept.append(place)
+            same = place
+        else:
+            _merge(same, place)
+        for key in keys | {(same.kind, skeleton(n)) for n in same.all_names()}:
+            if same not in index.setdefault(key, []):
+                index[key].append(same)
+    return kept
+
+
+def _table_missing(exc: sqlite3.OperationalError) -> bool:
+    return "no such table" in str(exc)
+
+
+def all_places(store: SQLiteStore) -> list[Place]:
+    try:
+        rows = store.db.execute("SELECT * FROM places ORDER BY id").fetchall()
+    except sqlite3.OperationalError as exc:  # a database made before places existed, not yet upgraded
+        if _table_missing(exc):
+            return []
+        raise
+    return [_row_place(r) for r in rows]
+
+
+def count(store: SQLiteStore) -> dict[str, int]:
+    """Places per kind."""
+    try:
+        rows = store.db.execute("SELECT kind, count(*) FROM places GROUP BY kind").fetchall()
+    except sqlite3.OperationalError as exc:
+        if _table_missing(exc):
+            return {}
+        raise
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def inside(store: SQLiteStore, places: Sequence[Place]) -> list[Place]:
+    """The places that lie in the served area (a street: any point of its line)."""
+    area = store.area()
+    kept = []
+    for place in places:
+        points = place.line or [(place.lon, place.lat)]
+        lon = np.array([p[0] for p in points])
+        lat = np.array([p[1] for p in points])
+        hit = area.contains(lon, lat)
+        if hit.any():
+            if place.line:
+                place.line = [p for p, ok in zip(points, hit, strict=True) if ok]
+                place.lon, place.lat = _middle(place.line)
+            kept.append(place)
+    return kept
+
+
+def _middle(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """The point of a line nearest the mean of its points: on the street, in its middle."""
+    mx = sum(p[0] for p in points) / len(points)
+    my = sum(p[1] for p in points) / len(points)
+    return min(points, key=lambda p: (p[0] - mx) ** 2 + (p[1] - my) ** 2)
+
+
+def _districts(store: SQLiteStore, places: Sequence[Place]) -> list[str | None]:
+    area = store.area()
+    lon = np.array([p.lon for p in places], dtype=float)
+    lat = np.array([p.lat for p in places], dtype=float)
+    found: list[str | None] = [None] * len(places)
+    for row in area.districts.itertuples():
+        for i in np.flatnonzero(shapely.contains_xy(row.geometry, lon, lat)):
+            found[i] = found[i] or str(row.slug)
+    return found
+
+
+def add(store: SQLiteStore, places: Sequence[Place]) -> int:
+    """Store ``places`` (clipped with ``inside``) merged with those stored before; returns how many
+    places the table holds afterwards. All or nothing."""
+    kept = merged([*all_places(store), *places])
+    districts = _districts(store, kept) if kept else []
+    with store.transaction() as db:
+        db.execute("DELETE FROM places")
+        db.executemany(
+            "INSERT INTO places (kind, name, name_be, name_ru, name_en, alt, district, lon, lat, line,"
+            " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_row(p, d) for p, d in zip(kept, districts, strict=True)],
+        )
+    return len(kept)
+
+
+def _row(place: Place, district: str | None) -> tuple[Any, ...]:
+    line = np.asarray(place.line[:40], dtype="<f8").tobytes() if place.line else None
+    return (
+        place.kind,
+        place.name,
+        *(place.names.get(lang) for lang in LANGS),
+        "|".join(place.alt),
+        district,
+        place.lon,
+        place.lat,
+        line,
+        place.source,
+    )
+
+
+def clear(store: SQLiteStore) -> None:
+    with store.transaction() as db:
+        db.execute("DELETE FROM places")
+
+
+def sources(store: SQLiteStore) -> set[str]:
+    """Where the stored places come from (``osm``, ``metro4all``, ``list``): the credits a page owes."""
+    try:
+        return {str(r[0]) for r in store.db.execute("SELECT DISTINCT source FROM places")}
+    except sqlite3.OperationalError as exc:
+        if _table_missing(exc):
+            return set()
+        raise
+
+
+def gazetteer(store: SQLiteStore) -> dict[str, Any]:
+    """The whole gazetteer in the compact form the page searches: kinds and districts once, then per
+    place ``[kind, district, lon, lat, be, ru, en, other names]`` with coordinates to 4 decimals (~10 m)
+    and a translation left empty when it equals the Belarusian name. Mostly the same for everyone."""
+    districts = store.area().by_slug
+    slugs = list(districts)
+    rows = []
+    try:
+        found = store.db.execute(
+            "SELECT kind, district, lon, lat, name, name_be, name_ru, name_en, alt FROM places"
+            " ORDER BY kind, name"
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if not _table_missing(exc):
+            raise
+        found = []
+    for r in found:
+        be = r["name_be"] or r["name"]
+        ru = r["name_ru"] if r["name_ru"] and r["name_ru"] != be else ""
+        en = r["name_en"] if r["name_en"] and r["name_en"] != be else ""
+        known = {be, ru, en}
+        alt = "|".join(a for a in r["alt"].split("|") if a and a not in known)
+        kind = KINDS.index(r["kind"]) if r["kind"] in KINDS else KINDS.index("place")
+        where = slugs.index(r["district"]) if r["district"] in districts else -1
+        rows.append([kind, where, round(r["lon"], 4), round(r["lat"], 4), be, ru, en, alt])
+    return {
+        "v": 1,
+        "k": list(KINDS),
+        "d": [[districts[s].name_be, districts[s].name_ru, districts[s].name_en] for s in slugs],
+        "p": rows,
+    }
+
+
+def display_name(place: Place, lang: str) -> str:
+    """The place's name in ``lang``, else in Belarusian, Russian, English, else its own name."""
+    for code in (lang, "be", "ru", "en"):
+        if place.names.get(code):
+            return place.names[code]
+    return place.name
+
+
+def nearest(store: SQLiteStore, lon: float, lat: float, lang: str, *, within_m: float = 600.0) -> str | None:
+    """The name, in ``lang``, of the named place nearest to (lon, lat) within ``within_m`` metres, for
+    naming a hexagon by its centre ("near Kastrychnitskaya"). Metro stations, squares and streets are
+    preferred to shops and stops a little closer (they are what people say), and a street is measured
+    to the nearest point of its line. None when nothing named is that close."""
+    weight = {"metro": 0.5, "square": 0.8, "street": 1.0, "area": 1.0, "park": 1.0, "station": 0.8}
+    best: tuple[float, Place] | None = None
+    for place in all_places(store):
+        if place.kind in ("entrance", "shop"):
+            continue
+        points = place.line or [(place.lon, place.lat)]
+        d = min(_metres(x, y, lon, lat) for x, y in points)
+        if d > within_m:
+            continue
+        score = d * weight.get(place.kind, 1.5)
+        if best is None or score < best[0]:
+            best = (score, place)
+    return None if best is None else display_name(best[1], lang)

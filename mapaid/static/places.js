@@ -1,0 +1,244 @@
+/* mapaid: find a street, metro station or place by name, in the browser.
+ * The whole gazetteer comes from our server once (/places.json, the same file for everyone); what the
+ * person types is matched here and never sent anywhere. Names are folded to an ASCII skeleton (the same
+ * rules as mapaid/places.py skeleton) so a Latin, Russian or Belarusian spelling finds the same place,
+ * and a word one or two letters off still matches. Choosing a result centres the map there, at the zoom
+ * where cells.js draws the hexagons. A combobox: arrow keys, Enter, Escape; results are text only. */
+(function () {
+  "use strict";
+
+  var CYRILLIC = {
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "ё": "e", "є": "e",
+    "ж": "z", "з": "z", "и": "i", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m",
+    "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ў": "u", "ф": "f",
+    "х": "h", "ц": "c", "ч": "c", "ш": "s", "щ": "sc", "ъ": "", "ь": "", "ы": "i", "э": "e",
+    "ю": "iu", "я": "ia", "ł": "l", "'": "", "ʼ": "", "’": "", "`": "", "ß": "ss", "ø": "o"
+  };
+  var LATIN = [["sh", "s"], ["zh", "z"], ["ch", "c"], ["kh", "h"], ["ts", "c"],
+    ["tz", "c"], ["x", "ks"], ["w", "u"], ["q", "k"], ["g", "h"], ["j", "i"], ["y", "i"], ["o", "a"]];
+
+  function skeleton(text) {
+    var s = text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]/g, "");
+    var out = "";
+    for (var i = 0; i < s.length; i++) {
+      var c = s.charAt(i);
+      out += Object.prototype.hasOwnProperty.call(CYRILLIC, c) ? CYRILLIC[c] : c;
+    }
+    for (var j = 0; j < LATIN.length; j++) { out = out.split(LATIN[j][0]).join(LATIN[j][1]); }
+    out = out.replace(/i(?=[aeu])/g, "").replace(/([a-z0-9])\1+/g, "$1");
+    return out.replace(/[^a-z0-9]+/g, " ").trim();
+  }
+
+  // Words that say what a place is rather than which: dropped from a query that has other words.
+  var GENERIC = ["улица", "вуліца", "ул", "вул", "ulitsa", "vulica", "street", "st", "проспект", "праспект",
+    "prospekt", "avenue", "пр", "площадь", "плошча", "ploshchad", "ploshcha", "square", "пл", "переулок",
+    "завулак", "pereulok", "zavulak", "lane", "проезд", "праезд", "тупик", "тупік", "бульвар", "бульвар",
+    "bulvar", "boulevard", "метро", "metro", "станция", "станцыя", "station", "ст", "м"];
+  var generic = {};
+  GENERIC.forEach(function (w) { generic[skeleton(w)] = true; });
+
+  function distance(a, b, limit) {
+    // Levenshtein distance, stopped early once every path exceeds limit.
+    if (Math.abs(a.length - b.length) > limit) { return limit + 1; }
+    var prev = [], cur = [], i, j;
+    for (j = 0; j <= b.length; j++) { prev[j] = j; }
+    for (i = 1; i <= a.length; i++) {
+      cur = [i];
+      var low = i;
+      for (j = 1; j <= b.length; j++) {
+        var cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
+        cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+        if (cur[j] < low) { low = cur[j]; }
+      }
+      if (low > limit) { return limit + 1; }
+      prev = cur;
+    }
+    return prev[b.length];
+  }
+
+  // How well one query word fits one name word: 0 its start, 1 inside it, 1-2 a letter or two off; -1 not.
+  function fit(q, word) {
+    if (word.lastIndexOf(q, 0) === 0) { return 0; }
+    if (q.length >= 3 && word.indexOf(q) > 0) { return 1; }
+    if (q.length < 4) { return -1; }
+    var limit = q.length >= 7 ? 2 : 1;
+    var d = Math.min(distance(q, word.slice(0, q.length), limit), distance(q, word, limit));
+    return d <= limit ? 0.5 + d : -1;
+  }
+
+  function Index(data) {
+    this.kinds = data.k;
+    this.districts = data.d;
+    this.places = data.p;
+    this.names = [];   // per place: list of word lists, one per name
+    this.words = {};   // every name word once, for scoring it once per query word
+    for (var i = 0; i < data.p.length; i++) {
+      var row = data.p[i], lists = [];
+      var names = [row[4], row[5], row[6]].concat(row[7] ? row[7].split("|") : []);
+      for (var n = 0; n < names.length; n++) {
+        if (!names[n]) { continue; }
+        var words = skeleton(names[n]).split(" ").filter(Boolean);
+        if (words.length) { lists.push(words); }
+        words.forEach(function (w) { this.words[w] = true; }, this);
+      }
+      this.names.push(lists);
+    }
+  }
+
+  Index.prototype.search = function (query, limit) {
+    var words = skeleton(query).split(" ").filter(Boolean);
+    var specific = words.filter(function (w) { return !generic[w]; });
+    if (specific.length) { words = specific; }
+    if (!words.length) { return []; }
+    var costs = words.map(function () { return {}; });
+    var found = [];
+    for (var i = 0; i < this.places.length; i++) {
+      var best = -1;
+      for (var n = 0; n < this.names[i].length; n++) {
+        var nameWords = this.names[i][n], total = 0;
+        for (var q = 0; q < words.length && total >= 0; q++) {
+          var wordBest = -1;
+          for (var w = 0; w < nameWords.length; w++) {
+            var word = nameWords[w], c = costs[q][word];
+            if (c === undefined) { c = costs[q][word] = fit(words[q], word); }
+            if (c >= 0 && (wordBest < 0 || c < wordBest)) { wordBest = c; }
+          }
+          total = wordBest < 0 ? -1 : total + wordBest;
+        }
+        if (total >= 0 && (best < 0 || total < best)) { best = total; }
+      }
+      if (best >= 0) { found.push([best, this.places[i][0], i]); }
+    }
+    found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2]; });
+    var places = this.places;
+    return found.slice(0, limit).map(function (f) { return places[f[2]]; });
+  };
+
+  window.mapaidPlaces = {skeleton: skeleton, Index: Index};
+
+  var holder = document.getElementById("mapaid-places");
+  var input = document.getElementById("place-q");
+  if (!holder || !input) { return; }
+  var config = JSON.parse(holder.textContent);
+  var cells = JSON.parse(document.getElementById("mapaid-cells").textContent);
+  var map = window[cells.map];
+  var list = document.getElementById("place-list");
+  var status = document.getElementById("place-status");
+  var lang = ["be", "ru", "en"].indexOf(config.lang);
+  var order = lang < 0 ? [0, 1, 2] : [lang].concat([0, 1, 2].filter(function (l) { return l !== lang; }));
+  var index = null, loading = null, results = [], active = -1, marker = null, timer = null;
+
+  function say(text) { status.textContent = text; }
+
+  function load() {
+    if (!loading) {
+      say(config.labels.loading);
+      loading = fetch(config.url, {credentials: "omit"})
+        .then(function (response) { return response.json(); })
+        .then(function (data) { index = new Index(data); window.mapaidPlaces.index = index; return index; });
+    }
+    return loading;
+  }
+
+  function nameOf(row) {
+    for (var i = 0; i < order.length; i++) { if (row[4 + order[i]]) { return row[4 + order[i]]; } }
+    return row[4];
+  }
+
+  function describe(row) {
+    var kind = config.kinds[index.kinds[row[0]]] || "";
+    var district = row[1] >= 0 ? index.districts[row[1]][lang < 0 ? 2 : lang] : "";
+    return [kind, district].filter(Boolean).join(" · ");
+  }
+
+  function close() {
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  }
+
+  function highlight(i) {
+    var items = list.children;
+    if (active >= 0 && items[active]) { items[active].setAttribute("aria-selected", "false"); }
+    active = i;
+    if (i >= 0 && items[i]) {
+      items[i].setAttribute("aria-selected", "true");
+      input.setAttribute("aria-activedescendant", items[i].id);
+      items[i].scrollIntoView({block: "nearest"});
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function show() {
+    var query = input.value;
+    if (skeleton(query).length < 2) { results = []; list.replaceChildren(); close(); say(""); return; }
+    results = index.search(query, 8);
+    list.replaceChildren();
+    results.forEach(function (row, i) {
+      var item = document.createElement("li");
+      item.id = "place-option-" + i;
+      item.setAttribute("role", "option");
+      item.setAttribute("aria-selected", "false");
+      item.className = "place-option";
+      var name = document.createElement("span");
+      name.className = "place-name";
+      name.textContent = nameOf(row);
+      var about = document.createElement("span");
+      about.className = "place-about";
+      about.textContent = describe(row);
+      item.append(name, about);
+      item.addEventListener("mousedown", function (event) { event.preventDefault(); });
+      item.addEventListener("click", function () { pick(i); });
+      list.appendChild(item);
+    });
+    active = -1;
+    list.hidden = results.length === 0;
+    input.setAttribute("aria-expanded", results.length ? "true" : "false");
+    input.removeAttribute("aria-activedescendant");
+    say(results.length ? config.labels.found.replace("%(n)s", String(results.length)) : config.labels.none);
+  }
+
+  function pick(i) {
+    var row = results[i];
+    if (!row) { return; }
+    input.value = nameOf(row);
+    close();
+    var zoom = cells.minZoom + 1;  // close enough to see the hexagons, far enough to see a few blocks around
+    map.setView([row[3], row[2]], zoom);
+    if (marker) { map.removeLayer(marker); }
+    marker = L.circleMarker([row[3], row[2]], {radius: 7, color: "#b91c1c", weight: 3, fillOpacity: 0.2,
+      interactive: false, className: "mapaid-place-marker"}).addTo(map);
+    say(config.labels.shown.replace("%(name)s", nameOf(row)));
+  }
+
+  input.addEventListener("focus", load);
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { timer = null; load().then(show); }, 60);
+  });
+  input.addEventListener("keydown", function (event) {
+    var key = event.key;
+    if (timer !== null && index && (key === "ArrowDown" || key === "ArrowUp" || key === "Enter")) {
+      clearTimeout(timer);  // results for what is in the box now, not for a few letters ago
+      timer = null;
+      show();
+    }
+    if (key === "ArrowDown" || key === "ArrowUp") {
+      event.preventDefault();
+      if (list.hidden && results.length) { list.hidden = false; input.setAttribute("aria-expanded", "true"); }
+      if (!results.length) { return; }
+      var next = key === "ArrowDown" ? active + 1 : active - 1;
+      if (next >= results.length) { next = 0; }
+      if (next < 0) { next = results.length - 1; }
+      highlight(next);
+    } else if (key === "Enter") {
+      event.preventDefault();  // never submits the form around it: the query stays here
+      if (!list.hidden && results.length) { pick(active >= 0 ? active : 0); }
+    } else if (key === "Escape") {
+      if (!list.hidden) { event.preventDefault(); close(); }
+    }
+  });
+  input.addEventListener("blur", function () { setTimeout(close, 150); });
+}());
