@@ -29,5 +29,5 @@ def hexagon_label(store: SQLiteStore, cell: int, lang: str) -> str:
     lat, lon = h3.cell_to_latlng(cell)
     place = places.nearest(store, lon, lat, lang)
     if place:
-        return str(gettext("a hexagon in %(district)s, near %(place)s", district=district, place=place))
+        return str(gettext("a hexagon in %(district)s, close to %(place)s", district=district, place=place))
     return str(gettext("a hexagon in %(district)s", district=district))

@@ -225,7 +225,10 @@ def manage_action(post_id: str, token: str) -> Response:
     try:
         action = Action(request.form.get("action", ""))
     except ValueError:
-        abort(400, description="action must be fulfilled, delete, extend or edit")
+        abort(
+            400,
+            description=gettext("Choose one of the buttons on this page: fulfilled, extend, edit or delete."),
+        )
     store = get_store()
     if action is Action.DELETE:
         if request.form.get("confirm") != "yes":
