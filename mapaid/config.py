@@ -16,6 +16,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # The project runs from its checkout (``pip install -e .``), so shipped data lives beside the package.
 SHIPPED_GEODATA = PACKAGE_DIR.parent / "geodata"
 DEFAULT_DISTRICTS = SHIPPED_GEODATA / "minsk-districts.geojson"
+DEFAULT_BASEMAP = SHIPPED_GEODATA / "minsk-basemap.json"
 
 DEFAULT_CATEGORIES = (
     "food",
@@ -94,6 +95,12 @@ SETTINGS: tuple[Setting, ...] = (
         "TILES_ATTRIBUTION",
         "",
         "Attribution shown under the tiles of MAPAID_TILES.",
+    ),
+    Setting(
+        "MAPAID_BASEMAP",
+        "BASEMAP",
+        "the shipped Minsk streets and metro",
+        "Street and metro layer the maps draw (`mapaid basemap build` makes one); `none` draws none.",
     ),
     Setting(
         "MAPAID_SECURE_COOKIES",

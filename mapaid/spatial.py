@@ -21,6 +21,21 @@ WITHIN_CHOICES = (400, 800, 1200)
 DEFAULT_WITHIN = 800
 
 
+def walk_bands(metres: FloatArray | list[float]) -> list[int]:
+    """The band a walking distance falls in, as the pages say it: 0 in the resident's own hexagon (the
+    same centre), 1, 2, 3 within 400, 800, 1200 m ("about 5, 10, 15 minutes"). The bands are as coarse as
+    the hexagons make the estimate: two ends anywhere in their cells move it by minutes, not seconds."""
+    values = np.asarray(metres, dtype=float)
+    bands = 1 + np.searchsorted(np.asarray(WITHIN_CHOICES, dtype=float), values, side="left")
+    bands = np.where(values <= 0, 0, np.minimum(bands, len(WITHIN_CHOICES)))
+    return [int(b) for b in bands.tolist()]
+
+
+def band_minutes(band: int) -> int:
+    """The round minutes a band names: 5, 10, 15 (0 for the own hexagon)."""
+    return 0 if band <= 0 else round(WITHIN_CHOICES[band - 1] / WALK_M_PER_MIN)
+
+
 def walk_minutes(metres: float) -> float:
     return float(metres) / WALK_M_PER_MIN
 

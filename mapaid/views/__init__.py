@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mapaid.views import api, coordinator, exports, health, moderation, resident
+from mapaid.views import api, basemap, coordinator, exports, health, moderation, resident
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(resident.bp)
+    app.register_blueprint(basemap.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(moderation.bp)
