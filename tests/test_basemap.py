@@ -49,7 +49,9 @@ def _fill(store: SQLiteStore, today: date, n: int = 300, seed: int = 3) -> None:
             "text": [f"post {i}" for i in range(n)],
         }
     )
-    ingest(rows, [str(i) for i in range(n)], rules_for(DEFAULT_CATEGORIES, 9, today), store, TEST_SECRET.encode())
+    ingest(
+        rows, [str(i) for i in range(n)], rules_for(DEFAULT_CATEGORIES, 9, today), store, TEST_SECRET.encode()
+    )
 
 
 def _areas(client: FlaskClient, level: str) -> dict[str, tuple[int, int, float, float]]:
@@ -192,7 +194,13 @@ def test_near_lists_bands_and_draws_every_listed_cell(
     origin = h3.latlng_to_cell(*CENTRE, 9)
     cells = [h3.int_to_str(c) for k in range(5) for c in h3.grid_ring(origin, k)]
     rows = pd.DataFrame({"cell": cells, "kind": "need", "category": "food", "text": "bread"})
-    ingest(rows, [str(i) for i in range(len(rows))], rules_for(DEFAULT_CATEGORIES, 9, today), store, TEST_SECRET.encode())
+    ingest(
+        rows,
+        [str(i) for i in range(len(rows))],
+        rules_for(DEFAULT_CATEGORIES, 9, today),
+        store,
+        TEST_SECRET.encode(),
+    )
     html = client.get(f"/near/{h3.int_to_str(origin)}?within=1200&lang={lang}").get_data(as_text=True)
     listed = re.findall(r'<span class="walk walk-band-(\d)"[^>]*>([^<]*)</span>', html)
     assert {int(b) for b, _ in listed} == {0, 1, 2, 3}
