@@ -65,8 +65,10 @@ def _counts(store: Store, today: date, level: str) -> dict[str, Any]:
     else:
         res = int(level)
         cells = posts["cell"].to_numpy(dtype=np.int64)
-        parents = [h3.cell_to_parent(int(c), res) for c in cells.tolist()]
-        table = _tally(pd.Series(parents, dtype=np.int64), posts["kind"].astype(str).reset_index(drop=True))
+        unique, inverse = np.unique(cells, return_inverse=True)  # a few thousand cells, not every post
+        lifted = np.array([h3.cell_to_parent(int(c), res) for c in unique.tolist()], dtype=np.int64)
+        parents = pd.Series(lifted[inverse] if len(cells) else lifted, dtype=np.int64)
+        table = _tally(parents, posts["kind"].astype(str).reset_index(drop=True))
         for cell, offers, needs in zip(table.index, table["offer"], table["need"], strict=True):
             lat, lon = h3.cell_to_latlng(int(cell))
             areas.append([h3.int_to_str(int(cell)), int(offers), int(needs), round(lat, 5), round(lon, 5)])
