@@ -5,7 +5,6 @@ per file and language, the counts per store revision, day and level; neither dep
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
 from flask import Blueprint, abort, current_app, make_response, request
@@ -63,8 +62,7 @@ def area_counts() -> Response:
         level = parse_level(request.args.get("res"), settings().cell_res)
     except ValueError as error:
         abort(400, description=str(error))
-    payload: dict[str, Any] = counts(get_store(), today(), level, str(settings().database))
-    response = _json(orjson.dumps(payload), "public, no-cache")
+    response = _json(counts(get_store(), today(), level, str(settings().database)), "public, no-cache")
     response.add_etag()
     response.make_conditional(request)  # 304 when the browser's copy is current (same revision and day)
     return response
