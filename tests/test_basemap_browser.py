@@ -114,15 +114,15 @@ def test_streets_metro_and_counts_on_the_home_map(
     )
     assert layer[0] > 400 and layer[1] == 29 and layer[2] is True
     assert page.locator("path.mapaid-street").count() > 20
-    station = page.locator(".mapaid-station-name", has_text=STATION[lang])
+    station = page.locator(".mapaid-station-name span", has_text=STATION[lang])
     assert station.count() == 1 and station.is_visible()
     page.wait_for_selector(".count-badge")
     shot(page, f"basemap-{device}-{lang}-z15")
 
     # Zoom 17: street names shown (as text).
     _set_view(page, *CENTRE, 17)
-    page.wait_for_selector(".mapaid-street-name")
-    assert page.locator(".mapaid-street-name").count() > 3
+    page.wait_for_selector(".mapaid-street-name span")
+    assert page.locator(".mapaid-street-name span").count() > 3
     shot(page, f"basemap-{device}-{lang}-z17")
 
     # A tap on a hexagon's count opens /near of that hexagon.
@@ -130,6 +130,8 @@ def test_streets_metro_and_counts_on_the_home_map(
     here = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))
     badge = page.locator(f'a.count-badge[href$="/near/{here}"]')
     badge.wait_for()
+    box = badge.bounding_box()
+    assert box and box["width"] >= 44 and box["height"] >= 44  # a tap target, however small the count
     href = badge.get_attribute("href")
     assert href and re.search(r"/near/[0-9a-f]{15}$", href)
     if device == "phone":
@@ -162,6 +164,8 @@ def test_near_draws_the_listed_area_and_clusters_by_kind(
     colour = need_only.evaluate("e => getComputedStyle(e).backgroundColor")
     assert colour == _rgb(KIND_COLOURS["need"])
     assert page.locator(".mapaid-cluster-offer, .mapaid-cluster-mixed").count() == 0
+    box = page.locator(".mapaid-cluster-need").first.bounding_box()
+    assert box and box["width"] >= 44 and box["height"] >= 44
     assert page.locator("path.mapaid-reach").count() >= 7  # the own hexagon and its ring within 10 minutes
     assert page.locator("path.leaflet-interactive[stroke-dasharray]").count() == 0  # no dashed circle
     shot(page, f"near-bands-{device}-{lang}")

@@ -34,17 +34,20 @@
     var streets = L.layerGroup();
     var names = L.layerGroup();
     var metro = L.layerGroup();
+    var labelPane = pane(map, "mapaid-labels", 595);
+
+    // A name on the map: a marker whose icon is a text node (not a Leaflet tooltip, which pages keep for
+    // what the pointer is over), never interactive, so taps reach the hexagons under it.
+    function label(at, name, className) {
+      return L.marker(at, {pane: labelPane, interactive: false, keyboard: false,
+        icon: L.divIcon({className: className, html: text("span", name), iconSize: null})});
+    }
     var stationNames = L.layerGroup();
     data.streets.forEach(function (street) {
       var line = L.polyline(street[1], {pane: streetPane, interactive: false, color: "#8a94a3", weight: 2,
         opacity: 0.9, className: "mapaid-street"});
       streets.addLayer(line);
-      if (street[0]) {
-        var label = L.tooltip({permanent: true, direction: "center", className: "mapaid-street-name",
-          interactive: false, opacity: 0.9}).setContent(text("span", street[0]));
-        label.setLatLng(middle(street[1]));
-        names.addLayer(label);
-      }
+      if (street[0]) { names.addLayer(label(middle(street[1]), street[0], "mapaid-street-name")); }
     });
     data.lines.forEach(function (line) {
       metro.addLayer(L.polyline(line[1], {pane: metroPane, interactive: false, color: line[0], weight: 3,
@@ -56,9 +59,7 @@
         icon: L.divIcon({className: "mapaid-metro-icon", html: badge, iconSize: [18, 18]})});
       badge.style.backgroundColor = station[2];  // the line's colour, through the CSSOM (no style="")
       metro.addLayer(marker);
-      stationNames.addLayer(L.tooltip({permanent: true, direction: "right", offset: [10, 0],
-        className: "mapaid-station-name", interactive: false}).setContent(text("span", station[0]))
-        .setLatLng(station[1]));
+      stationNames.addLayer(label(station[1], station[0], "mapaid-station-name"));
     });
     function show(layer, on) {
       if (on && !map.hasLayer(layer)) { layer.addTo(map); }

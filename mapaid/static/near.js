@@ -36,7 +36,7 @@
     if (tally.offer) { box.appendChild(count("offer", tally.offer)); }
     if (tally.need) { box.appendChild(count("need", tally.need)); }
     return L.divIcon({html: box, className: "mapaid-cluster mapaid-cluster-" + kinds,
-      iconSize: kinds === "mixed" ? L.point(56, 30) : L.point(32, 32)});
+      iconSize: kinds === "mixed" ? L.point(64, 44) : L.point(44, 44)});  // a tap target of 44 px at least
   }
   var cluster = L.markerClusterGroup({maxClusterRadius: 35, showCoverageOnHover: false, iconCreateFunction: clusterIcon});
   var index = {};
