@@ -15,7 +15,7 @@ from mapaid import places, serving
 from mapaid.cli_coordinator import coordinator, report
 from mapaid.cli_places import load_file, places_group
 from mapaid.cli_support import check_res, cli_clock, cli_rules, cli_settings, cli_store, today
-from mapaid.config import Settings
+from mapaid.config import DEFAULT_BASEMAP, SHIPPED_GEODATA, Settings
 from mapaid.demo import generate
 from mapaid.districts import read_districts
 from mapaid.geo import choose_metric_crs
@@ -275,6 +275,41 @@ def serve(host: str, port: int, threads: int) -> None:
         waitress_serve(app, host=host, port=port, **options)
     finally:
         housekeeper.stop()
+
+
+@main.group()
+def basemap() -> None:
+    """Our own street and metro layer, drawn under the hexagons (no tiles needed)."""
+
+
+@basemap.command("build")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=SHIPPED_GEODATA,
+    show_default=True,
+    help="Folder with the sources (minsk-streets-wikidata-be.json, minsk-pass.osm.bz2, minsk-metro-*).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_BASEMAP,
+    show_default=True,
+    help="The layer file to write (MAPAID_BASEMAP serves it).",
+)
+def basemap_build(source: Path, output: Path) -> None:
+    """Build the layer from the shipped sources: streets simplified to a few metres, 5 decimals, names in
+    every language the sources have."""
+    from mapaid import basemap as layer
+
+    built = layer.build(source)
+    size = layer.write(built, output)
+    click.echo(
+        f"{len(built['streets'])} streets, {len(built['metro']['stations'])} metro stations: "
+        f"{output} ({size:,} bytes)"
+    )
 
 
 main.add_command(coordinator)

@@ -28,6 +28,7 @@ DEFAULT_PLACES = tuple(
         "minsk-kovalskaya-sloboda.osm.bz2",
     )
 )
+DEFAULT_BASEMAP = SHIPPED_GEODATA / "minsk-basemap.json"
 
 DEFAULT_CATEGORIES = (
     "food",
@@ -112,6 +113,12 @@ SETTINGS: tuple[Setting, ...] = (
         "TILES_ATTRIBUTION",
         "",
         "Attribution shown under the tiles of MAPAID_TILES.",
+    ),
+    Setting(
+        "MAPAID_BASEMAP",
+        "BASEMAP",
+        "the shipped Minsk streets and metro",
+        "Street and metro layer the maps draw (`mapaid basemap build` makes one); `none` draws none.",
     ),
     Setting(
         "MAPAID_SECURE_COOKIES",

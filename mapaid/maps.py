@@ -48,6 +48,8 @@ MAPUI_JS = "/static/mapui.js"  # gestures, credits button, labels: the map's beh
 # folium's page head carries its own viewport with ``maximum-scale=1.0, user-scalable=no``: it forbids
 # pinch zoom (WCAG 1.4.4, axe's meta-viewport) and would compete with base.html's. Our pages keep one.
 _VIEWPORT_META = re.compile(r"<meta\s+name=[\"']viewport[\"'][^>]*>\s*", re.IGNORECASE)
+BASEMAP_JS = "/static/basemap.js"
+BASEMAP_ATTRIBUTION = "Streets © OpenStreetMap contributors · metro: metro4all (CC BY-SA 4.0)"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Layers:
     tiles_attribution: str | None = None
     tiles_name: str = "tiles"
     control: bool = False
+    basemap: str | None = None  # URL of our street and metro layer (views/basemap.py), drawn by basemap.js
 
     def spec(self) -> dict[str, Any]:
         raster = None
@@ -90,6 +93,7 @@ class Layers:
         return {
             "raster": raster,
             "control": self.control,
+            "basemap": {"url": self.basemap, "attribution": BASEMAP_ATTRIBUTION} if self.basemap else None,
             "layers": [
                 {
                     "name": layer.name,
@@ -125,14 +129,17 @@ class MapParts:
     script: Markup
     layers: Markup
     name: str
+    basemap: bool = False
 
     @property
     def script_element(self) -> Markup:
-        """folium's script (with the placeholder nonce), then the data layers and layers.js to draw them."""
+        """folium's script (with the placeholder nonce), then the data layers and layers.js to draw them
+        (and basemap.js when the map has our street layer)."""
+        extra = f'\n<script src="{BASEMAP_JS}"></script>' if self.basemap else ""
         return Markup(  # noqa: S704 - folium's script holds no data; layers is escaped JSON
             f"<script {csp.ATTRIBUTE}>{self.script}</script>\n"
             f'<script type="application/json" class="mapaid-layers" data-map="{self.name}">{self.layers}'
-            f'</script>\n<script src="{LAYERS_JS}"></script>\n<script src="{MAPUI_JS}"></script>'
+            f'</script>\n<script src="{LAYERS_JS}"></script>\n<script src="{MAPUI_JS}"></script>{extra}'
         )
 
 
@@ -214,13 +221,19 @@ def credit(lang: str, text: str = OSM_ATTRIBUTION) -> str:
 
 
 def base_layers(
-    districts: gpd.GeoDataFrame, lang: str, *, tiles: str | None = None, tiles_attribution: str | None = None
+    districts: gpd.GeoDataFrame,
+    lang: str,
+    *,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
+    basemap: str | None = None,
 ) -> Layers:
-    """The districts as the vector basemap (a tooltip names each), raster tiles only when configured."""
+    """The districts as the vector basemap (a tooltip names each), our streets and metro from ``basemap``
+    (a URL) when there are any, raster tiles only when configured."""
     layer = DataLayer(
         districts_geojson(districts, lang), "districts", credit(lang), tooltip=Detail(["name"])
     )
-    return Layers([layer], tiles=tiles, tiles_attribution=tiles_attribution)
+    return Layers([layer], tiles=tiles, tiles_attribution=tiles_attribution, basemap=basemap)
 
 
 def render(fmap: folium.Map, layers: Layers) -> MapParts:
@@ -235,6 +248,7 @@ def render(fmap: folium.Map, layers: Layers) -> MapParts:
         script=Markup(root.script.render()),  # noqa: S704 - folium's own script, numbers and our names only
         layers=htmlsafe_json_dumps(layers.spec()),
         name=fmap.get_name(),
+        basemap=layers.basemap is not None,
     )
 
 
@@ -250,6 +264,7 @@ def base_parts(
     tiles: str | None = None,
     tiles_attribution: str | None = None,
     cluster: bool = False,
+    basemap: str | None = None,
 ) -> MapParts:
     """The rendered base map of the whole area, made once per language and tile setting.
 
@@ -259,13 +274,14 @@ def base_parts(
     return _BASE_PARTS.get_or_make(
         lambda: render(
             base_map(districts, cluster=cluster),
-            base_layers(districts, lang, tiles=tiles, tiles_attribution=tiles_attribution),
+            base_layers(districts, lang, tiles=tiles, tiles_attribution=tiles_attribution, basemap=basemap),
         ),
         districts=Same(districts),
         lang=lang,
         tiles=tiles,
         attribution=tiles_attribution,
         cluster=cluster,
+        basemap=basemap,
     )
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from mapaid.geo import Area
 from mapaid.intake import h3_cell
 from mapaid.messages import N_, Message
-from mapaid.models import IntArray
+from mapaid.models import FloatArray, IntArray
 from mapaid.spatial import WITHIN_CHOICES, cells_within
 from mapaid.store import Store
 
@@ -73,10 +73,11 @@ def parse_within(text: str | None, default: int) -> int:
 @dataclass(frozen=True)
 class Nearby:
     """The answer: ``posts`` (the store's columns plus ``walk_m``, nearest first) and the ``cells``
-    within reach (nearest first), which bound the map."""
+    within reach (nearest first) with their walking ``metres``, which the map draws."""
 
     posts: pd.DataFrame
     cells: IntArray
+    metres: FloatArray  # walking metres to each of ``cells``
 
 
 def nearby(store: Store, query: Query, today: date) -> Nearby:
@@ -96,4 +97,4 @@ def nearby(store: Store, query: Query, today: date) -> Nearby:
     order = np.argsort(walk, kind="stable")  # nearest, then by id: the store reads them in id order
     posts = posts.iloc[order].reset_index(drop=True)
     posts["walk_m"] = walk[order]
-    return Nearby(posts, cells)
+    return Nearby(posts, cells, metres)

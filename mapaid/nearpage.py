@@ -16,13 +16,17 @@ import numpy as np
 import pandas as pd
 
 from mapaid.maps import MapParts, base_parts
-from mapaid.models import IntArray
-from mapaid.spatial import CIRCUITY, WALK_M_PER_MIN
+from mapaid.models import FloatArray, IntArray
+from mapaid.spatial import walk_bands
 
 MAP_LIMIT = 1000  # nearest posts drawn on the map; the list pages through all of them
 PAGE_SIZE = 50
 ORIGIN_STYLE: dict[str, Any] = {"color": "#1d4ed8", "weight": 3, "fill": True, "fillOpacity": 0.15}
-REACH_STYLE: dict[str, Any] = {"color": "#1d4ed8", "weight": 1.5, "dashArray": "6 6", "fill": False}
+# The reachable hexagons, shaded by band (own hexagon, about 5, 10, 15 minutes): nearer is darker.
+BAND_STYLES: list[dict[str, Any]] = [
+    {"color": "#1d4ed8", "weight": 0.5, "opacity": 0.5, "fillColor": "#1d4ed8", "fillOpacity": opacity}
+    for opacity in (0.22, 0.16, 0.1, 0.05)
+]
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class MapOptions:
     lang: str
     tiles: str | None = None
     tiles_attribution: str | None = None
+    basemap: str | None = None  # URL of the street and metro layer
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,7 @@ class Labels:
 
     kinds: dict[str, str]
     categories: dict[str, str]
-    walk: str  # with {m} for minutes
-    here: str
+    bands: list[str]  # "in your hexagon", "about 5 minutes", ... (spatial.walk_bands)
     until: str  # with {d} for the day
 
 
@@ -63,20 +67,28 @@ def near_map(districts: gpd.GeoDataFrame, options: MapOptions) -> MapParts:
         tiles=options.tiles,
         tiles_attribution=options.tiles_attribution,
         cluster=True,
+        basemap=options.basemap,
     )
 
 
-def near_view(origin: int, within_m: int, cells: IntArray) -> dict[str, Any]:
-    """The resident's hexagon, a ring of straight-line reach (within / 1.3) and the view, for near.js."""
+def _ring(cell: int) -> list[list[float]]:
+    return [[round(a, 6), round(b, 6)] for a, b in h3.cell_to_boundary(cell)]
+
+
+def near_view(origin: int, cells: IntArray, metres: FloatArray | None = None) -> dict[str, Any]:
+    """The resident's hexagon, the hexagons within reach (``cells`` with their walking ``metres``; each
+    as [id, band, outline], shaded by band) and the view, for near.js. The list counts a post in when its
+    cell is among ``cells``, so the map draws exactly the area the list covers."""
     west, south, east, north = reach_bounds(cells, origin)
-    lat, lon = h3.cell_to_latlng(origin)
+    bands = walk_bands(metres if metres is not None else np.zeros(len(cells)))
     return {
-        "origin": [[round(a, 6), round(b, 6)] for a, b in h3.cell_to_boundary(origin)],
-        "centre": [round(lat, 6), round(lon, 6)],
-        "radius": round(within_m / CIRCUITY, 1),
+        "origin": _ring(origin),
+        "reach": [
+            [h3.int_to_str(int(c)), b, _ring(int(c))] for c, b in zip(cells.tolist(), bands, strict=True)
+        ],
         "bounds": [[round(south, 6), round(west, 6)], [round(north, 6), round(east, 6)]],
         "originStyle": ORIGIN_STYLE,
-        "reachStyle": REACH_STYLE,
+        "bandStyles": BAND_STYLES,
     }
 
 
@@ -92,26 +104,21 @@ def posts_columns(frame: pd.DataFrame, limit: int = MAP_LIMIT) -> dict[str, list
         "contact": contact,
         "district": head["district_name"].tolist(),
         "expires": head["expires"].tolist(),
-        "minutes": walk_minutes_list(head["walk_m"].to_numpy()),
+        "band": walk_bands(head["walk_m"].to_numpy()),
         "lon": head["lon"].tolist(),
         "lat": head["lat"].tolist(),
     }
 
 
-def walk_minutes_list(metres: np.ndarray) -> list[int]:
-    """Whole minutes at 4.8 km/h (DESIGN.md); a nearby post in the same hexagon shows as 0."""
-    return [int(m) for m in np.rint(np.asarray(metres, dtype=float) / WALK_M_PER_MIN).tolist()]
-
-
 def page_items(frame: pd.DataFrame, page: int, labels: Labels, size: int = PAGE_SIZE) -> list[dict[str, Any]]:
     """One page of the list, as plain dicts of text for the template (which escapes every value)."""
     part = frame.iloc[(page - 1) * size : page * size]
-    minutes = walk_minutes_list(part["walk_m"].to_numpy())
+    bands = walk_bands(part["walk_m"].to_numpy())
     columns = ("id", "kind", "category", "text", "contact", "district_name", "expires")
     rows: list[list[Any]] = [part[c].tolist() for c in columns]
     items = []
-    for (post_id, kind, category, text, contact, district, expires), m in zip(
-        zip(*rows, strict=True), minutes, strict=True
+    for (post_id, kind, category, text, contact, district, expires), band in zip(
+        zip(*rows, strict=True), bands, strict=True
     ):
         items.append(
             {
@@ -123,7 +130,8 @@ def page_items(frame: pd.DataFrame, page: int, labels: Labels, size: int = PAGE_
                 "contact": contact if isinstance(contact, str) and contact else None,
                 "district_name": district,
                 "until": labels.until.replace("{d}", str(expires)),
-                "walk": labels.here if m == 0 else labels.walk.replace("{m}", str(m)),
+                "walk": labels.bands[band],
+                "band": band,
             }
         )
     return items

@@ -186,6 +186,7 @@ class Store(Protocol):
     def add(self, posts: CoarsePosts, progress: Callable[[int], None] | None = None) -> None: ...
     def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame: ...
     def get(self, post_id: str) -> dict[str, Any] | None: ...
+    def open_counts(self, today: date) -> pd.DataFrame: ...
     def token_hash(self, post_id: str) -> str | None: ...
     def set_status(self, post_id: str, status: Status) -> bool: ...
     def set_expiry(self, post_id: str, expires_day: date) -> bool: ...
@@ -430,6 +431,17 @@ class SQLiteStore:
         cursor = self.db.execute(sql + " ORDER BY id", params)
         cursor.row_factory = None  # plain tuples: much faster for big reads
         return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))
+
+    def open_counts(self, today: date) -> pd.DataFrame:
+        """Open, unexpired posts counted per cell, district and kind (columns cell, district, kind, n):
+        the home map's counts, without reading a single text."""
+        cursor = self.db.execute(
+            "SELECT cell, district, kind, count(*) FROM posts WHERE status = 'open' AND expires_day >= ?"
+            " GROUP BY cell, district, kind",
+            (today.isoformat(),),
+        )
+        cursor.row_factory = None
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=["cell", "district", "kind", "n"])
 
     def get(self, post_id: str) -> dict[str, Any] | None:
         row = self.db.execute(

@@ -106,7 +106,9 @@ def test_near_lists_by_walking_time_with_filters(client: FlaskClient) -> None:
     html = client.get(f"/near/{CELL}?within=1200").get_data(as_text=True)
     texts = re.findall(r'<p class="post-text">([^<]*)</p>', html)
     assert texts.index("right here") < texts.index("two rings away")
-    assert "in your hexagon" in html and "min walk" in html and "estimate" in html
+    # walking time in bands (issue 8): the own hexagon, then about 5 / 10 / 15 minutes; no "± n" formula
+    assert "in your hexagon" in html and "about 10 minutes" in html and "estimate" in html
+    assert "min walk" not in html and "±" not in html and "× 1.3" not in html
     only = client.get(f"/near/{CELL}?kind=need").get_data(as_text=True)
     assert re.findall(r'<p class="post-text">([^<]*)</p>', only) == ["a need"]
     food = client.get(f"/near/{CELL}?category=food&within=400").get_data(as_text=True)

@@ -1,5 +1,7 @@
 /* mapaid: draws the posts of /near/<cell> from the page's JSON (one small blob instead of a folium
- * Marker per post). Popups are built from text nodes: a post's text is data, never markup. */
+ * Marker per post). Popups are built from text nodes: a post's text is data, never markup.
+ * The area drawn is the list's: the hexagons within reach, shaded by walking band (nearer is darker), so
+ * every listed post sits inside it. Clusters take the colour of their kind; a mixed one shows both counts. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("mapaid-posts").textContent);
@@ -7,11 +9,36 @@
   var posts = data.posts;
   var labels = data.labels;
   var view = data.view;
+  var reach = L.featureGroup();
+  view.reach.forEach(function (cell) {
+    reach.addLayer(L.polygon(cell[2], Object.assign({interactive: false, className: "mapaid-reach mapaid-band-" + cell[1]},
+      view.bandStyles[cell[1]])));
+  });
+  reach.addTo(map);
   L.polygon(view.origin, view.originStyle).addTo(map);
-  L.circle(view.centre, Object.assign({radius: view.radius, interactive: false}, view.reachStyle)).addTo(map);
   map.invalidateSize();  // the pane may have been laid out after the map was made
   map.fitBounds(view.bounds, {animate: false});
-  var cluster = L.markerClusterGroup({maxClusterRadius: 35, showCoverageOnHover: false});
+
+  function count(kind, n) {
+    var element = document.createElement("span");
+    element.className = "cluster-count cluster-" + kind;
+    element.textContent = String(n);
+    return element;
+  }
+
+  // A cluster's icon: one disc in its kind's colour, or an offer and a need count side by side.
+  function clusterIcon(group) {
+    var tally = {offer: 0, need: 0};
+    group.getAllChildMarkers().forEach(function (marker) { tally[marker.options.kind] += 1; });
+    var box = document.createElement("div");
+    var kinds = tally.offer && tally.need ? "mixed" : (tally.need ? "need" : "offer");
+    box.className = "cluster-box";
+    if (tally.offer) { box.appendChild(count("offer", tally.offer)); }
+    if (tally.need) { box.appendChild(count("need", tally.need)); }
+    return L.divIcon({html: box, className: "mapaid-cluster mapaid-cluster-" + kinds,
+      iconSize: kinds === "mixed" ? L.point(64, 44) : L.point(44, 44)});  // a tap target of 44 px at least
+  }
+  var cluster = L.markerClusterGroup({maxClusterRadius: 35, showCoverageOnHover: false, iconCreateFunction: clusterIcon});
   var index = {};
   var list = document.querySelector("ol.posts[data-report-url]");
 
@@ -30,7 +57,7 @@
     line(box, "strong", head);
     line(box, "p", posts.text[i], "post-text");
     if (posts.contact[i]) { line(box, "p", posts.contact[i], "contact"); }
-    line(box, "div", (posts.minutes[i] === 0 ? labels.here : labels.walk.replace("{m}", posts.minutes[i])) + " · " + posts.district[i] + " · " +
+    line(box, "div", labels.bands[posts.band[i]] + " · " + posts.district[i] + " · " +
       labels.expires.replace("{d}", posts.expires[i]), "post-meta");
     if (list) {  // "report": to the report page, which asks why (the list's own links do the same)
       var report = line(box, "a", list.getAttribute("data-report-label"), "report");
@@ -43,7 +70,7 @@
   for (var i = 0; i < posts.id.length; i++) {
     var colour = data.colours[posts.kind[i]] || "#555";
     var marker = L.circleMarker([posts.lat[i], posts.lon[i]],
-      {radius: 7, weight: 1.5, color: "#ffffff", fillColor: colour, fillOpacity: 0.9});
+      {radius: 7, weight: 1.5, color: "#ffffff", fillColor: colour, fillOpacity: 0.9, kind: posts.kind[i]});
     marker.bindPopup(popup.bind(null, i));
     index[posts.id[i]] = i;
     cluster.addLayer(marker);

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mapaid.views import api, coordinator, exports, health, moderation, places, posting, reports, resident
+from mapaid.views import (
+    api,
+    basemap,
+    coordinator,
+    exports,
+    health,
+    moderation,
+    places,
+    posting,
+    reports,
+    resident,
+)
 
 
 def register(app: Flask) -> None:
@@ -12,6 +23,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(resident.bp)
     app.register_blueprint(posting.bp)
     app.register_blueprint(places.bp)
+    app.register_blueprint(basemap.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(moderation.bp)

@@ -92,9 +92,13 @@ def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 2
         else:
             selected = h3.int_to_str(origin)
             label = hexagon_label(get_store(), origin, current_language())
-            view = near_view(origin, 0, np.array([origin], dtype=np.int64))["bounds"]
+            view = near_view(origin, np.array([origin], dtype=np.int64))["bounds"]
     parts = base_parts(
-        area.districts, current_language(), tiles=options.tiles, tiles_attribution=options.tiles_attribution
+        area.districts,
+        options.lang,
+        tiles=options.tiles,
+        tiles_attribution=options.tiles_attribution,
+        basemap=options.basemap,
     )
     cells = _cells_config(parts.name, "pick", selected)
     cells["view"] = view

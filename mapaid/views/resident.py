@@ -16,15 +16,17 @@ from flask.wrappers import Response
 from flask_babel import gettext
 
 from mapaid import grid
+from mapaid.counts import levels
 from mapaid.db import get_store, settings, today
 from mapaid.export import public_frame, uncertainty_m
 from mapaid.i18n import category_label, current_language, format_days, kind_label, translate
 from mapaid.intake import h3_cell
-from mapaid.maps import KIND_COLOURS, base_parts, legend_html, script_json
+from mapaid.maps import KIND_COLOURS, MAX_ZOOM, base_parts, legend_html, script_json
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
 from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count, page_items, posts_columns
-from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, cell_uncertainty_m
+from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, band_minutes, walk_bands
+from mapaid.views.basemap import basemap_url
 from mapaid.views.filters import parse_page
 from mapaid.views.places import search_config
 
@@ -35,7 +37,8 @@ MIN_CELL_ZOOM = 14
 def _map_options() -> MapOptions:
     tiles = str(current_app.config.get("TILES") or "") or None
     attribution = str(current_app.config.get("TILES_ATTRIBUTION") or "") or None
-    return MapOptions(current_language(), tiles, attribution)
+    lang = current_language()
+    return MapOptions(lang, tiles, attribution, basemap_url(lang))
 
 
 def _html(body: bytes | str, status: int = 200, *, private: bool = False) -> Response:
@@ -80,10 +83,38 @@ def index() -> Response:
         options.lang,
         tiles=options.tiles,
         tiles_attribution=options.tiles_attribution,
+        basemap=options.basemap,
     )
-    return _html(render_template(
-            "index.html", parts=parts, cells=_cells_config(parts.name, "go"), places=search_config()
-        ))
+    legend = legend_html(
+        gettext("Open posts here"),
+        [(KIND_COLOURS["offer"], gettext("offers")), (KIND_COLOURS["need"], gettext("needs"))],
+    )
+    return _html(
+        render_template(
+            "index.html",
+            parts=parts,
+            cells=_cells_config(parts.name, "go"),
+            counts=_counts_config(parts.name),
+            legend=legend,
+            places=search_config(),
+        )
+    )
+
+
+def _counts_config(map_name: str) -> dict[str, Any]:
+    """What counts.js needs: which level of /counts.json to show up to which zoom (districts, then coarse
+    cells, then the site's hexagons from the zoom where they can be picked)."""
+    found = levels(settings().cell_res)
+    coarse = found[1:-1]
+    first = MIN_CELL_ZOOM - 1 - len(coarse)  # districts up to here, then one zoom per coarse level
+    bands = [[first, found[0]], *[[first + 1 + i, r] for i, r in enumerate(coarse)], [MAX_ZOOM, found[-1]]]
+    return {
+        "map": map_name,
+        "url": f"{request.script_root}/counts.json",
+        "nearUrl": f"{request.script_root}/near/",
+        "bands": bands,
+        "labels": {"offers": gettext("open offers"), "needs": gettext("open needs")},
+    }
 
 
 @bp.get("/cells/<parent>.json")
@@ -137,8 +168,8 @@ def _labels() -> Labels:
     return Labels(
         kinds={k.value: kind_label(k.value) for k in Kind},
         categories={c: category_label(c) for c in settings().categories},
-        walk=gettext("≈ %(minutes)s min walk", minutes="{m}"),
-        here=gettext("in your hexagon"),
+        bands=[gettext("in your hexagon")]
+        + [gettext("about %(minutes)s minutes", minutes=band_minutes(b)) for b in (1, 2, 3)],
         until=gettext("until %(day)s", day="{d}"),
     )
 
@@ -158,13 +189,12 @@ def _render_near(query: Query, page: int) -> str:
     blob = {
         "map": parts.name,
         "colours": KIND_COLOURS,
-        "view": near_view(query.cell, query.within_m, found.cells),
+        "view": near_view(query.cell, found.cells, found.metres),
         "posts": columns,
         "labels": {
             "kinds": labels.kinds,
             "categories": labels.categories,
-            "walk": labels.walk,
-            "here": labels.here,
+            "bands": labels.bands,
             "expires": labels.until,
         },
     }
@@ -174,6 +204,7 @@ def _render_near(query: Query, page: int) -> str:
             (KIND_COLOURS["offer"], labels.kinds["offer"]),
             (KIND_COLOURS["need"], labels.kinds["need"]),
             ("#1d4ed8", gettext("your hexagon")),
+            ("#93a8ea", gettext("within reach (darker: nearer)")),
         ],
     )
     code, _ = area.cell_districts(np.array([query.cell], dtype=np.int64))
@@ -191,7 +222,7 @@ def _render_near(query: Query, page: int) -> str:
         pages=page_count(len(frame)),
         on_map=len(columns["id"]),
         within_choices=[(m, round(m / WALK_M_PER_MIN)) for m in WITHIN_CHOICES],
-        give_or_take=round(cell_uncertainty_m(res) / WALK_M_PER_MIN),
+        minutes=band_minutes(walk_bands([query.within_m])[0]),
         uncertainty=uncertainty_m(res),
         categories=settings().categories,
         kinds=[k.value for k in Kind],

@@ -1,0 +1,222 @@
+"""The street layer, the home map's counts and /near's walking bands through the Flask test client.
+
+Counts: equal to the store's open posts per area at every level, no position finer than the area, the same
+answer for every visitor and kept per revision (never per viewer). Streets: built from the shipped sources,
+compact, names per language. Bands: the wording per distance, and the map draws every listed post's cell."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import h3.api.basic_int as h3
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TEST_SECRET
+from flask import Flask
+from flask.testing import FlaskClient
+
+from mapaid import basemap, counts
+from mapaid.cache import REGISTRY
+from mapaid.config import DEFAULT_BASEMAP, DEFAULT_CATEGORIES, SHIPPED_GEODATA
+from mapaid.export import public_frame
+from mapaid.pipeline import ingest, rules_for
+from mapaid.spatial import walk_bands
+from mapaid.store import SQLiteStore
+
+CENTRE = (53.8904, 27.5513)
+
+
+def _fill(store: SQLiteStore, today: date, n: int = 300, seed: int = 3) -> None:
+    """Posts over the whole city, offers and needs mixed, two of them fulfilled (not counted)."""
+    rng = np.random.default_rng(seed)
+    west, south, east, north = store.area().districts.total_bounds
+    cells: list[str] = []
+    while len(cells) < n:
+        lat, lon = rng.uniform(south, north), rng.uniform(west, east)
+        cell = h3.latlng_to_cell(lat, lon, 9)
+        if store.area().cell_districts(np.array([cell], dtype=np.int64))[0][0] >= 0:
+            cells.append(h3.int_to_str(cell))
+    rows = pd.DataFrame(
+        {
+            "cell": cells,
+            "kind": rng.choice(["offer", "need"], size=n),
+            "category": "food",
+            "text": [f"post {i}" for i in range(n)],
+        }
+    )
+    ingest(
+        rows, [str(i) for i in range(n)], rules_for(DEFAULT_CATEGORIES, 9, today), store, TEST_SECRET.encode()
+    )
+
+
+def _areas(client: FlaskClient, level: str) -> dict[str, tuple[int, int, float, float]]:
+    response = client.get(f"/counts.json?res={level}")
+    assert response.status_code == 200
+    return {a[0]: (a[1], a[2], a[3], a[4]) for a in response.get_json()["areas"]}
+
+
+def test_counts_equal_the_open_posts_of_each_area(
+    client: FlaskClient, store: SQLiteStore, today: date
+) -> None:
+    _fill(store, today)
+    open_posts = store.posts(today)
+    first = open_posts["id"].iloc[0]
+    store.set_status(first, "fulfilled")  # type: ignore[arg-type]
+    open_posts = store.posts(today)
+    assert len(open_posts) == 299
+
+    def expected(keys: list[Any]) -> dict[str, tuple[int, int]]:
+        frame = pd.DataFrame({"key": keys, "kind": open_posts["kind"].tolist()})
+        table = pd.crosstab(frame["key"], frame["kind"])
+        return {str(k): (int(r.get("offer", 0)), int(r.get("need", 0))) for k, r in table.iterrows()}
+
+    districts = _areas(client, "district")
+    assert {k: v[:2] for k, v in districts.items()} == expected(open_posts["district"].tolist())
+    cells = open_posts["cell"].astype(np.int64).tolist()
+    for res in (7, 8, 9):
+        parents = [h3.int_to_str(h3.cell_to_parent(int(c), res)) for c in cells]
+        assert {k: v[:2] for k, v in _areas(client, str(res)).items()} == expected(parents)
+    assert client.get("/counts.json?res=10").status_code == 400
+    assert client.get("/counts.json?res=6").status_code == 400
+
+
+def test_counts_show_no_position_beyond_the_area(
+    client: FlaskClient, store: SQLiteStore, today: date
+) -> None:
+    _fill(store, today, n=80)
+    for res in (7, 8, 9):
+        for cell, (_o, _n, lat, lon) in _areas(client, str(res)).items():
+            clat, clon = h3.cell_to_latlng(h3.str_to_int(cell))
+            assert (lat, lon) == (round(clat, 5), round(clon, 5))  # the cell's own centre, nothing finer
+    points = store.area().districts.set_index("slug").geometry.representative_point()
+    for slug, (_o, _n, lat, lon) in _areas(client, "district").items():
+        assert (lat, lon) == (round(points[slug].y, 5), round(points[slug].x, 5))
+    # No shown position of any post (exports, the /near map) appears in any answer.
+    shown = public_frame(store.posts(today), store.area(), 9, "en")
+    positions = {(round(lat, 5), round(lon, 5)) for lat, lon in zip(shown["lat"], shown["lon"], strict=True)}
+    answered = {(a[2], a[3]) for r in counts.levels(9) for a in _areas(client, r).values()}
+    assert answered and not answered & positions
+    bodies = "".join(client.get(f"/counts.json?res={r}").get_data(as_text=True) for r in counts.levels(9))
+    assert "text" not in bodies and "post " not in bodies and "id" not in bodies
+
+
+def test_counts_are_the_same_for_every_visitor_and_follow_the_revision(
+    app: Flask, store: SQLiteStore, today: date
+) -> None:
+    _fill(store, today, n=50)
+    answers = set()
+    for lang, address in (("be", "10.0.0.1"), ("ru", "10.0.0.2"), ("en", "2001:db8::1")):
+        client = app.test_client()
+        client.set_cookie("lang", lang)
+        response = client.get("/counts.json?res=8", environ_base={"REMOTE_ADDR": address})
+        assert response.headers["Cache-Control"] == "public, no-cache"
+        assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
+        answers.add((response.get_data(), response.headers["ETag"]))
+    assert len(answers) == 1
+    body, etag = answers.pop()
+    again = app.test_client().get("/counts.json?res=8", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    # The cache holds per-revision values, named by level, never by a viewer's cell or box.
+    cache = next(c for c in REGISTRY if c.name == "area counts")
+    for entry in cache.entries():
+        assert set(entry) == {"database", "revision", "day"}
+    _fill(store, today, n=1, seed=9)
+    after = app.test_client().get("/counts.json?res=8")
+    assert after.get_data() != body and after.headers["ETag"] != etag
+
+
+def test_the_street_layer_is_built_from_the_shipped_sources(tmp_path: Path) -> None:
+    built = basemap.build(SHIPPED_GEODATA)
+    assert len(built["streets"]) > 486  # the city's Wikidata streets and the centre's OSM streets
+    assert len(built["metro"]["stations"]) == 29 and len(built["metro"]["lines"]) == 8
+    russian = [s for s in built["streets"] if "ru" in s["names"]]
+    assert len(russian) > 50 and sum(1 for s in russian if s["names"].get("be")) > 50
+    size = basemap.write(built, tmp_path / "layer.json")
+    assert size < 400_000
+    assert json.loads((tmp_path / "layer.json").read_bytes()) == json.loads(DEFAULT_BASEMAP.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("lang", "station", "street"),
+    [
+        ("be", "Плошча Леніна", "вуліца Кірава"),
+        ("ru", "Площадь Ленина", "улица Кирова"),
+        ("en", "Plošča Lienina", "вуліца Кірава"),
+    ],
+)
+def test_the_street_layer_speaks_the_page_language(
+    client: FlaskClient, lang: str, station: str, street: str
+) -> None:
+    response = client.get(f"/basemap/{lang}.json")
+    assert response.status_code == 200 and response.headers["Cache-Control"].startswith("public")
+    assert len(response.data) < 400_000
+    data = response.get_json()
+    assert station in [s[0] for s in data["stations"]]
+    assert street in [s[0] for s in data["streets"]]
+    numbers = re.findall(r"-?\d+\.\d+", response.get_data(as_text=True))
+    assert numbers and max(len(n.split(".")[1]) for n in numbers) <= 5
+    assert "OpenStreetMap" in data["attribution"] and "metro4all" in data["attribution"]
+    assert client.get("/basemap/xx.json").status_code == 404
+
+
+def test_pages_load_the_layer_and_credit_it(client: FlaskClient, config: dict[str, Any]) -> None:
+    html = client.get("/?lang=be").get_data(as_text=True)
+    assert "/static/basemap.js" in html and "/basemap/be.json" in html and "/static/counts.js" in html
+    assert "metro4all (CC BY-SA 4.0)" in html and "Streets \\u00a9 OpenStreetMap contributors" in html
+    from mapaid import create_app
+
+    off = create_app({**config, "BASEMAP": "none"}).test_client()
+    assert "/static/basemap.js" not in off.get("/").get_data(as_text=True)
+    assert off.get("/basemap/en.json").status_code == 404
+
+
+def test_walking_bands_in_words() -> None:
+    assert walk_bands([0, 1, 430, 599, 600, 780, 999, 1000, 1200]) == [0, 1, 1, 1, 2, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", ["in your hexagon", "about 5 minutes", "about 10 minutes", "about 15 minutes"]),
+        ("ru", ["в вашем шестиугольнике", "около 5 минут", "около 10 минут", "около 15 минут"]),
+        ("be", ["у вашым шасцікутніку", "каля 5 хвілін", "каля 10 хвілін", "каля 15 хвілін"]),
+    ],
+)
+def test_near_lists_bands_and_draws_every_listed_cell(
+    client: FlaskClient, store: SQLiteStore, today: date, lang: str, words: list[str]
+) -> None:
+    origin = h3.latlng_to_cell(*CENTRE, 9)
+    cells = [h3.int_to_str(c) for k in range(5) for c in h3.grid_ring(origin, k)]
+    rows = pd.DataFrame({"cell": cells, "kind": "need", "category": "food", "text": "bread"})
+    ingest(
+        rows,
+        [str(i) for i in range(len(rows))],
+        rules_for(DEFAULT_CATEGORIES, 9, today),
+        store,
+        TEST_SECRET.encode(),
+    )
+    html = client.get(f"/near/{h3.int_to_str(origin)}?within=1200&lang={lang}").get_data(as_text=True)
+    listed = re.findall(r'<span class="walk walk-band-(\d)"[^>]*>([^<]*)</span>', html)
+    assert {int(b) for b, _ in listed} == {0, 1, 2, 3}
+    for band, text in listed:
+        assert text == words[int(band)]
+    assert "±" not in html and "× 1.3" not in html
+    blob = json.loads(re.search(r'id="mapaid-posts">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
+    drawn = {cell for cell, _band, _ring in blob["view"]["reach"]}
+    assert "radius" not in blob["view"]  # no circle that disagrees with the list
+    ids = re.findall(r'<li class="post" data-id="([^"]+)"', html)
+    assert ids and set(ids) <= set(blob["posts"]["id"])
+    for lat, lon in zip(blob["posts"]["lat"], blob["posts"]["lon"], strict=True):
+        assert h3.int_to_str(h3.latlng_to_cell(lat, lon, 9)) in drawn
+    for post_id in ids:
+        cell = store.get(post_id)["cell"]  # type: ignore[index]
+        assert h3.int_to_str(int(cell)) in drawn
+    # each drawn cell's band is the band the list gives a post there
+    bands = {cell: band for cell, band, _ring in blob["view"]["reach"]}
+    for post_id, band in zip(blob["posts"]["id"], blob["posts"]["band"], strict=True):
+        assert bands[h3.int_to_str(int(store.get(post_id)["cell"]))] == band  # type: ignore[index]
