@@ -26,7 +26,7 @@ CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 LAPTOP = {"viewport": {"width": 1366, "height": 800}}
 WORDS = {
-    "en": {"need": "I need help", "copy": "Copy link", "district": "Leninski", "yes": "Yes, delete it"},
+    "en": {"need": "I need help", "copy": "Copy link", "district": "Leninsky", "yes": "Yes, delete it"},
     "ru": {
         "need": "Мне нужна помощь",
         "copy": "Копировать ссылку",
