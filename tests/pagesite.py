@@ -82,7 +82,8 @@ def site(store: SQLiteStore, config: dict[str, Any], today: date) -> Iterator[Si
 def post(page: Page, site: Site, lang: str) -> str:
     """Post a need through the form in ``lang``; the page is left on /posted. Returns the private link."""
     page.goto(f"{site.base}/post?cell={site.cell}&lang={lang}")
-    page.select_option("#kind", "need")
+    page.check("#kind-need")
+    page.select_option("#category", "transport")
     page.fill("#text", "Need a lift to the clinic on Tuesday")
     page.click("#submit")
     page.wait_for_selector("#private-link")

@@ -87,7 +87,7 @@ def index() -> Response:
     )
     legend = legend_html(
         gettext("Open posts here"),
-        [(KIND_COLOURS["offer"], gettext("offers")), (KIND_COLOURS["need"], gettext("needs"))],
+        [(KIND_COLOURS["offer"], gettext("open offers")), (KIND_COLOURS["need"], gettext("open needs"))],
     )
     return _html(
         render_template(
