@@ -8,10 +8,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Request, sync_playwright
 from waitress.server import create_server
+
+from mapaid.places import skeleton
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -50,3 +53,21 @@ def shot(page: Page, name: str) -> None:
     """Save a full-page screenshot as test-artifacts/NAME.png, for a person to look at after a run."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def typed_forms(text: str) -> list[str]:
+    """What a request could carry of text typed into a page: itself, URL-encoded, lower-cased, folded to
+    the search's skeleton (tests that check typed text never leaves the browser)."""
+    forms = {text, quote(text), quote(text, safe=""), text.lower(), quote(text.lower()), skeleton(text)}
+    forms |= {t.replace(" ", "+") for t in list(forms)}
+    return [f for f in forms if len(f) >= 3]
+
+
+def carries(request: Request, forms: list[str]) -> list[str]:
+    """Which of ``forms`` appear in the request's URL, headers or body."""
+    parts = [request.url, *(f"{k}: {v}" for k, v in request.all_headers().items())]
+    body = request.post_data_buffer
+    if body:
+        parts.append(body.decode("utf-8", "replace"))
+    blob = "\n".join(parts).lower()
+    return [f for f in forms if f.lower() in blob]

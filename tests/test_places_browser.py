@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from livesite import serve, shot
+from livesite import carries, serve, shot, typed_forms
 from playwright.sync_api import Browser, Page, Request
 
 from mapaid import create_app
@@ -47,23 +47,6 @@ def site(config: dict[str, Any]) -> Iterator[tuple[str, Flask]]:
     app = create_app({**config, "TESTING": False})
     with serve(app) as base:
         yield base, app
-
-
-def _forms(text: str) -> list[str]:
-    """The typed text as it could appear in a request: itself, URL-encoded, lower-cased, folded."""
-    forms = {text, quote(text), quote(text, safe=""), text.lower(), quote(text.lower()), skeleton(text)}
-    forms |= {t.replace(" ", "+") for t in list(forms)}
-    return [f for f in forms if len(f) >= 3]
-
-
-def _carries(request: Request, forms: list[str]) -> list[str]:
-    """Which of the forms appear in the request's URL, headers or body."""
-    parts = [request.url, *(f"{k}: {v}" for k, v in request.all_headers().items())]
-    body = request.post_data_buffer
-    if body:
-        parts.append(body.decode("utf-8", "replace"))
-    blob = "\n".join(parts)
-    return [f for f in forms if f in blob or f.lower() in blob.lower()]
 
 
 def _search(page: Page, text: str, expect: str) -> None:
@@ -129,7 +112,7 @@ def test_find_a_metro_station_and_a_street_without_telling_the_server(
     own = urlsplit(base).netloc
     assert {urlsplit(r.url).netloc for r in requests if not r.url.startswith("data:")} == {own}
     for typed in ("Kastrychnitskaya", "улица Кирова"):
-        leaks = {r.url: _carries(r, _forms(typed)) for r in requests}
+        leaks = {r.url: carries(r, typed_forms(typed)) for r in requests}
         assert not {u: f for u, f in leaks.items() if f}, leaks
     context.close()
 
@@ -150,7 +133,7 @@ def test_search_on_the_post_page_stays_in_the_browser(browser: Browser, site: tu
     assert page.url.endswith("/post?lang=ru")  # not submitted
     assert page.locator("#place-q").get_attribute("name") is None
     assert all(r.method == "GET" for r in requests)
-    assert not [r.url for r in requests if _carries(r, _forms("Uruchcha"))]
+    assert not [r.url for r in requests if carries(r, typed_forms("Uruchcha"))]
     text = page.locator(".place-credits").text_content() or ""
     assert "© OpenStreetMap contributors" in text and "Metro4all" in text and "CC BY-SA 4.0" in text
     context.close()

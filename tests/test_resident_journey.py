@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from livesite import serve, shot
+from livesite import carries, serve, shot, typed_forms
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request
 
 from mapaid import create_app
-from mapaid.places import skeleton
 from mapaid.store import SQLiteStore
 
 pytestmark = pytest.mark.browser
@@ -119,22 +118,6 @@ class Journey:
         assert not boxes, f"{where}: scroll boxes inside the page: {boxes}"
 
 
-def _forms(text: str) -> list[str]:
-    """The typed text as a request could carry it: itself, URL-encoded, lower-cased, folded."""
-    forms = {text, quote(text), quote(text, safe=""), text.lower(), quote(text.lower()), skeleton(text)}
-    forms |= {t.replace(" ", "+") for t in list(forms)}
-    return [f for f in forms if len(f) >= 3]
-
-
-def _carries(request: Request, forms: list[str]) -> list[str]:
-    parts = [request.url, *(f"{k}: {v}" for k, v in request.all_headers().items())]
-    body = request.post_data_buffer
-    if body:
-        parts.append(body.decode("utf-8", "replace"))
-    blob = "\n".join(parts).lower()
-    return [f for f in forms if f.lower() in blob]
-
-
 def _tap_hexagon_at_centre(journey: Journey) -> None:
     """Tap the hexagon just beside the middle of the map (the search marks the place itself there), once
     the map has settled on the place found and is in view."""
@@ -224,7 +207,7 @@ def test_find_your_block_post_a_need_and_keep_the_link(
     hosts = {urlsplit(r.url).netloc for r in journey.requests if not r.url.startswith("data:")}
     assert hosts == {urlsplit(base).netloc}
     for typed in (METRO, STREET):
-        leaked = [r.url for r in journey.requests if _carries(r, _forms(typed))]
+        leaked = [r.url for r in journey.requests if carries(r, typed_forms(typed))]
         assert not leaked, f"{typed!r} reached the server: {leaked}"
     assert all(token not in urlsplit(r.url).query for r in journey.requests)
     assert not journey.small, journey.small
