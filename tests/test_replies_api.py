@@ -6,8 +6,10 @@ take none; coordinators see a report, never a message."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import h3.api.basic_int as h3
@@ -19,7 +21,7 @@ from helpers import database_bytes
 from mapaid import accounts, create_app, replycrypto
 from mapaid.clock import FixedClock
 from mapaid.replycrypto import Party
-from mapaid.store import SQLiteStore
+from mapaid.store import SCHEMA_VERSION, SQLiteStore, StoreError, open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 HELLO = "Могу помочь с продуктами, 3-й подъезд"
@@ -551,3 +553,31 @@ def test_a_report_through_a_thread_reaches_coordinators_without_any_message(
         neighbour.token,
     ):
         assert secret.encode() not in seen
+
+
+# -- schema ------------------------------------------------------------------------------------------------
+def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
+    db_path: Path, cli: Any, client: FlaskClient
+) -> None:
+    made = client.post(
+        "/api/v1/posts", json={"kind": "need", "category": "food", "text": "Хлеб", "cell": CELL}
+    )
+    post_id = made.get_json()["id"]
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("DROP TABLE messages")
+    db.execute("DROP TABLE threads")
+    db.execute("ALTER TABLE posts DROP COLUMN reply_key")
+    db.execute("UPDATE schema_version SET version = 3")
+    db.close()
+    with pytest.raises(StoreError, match="run `mapaid init-db`"):
+        open_store(db_path)
+    assert cli("init-db").exit_code == 0
+    store = open_store(db_path)
+    try:
+        assert store.db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store.get(post_id)["text"] == "Хлеб" and store.reply_key(post_id) is None  # type: ignore[index]
+        assert store.threads_of(post_id) == []
+    finally:
+        store.close()
+    poster = post(client)
+    assert reply(client, poster).thread
