@@ -78,6 +78,23 @@ def _check_types(data: dict[str, Any]) -> None:
         types, described = _TYPES.get(name, ((object,), ""))
         if isinstance(value, bool) or not isinstance(value, types) or _not_finite(value):
             fail(422, f"{name} must be {described}", name)
+    _check_huge(data)
+
+
+_HUGE = 10**9  # past any latitude, longitude or number of days; an int64 column holds it
+
+
+def _check_huge(data: dict[str, Any]) -> None:
+    """JSON integers have no bound and Python reads them all; one past a float's or int64's range would be
+    called "not a finite number" or overflow a column further on. Say what is wrong instead."""
+    for name, limit in (("lat", 90), ("lon", 180)):
+        value = data.get(name)
+        if isinstance(value, int) and abs(value) > _HUGE:
+            fail(422, f"{name} is out of range (±{limit})", name)
+    days = data.get("expires_days")
+    if isinstance(days, int) and abs(days) > _HUGE:
+        most = rules().max_expires_days
+        fail(422, f"expires must be between 1 and {most} days from today", "expires_days")
 
 
 def _not_finite(value: object) -> bool:
