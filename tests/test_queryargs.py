@@ -319,3 +319,12 @@ def test_the_cli_reads_options_through_the_same_parser(
     assert (
         result.exit_code == 2 and "unknown category 'cake'" in result.output and "--category" in result.output
     )
+
+
+def test_the_near_form_shows_what_the_list_holds(client: FlaskClient) -> None:
+    """Several categories: the form's choice names them all (choosing one would narrow the list)."""
+    text = client.get(f"/near/{CELL}?category=food&category=medicine&lang=en").get_data(as_text=True)
+    assert '<option value="food,medicine" selected>Food, Medicine</option>' in text
+    assert '<option value="food" selected>' not in text
+    one = client.get(f"/near/{CELL}?category=food").get_data(as_text=True)
+    assert '<option value="food" selected>' in one
