@@ -7,6 +7,8 @@ does not apply here. Errors are ``{"error": ..., "field": ...}`` with a 4xx stat
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any, NoReturn
 
 import h3.api.basic_int as h3
@@ -16,21 +18,20 @@ from flask import Blueprint, make_response, request
 from flask.wrappers import Response
 from werkzeug.exceptions import default_exceptions
 
-from mapaid import openapi, reports
+from mapaid import openapi, queryargs, reports
 from mapaid.db import get_store, rules, settings, today
 from mapaid.export import public_frame, to_geojson
 from mapaid.intake import IntakeError
 from mapaid.maps import OSM_ATTRIBUTION
-from mapaid.models import Kind
-from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
+from mapaid.nearby import Query, nearby
 from mapaid.posting import Action, apply, authorised, check_days, create, edit_text, extend
-from mapaid.spatial import DEFAULT_WITHIN
-from mapaid.web import csrf
+from mapaid.web import as_http, csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 TOKEN_HEADER = "X-Post-Token"  # noqa: S105 - a header name, not a secret
 GEOJSON = "application/geo+json"
+_TOKEN_SHAPE = re.compile(openapi.TOKEN_PATTERN.strip("^$"))
 
 
 def fail(code: int, message: str, field: str | None = None) -> NoReturn:
@@ -64,8 +65,8 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "contact": ((str, type(None)), "text or null"),  # null: no contact, as when left out
     "reply_key": ((str, type(None)), "a public key (text) or null"),  # null: the post takes no replies
     "expires_days": ((int, type(None)), "a whole number of days"),  # null: the default
-    "lat": ((int, float), "a number"),
-    "lon": ((int, float), "a number"),
+    "lat": ((int, float), "a finite number"),
+    "lon": ((int, float), "a finite number"),
 }
 
 
@@ -76,8 +77,31 @@ def _check_types(data: dict[str, Any]) -> None:
         data["expires_days"] = int(days)
     for name, value in data.items():
         types, described = _TYPES.get(name, ((object,), ""))
-        if isinstance(value, bool) or not isinstance(value, types):
+        if isinstance(value, bool) or not isinstance(value, types) or _not_finite(value):
             fail(422, f"{name} must be {described}", name)
+    _check_huge(data)
+
+
+_HUGE = 10**9  # past any latitude, longitude or number of days; an int64 column holds it
+
+
+def _check_huge(data: dict[str, Any]) -> None:
+    """JSON integers have no bound and Python reads them all; one past a float's or int64's range would be
+    called "not a finite number" or overflow a column further on. Say what is wrong instead."""
+    for name, limit in (("lat", 90), ("lon", 180)):
+        value = data.get(name)
+        if isinstance(value, int) and abs(value) > _HUGE:
+            fail(422, f"{name} is out of range (±{limit})", name)
+    days = data.get("expires_days")
+    if isinstance(days, int) and abs(days) > _HUGE:
+        most = rules().max_expires_days
+        fail(422, f"expires must be between 1 and {most} days from today", "expires_days")
+
+
+def _not_finite(value: object) -> bool:
+    """NaN and ±Infinity: Python's JSON reader takes them (``NaN``, ``Infinity``, ``1e999``), JSON has
+    none; a lat of NaN is not "missing", it is not a finite number."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 @bp.post("/posts")
@@ -104,24 +128,16 @@ def create_post() -> Response:
 
 
 def _query() -> Query:
-    raw = request.args.get("cell", "")
-    if not raw:
-        fail(400, "cell is required: the H3 id of the hexagon to measure walking distance from", "cell")
+    """The one parser's reading (mapaid.queryargs), as /near reads it; a cell outside the served area is a
+    422 here (the request is well formed, its place is not served), a 404 on the page."""
+    area = get_store().area()
     try:
-        origin = parse_cell(raw, settings().cell_res, get_store().area())
-    except BadCell as error:
-        fail(422 if error.status == 404 else 400, str(error), "cell")
-    try:
-        within = parse_within(request.args.get("within"), DEFAULT_WITHIN)
-    except ValueError as error:
-        fail(400, str(error), "within")
-    kinds = tuple(k for k in request.args.get("kind", "").lower().split(",") if k)
-    categories = tuple(c for c in request.args.get("category", "").lower().split(",") if c)
-    if set(kinds) - {k.value for k in Kind}:
-        fail(400, "kind must be offer or need", "kind")
-    if set(categories) - set(settings().categories):
-        fail(400, f"unknown category (use one of: {', '.join(settings().categories)})", "category")
-    return Query(origin, within, kinds, categories)
+        origin = queryargs.cell(request.args, settings().cell_res, area, required=True)
+    except queryargs.BadArgument as error:
+        raise as_http(error, 422 if error.status == 404 else 400) from None
+    assert origin is not None  # required
+    vocabulary = queryargs.Vocabulary.of(settings().categories, area)
+    return Query(origin, queryargs.within(request.args), queryargs.filters(request.args, vocabulary))
 
 
 @bp.get("/posts")
@@ -154,10 +170,12 @@ def get_post(post_id: str) -> Response:
 
 
 def _token(post_id: str) -> str:
-    """The request's X-Post-Token, once it is known to be this post's (400, 404 or 403 otherwise)."""
+    """The request's X-Post-Token, once it is known to be this post's (401, 404 or 403 otherwise)."""
     token = request.headers.get(TOKEN_HEADER, "")
-    if not token:
-        fail(400, f"send the post's private token in the {TOKEN_HEADER} header", TOKEN_HEADER)
+    if not token:  # no credentials: 401 (a wrong token is 403), as clients and schemathesis expect
+        fail(401, f"send the post's private token in the {TOKEN_HEADER} header", TOKEN_HEADER)
+    if not _TOKEN_SHAPE.fullmatch(token):  # belongs to no post, whether this one exists or not
+        fail(403, "this is not a post's private token", TOKEN_HEADER)
     store = get_store()
     if store.token_hash(post_id) is None and store.get(post_id) is None:
         fail(404, "no post with this id", "id")
@@ -264,5 +282,11 @@ def districts() -> Response:
 
 @bp.get("/openapi.json")
 def spec() -> Response:
-    s = settings()
-    return _json(openapi.document(s.categories, s.max_expires_days, s.reply_max_chars))
+    """The OpenAPI document, with this site's categories, districts and resolution as its enums."""
+    found = settings()
+    districts = get_store().area().slugs
+    return _json(
+        openapi.document(
+            found.categories, found.max_expires_days, districts, found.cell_res, found.reply_max_chars
+        )
+    )
