@@ -11,7 +11,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from mapaid import export as exporter
-from mapaid import places, serving
+from mapaid import places, renderers, serving
 from mapaid.cli_coordinator import coordinator, report
 from mapaid.cli_places import load_file, places_group
 from mapaid.cli_support import check_res, cli_clock, cli_rules, cli_settings, cli_store, today
@@ -187,7 +187,7 @@ def import_(file: Path, skip_invalid: bool, progress: bool | None) -> None:
 )
 @click.option("--category", multiple=True, help="Only this category (repeatable).")
 @click.option("--district", multiple=True, help="Only this district slug (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(exporter.FORMATS), default="geojson", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(renderers.FORMATS), default="geojson", show_default=True)
 @click.option(
     "--lang",
     type=click.Choice(["en", "ru", "be"]),
@@ -224,11 +224,15 @@ def export(
             raise click.BadParameter(f"unknown category {bad[0]!r}", param_hint="--category")
         posts = store.posts(cli_rules(settings).today, kind=kind, category=category, district=district)
         frame = exporter.public_frame(posts, area, settings.cell_res, lang)
-    if fmt == "gpkg" and output is None:
-        raise click.UsageError("GeoPackage needs a file: add -o FILE.gpkg")
-    exporter.write(frame, fmt, output if output is not None else sys.stdout.buffer)
-    if output is not None:
-        click.echo(f"wrote {len(frame)} posts to {output}", err=True)
+    renderer = renderers.RENDERERS[fmt]
+    if not renderer.terminal and output is None:
+        raise click.UsageError(f"GeoPackage needs a file: add -o FILE.{renderer.extension}")
+    body = renderer.posts(frame, renderers.Options(csv_bom=settings.csv_bom))
+    if output is None:
+        sys.stdout.buffer.write(body)
+        return
+    output.write_bytes(body)
+    click.echo(f"wrote {len(frame)} posts to {output}", err=True)
 
 
 @main.command("purge-expired")

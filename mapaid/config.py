@@ -163,6 +163,12 @@ SETTINGS: tuple[Setting, ...] = (
         "60",
         "A coordinator's login ends after this many minutes without a request.",
     ),
+    Setting(
+        "MAPAID_CSV_BOM",
+        "CSV_BOM",
+        "1",
+        "CSV exports start with a UTF-8 byte-order mark, so spreadsheets read Cyrillic; 0 leaves it out.",
+    ),
 )
 
 
@@ -181,6 +187,7 @@ class Settings:
     max_expires_days: int = 60
     session_hours: int = 12
     session_idle_minutes: int = 60
+    csv_bom: bool = True
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -199,6 +206,15 @@ def _int_setting(name: str, raw: object, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _flag(name: str, raw: object) -> bool:
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, not {raw!r}")
 
 
 def _places(raw: object, districts: Path) -> tuple[Path, ...]:
@@ -250,6 +266,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         session_idle_minutes=_int_setting(
             "MAPAID_SESSION_IDLE_MINUTES", overrides.get("SESSION_IDLE_MINUTES", 60), 1, 24 * 60 * 30
         ),
+        csv_bom=_flag("MAPAID_CSV_BOM", overrides.get("CSV_BOM", "1")),
         extra={k: v for k, v in overrides.items() if k in ("TILES", "TILES_ATTRIBUTION")},
     )
 
