@@ -201,6 +201,14 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def _each(days: date | list[date], order: np.ndarray) -> Iterator[str] | list[str]:
+    """ISO days in ``order``: one day repeated for a batch made today, or each post's own."""
+    if isinstance(days, date):
+        return repeat(days.isoformat())
+    text = {d: d.isoformat() for d in set(days)}
+    return [text[days[i]] for i in order.tolist()]
+
+
 class SQLiteStore:
     """The default store: one SQLite file in WAL mode."""
 
@@ -373,7 +381,8 @@ class SQLiteStore:
                 take(posts.token_hash),
                 posts.lon[order].tolist(),
                 posts.lat[order].tolist(),
-                repeat(posts.created_day.isoformat()),
+                _each(posts.created_day, order),
+                repeat(str(Status.OPEN)) if posts.status is None else take(posts.status),
                 strict=False,  # repeat() is endless; the other columns have one value per post
             )
         )
@@ -396,7 +405,8 @@ class SQLiteStore:
             for start in range(0, len(rows), _SLICE):
                 db.executemany(
                     "INSERT INTO posts (id, kind, category, text, contact, cell, district, expires_day,"
-                    " token_hash, lon, lat, created_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " token_hash, lon, lat, created_day, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows[start : start + _SLICE],
                 )
                 if progress:
