@@ -420,7 +420,7 @@ def test_post_exports_take_the_page_filters_and_hold_public_fields_only(
         ("/export/posts.geojson?status=hidden", 400, "open"),
         ("/export/posts.xml", 404, "posts.geojson"),
         ("/export/people.csv", 404, "no export called"),
-        ("/export/districts.gpkg", 404, "districts.csv"),
+        ("/export/districts.kml", 404, "districts.gpkg"),  # districts come as GeoPackage too (issue 10)
     ],
 )
 def test_export_mistakes_are_explained(client: FlaskClient, path: str, status: int, message: str) -> None:
