@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DEMO_POSTS ?= 2000
 
-.PHONY: run test lint types bench install install-test browser spreadsheet clean translations
+.PHONY: run test lint types bench install install-test browser spreadsheet gdal clean translations
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test browser spreadsheet
+install-test: $(VENV)/.installed-test browser spreadsheet gdal
 
 # Debian's Chromium (Playwright drives it; its own browser download needs the internet).
 browser:
@@ -34,6 +34,13 @@ spreadsheet:
 	@command -v soffice >/dev/null 2>&1 || { \
 	  echo "installing Debian's libreoffice-calc-nogui for the spreadsheet tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
+
+# Debian's GDAL 3.6 command line and Python samples: the export tests open our files with another GDAL than
+# pyogrio's, and run its validate_gpkg.py on our GeoPackages.
+gdal:
+	@{ command -v ogrinfo >/dev/null 2>&1 && test -f /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py; } || { \
+	  echo "installing Debian's gdal-bin and python3-gdal for the export tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin python3-gdal >/dev/null; }
 
 run: install
 	$(VENV)/bin/mapaid init-db

@@ -11,7 +11,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from mapaid import export as exporter
-from mapaid import places, queryargs, serving
+from mapaid import places, queryargs, renderers, serving
 from mapaid.cli_coordinator import coordinator, report
 from mapaid.cli_places import load_file, places_group
 from mapaid.cli_reply import reply_group
@@ -188,7 +188,7 @@ def import_(file: Path, skip_invalid: bool, progress: bool | None) -> None:
 )
 @click.option("--category", multiple=True, help="Only this category (repeatable).")
 @click.option("--district", multiple=True, help="Only this district slug (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(exporter.FORMATS), default="geojson", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(renderers.FORMATS), default="geojson", show_default=True)
 @click.option(
     "--lang",
     type=click.Choice(["en", "ru", "be"]),
@@ -223,11 +223,15 @@ def export(
             cli_rules(settings).today, kind=filters.kind, category=filters.category, district=filters.district
         )
         frame = exporter.public_frame(posts, area, settings.cell_res, lang)
-    if fmt == "gpkg" and output is None:
-        raise click.UsageError("GeoPackage needs a file: add -o FILE.gpkg")
-    exporter.write(frame, fmt, output if output is not None else sys.stdout.buffer)
-    if output is not None:
-        click.echo(f"wrote {len(frame)} posts to {output}", err=True)
+    renderer = renderers.RENDERERS[fmt]
+    if not renderer.terminal and output is None:
+        raise click.UsageError(f"GeoPackage needs a file: add -o FILE.{renderer.extension}")
+    body = renderer.posts(frame, renderers.Options(csv_bom=settings.csv_bom))
+    if output is None:
+        sys.stdout.buffer.write(body)
+        return
+    output.write_bytes(body)
+    click.echo(f"wrote {len(frame)} posts to {output}", err=True)
 
 
 @main.command("purge-expired")

@@ -181,6 +181,12 @@ SETTINGS: tuple[Setting, ...] = (
         "60",
         "A coordinator's login ends after this many minutes without a request.",
     ),
+    Setting(
+        "MAPAID_CSV_BOM",
+        "CSV_BOM",
+        "1",
+        "CSV exports start with a UTF-8 byte-order mark, so spreadsheets read Cyrillic; 0 leaves it out.",
+    ),
 )
 
 
@@ -218,6 +224,7 @@ class Settings:
     reply_max_chars: int = 1000
     reply_max_messages: int = 50
     reply_max_threads: int = 100
+    csv_bom: bool = True
 
 
 SecretLoader = Callable[[Path], str]
@@ -235,6 +242,15 @@ def _int_setting(name: str, raw: object, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _flag(name: str, raw: object) -> bool:
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, not {raw!r}")
 
 
 def _places(raw: object, districts: Path) -> tuple[Path, ...]:
@@ -319,6 +335,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         reply_max_threads=_int_setting(
             "MAPAID_REPLY_MAX_THREADS", overrides.get("REPLY_MAX_THREADS", 100), 1, 100_000
         ),
+        csv_bom=_flag("MAPAID_CSV_BOM", overrides.get("CSV_BOM", "1")),
     )
 
 

@@ -11,6 +11,10 @@ as text. The rule is made reversible so a round trip keeps every text as it was:
 A value the writer leaves alone never matches the reader's pattern, and a prefixed one always does, so
 ``read(write(x)) == x`` for every text. Rows end in CRLF (RFC 4180), which also makes the CSV writer
 quote a field holding a bare CR, which it would otherwise write as it is, breaking the row.
+
+Files start with a UTF-8 byte-order mark (``MAPAID_CSV_BOM``, on by default): without one, Excel and
+LibreOffice take a CSV for the local 8-bit code page and show Cyrillic as mojibake. GDAL, pandas and
+``mapaid import`` skip it.
 """
 
 from __future__ import annotations
@@ -52,9 +56,14 @@ def restore(values: pd.Series) -> pd.Series:
     return values.where(~hits, values.str.slice(1))
 
 
-def to_csv(frame: pd.DataFrame, float_format: str) -> bytes:
-    """``frame`` as UTF-8 CSV with every text column neutralised and CRLF row ends."""
+BOM = "\ufeff".encode()
+
+
+def to_csv(frame: pd.DataFrame, float_format: str, bom: bool = True) -> bytes:
+    """``frame`` as UTF-8 CSV with every text column neutralised and CRLF row ends, after a byte-order
+    mark unless ``bom`` is false."""
     safe = frame.copy()
     for column in safe.columns:
         safe[column] = neutralise(frame[column])
-    return safe.to_csv(index=False, float_format=float_format, lineterminator="\r\n").encode()
+    text = safe.to_csv(index=False, float_format=float_format, lineterminator="\r\n").encode()
+    return BOM + text if bom else text

@@ -6,20 +6,18 @@ the district and what the poster chose to publish. GeoJSON follows RFC 7946: lon
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
-import geopandas as gpd
 import h3.api.basic_int as h3
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import shapely
 
-from mapaid import csvfile
-from mapaid.geo import WGS84, Area
+from mapaid import csvfile, gpkg
+from mapaid.geo import Area
 
 PROPERTIES = (
     "id",
@@ -114,8 +112,11 @@ def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
     ``extra`` names further columns to add to the properties (the API's ``walk_m``)."""
     if len(frame) == 0:
         return b'{"type":"FeatureCollection","features":[]}'
+    ids = _json_strings(_arrow(frame["id"]))  # the Feature's id (RFC 7946 3.2) and a property, as before
     parts: list[pa.Array | pa.Scalar] = [
-        _text('{"type":"Feature","geometry":{"type":"Point","coordinates":['),
+        _text('{"type":"Feature","id":'),
+        ids,
+        _text(',"geometry":{"type":"Point","coordinates":['),
         _number(frame["lon"]),
         _text(","),
         _number(frame["lat"]),
@@ -123,7 +124,10 @@ def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
     ]
     for i, name in enumerate((*PROPERTIES, *extra)):
         numeric = name in _NUMERIC or (name in extra and pd.api.types.is_numeric_dtype(frame[name]))
-        value = _number(frame[name]) if numeric else _json_strings(_arrow(frame[name]))
+        if name == "id":
+            value = ids
+        else:
+            value = _number(frame[name]) if numeric else _json_strings(_arrow(frame[name]))
         parts += [_text(("," if i else "") + f'"{name}":'), value]
     parts.append(_text("}},"))
     features = pc.binary_join_element_wise(*parts, _text(""))
@@ -143,38 +147,54 @@ def _concatenated(strings: pa.Array) -> memoryview:
     return memoryview(strings.buffers()[2])[first:last]
 
 
-def to_csv(frame: pd.DataFrame) -> bytes:
-    """CSV a spreadsheet opens without running formulas (see csvfile), read back by ``mapaid import``."""
-    return csvfile.to_csv(frame[[*PROPERTIES, "lon", "lat"]], float_format="%.5f")
+def point_wkt(lon: pd.Series, lat: pd.Series) -> pd.Series:
+    """``POINT (lon lat)`` with 5 decimals, as the lon and lat columns: the column GDAL's CSV driver takes
+    as the geometry with its default options (a field named WKT)."""
+    text = [f"POINT ({x:.5f} {y:.5f})" for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
+    return pd.Series(text, index=lon.index, dtype=object)
+
+
+def to_csv(frame: pd.DataFrame, bom: bool = True) -> bytes:
+    """CSV a spreadsheet opens without running formulas (see csvfile), read back by ``mapaid import``;
+    GDAL sees points in it (the WKT column) and spreadsheets Cyrillic (the byte-order mark)."""
+    table = frame[[*PROPERTIES, "lon", "lat"]].copy()
+    table["WKT"] = point_wkt(frame["lon"], frame["lat"])
+    return csvfile.to_csv(table, float_format="%.5f", bom=bom)
+
+
+# GeoPackage field types: Arrow says Date and Integer where pandas would say String and Integer64.
+_GPKG_TYPES = {"uncertainty_m": pa.int32(), "created": pa.date32(), "expires": pa.date32()}
+
+
+def _typed(values: pd.Series, kind: pa.DataType) -> pa.Array:
+    if kind == pa.date32():
+        text = pa.array(values.astype(object), type=pa.string(), from_pandas=True)
+        return pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s"), pa.date32())
+    return pa.array(values.astype(object) if kind == pa.string() else values, type=kind, from_pandas=True)
+
+
+def gpkg_table(frame: pd.DataFrame) -> pa.Table:
+    """The posts as the Arrow table ``mapaid.gpkg`` writes: typed by the schema, whatever the rows."""
+    columns = {name: _typed(frame[name], _GPKG_TYPES.get(name, pa.string())) for name in PROPERTIES}
+    points = shapely.points(frame["lon"].to_numpy(dtype=np.float64), frame["lat"].to_numpy(dtype=np.float64))
+    columns["geom"] = gpkg.geometry_column(np.asarray(points, dtype=object))
+    return pa.table(columns)
 
 
 def to_gpkg(frame: pd.DataFrame, path: Path) -> None:
-    geo = gpd.GeoDataFrame(
-        frame[list(PROPERTIES)],
-        geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
-        crs=WGS84,
-    )
-    geo.to_file(path, layer="posts", driver="GPKG", engine="pyogrio")
+    """A GeoPackage with one layer, ``posts``, at ``path``."""
+    gpkg.write(gpkg_table(frame), path, "posts", "Point")
 
 
-Renderer = Callable[[pd.DataFrame], bytes]
-RENDERERS: dict[str, tuple[str, Renderer]] = {
-    "geojson": ("application/geo+json", to_geojson),
-    "csv": ("text/csv; charset=utf-8", to_csv),
-}
-FORMATS = ("geojson", "csv", "gpkg")
+def to_gpkg_bytes(frame: pd.DataFrame) -> bytes:
+    return gpkg.to_bytes(gpkg_table(frame), "posts", "Point")
 
 
-def write(frame: pd.DataFrame, fmt: str, out: IO[bytes] | Path) -> None:
-    """Write ``frame`` in ``fmt`` to a binary stream or (for GeoPackage, which needs a file) a path."""
-    if fmt == "gpkg":
-        if not isinstance(out, Path):
-            raise ValueError("GeoPackage needs a file: give -o FILE.gpkg")
-        out.unlink(missing_ok=True)
-        to_gpkg(frame, out)
-        return
-    data = RENDERERS[fmt][1](frame)
-    if isinstance(out, Path):
-        out.write_bytes(data)
-    else:
-        out.write(data)
+def district_shapes(area: Area) -> dict[str, shapely.Geometry]:
+    """Each district's outline as published: lon/lat to 5 decimals (like posts) and always a MultiPolygon,
+    so GDAL and QGIS see one geometry type in a layer of districts."""
+    shapes = {}
+    for slug, geom in zip(area.districts["slug"], area.districts.geometry.values, strict=True):
+        rounded = shapely.transform(geom, lambda xy: np.round(xy, 5))
+        shapes[str(slug)] = shapely.multipolygons(shapely.get_parts(rounded))
+    return shapes

@@ -1,4 +1,8 @@
-"""Read CSV and GeoJSON files of offers and needs into frames for ``intake.validate_frame``.
+"""Read CSV, GeoJSON and GeoPackage files of offers and needs into frames for ``intake.validate_frame``.
+
+Our own exports read back as they were: a ``cell`` column is taken instead of the shown position (which
+only says where in the cell a post is drawn), and ``created``, ``expires`` (a date) and ``status`` are kept,
+so ``mapaid export`` then ``mapaid import`` into a fresh instance gives the same posts (new ids).
 
 Reading problems (not UTF-8, broken quoting, not a FeatureCollection, an empty file) are reported like
 row problems, with the line or feature, so the person fixing the file sees one kind of message.
@@ -15,12 +19,15 @@ from typing import overload
 
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from mapaid import csvfile
+from mapaid.geo import WGS84
 from mapaid.intake import IntakeError, Problem
 
 CSV_REQUIRED = ("lat", "lon", "kind", "category", "text")
-CSV_OPTIONAL = ("expires", "contact")
+CSV_OPTIONAL = ("expires", "contact", "cell", "created", "status")
+PROPERTIES = ("kind", "category", "text", "contact", "expires", "cell", "created", "status")
 
 
 def read_csv(path: Path) -> tuple[pd.DataFrame, Sequence[str]]:
@@ -34,7 +41,7 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, Sequence[str]]:
                 dtype=str,
                 keep_default_na=False,
                 skip_blank_lines=False,
-                encoding="utf-8",
+                encoding="utf-8-sig",  # our exports start with a byte-order mark (csvfile)
                 index_col=False,
             )
     except pd.errors.EmptyDataError:
@@ -103,7 +110,7 @@ def _line_count(path: Path) -> int:
 
 def _locate_csv_error(path: Path) -> Problem:
     """pandas says little about where CSV breaks; the csv module, slower, knows the line."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, strict=True)
         width = None
         start = 1
@@ -164,7 +171,7 @@ def read_geojson(path: Path) -> tuple[pd.DataFrame, list[str]]:
         if not isinstance(props, dict):
             problems.append(Problem(label, "properties", "properties must be an object"))
             continue
-        row = {k: props.get(k) for k in ("kind", "category", "text", "contact", "expires")}
+        row = {k: props.get(k) for k in PROPERTIES}
         # As text, so NaN and Infinity (which Python's JSON reader lets through) are named as such.
         row["lon"], row["lat"] = (None if c is None else str(c) for c in coords[:2])
         rows.append(row)
@@ -174,11 +181,62 @@ def read_geojson(path: Path) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows, dtype=object), where
 
 
+def _gpkg_layer(path: Path) -> str:
+    """The layer to import: ``posts`` (as our exports name it), or the file's only layer."""
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except pyogrio.errors.DataSourceError:
+        raise IntakeError([Problem("", "file", f"{path.name} is not a GeoPackage")]) from None
+    if "posts" in layers or len(layers) == 1:
+        return "posts" if "posts" in layers else layers[0]
+    raise IntakeError(
+        [Problem("", "file", f"{path.name} has layers {', '.join(layers)}; name the one to import posts")]
+    )
+
+
+def read_gpkg(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Point features of a GeoPackage layer (any CRS, reprojected to lon/lat); fields as columns."""
+    frame = pyogrio.read_dataframe(path, layer=_gpkg_layer(path))
+    if frame.crs is not None and not frame.crs.equals(WGS84):
+        frame = frame.to_crs(WGS84)
+    where = [f"feature {n}" for n in range(1, len(frame) + 1)]
+    points = frame.geometry.geom_type.eq("Point").to_numpy() & ~frame.geometry.is_empty.to_numpy()
+    if not points.all():
+        raise IntakeError(
+            [
+                Problem(where[i], "geometry", "geometry must be a Point with lon and lat")
+                for i in np.flatnonzero(~points).tolist()
+            ]
+        )
+    if frame.empty:
+        raise IntakeError([Problem("", "file", f"{path.name} has no features")])
+    rows = pd.DataFrame(index=frame.index, dtype=object)
+    for name in PROPERTIES:
+        if name in frame.columns:
+            rows[name] = _as_text(frame[name])
+    rows["lon"] = frame.geometry.x.astype(str)
+    rows["lat"] = frame.geometry.y.astype(str)
+    return rows.reset_index(drop=True), where
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A field as text for the intake: dates as YYYY-MM-DD (a GeoPackage Date), None where null."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        text = values.dt.strftime("%Y-%m-%d")
+    else:
+        text = values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+    out: pd.Series = text.astype(object).where(text.notna(), None)
+    return out
+
+
 def read_any(path: Path) -> tuple[pd.DataFrame, Sequence[str]]:
-    """By extension: .csv, or .geojson/.json."""
+    """By extension: .csv, .geojson/.json or .gpkg."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return read_csv(path)
     if suffix in (".geojson", ".json"):
         return read_geojson(path)
-    raise IntakeError([Problem("", "file", f"cannot import {path.name}: use a .csv or .geojson file")])
+    if suffix == ".gpkg":
+        return read_gpkg(path)
+    hint = "use a .csv or .geojson file, or a GeoPackage (.gpkg)"
+    raise IntakeError([Problem("", "file", f"cannot import {path.name}: {hint}")])

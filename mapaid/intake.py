@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import h3.api.basic_int as h3
 import numpy as np
@@ -21,9 +21,10 @@ import pyarrow.compute as pc
 
 from mapaid.config import Settings
 from mapaid.messages import N_, Choices, Message, Param
-from mapaid.models import MAX_CONTACT, MAX_TEXT, Kind, Submissions
+from mapaid.models import MAX_CONTACT, MAX_TEXT, Kind, Status, Submissions
 
 TEXT_FIELDS = ("kind", "category", "text", "contact", "expires")
+FILE_FIELDS = ("created", "status")  # what an export says of a post, read back by ``mapaid import`` only
 _CONTROL = r"[\x00-\x1f\x7f]"
 _CONTROL_IN_TEXT = r"[\x00-\x08\x0b-\x1f\x7f]"  # tab and line feed are allowed in a post's text
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -148,23 +149,62 @@ def _coordinate(raw: pd.Series, name: str, limit: float) -> tuple[np.ndarray, np
     return value, error
 
 
+def _dates(text: pd.Series) -> pd.Series:
+    """ISO dates (YYYY-MM-DD) as timestamps, NaT where blank or not such a date."""
+    return pd.to_datetime(text.where(text != ""), format="%Y-%m-%d", errors="coerce")
+
+
 def _expiry(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
-    """Days until expiry from a number of days or an ISO date; the default where empty."""
+    """Days until expiry from a number of days or an ISO date; the default where empty.
+
+    A date may be today: a post on its last day is still up (the store shows posts until their expiry day
+    has passed), so an export taken today imports today. A number of days is at least 1."""
     text = _clean(raw).str.strip()
     days = pd.Series(_numbers(text), index=text.index)
-    as_date = pd.to_datetime(text.where(days.isna() & (text != "")), format="%Y-%m-%d", errors="coerce")
+    as_date = _dates(text.where(days.isna(), ""))
     from_date = (as_date - pd.Timestamp(rules.today)).dt.days
     days = days.fillna(from_date)
     error = _no_errors(raw.index)
     bad_form = (text != "") & days.isna()
     error[bad_form] = Message(N_("expires must be a number of days or a date like 2026-12-31"))
     whole = days.notna() & (days == days.round())
-    out_of_range = days.notna() & (~whole | (days < 1) | (days > rules.max_expires_days))
+    shortest = np.where(as_date.notna(), 0, 1)
+    out_of_range = days.notna() & (~whole | (days < shortest) | (days > rules.max_expires_days))
     error[out_of_range] = Message(
         N_("expires must be between 1 and %(days)s days from today"), days=rules.max_expires_days
     )
+    error[as_date.notna() & (days < 0)] = Message(N_("expires is a day that has passed"))
     days = days.where(text != "", rules.default_expires_days).fillna(rules.default_expires_days)
     return days.to_numpy(dtype=np.int64, na_value=0), error
+
+
+def _created(raw: pd.Series, rules: Rules) -> tuple[list[date], np.ndarray]:
+    """The day each post was made: today where not given (a form, the API, a plain import), else the
+    date an export wrote, so a round trip keeps it. Not after today (so never after a valid expiry)."""
+    text = _clean(raw).str.strip()
+    as_date = _dates(text)
+    error = _no_errors(raw.index)
+    error[(text != "") & as_date.isna()] = Message(N_("created must be a date like 2026-11-28"))
+    ago = (pd.Timestamp(rules.today) - as_date).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
+    error[ago < 0] = Message(N_("created is a day still to come"))
+    days = np.nan_to_num(ago, nan=0.0).astype(np.int64)
+    day_of = {int(d): rules.today - timedelta(days=int(d)) for d in np.unique(days)}
+    return [day_of[d] for d in days.tolist()], error
+
+
+def _status(raw: pd.Series) -> tuple[list[str], np.ndarray]:
+    """A post's status as an export wrote it (open where not given)."""
+    text = _clean(raw).str.strip().str.lower()
+    text = text.where(text != "", str(Status.OPEN))
+    statuses = [s.value for s in Status]
+    error = _no_errors(raw.index)
+    bad = ~text.isin(statuses)
+    error[bad] = _each(
+        N_("unknown status %(value)s (use one of: %(choices)s)"),
+        value=_clean(raw)[bad].str.slice(0, 20).map(repr),
+        choices=", ".join(statuses),
+    )
+    return text.tolist(), error
 
 
 def _cells(raw: pd.Series, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
@@ -262,7 +302,7 @@ def validate_frame(
     ``frame`` has columns kind, category, text and either lat/lon or cell (contact, expires optional).
     """
     frame = frame.reset_index(drop=True)
-    for column in (*TEXT_FIELDS, "lat", "lon", "cell"):
+    for column in (*TEXT_FIELDS, *FILE_FIELDS, "lat", "lon", "cell"):
         if column not in frame.columns:
             frame[column] = ""
     surrogates = _take_surrogates(frame)
@@ -276,6 +316,8 @@ def validate_frame(
     errors["lat"][has_cell | (errors["cell"] != "")] = ""
     errors["lon"][has_cell | (errors["cell"] != "")] = ""
     days, errors["expires"] = _expiry(frame["expires"], rules)
+    created, errors["created"] = _created(frame["created"], rules)
+    status, errors["status"] = _status(frame["status"])
     for column, bad in surrogates.items():
         if column in errors:
             errors[column][bad] = Message(
@@ -302,6 +344,8 @@ def validate_frame(
         lon=np.where(has_cell, np.nan, lon)[good],
         cell=cells[good],
         source_line=good.tolist(),
+        created_day=[created[i] for i in good.tolist()],
+        status=[status[i] for i in good.tolist()],
     )
     return subs, problems
 

@@ -50,6 +50,8 @@ class Submissions:
     lon: FloatArray
     cell: IntArray
     source_line: list[int]
+    created_day: list[date] | None = None  # from an imported export; None: today
+    status: list[str] | None = None  # from an imported export; None: all open
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -69,7 +71,7 @@ class CoarsePosts:
     contact: list[str | None]
     cell: IntArray
     district: list[str]
-    created_day: date
+    created_day: date | list[date]  # one day for all (a post, an import), or one per post (a round trip)
     expires_day: list[date]
     token_hash: list[str | None]
     lon: FloatArray
@@ -77,6 +79,7 @@ class CoarsePosts:
     # Public keys for private replies (docs/replies.md), one per post or None where a post takes no
     # replies; None for the whole batch (imports, the demo) when no post has one.
     reply_key: list[str | None] | None = None
+    status: list[str] | None = None  # None: all open
 
     def __len__(self) -> int:
         return len(self.id)

@@ -196,11 +196,12 @@ def to_posts(
         contact=np.asarray(subs.contact, dtype=object)[keep].tolist(),
         cell=cells,
         district=np.asarray(area.slugs, dtype=object)[coarse.code[keep]].tolist(),
-        created_day=today,
+        created_day=today if subs.created_day is None else [subs.created_day[i] for i in keep.tolist()],
         expires_day=[expiry[d] for d in days.tolist()],
         token_hash=hashes,
         lon=lon,
         lat=lat,
         reply_key=None if reply_keys is None else [reply_keys[i] for i in keep.tolist()],
+        status=None if subs.status is None else _take(subs.status, keep),
     )
     return posts, tokens

@@ -220,6 +220,14 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def _each(days: date | list[date], order: np.ndarray) -> Iterator[str] | list[str]:
+    """ISO days in ``order``: one day repeated for a batch made today, or each post's own."""
+    if isinstance(days, date):
+        return repeat(days.isoformat())
+    text = {d: d.isoformat() for d in set(days)}
+    return [text[days[i]] for i in order.tolist()]
+
+
 class SQLiteStore(ThreadTables):
     """The default store: one SQLite file in WAL mode (conversations: ``ThreadTables``)."""
 
@@ -393,7 +401,8 @@ class SQLiteStore(ThreadTables):
                 posts.lon[order].tolist(),
                 posts.lat[order].tolist(),
                 take(posts.reply_key if posts.reply_key is not None else [None] * len(posts)),
-                repeat(posts.created_day.isoformat()),
+                _each(posts.created_day, order),
+                repeat(str(Status.OPEN)) if posts.status is None else take(posts.status),
                 strict=False,  # repeat() is endless; the other columns have one value per post
             )
         )
@@ -416,8 +425,8 @@ class SQLiteStore(ThreadTables):
             for start in range(0, len(rows), _SLICE):
                 db.executemany(
                     "INSERT INTO posts (id, kind, category, text, contact, cell, district, expires_day,"
-                    " token_hash, lon, lat, reply_key, created_day)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " token_hash, lon, lat, reply_key, created_day, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows[start : start + _SLICE],
                 )
                 if progress:

@@ -91,7 +91,7 @@ def test_csv_and_geopackage_carry_the_same_columns(tmp_path: Path, cli: Cli, pos
     assert cli("export", "--format", "gpkg", "-o", str(tmp_path / "p.gpkg")).exit_code == 0
     assert cli("export", "-o", str(tmp_path / "p.geojson")).exit_code == 0
     table = pd.read_csv(tmp_path / "p.csv", dtype={"contact": str})
-    assert list(table.columns) == [*PROPERTIES, "lon", "lat"]
+    assert list(table.columns) == [*PROPERTIES, "lon", "lat", "WKT"]
     csv_points = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326)
     gpkg = pyogrio.read_dataframe(tmp_path / "p.gpkg", layer="posts")
     geojson = pyogrio.read_dataframe(tmp_path / "p.geojson")

@@ -20,7 +20,7 @@ from werkzeug.exceptions import default_exceptions
 
 from mapaid import openapi, queryargs, reports
 from mapaid.db import get_store, rules, settings, today
-from mapaid.export import public_frame, to_geojson
+from mapaid.export import district_shapes, public_frame, to_geojson
 from mapaid.intake import IntakeError
 from mapaid.maps import OSM_ATTRIBUTION
 from mapaid.nearby import Query, nearby
@@ -260,12 +260,15 @@ def edit_post(post_id: str) -> Response:
 
 @bp.get("/districts")
 def districts() -> Response:
-    """The served area's districts (GeoJSON, EPSG:4326) with their names in every language."""
+    """The served area's districts (GeoJSON, EPSG:4326) with their names in every language: outlines as
+    the exports give them (5 decimals, always MultiPolygon), the slug as the Feature's id."""
     area = get_store().area()
+    shapes = district_shapes(area)
     features = [
         {
             "type": "Feature",
-            "geometry": orjson.loads(shapely.to_geojson(geom)),
+            "id": d.slug,
+            "geometry": orjson.loads(shapely.to_geojson(shapes[d.slug])),
             "properties": {
                 "slug": d.slug,
                 "name_be": d.name_be,
@@ -274,7 +277,7 @@ def districts() -> Response:
                 "osm_relation_id": d.osm_relation_id,
             },
         }
-        for d, geom in zip(area.by_slug.values(), area.districts.geometry.values, strict=True)
+        for d in area.by_slug.values()
     ]
     body = {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, "features": features}
     return _json(body, mimetype=GEOJSON)

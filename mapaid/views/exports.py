@@ -1,16 +1,14 @@
 """Public exports, the format chosen by the extension: ``/export/posts.geojson``, ``/export/districts.csv``.
 
-As datasette registers renderers, each dataset has a registry of formats; adding a format is one entry.
-Posts go through ``export.public_frame`` (the single definition of public fields) and hold open, unexpired
-posts only; districts are the unmet-needs aggregates (``within=400|800|1200``) the coordinator page shows.
+The formats are ``mapaid.renderers``, the registry ``mapaid export`` uses too, so a file and its content
+type are the same whichever way it is fetched. Posts go through ``export.public_frame`` (the single
+definition of public fields) and hold open, unexpired posts only; districts are the unmet-needs aggregates
+(``within=400|800|1200``) the coordinator page shows.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 from flask import Blueprint, abort, make_response, request
@@ -21,35 +19,10 @@ from mapaid import aggregates, export, queryargs
 from mapaid.db import get_store, settings, today
 from mapaid.geo import Area
 from mapaid.i18n import current_language
+from mapaid.renderers import RENDERERS, Options, by_extension
 from mapaid.unmet import cached_store_unmet, district_table
 
 bp = Blueprint("exports", __name__)
-
-
-@dataclass(frozen=True)
-class Renderer:
-    mimetype: str
-    render: Callable[[pd.DataFrame, Area], bytes]
-    download: bool = False
-
-
-def _gpkg(frame: pd.DataFrame, _area: Area) -> bytes:
-    """GDAL writes GeoPackages to files only: write one in a private temporary folder and read it back."""
-    with tempfile.TemporaryDirectory(prefix="mapaid-export-") as folder:
-        path = Path(folder) / "posts.gpkg"
-        export.to_gpkg(frame, path)
-        return path.read_bytes()
-
-
-POST_RENDERERS: dict[str, Renderer] = {
-    "geojson": Renderer("application/geo+json", lambda f, _a: export.to_geojson(f)),
-    "csv": Renderer("text/csv", lambda f, _a: export.to_csv(f), download=True),
-    "gpkg": Renderer("application/geopackage+sqlite3", _gpkg, download=True),
-}
-DISTRICT_RENDERERS: dict[str, Renderer] = {
-    "geojson": Renderer("application/geo+json", aggregates.to_geojson),
-    "csv": Renderer("text/csv", lambda t, _a: aggregates.to_csv(t), download=True),
-}
 
 
 def _posts_frame(area: Area) -> pd.DataFrame:
@@ -66,10 +39,7 @@ def _districts_frame(area: Area) -> pd.DataFrame:
     return aggregates.with_within(district_table(result, area, current_language()), within)
 
 
-DATASETS: dict[str, tuple[Callable[[Area], pd.DataFrame], dict[str, Renderer]]] = {
-    "posts": (_posts_frame, POST_RENDERERS),
-    "districts": (_districts_frame, DISTRICT_RENDERERS),
-}
+DATASETS: dict[str, Callable[[Area], pd.DataFrame]] = {"posts": _posts_frame, "districts": _districts_frame}
 
 
 @bp.get("/export/<filename>")
@@ -83,14 +53,18 @@ def export_file(filename: str) -> Response:
                 "no export called %(name)s; try posts.geojson or districts.csv", name=repr(filename)
             ),
         )
-    load, renderers = dataset
-    renderer = renderers.get(ext)
+    renderer = by_extension(ext)
     if renderer is None:
-        files = ", ".join(f"{name}.{e}" for e in renderers)
+        files = ", ".join(f"{name}.{r.extension}" for r in RENDERERS.values())
         abort(404, description=gettext("%(name)s export comes as %(files)s", name=name, files=files))
     area = get_store().area()
-    response = make_response(renderer.render(load(area), area))
-    response.mimetype = renderer.mimetype
+    options = Options(csv_bom=settings().csv_bom)
+    if name == "posts":
+        body = renderer.posts(dataset(area), options)
+    else:
+        body = renderer.districts(dataset(area), area, options)
+    response = make_response(body)
+    response.content_type = renderer.media_type
     if renderer.download:
         response.headers["Content-Disposition"] = f"attachment; filename={filename}"
     return response
