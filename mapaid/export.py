@@ -6,7 +6,9 @@ the district and what the poster chose to publish. GeoJSON follows RFC 7946: lon
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import IO
 
@@ -155,6 +157,17 @@ def to_gpkg(frame: pd.DataFrame, path: Path) -> None:
         crs=WGS84,
     )
     geo.to_file(path, layer="posts", driver="GPKG", engine="pyogrio")
+    _settle_last_change(path, frame)
+
+
+def _settle_last_change(path: Path, frame: pd.DataFrame) -> None:
+    """GDAL stamps ``gpkg_contents.last_change`` with the moment of writing, so two exports of the same
+    posts differed in those bytes: a download's ETag changed on every request and a reader taking the
+    file in ranges (GDAL's /vsicurl/) could get pieces of two files. The stamp becomes the newest post's
+    day (midnight UTC), a date the export shows anyway; the Unix epoch for an empty export."""
+    newest = str(frame["created"].max())[:10] if len(frame) else "1970-01-01"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE gpkg_contents SET last_change = ?", (f"{newest}T00:00:00.000Z",))
 
 
 Renderer = Callable[[pd.DataFrame], bytes]
