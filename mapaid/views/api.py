@@ -24,6 +24,7 @@ from mapaid.maps import OSM_ATTRIBUTION
 from mapaid.models import Kind
 from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
 from mapaid.posting import Action, apply, authorised, check_days, create, edit_text, extend
+from mapaid.public import public_read
 from mapaid.spatial import DEFAULT_WITHIN
 from mapaid.web import csrf
 
@@ -124,6 +125,7 @@ def _query() -> Query:
 
 
 @bp.get("/posts")
+@public_read(validators=False)
 def list_posts() -> Response:
     """Nearest first, ties by the random id. Computed afresh on every request, never cached per cell
     (mapaid.cache)."""
@@ -145,6 +147,7 @@ def _public_post(post_id: str) -> Any:
 
 
 @bp.get("/posts/<post_id>")
+@public_read
 def get_post(post_id: str) -> Response:
     return _json(_public_post(post_id), mimetype=GEOJSON)
 
@@ -237,6 +240,7 @@ def edit_post(post_id: str) -> Response:
 
 
 @bp.get("/districts")
+@public_read
 def districts() -> Response:
     """The served area's districts (GeoJSON, EPSG:4326) with their names in every language."""
     area = get_store().area()
@@ -259,5 +263,6 @@ def districts() -> Response:
 
 
 @bp.get("/openapi.json")
+@public_read
 def spec() -> Response:
     return _json(openapi.document(settings().categories, settings().max_expires_days))

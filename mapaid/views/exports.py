@@ -21,6 +21,7 @@ from mapaid import aggregates, export
 from mapaid.db import get_store, settings, today
 from mapaid.geo import Area
 from mapaid.i18n import current_language
+from mapaid.public import public_read
 from mapaid.unmet import cached_store_unmet, district_table
 from mapaid.views.filters import parse_filters, parse_within
 
@@ -74,6 +75,7 @@ DATASETS: dict[str, tuple[Callable[[Area], pd.DataFrame], dict[str, Renderer]]] 
 
 
 @bp.get("/export/<filename>")
+@public_read
 def export_file(filename: str) -> Response:
     name, _, ext = filename.rpartition(".")
     dataset = DATASETS.get(name)
