@@ -292,6 +292,8 @@ def test_exports_answer_byte_ranges(web: FlaskClient) -> None:
     beyond = web.get("/export/posts.gpkg", headers={"Range": f"bytes={size}-"})
     assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{size}"
     assert str(size) in beyond.text
+    russian = web.get("/export/posts.gpkg", headers={"Range": f"bytes={size}-", "Accept-Language": "ru"})
+    assert russian.status_code == 416 and russian.text.startswith("Такой части файла нет")
     same = web.get("/export/posts.gpkg", headers={"Range": "bytes=0-9", "If-Range": whole.headers["ETag"]})
     assert same.status_code == 206
     other = web.get("/export/posts.gpkg", headers={"Range": "bytes=0-9", "If-Range": '"another"'})
