@@ -135,24 +135,37 @@ def test_private_routes_and_writes_get_no_cors(reader: Flask, site: dict[str, An
     assert write.status_code == 422 and "Access-Control-Allow-Origin" not in write.headers
 
 
-def test_exactly_the_public_reads_are_marked(reader: Flask) -> None:
-    """Walk the url_map: the routes with CORS are these, and a new one needs a decision (or /ogcapi)."""
+MARKED = {
+    "/export/<filename>",
+    "/api/v1/posts",
+    "/api/v1/posts/<post_id>",
+    "/api/v1/districts",
+    "/api/v1/openapi.json",
+    "/places.json",
+    "/basemap/<lang>.json",
+    "/counts.json",
+}
+
+
+def test_exactly_the_public_reads_get_cors(reader: Flask) -> None:
+    """Walk the url_map: the views marked public are these (a new one needs a decision), and a GET of every
+    route answers another origin exactly when it is marked or lies under /export or /ogcapi."""
     marked = {
-        rule.rule
-        for rule in reader.url_map.iter_rules()
-        if getattr(reader.view_functions[rule.endpoint], public.MARK, None)
-        or public.under(rule.rule, public.PUBLIC_PREFIXES)
+        r.rule
+        for r in reader.url_map.iter_rules()
+        if getattr(reader.view_functions[r.endpoint], public.MARK, None)
     }
-    assert marked == {
-        "/export/<filename>",
-        "/api/v1/posts",
-        "/api/v1/posts/<post_id>",
-        "/api/v1/districts",
-        "/api/v1/openapi.json",
-        "/places.json",
-        "/basemap/<lang>.json",
-        "/counts.json",
-    }
+    assert marked == MARKED
+    client = reader.test_client()
+    for rule in reader.url_map.iter_rules():
+        if "GET" not in (rule.methods or ()):
+            continue
+        response = client.get(_sample_path(rule.rule), headers=ORIGIN)
+        expected = rule.rule in MARKED or public.under(rule.rule, public.PUBLIC_PREFIXES)
+        assert ("Access-Control-Allow-Origin" in response.headers) == expected, (
+            rule.rule,
+            response.status_code,
+        )
 
 
 def test_routes_added_under_ogcapi_are_public_reads_without_marking(site: dict[str, Any]) -> None:
