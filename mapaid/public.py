@@ -13,7 +13,8 @@ A route becomes a public read in one of two ways, never by copying code:
   the app adds there is public at once.
 
 Paths under ``PRIVATE_PREFIXES`` (coordinators, private links, forms) are never public reads, whatever marks
-them, and ``init_app`` refuses to start if a marked view also takes a write method or lies there.
+them, and ``check_marks`` (create_app runs it) refuses to start if a marked route also takes a write
+method or lies there.
 
 ``finish`` runs after every request, after web.py has given an HTML page its CSP nonce (the body must be
 final before it is hashed or compressed), in this order: language headers, CORS, download headers,
