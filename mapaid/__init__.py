@@ -47,5 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from mapaid.views import register
 
     register(app)
+    from mapaid import public
+
+    public.check_marks(app)
     limits.init_app(app, settings)
     return app

@@ -183,11 +183,17 @@ def gpkg_table(frame: pd.DataFrame) -> pa.Table:
 
 def to_gpkg(frame: pd.DataFrame, path: Path) -> None:
     """A GeoPackage with one layer, ``posts``, at ``path``."""
-    gpkg.write(gpkg_table(frame), path, "posts", "Point")
+    gpkg.write(gpkg_table(frame), path, "posts", "Point", _newest_day(frame))
 
 
 def to_gpkg_bytes(frame: pd.DataFrame) -> bytes:
-    return gpkg.to_bytes(gpkg_table(frame), "posts", "Point")
+    return gpkg.to_bytes(gpkg_table(frame), "posts", "Point", _newest_day(frame))
+
+
+def _newest_day(frame: pd.DataFrame) -> str:
+    """The file's ``last_change``: the newest post's day, a date the export shows anyway (the Unix epoch
+    for an empty export), so the same posts always make the same bytes (mapaid.gpkg.write)."""
+    return str(frame["created"].max())[:10] if len(frame) else gpkg.EPOCH
 
 
 def district_shapes(area: Area) -> dict[str, shapely.Geometry]:

@@ -12,7 +12,9 @@ write needs 1.3 or 1.4, so we write the version every reader knows.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +31,16 @@ def geometry_column(geometries: np.ndarray) -> pa.Array:
     return pa.array(list(wkb), type=pa.binary())
 
 
-def write(table: pa.Table, path: Path, layer: str, geometry_type: str) -> None:
-    """``table`` (with a WKB ``geom`` column, lon/lat in EPSG:4326) as the only layer of a new file."""
+EPOCH = "1970-01-01"
+
+
+def write(table: pa.Table, path: Path, layer: str, geometry_type: str, last_change: str = EPOCH) -> None:
+    """``table`` (with a WKB ``geom`` column, lon/lat in EPSG:4326) as the only layer of a new file.
+
+    GDAL stamps ``gpkg_contents.last_change`` with the moment of writing, so two exports of the same rows
+    would differ in those bytes: a download's ETag would change on every request, and a reader taking the
+    file in ranges (GDAL's /vsicurl/) could get pieces of two files. The stamp becomes ``last_change`` (a
+    day, midnight UTC) instead."""
     path.unlink(missing_ok=True)
     pyogrio.write_arrow(
         table,
@@ -43,11 +53,13 @@ def write(table: pa.Table, path: Path, layer: str, geometry_type: str) -> None:
         dataset_options={"VERSION": VERSION},
         layer_options={"SPATIAL_INDEX": "YES"},
     )
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE gpkg_contents SET last_change = ?", (f"{last_change}T00:00:00.000Z",))
 
 
-def to_bytes(table: pa.Table, layer: str, geometry_type: str) -> bytes:
+def to_bytes(table: pa.Table, layer: str, geometry_type: str, last_change: str = EPOCH) -> bytes:
     """GDAL writes GeoPackages to files only: write one in a private temporary folder and read it back."""
     with tempfile.TemporaryDirectory(prefix="mapaid-export-") as folder:
         path = Path(folder) / f"{layer}.gpkg"
-        write(table, path, layer, geometry_type)
+        write(table, path, layer, geometry_type, last_change)
         return path.read_bytes()

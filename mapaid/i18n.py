@@ -26,6 +26,9 @@ babel = Babel()
 
 
 def select_locale() -> str:
+    """The request's language. Flask-Babel asks once per request, when something is about to be said
+    in a language: ``declare_language`` takes that as the sign that the language shaped the answer."""
+    g.language_asked = True
     asked = request.args.get("lang", "")
     if asked in LANGUAGES:
         return asked
@@ -62,6 +65,19 @@ def _remember(response: Response) -> Response:
     if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
         response.set_cookie(COOKIE, asked, max_age=365 * 86400, httponly=True, samesite="Lax")
     return response
+
+
+def declare_language(response: Response) -> None:
+    """Say which language an answer is in (``Content-Language``) when one shaped it, and what chose it
+    (``Vary``): the address's ``?lang=`` needs no Vary; otherwise the cookie, then Accept-Language did. An
+    answer that said nothing in a language (the API's posts, a file) gets neither, so shared caches keep
+    one copy for everyone."""
+    if not g.get("language_asked"):
+        return
+    response.headers["Content-Language"] = current_language()
+    if request.args.get("lang", "") not in LANGUAGES:
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
 
 
 def init_app(app: Flask) -> None:

@@ -8,20 +8,20 @@ pages, follow the request's language, as the 429 did before)."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask.wrappers import Response
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
-from mapaid import assets, csp, i18n
+from mapaid import assets, csp, i18n, public
 from mapaid.queryargs import BadArgument
 
 csrf = CSRFProtect()
 API_PREFIX = "/api/"
 
 
-def _error_response(error: HTTPException) -> Response | tuple[str, int]:
+def _error_response(error: HTTPException) -> Response:
     code = error.code or 500
     if request.path.startswith(API_PREFIX):
         from flask import jsonify
@@ -29,8 +29,18 @@ def _error_response(error: HTTPException) -> Response | tuple[str, int]:
         field = getattr(error, "field", None)
         response = jsonify(error=error.description or error.name, field=field)
         response.status_code = code
-        return response
-    return render_template("error.html", code=code, message=_page_message(error)), code
+    else:
+        response = make_response(render_template("error.html", code=code, message=_page_message(error)), code)
+    return _keep_headers(error, response)
+
+
+def _keep_headers(error: HTTPException, response: Response) -> Response:
+    """The error's own headers (``Allow`` on a 405, ``Content-Range`` on a 416), which werkzeug's default
+    page would carry and ours would otherwise drop."""
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def as_http(error: BadArgument, status: int | None = None) -> HTTPException:
@@ -79,6 +89,7 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     app.register_blueprint(assets.bp)
     tiles = app.extensions["mapaid.settings"].tiles
+    public.init_app(app)  # registered first, so it runs after _headers has filled the page's nonce
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -88,7 +99,7 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+    def _http_error(error: HTTPException) -> Response:
         return _error_response(error)
 
     @app.errorhandler(BadArgument)
@@ -96,13 +107,13 @@ def init_app(app: Flask) -> None:
         return _error_response(as_http(error))
 
     @app.errorhandler(CSRFError)
-    def _csrf_error(error: CSRFError) -> Response | tuple[str, int]:
+    def _csrf_error(error: CSRFError) -> Response:
         error.description = gettext(
             "The form expired or came from another site; reload the page and try again."
         )
         return _error_response(error)
 
     @app.errorhandler(InternalServerError)
-    def _server_error(error: InternalServerError) -> Response | tuple[str, int]:
+    def _server_error(error: InternalServerError) -> Response:
         error.description = gettext("Something went wrong on our side; nothing was changed.")
         return _error_response(error)

@@ -25,6 +25,7 @@ from mapaid.intake import IntakeError
 from mapaid.maps import OSM_ATTRIBUTION
 from mapaid.nearby import Query, nearby
 from mapaid.posting import Action, apply, authorised, check_days, create, edit_text, extend
+from mapaid.public import public_read
 from mapaid.web import as_http, csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -141,6 +142,7 @@ def _query() -> Query:
 
 
 @bp.get("/posts")
+@public_read(validators=False)
 def list_posts() -> Response:
     """Nearest first, ties by the random id. Computed afresh on every request, never cached per cell
     (mapaid.cache)."""
@@ -165,6 +167,7 @@ def _public_post(post_id: str) -> Any:
 
 
 @bp.get("/posts/<post_id>")
+@public_read
 def get_post(post_id: str) -> Response:
     return _json(_public_post(post_id), mimetype=GEOJSON)
 
@@ -259,6 +262,7 @@ def edit_post(post_id: str) -> Response:
 
 
 @bp.get("/districts")
+@public_read
 def districts() -> Response:
     """The served area's districts (GeoJSON, EPSG:4326) with their names in every language: outlines as
     the exports give them (5 decimals, always MultiPolygon), the slug as the Feature's id."""
@@ -284,6 +288,7 @@ def districts() -> Response:
 
 
 @bp.get("/openapi.json")
+@public_read
 def spec() -> Response:
     """The OpenAPI document, with this site's categories, districts and resolution as its enums."""
     found = settings()

@@ -15,6 +15,7 @@ from mapaid.cache import SharedCache
 from mapaid.counts import counts, parse_level
 from mapaid.db import get_store, settings, today
 from mapaid.i18n import LANGUAGES
+from mapaid.public import public_read
 
 bp = Blueprint("basemap", __name__)
 _LAYERS: SharedCache[bytes] = SharedCache("street layer", 8)
@@ -39,6 +40,7 @@ def _json(payload: bytes, cache_control: str) -> Response:
 
 
 @bp.get("/basemap/<lang>.json")
+@public_read
 def layer(lang: str) -> Response:
     """Streets and metro in ``lang``; the same for everyone, cacheable for a day."""
     path = basemap_file()
@@ -51,6 +53,7 @@ def layer(lang: str) -> Response:
 
 
 @bp.get("/counts.json")
+@public_read
 def area_counts() -> Response:
     """Open offers and needs per area at ``?res=district|7|8|<site>``: counts and the area's public centre,
     never a post's position. Browsers check back each time (the answer changes with every post)."""
@@ -58,7 +61,5 @@ def area_counts() -> Response:
         level = parse_level(request.args.get("res"), settings().cell_res)
     except ValueError as error:
         abort(400, description=str(error))
-    response = _json(counts(get_store(), today(), level, str(settings().database)), "public, no-cache")
-    response.add_etag()
-    response.make_conditional(request)  # 304 when the browser's copy is current (same revision and day)
-    return response
+    # ETag and 304s when the browser's copy is current (same revision and day): mapaid.httpcache
+    return _json(counts(get_store(), today(), level, str(settings().database)), "public, no-cache")

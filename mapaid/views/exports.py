@@ -19,6 +19,7 @@ from mapaid import aggregates, export, queryargs
 from mapaid.db import get_store, settings, today
 from mapaid.geo import Area
 from mapaid.i18n import current_language
+from mapaid.public import public_read
 from mapaid.renderers import RENDERERS, Options, by_extension
 from mapaid.unmet import cached_store_unmet, district_table
 
@@ -43,6 +44,7 @@ DATASETS: dict[str, Callable[[Area], pd.DataFrame]] = {"posts": _posts_frame, "d
 
 
 @bp.get("/export/<filename>")
+@public_read
 def export_file(filename: str) -> Response:
     name, _, ext = filename.rpartition(".")
     dataset = DATASETS.get(name)

@@ -17,6 +17,7 @@ from mapaid import places
 from mapaid.cache import SharedCache
 from mapaid.db import get_store
 from mapaid.i18n import current_language
+from mapaid.public import public_read
 
 bp = Blueprint("places", __name__)
 # The gazetteer of one database, rebuilt when it is written to (places are loaded rarely; the revision
@@ -35,14 +36,13 @@ def _gazetteer_bytes() -> bytes:
 
 
 @bp.get("/places.json")
+@public_read
 def gazetteer() -> Response:
     """Every named place, compact (see places.gazetteer); cacheable by browsers and proxies alike."""
     response = make_response(_gazetteer_bytes())
     response.mimetype = "application/json"
     response.headers["Cache-Control"] = "public, max-age=3600"
-    response.add_etag()
-    response.make_conditional(request)
-    return response
+    return response  # ETag and 304s: mapaid.httpcache
 
 
 def kind_labels() -> dict[str, str]:
