@@ -169,6 +169,19 @@
     };
   }
 
+  /* The public key text that belongs to a private key text: a link's key is checked against its post's or
+   * conversation's public key before anything is read with it. */
+  function publicOf(privateText, curve) {
+    var algorithm = ALGORITHMS[curve];
+    return subtle.importKey("pkcs8", unb64u(privateText), algorithm, true, ["deriveBits"]).then(function (key) {
+      return subtle.exportKey("jwk", key);
+    }).then(function (jwk) {
+      var pub = {kty: jwk.kty, crv: jwk.crv, x: jwk.x};
+      if (jwk.y) { pub.y = jwk.y; }
+      return subtle.importKey("jwk", pub, algorithm, true, []);
+    }).then(function (key) { return subtle.exportKey("spki", key); }).then(b64u);
+  }
+
   /* The private key text of a link's fragment ("#k=..."), or null. */
   function keyFromHash(hash) {
     var found = /^#k=([A-Za-z0-9_-]{40,400})$/.exec(hash || "");
@@ -191,5 +204,6 @@
     open: open,
     party: party,
     keyFromHash: keyFromHash,
+    publicOf: publicOf,
   };
 }());

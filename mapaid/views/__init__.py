@@ -13,6 +13,7 @@ from mapaid.views import (
     moderation,
     places,
     posting,
+    replies,
     reports,
     resident,
 )
@@ -29,3 +30,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(moderation.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(replies.bp)

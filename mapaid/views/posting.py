@@ -40,10 +40,11 @@ from mapaid.posting import (
     form_problems,
 )
 from mapaid.views.places import search_config
+from mapaid.views.replies import replies_config
 from mapaid.views.resident import _cells_config, _html, _map_options
 
 bp = Blueprint("posting", __name__)
-FORM_FIELDS = ("kind", "category", "text", "contact", "expires_days", "cell")
+FORM_FIELDS = ("kind", "category", "text", "contact", "expires_days", "cell", "reply_key")
 SESSION_KEY = "posted"  # the one-time private link between POST /post and GET /posted
 
 
@@ -214,6 +215,11 @@ def _manage_page(
         extend_days=extend_choices(settings().max_expires_days),
         max_days=settings().max_expires_days,
         confirm_delete=confirm_delete,
+        replies=(
+            replies_config("poster", post=post_id, token=token, postKey=str(post["reply_key"]))
+            if post.get("reply_key")
+            else None
+        ),
     )
     return _html(body, status, private=True)
 
