@@ -43,7 +43,7 @@
       }).catch(function () { replyKey.value = ""; }).then(function () {
         keyed = true;
         form.classList.remove("keying");
-        form.submit();
+        HTMLFormElement.prototype.submit.call(form);  // form.submit is the button named "submit"
       });
     });
   }
