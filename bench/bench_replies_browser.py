@@ -47,7 +47,8 @@ CRYPTO = """async ([curve, runs, chars]) => {
     const wire = await C.party("BenchPost", post.public, mine.public, mine.private, false).write(text);
     times.encrypt.push(performance.now() - t);
     t = performance.now();
-    const back = await C.party("BenchPost", post.public, mine.public, post.private, true).read(wire, "replier");
+    const reader = C.party("BenchPost", post.public, mine.public, post.private, true);
+    const back = await reader.read(wire, "replier");
     times.decrypt.push(performance.now() - t);
     if (back !== text) { throw new Error("round trip failed"); }
   }
@@ -100,12 +101,23 @@ def main() -> None:
                 page.goto(f"{base}/post?cell={CELL}&lang=en")
                 preferred = page.evaluate("() => window.mapaidReplyCrypto.preferredCurve()")
                 curves = ["x25519", "p256"] if preferred == "x25519" else ["p256"]
-                print(f"One {CHARS}-character message in the browser, {RUNS} runs (this browser posts on {preferred}):")
+                print(
+                    f"One {CHARS}-character message in the browser, {RUNS} runs"
+                    f" (this browser posts on {preferred}):"
+                )
                 for curve in curves:
                     times = page.evaluate(CRYPTO, [curve, RUNS, CHARS])
                     _row(f"{curve}: make a key pair", statistics.median(times["keys"]), posting)
-                    _row(f"{curve}: encrypt (derive the key, AES-GCM)", statistics.median(times["encrypt"]), posting)
-                    _row(f"{curve}: decrypt (derive the key, AES-GCM)", statistics.median(times["decrypt"]), posting)
+                    _row(
+                        f"{curve}: encrypt (derive the key, AES-GCM)",
+                        statistics.median(times["encrypt"]),
+                        posting,
+                    )
+                    _row(
+                        f"{curve}: decrypt (derive the key, AES-GCM)",
+                        statistics.median(times["decrypt"]),
+                        posting,
+                    )
                 browser.close()
         finally:
             server.close()

@@ -152,6 +152,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Reverse proxies in front of the app; their X-Forwarded-For/-Proto/-Host are believed (0: none).",
     ),
     Setting(
+        "MAPAID_REPLY_MAX_CHARS",
+        "REPLY_MAX_CHARS",
+        "1000",
+        "Longest private reply, in characters (the server checks the encrypted size against it).",
+    ),
+    Setting(
+        "MAPAID_REPLY_MAX_MESSAGES",
+        "REPLY_MAX_MESSAGES",
+        "50",
+        "Messages one private conversation may hold, both sides together.",
+    ),
+    Setting(
+        "MAPAID_REPLY_MAX_THREADS",
+        "REPLY_MAX_THREADS",
+        "100",
+        "Private conversations one post may have.",
+    ),
+    Setting(
         "MAPAID_SESSION_HOURS",
         "SESSION_HOURS",
         "12",
@@ -181,6 +199,9 @@ class Settings:
     max_expires_days: int = 60
     session_hours: int = 12
     session_idle_minutes: int = 60
+    reply_max_chars: int = 1000
+    reply_max_messages: int = 50
+    reply_max_threads: int = 100
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -249,6 +270,15 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         session_hours=_int_setting("MAPAID_SESSION_HOURS", overrides.get("SESSION_HOURS", 12), 1, 24 * 30),
         session_idle_minutes=_int_setting(
             "MAPAID_SESSION_IDLE_MINUTES", overrides.get("SESSION_IDLE_MINUTES", 60), 1, 24 * 60 * 30
+        ),
+        reply_max_chars=_int_setting(
+            "MAPAID_REPLY_MAX_CHARS", overrides.get("REPLY_MAX_CHARS", 1000), 1, 4000
+        ),
+        reply_max_messages=_int_setting(
+            "MAPAID_REPLY_MAX_MESSAGES", overrides.get("REPLY_MAX_MESSAGES", 50), 1, 10_000
+        ),
+        reply_max_threads=_int_setting(
+            "MAPAID_REPLY_MAX_THREADS", overrides.get("REPLY_MAX_THREADS", 100), 1, 100_000
         ),
         extra={k: v for k, v in overrides.items() if k in ("TILES", "TILES_ATTRIBUTION")},
     )

@@ -41,7 +41,9 @@ MAX_TRUSTED_PROXIES = 5
 # Where each limit applies (endpoint names). Posting shares one count between the form and the API, so a
 # client cannot double its share by switching; other writes (a poster's private link, the API's delete and
 # fulfil, coordinators' moderation, residents' reports of a post) share another, looser one.
-POST_ENDPOINTS = ("posting.post_submit", "api.create_post")
+# A new conversation with a post counts as posting (it is new content addressed to a stranger); a message
+# in one, and a report through one, count as other writes.
+POST_ENDPOINTS = ("posting.post_submit", "api.create_post", "replies.create_thread")
 WRITE_ENDPOINTS = (
     "posting.manage_action",
     "api.delete_post",
@@ -51,6 +53,8 @@ WRITE_ENDPOINTS = (
     "moderation.act",
     "reports.report_submit",
     "api.report_post",
+    "replies.post_message",
+    "replies.report_thread",
 )
 WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
 

@@ -74,6 +74,9 @@ class CoarsePosts:
     token_hash: list[str | None]
     lon: FloatArray
     lat: FloatArray
+    # Public keys for private replies (docs/replies.md), one per post or None where a post takes no
+    # replies; None for the whole batch (imports, the demo) when no post has one.
+    reply_key: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.id)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mapaid.models import MAX_CONTACT, MAX_TEXT
+from mapaid.posting import MAX_KEY_CHARS
+from mapaid.replies import max_wire_chars
 from mapaid.reports import REASONS
 from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
 
@@ -20,6 +22,8 @@ _TEXT_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
 TEXT_PATTERN = f"^\\s*[^{_TEXT_CONTROL}]*[^\\s{_TEXT_CONTROL}][^{_TEXT_CONTROL}]*\\s*$"
 CONTACT_PATTERN = "^\\s*[^\\x00-\\x1f\\x7f]*\\s*$"
 CELL_PATTERN = "^\\s*[0-9a-fA-F]{1,16}\\s*$"
+KEY_PATTERN = "^[A-Za-z0-9_-]+$"  # unpadded base64url of a DER SubjectPublicKeyInfo (docs/replies.md)
+WIRE_PATTERN = "^v1\\.[A-Za-z0-9_-]+$"  # "v1." + unpadded base64url of nonce, ciphertext and tag
 
 
 def _any_case(word: str) -> str:
@@ -54,7 +58,94 @@ def _geojson(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/geo+json": {"schema": schema}}}
 
 
-def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, Any]:
+def _reply_schemas(max_chars: int) -> dict[str, Any]:
+    """Private replies (docs/replies.md): the server sees public keys and ciphertext only."""
+    key = {
+        "type": "string",
+        "pattern": KEY_PATTERN,
+        "maxLength": MAX_KEY_CHARS,
+        "description": "public key: unpadded base64url of a DER SubjectPublicKeyInfo, P-256 or X25519",
+    }
+    wire = {
+        "type": "string",
+        "pattern": WIRE_PATTERN,
+        "maxLength": max_wire_chars(max_chars),
+        "description": f"an encrypted message (docs/replies.md), at most {max_chars} characters of text",
+    }
+    message = {
+        "type": "object",
+        "required": ["from", "message", "day"],
+        "properties": {
+            "from": {"enum": ["replier", "poster"]},
+            "message": {"type": "string"},
+            "day": {"type": "string", "format": "date"},
+        },
+    }
+    messages = {"type": "array", "items": message, "description": "oldest first"}
+    nullable_key = {"type": ["string", "null"], "description": "the post's public key (null: none)"}
+    return {
+        "NewThread": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["key", "message"],
+            "description": "A replier's fresh public key (on the post's curve) and first message.",
+            "properties": {"key": key, "message": wire},
+        },
+        "ThreadStarted": {
+            "type": "object",
+            "required": ["thread", "token", "link"],
+            "properties": {
+                "thread": {"type": "string"},
+                "token": {"type": "string", "description": "private; shown once, needed to read and write"},
+                "link": {"type": "string", "description": "/thread/<id>/<token>; add #k=<private key>"},
+            },
+        },
+        "Thread": {
+            "type": "object",
+            "required": ["thread", "post", "post_key", "replier_key", "messages"],
+            "properties": {
+                "thread": {"type": "string"},
+                "post": {"type": "string"},
+                "post_key": nullable_key,
+                "replier_key": {"type": "string"},
+                "messages": messages,
+            },
+        },
+        "PostThreads": {
+            "type": "object",
+            "required": ["post", "post_key", "threads"],
+            "properties": {
+                "post": {"type": "string"},
+                "post_key": nullable_key,
+                "threads": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["thread", "replier_key", "messages"],
+                        "properties": {
+                            "thread": {"type": "string"},
+                            "replier_key": {"type": "string"},
+                            "messages": messages,
+                        },
+                    },
+                },
+            },
+        },
+        "NewMessage": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["message"],
+            "properties": {"message": wire},
+        },
+        "MessageAdded": {
+            "type": "object",
+            "required": ["messages"],
+            "properties": {"messages": {"type": "integer", "description": "messages the thread now holds"}},
+        },
+    }
+
+
+def _components(categories: Sequence[str], max_expires_days: int, reply_max_chars: int) -> dict[str, Any]:
     post_properties = {
         "id": {"type": "string"},
         "kind": {"enum": ["offer", "need"]},
@@ -72,6 +163,10 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
         "expires": {"type": "string", "format": "date"},
         "status": {"enum": ["open", "fulfilled", "hidden"]},
         "walk_m": {"type": "integer", "description": "estimated walking metres (only in searches)"},
+        "reply_key": {
+            "type": ["string", "null"],
+            "description": "public key for private replies (docs/replies.md); null: the post takes none",
+        },
     }
     point = {
         "type": "object",
@@ -113,6 +208,14 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                     "cell": {"type": "string", "pattern": CELL_PATTERN, "description": "H3 cell id (hex)"},
                     "lat": {"type": "number", "minimum": -90, "maximum": 90},
                     "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                    "reply_key": {
+                        "type": ["string", "null"],
+                        "pattern": KEY_PATTERN,
+                        "maxLength": MAX_KEY_CHARS,
+                        "description": "optional public key for private replies (docs/replies.md): unpadded "
+                        "base64url DER SubjectPublicKeyInfo, P-256 or X25519; left out or null, the post "
+                        "takes no replies",
+                    },
                 },
             },
             "Extend": {
@@ -180,6 +283,7 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                 "are kept: nothing about who reported it.",
                 "properties": {"reason": {"enum": list(REASONS)}},
             },
+            **_reply_schemas(reply_max_chars),
             "Districts": {
                 "type": "object",
                 "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
@@ -192,6 +296,14 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                 "in": "header",
                 "required": True,
                 "schema": {"type": "string", "minLength": 1},
+            },
+            "ThreadId": {"name": "thread", "in": "path", "required": True, "schema": {"type": "string"}},
+            "ThreadToken": {
+                "name": "X-Thread-Token",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+                "description": "the conversation's private token (the replier's)",
             },
         },
     }
@@ -332,6 +444,7 @@ def _paths(categories: Sequence[str]) -> dict[str, Any]:
                 },
             }
         },
+        **_reply_paths(),
         "/api/v1/districts": {
             "get": {
                 "summary": "The served area's districts (© OpenStreetMap contributors, ODbL)",
@@ -344,7 +457,118 @@ def _paths(categories: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def document(categories: Sequence[str], max_expires_days: int = 60) -> dict[str, Any]:
+def _reply_paths() -> dict[str, Any]:
+    """Private replies (docs/replies.md). The wrong token and an unknown id get the same 404."""
+    thread_and_token = [
+        {"$ref": "#/components/parameters/ThreadId"},
+        {"$ref": "#/components/parameters/ThreadToken"},
+    ]
+    either_token = [
+        {"$ref": "#/components/parameters/ThreadId"},
+        {
+            "name": "X-Thread-Token",
+            "in": "header",
+            "schema": {"type": "string"},
+            "description": "the replier's token: the message goes to the poster",
+        },
+        {
+            "name": "X-Post-Token",
+            "in": "header",
+            "schema": {"type": "string"},
+            "description": "the post's token: the message goes to the replier",
+        },
+    ]
+    limited = _error("too many writes from this client in a short time; see Retry-After")
+    return {
+        "/api/v1/posts/{id}/threads": {
+            "post": {
+                "summary": "Start a private conversation with an open post that has a reply_key",
+                "parameters": [{"$ref": "#/components/parameters/PostId"}],
+                "requestBody": _body("NewThread"),
+                "responses": {
+                    "201": _ok("started; the token is shown once", "ThreadStarted"),
+                    "400": _error("not a JSON object"),
+                    "404": _error("no open post with this id"),
+                    "409": _error("the post takes no replies, or has as many conversations as it can take"),
+                    "413": _error("body too large"),
+                    "422": _error("the key or the message is invalid; `field` names it"),
+                    "429": _error("too many posts and conversations from this client; see Retry-After"),
+                },
+            },
+            "get": {
+                "summary": "The poster's view: every conversation with their post",
+                "parameters": [
+                    {"$ref": "#/components/parameters/PostId"},
+                    {"$ref": "#/components/parameters/Token"},
+                ],
+                "responses": {
+                    "200": _ok("the conversations, in no particular order", "PostThreads"),
+                    "400": _error("no X-Post-Token header"),
+                    "404": _error("no post with this id and token"),
+                },
+            },
+        },
+        "/api/v1/threads/{thread}": {
+            "get": {
+                "summary": "The replier's view of their conversation",
+                "parameters": thread_and_token,
+                "responses": {
+                    "200": _ok("the conversation", "Thread"),
+                    "400": _error("no X-Thread-Token header"),
+                    "404": _error("no conversation with this id and token"),
+                },
+            }
+        },
+        "/api/v1/threads/{thread}/messages": {
+            "post": {
+                "summary": "Write in a conversation as the replier (X-Thread-Token) or poster (X-Post-Token)",
+                "parameters": either_token,
+                "requestBody": _body("NewMessage"),
+                "responses": {
+                    "201": _ok("stored", "MessageAdded"),
+                    "400": _error("not exactly one token header, or not a JSON object"),
+                    "404": _error("no conversation with this id and token"),
+                    "409": _error("the conversation is full, or its post no longer takes messages"),
+                    "413": _error("body too large"),
+                    "422": _error("the message is invalid, or another field was sent"),
+                    "429": limited,
+                },
+            }
+        },
+        "/api/v1/threads/{thread}/report": {
+            "post": {
+                "summary": "Report the conversation's post to the coordinators (they never see messages)",
+                "parameters": thread_and_token,
+                "requestBody": _body("Report"),
+                "responses": {
+                    "202": {
+                        "description": "counted; it waits in the moderation queue",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "string"},
+                                        "reason": {"enum": list(REASONS)},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _error("no X-Thread-Token header, or not a JSON object"),
+                    "404": _error("no conversation with this id and token, or its post is no longer open"),
+                    "413": _error("body too large"),
+                    "422": _error("the reason is missing or unknown, or another field was sent"),
+                    "429": limited,
+                },
+            }
+        },
+    }
+
+
+def document(
+    categories: Sequence[str], max_expires_days: int = 60, reply_max_chars: int = 1000
+) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -354,5 +578,5 @@ def document(categories: Sequence[str], max_expires_days: int = 60) -> dict[str,
             "405 for a wrong method on any path.",
         },
         "paths": _paths(categories),
-        "components": _components(categories, max_expires_days),
+        "components": _components(categories, max_expires_days, reply_max_chars),
     }

@@ -58,9 +58,11 @@ def ingest(
     skip_invalid: bool = False,
     with_tokens: bool = False,
     progress: Progress | None = None,
+    reply_keys: Sequence[str | None] | None = None,
 ) -> Ingested:
     """Validate, coarsen and store rows. Raises ``IntakeError`` listing every bad row unless
-    ``skip_invalid``, in which case the good rows are stored and the bad ones returned."""
+    ``skip_invalid``, in which case the good rows are stored and the bad ones returned. ``reply_keys``
+    (one per row, already checked) are public keys for private replies, stored with their posts."""
     subs, problems = validate_frame(frame, where, rules)
     coarse = _coarsen_chunked(subs, rules, store, progress)
     problems += [
@@ -71,7 +73,10 @@ def ingest(
         raise IntakeError(sorted(problems, key=Problem.order))
     if len(subs) == len(coarse.outside):
         raise IntakeError(problems or [Problem("", "file", "nothing to import")])
-    posts, tokens = to_posts(subs, coarse, store.area(), secret, rules.today, with_tokens=with_tokens)
+    keys = None if reply_keys is None else [reply_keys[i] for i in subs.source_line]
+    posts, tokens = to_posts(
+        subs, coarse, store.area(), secret, rules.today, with_tokens=with_tokens, reply_keys=keys
+    )
     store.add(posts, progress)
     return Ingested(posts, tokens, sorted(problems, key=Problem.order))
 

@@ -16,9 +16,11 @@ import h3.api.basic_int as h3
 import pandas as pd
 
 from mapaid.intake import IntakeError, Problem, Rules, validate_frame, validate_one
+from mapaid.messages import N_, Message
 from mapaid.models import Status
 from mapaid.pipeline import ingest
 from mapaid.privacy import token_matches
+from mapaid.replycrypto import BadKey, load_public
 from mapaid.store import Store
 
 
@@ -37,13 +39,48 @@ class Action(StrEnum):
     EDIT = "edit"
 
 
+def check_reply_key(value: object) -> str | None:
+    """A poster's public key for private replies (docs/replies.md), or None for a post that takes none
+    (left out, null or empty); ``IntakeError`` on the field ``reply_key`` if it is not a P-256 or X25519
+    key as the scheme writes one."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_KEY_CHARS:
+        raise _bad_key()
+    try:
+        load_public(value)
+    except BadKey:
+        raise _bad_key() from None
+    return value
+
+
+MAX_KEY_CHARS = 200  # a P-256 key is 122 characters, an X25519 key 59 (posts.reply_key checks 200 too)
+
+
+def _bad_key() -> IntakeError:
+    message = Message(N_("reply_key must be a P-256 or X25519 public key (base64url SubjectPublicKeyInfo)"))
+    return IntakeError([Problem("", "reply_key", message)])
+
+
 def create(data: Mapping[str, object], rules: Rules, store: Store, secret: bytes) -> Created:
-    """Validate and store one post; raises ``IntakeError`` naming the fields at fault."""
+    """Validate and store one post; raises ``IntakeError`` naming the fields at fault. ``reply_key``
+    (optional) is the poster's public key for private replies; the other fields go through the intake."""
+    data = dict(data)
+    key = data.pop("reply_key", None)
     validate_one(data, rules)
+    reply_key = check_reply_key(key)
     row = {k: v for k, v in data.items() if k != "expires_days"}
     if data.get("expires_days") is not None:
         row["expires"] = data["expires_days"]
-    result = ingest(pd.DataFrame([row], dtype=object), [""], rules, store, secret, with_tokens=True)
+    result = ingest(
+        pd.DataFrame([row], dtype=object),
+        [""],
+        rules,
+        store,
+        secret,
+        with_tokens=True,
+        reply_keys=[reply_key],
+    )
     token = result.tokens[0]
     assert token is not None
     return Created(result.posts.id[0], int(result.posts.cell[0]), result.posts.district[0], token)
@@ -116,6 +153,10 @@ def form_problems(data: Mapping[str, str | object], rules: Rules) -> list[Proble
     if not row["cell"]:
         problems = [p for p in problems if p.field not in ("lat", "lon")]
         problems.insert(0, Problem("", "cell", "say where: choose a hexagon"))
+    try:
+        check_reply_key(data.get("reply_key"))
+    except IntakeError as error:
+        problems += error.problems
     return problems
 
 

@@ -174,9 +174,11 @@ def to_posts(
     today: date,
     *,
     with_tokens: bool,
+    reply_keys: list[str | None] | None = None,
 ) -> tuple[CoarsePosts, list[str | None]]:
     """Assemble storable posts from submissions and their coarse cells; returns the posts and the
-    private tokens (None where the poster gets none, as for bulk imports)."""
+    private tokens (None where the poster gets none, as for bulk imports). ``reply_keys``, one per
+    submission, are the posters' public keys for private replies (checked by the caller)."""
     keep = np.flatnonzero(coarse.code >= 0)
     ids = new_ids(len(keep))
     cells = coarse.cell[keep]
@@ -199,5 +201,6 @@ def to_posts(
         token_hash=hashes,
         lon=lon,
         lat=lat,
+        reply_key=None if reply_keys is None else [reply_keys[i] for i in keep.tolist()],
     )
     return posts, tokens

@@ -24,8 +24,10 @@ import shapely
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
 from mapaid.models import CoarsePosts, Status
+from mapaid.threads import SCHEMA as THREADS_SCHEMA
+from mapaid.threads import Message, Thread, ThreadTables, add_reply_key_column, delete_for_posts
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 POST_COLUMNS = (
     "id",
     "kind",
@@ -39,6 +41,7 @@ POST_COLUMNS = (
     "status",
     "lon",
     "lat",
+    "reply_key",  # the poster's public key for private replies (mapaid/threads.py), or NULL
 )
 SELECT_POSTS = f"SELECT {', '.join(POST_COLUMNS)} FROM posts"  # noqa: S608 - fixed column names
 
@@ -57,7 +60,8 @@ POSTS_TABLE = """CREATE TABLE {name} (
     status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'fulfilled', 'hidden')),
     token_hash TEXT,
     lon REAL NOT NULL,  -- display position: a function of cell, district, id and the server secret
-    lat REAL NOT NULL
+    lat REAL NOT NULL,
+    reply_key TEXT CHECK (reply_key IS NULL OR length(reply_key) <= 200)  -- public key text, docs/replies.md
 ) WITHOUT ROWID"""
 POSTS_INDEX = (
     "CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell, kind, category, district, status, expires_day)"
@@ -74,7 +78,8 @@ REPORTS_TABLE = """CREATE TABLE IF NOT EXISTS reports (
     PRIMARY KEY (post_id, reason, day)
 ) WITHOUT ROWID"""
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS districts (
@@ -139,9 +144,11 @@ CREATE TABLE IF NOT EXISTS audit (
     post_id TEXT NOT NULL
 );
 {reports};
-""".replace("{posts}", POSTS_TABLE.format(name="IF NOT EXISTS posts") + ";").replace(
-    "{posts_index}", POSTS_INDEX
-).replace("{reports}", REPORTS_TABLE)
+{threads}""".replace("{posts}", POSTS_TABLE.format(name="IF NOT EXISTS posts") + ";")
+    .replace("{posts_index}", POSTS_INDEX)
+    .replace("{reports}", REPORTS_TABLE)
+    .replace("{threads}", THREADS_SCHEMA)
+)
 
 
 def _posts_without_rowid(db: sqlite3.Connection) -> None:
@@ -160,9 +167,14 @@ def _reports(db: sqlite3.Connection) -> None:
     db.execute(REPORTS_TABLE)
 
 
-_V1_POST_COLUMNS = (*POST_COLUMNS, "token_hash")
+_V1_POST_COLUMNS = (*POST_COLUMNS[: POST_COLUMNS.index("reply_key")], "token_hash")
 # What brings a database from schema version N to N + 1, each run inside the upgrade's one transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _posts_without_rowid, 2: _reports}
+# 3 -> 4: posts.reply_key (the threads and messages tables come with the schema's CREATE ... IF NOT EXISTS).
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _posts_without_rowid,
+    2: _reports,
+    3: add_reply_key_column,
+}
 
 
 _SLICE = 50_000  # rows per executemany: progress is reported between slices
@@ -195,14 +207,21 @@ class Store(Protocol):
     def purge_expired(self, today: date) -> int: ...
     def purge_fulfilled(self) -> int: ...
     def count(self, *, all_statuses: bool = True) -> int: ...
+    # private replies (mapaid/threads.py)
+    def reply_key(self, post_id: str) -> str | None: ...
+    def thread(self, thread_id: str) -> Thread | None: ...
+    def threads_of(self, post_id: str) -> list[Thread]: ...
+    def messages(self, thread_id: str) -> list[Message]: ...
+    def start_thread(self, thread: Thread, first: Message, max_threads: int, open_on: str) -> str | None: ...
+    def add_message(self, thread_id: str, message: Message, max_messages: int, open_on: str) -> int | str: ...
     def revision(self) -> int: ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def close(self) -> None: ...
 
 
-class SQLiteStore:
-    """The default store: one SQLite file in WAL mode."""
+class SQLiteStore(ThreadTables):
+    """The default store: one SQLite file in WAL mode (conversations: ``ThreadTables``)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -373,6 +392,7 @@ class SQLiteStore:
                 take(posts.token_hash),
                 posts.lon[order].tolist(),
                 posts.lat[order].tolist(),
+                take(posts.reply_key if posts.reply_key is not None else [None] * len(posts)),
                 repeat(posts.created_day.isoformat()),
                 strict=False,  # repeat() is endless; the other columns have one value per post
             )
@@ -396,7 +416,8 @@ class SQLiteStore:
             for start in range(0, len(rows), _SLICE):
                 db.executemany(
                     "INSERT INTO posts (id, kind, category, text, contact, cell, district, expires_day,"
-                    " token_hash, lon, lat, created_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " token_hash, lon, lat, reply_key, created_day)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows[start : start + _SLICE],
                 )
                 if progress:
@@ -474,19 +495,23 @@ class SQLiteStore:
 
     def delete(self, post_id: str) -> bool:
         with self.transaction() as db:
+            delete_for_posts(db, "id = ?", (post_id,))  # its conversations, in the same transaction
             deleted = db.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount > 0
         self._forget()
         return deleted
 
     def purge_expired(self, today: date) -> int:
         with self.transaction() as db:
+            delete_for_posts(db, "expires_day < ?", (today.isoformat(),))
             deleted = db.execute("DELETE FROM posts WHERE expires_day < ?", (today.isoformat(),)).rowcount
         self._forget()
         return int(deleted)
 
     def purge_fulfilled(self) -> int:
-        """Delete fulfilled posts (and their contacts): once help was found, nobody needs them."""
+        """Delete fulfilled posts (and their contacts and conversations): once help was found, nobody needs
+        them."""
         with self.transaction() as db:
+            delete_for_posts(db, "status = 'fulfilled'", ())
             deleted = db.execute("DELETE FROM posts WHERE status = 'fulfilled'").rowcount
         self._forget()
         return int(deleted)

@@ -152,8 +152,8 @@ def test_openapi_describes_every_route(client: FlaskClient, app: Flask) -> None:
     assert spec["openapi"].startswith("3.1")
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1/") and rule.endpoint.startswith("api."):
-            path = rule.rule.replace("<post_id>", "{id}")
+        if rule.rule.startswith("/api/v1/") and rule.endpoint.startswith(("api.", "replies.")):
+            path = rule.rule.replace("<post_id>", "{id}").replace("<thread_id>", "{thread}")
             routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
     described = {path: set(ops) for path, ops in spec["paths"].items()}
     assert routes == described

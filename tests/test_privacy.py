@@ -133,6 +133,7 @@ def test_time_is_kept_to_the_day_and_no_client_details_are_stored(store: SQLiteS
         "token_hash",
         "lon",
         "lat",
+        "reply_key",  # the poster's public key for private replies: public, like the post
     }
 
 

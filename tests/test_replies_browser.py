@@ -73,9 +73,12 @@ class Recorder:
 def _api(base: str, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        f"{base}/api/v1{path}", data=data, method=method, headers={"Content-Type": "application/json", **headers}
+        f"{base}/api/v1{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **headers},
     )
-    with urllib.request.urlopen(request) as response:  # noqa: S310 - our own local test server
+    with urllib.request.urlopen(request) as response:
         return json.loads(response.read())
 
 
@@ -102,11 +105,14 @@ def test_replycrypto_js_reproduces_the_vectors(browser: Browser, served: tuple[s
             for (const m of v.messages) {
               const key = unhex(m.direction === "to-poster" ? v.key_to_poster_hex : v.key_to_replier_hex);
               const poster = C.party(v.post_id, v.poster.public, v.replier.public, v.poster.private, true);
-              const replier = C.party(v.post_id, v.poster.public, v.replier.public, v.replier.private, false);
+              const replier = C.party(v.post_id, v.poster.public, v.replier.public, v.replier.private,
+                false);
               const refused = async (message, direction, postId) => {
-                try { await C.open(key, postId, direction, message); return false; } catch (e) { return e.name; }
+                try { await C.open(key, postId, direction, message); return false; }
+                catch (e) { return e.name; }
               };
-              const changed = m.message.slice(0, 10) + (m.message[10] === "A" ? "B" : "A") + m.message.slice(11);
+              const flip = m.message[10] === "A" ? "B" : "A";
+              const changed = m.message.slice(0, 10) + flip + m.message.slice(11);
               const other = m.direction === "to-poster" ? "to-replier" : "to-poster";
               row.messages.push({
                 sealed: await C.seal(key, v.post_id, m.direction, m.text, unhex(m.nonce_hex)),
@@ -215,10 +221,18 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
 
     # Python reads what the browsers wrote, and writes what the browser then reads.
     thread = _api(base, "GET", f"/threads/{thread_id}", {"X-Thread-Token": thread_token})
-    party = replycrypto.Party(post_id, stored["reply_key"], thread["replier_key"], neighbour_key, poster=False)
+    party = replycrypto.Party(
+        post_id, stored["reply_key"], thread["replier_key"], neighbour_key, poster=False
+    )
     assert [party.read(m["message"], m["from"]) for m in thread["messages"]] == [ANSWER, THANKS]
     bot = replycrypto.Party(post_id, stored["reply_key"], thread["replier_key"], poster_key, poster=True)
-    _api(base, "POST", f"/threads/{thread_id}/messages", {"X-Post-Token": post_token}, {"message": bot.write(FROM_PYTHON)})
+    _api(
+        base,
+        "POST",
+        f"/threads/{thread_id}/messages",
+        {"X-Post-Token": post_token},
+        {"message": bot.write(FROM_PYTHON)},
+    )
     neighbour.reload()
     neighbour.wait_for_function("() => document.querySelectorAll('.message-text').length === 3")
     assert neighbour.locator(".message-text").all_inner_texts() == [ANSWER, THANKS, FROM_PYTHON]
@@ -226,7 +240,7 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     # One byte changed on the server: the reader refuses that message whole, and reads the others.
     with sqlite3.connect(db) as raw:
         (wire,) = raw.execute(
-            "SELECT message FROM messages WHERE thread = ? AND sender = 'poster' ORDER BY position LIMIT 1",
+            "SELECT message FROM messages WHERE thread_id = ? AND sender = 'poster' ORDER BY seq LIMIT 1",
             (thread_id,),
         ).fetchone()
         changed = wire[:20] + ("A" if wire[20] != "A" else "B") + wire[21:]
@@ -234,7 +248,10 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     neighbour.reload()
     neighbour.wait_for_selector(".message-damaged")
     assert neighbour.locator(".message-text").all_inner_texts() == [ANSWER, FROM_PYTHON]
-    assert neighbour.locator(".message-damaged").inner_text() == "Гэтае паведамленне было зменена або пашкоджана, таму яно не паказваецца."
+    assert (
+        neighbour.locator(".message-damaged").inner_text()
+        == "Гэтае паведамленне было зменена або пашкоджана, таму яно не паказваецца."
+    )
     assert THANKS not in neighbour.content()
     shot(neighbour, "replies-4-damaged-laptop-be")
 
@@ -252,7 +269,7 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
             assert "#" not in request.url, request.url
             assert carries(request, secrets) == [], request.url
             assert carries(request, ["#k=", "%23k%3D", "%23k="]) == [], request.url
-            if request.method != "POST" or "/post" != urlsplit(request.url).path:
+            if request.method != "POST" or urlsplit(request.url).path != "/post":
                 assert carries(request, words) == [], request.url  # only the public post's own text is sent
         assert not seen.errors, seen.errors
     poster_context.close()
@@ -268,8 +285,13 @@ def test_the_public_post_page(browser: Browser, served: tuple[str, Path]) -> Non
         "POST",
         "/posts",
         {},
-        {"kind": "offer", "category": "medicine", "text": "Spare blood pressure monitor", "cell": CELL,
-         "reply_key": replycrypto.generate("p256").public},
+        {
+            "kind": "offer",
+            "category": "medicine",
+            "text": "Spare blood pressure monitor",
+            "cell": CELL,
+            "reply_key": replycrypto.generate("p256").public,
+        },
     )
     page.goto(f"{base}/p/{made['id']}?lang=en")
     assert page.locator("h1").inner_text() == "Offer: Medicine"

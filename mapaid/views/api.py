@@ -62,6 +62,7 @@ def _json_object() -> dict[str, Any]:
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     **{name: ((str,), "text") for name in ("kind", "category", "text", "cell")},
     "contact": ((str, type(None)), "text or null"),  # null: no contact, as when left out
+    "reply_key": ((str, type(None)), "a public key (text) or null"),  # null: the post takes no replies
     "expires_days": ((int, type(None)), "a whole number of days"),  # null: the default
     "lat": ((int, float), "a number"),
     "lon": ((int, float), "a number"),
@@ -132,7 +133,8 @@ def list_posts() -> Response:
     found = nearby(store, query, today())
     frame = public_frame(found.posts, store.area(), settings().cell_res)
     frame["walk_m"] = found.posts["walk_m"].round().astype(int).to_numpy()
-    return _json(to_geojson(frame, extra=("walk_m",)), mimetype=GEOJSON)
+    frame["reply_key"] = found.posts["reply_key"].to_numpy(dtype=object)
+    return _json(to_geojson(frame, extra=("walk_m", "reply_key")), mimetype=GEOJSON)
 
 
 def _public_post(post_id: str) -> Any:
@@ -141,7 +143,9 @@ def _public_post(post_id: str) -> Any:
     if posts.empty:
         fail(404, "no open post with this id", "id")
     frame = public_frame(posts, store.area(), settings().cell_res)
-    return orjson.loads(to_geojson(frame))["features"][0]
+    # The public key for private replies (docs/replies.md): public, but not part of the export formats.
+    frame["reply_key"] = posts["reply_key"].to_numpy(dtype=object)
+    return orjson.loads(to_geojson(frame, extra=("reply_key",)))["features"][0]
 
 
 @bp.get("/posts/<post_id>")
@@ -260,4 +264,5 @@ def districts() -> Response:
 
 @bp.get("/openapi.json")
 def spec() -> Response:
-    return _json(openapi.document(settings().categories, settings().max_expires_days))
+    s = settings()
+    return _json(openapi.document(s.categories, s.max_expires_days, s.reply_max_chars))

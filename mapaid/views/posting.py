@@ -40,10 +40,11 @@ from mapaid.posting import (
     form_problems,
 )
 from mapaid.views.places import search_config
-from mapaid.views.replies import replies_config
+from mapaid.views.replypages import replies_config
 from mapaid.views.resident import _cells_config, _html, _map_options
 
 bp = Blueprint("posting", __name__)
+# reply_key: a hidden field the browser fills with the post's public key for private replies (docs/replies.md)
 FORM_FIELDS = ("kind", "category", "text", "contact", "expires_days", "cell", "reply_key")
 SESSION_KEY = "posted"  # the one-time private link between POST /post and GET /posted
 

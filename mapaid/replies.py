@@ -1,0 +1,150 @@
+"""Private replies on the server's side: who may start, read and write a conversation, and its limits.
+
+The server holds public keys and ciphertext only (docs/replies.md); it checks what it can without a key:
+that a key is a P-256 or X25519 public key on the post's curve, that a message is a well-formed version-1
+message no bigger than ``MAPAID_REPLY_MAX_CHARS`` characters can make, and the counts. Who is who comes
+from the token: a thread's token makes the replier, the post's token the poster. An unknown thread and a
+wrong token look alike (``Refused("thread")``), and tokens are compared in constant time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from mapaid.privacy import new_ids, new_token, token_hash, token_matches
+from mapaid.replycrypto import NONCE_BYTES, VERSION, BadKey, curve_of, load_public, well_formed
+from mapaid.store import SQLiteStore
+from mapaid.threads import Message, Sender, Thread, is_open
+
+TAG_BYTES = 16
+_NO_HASH = token_hash("")  # compared against when there is no thread, so both cases take the same work
+
+Why = Literal["post", "no-key", "threads-full", "key", "message", "thread", "closed", "messages-full"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """``MAPAID_REPLY_MAX_CHARS``, ``_MAX_MESSAGES`` and ``_MAX_THREADS``."""
+
+    max_chars: int = 1000
+    max_messages: int = 50
+    max_threads: int = 100
+
+
+class Refused(Exception):
+    """Why a conversation cannot be started, read or written (the API turns ``why`` into a status)."""
+
+    def __init__(self, why: Why) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+@dataclass(frozen=True)
+class Started:
+    thread: str
+    token: str  # shown once; the server keeps its hash
+
+
+@dataclass(frozen=True)
+class Conversation:
+    thread: Thread
+    messages: list[Message]
+
+
+def max_wire_chars(max_chars: int) -> int:
+    """The longest wire text a message of ``max_chars`` characters makes: at most 4 UTF-8 bytes each, with
+    the nonce and tag, in unpadded base64url after ``v1.``."""
+    raw = NONCE_BYTES + 4 * max_chars + TAG_BYTES
+    return len(VERSION) + 1 + (raw * 4 + 2) // 3
+
+
+def check_message(message: object, limits: Limits) -> str:
+    if (
+        not isinstance(message, str)
+        or len(message) > max_wire_chars(limits.max_chars)
+        or not well_formed(message)
+    ):
+        raise Refused("message")
+    return message
+
+
+def start(
+    store: SQLiteStore, post_id: str, key: object, message: object, today: date, limits: Limits
+) -> Started:
+    """A replier's first message to an open post with a reply key: a new thread with a fresh token."""
+    if not is_open(store.db, post_id, today.isoformat()):
+        raise Refused("post")
+    post_key = store.reply_key(post_id)
+    if post_key is None:
+        raise Refused("no-key")
+    if not isinstance(key, str):
+        raise Refused("key")
+    try:
+        replier = load_public(key)
+    except BadKey:
+        raise Refused("key") from None
+    if curve_of(replier) != curve_of(load_public(post_key)):
+        raise Refused("key")
+    text = check_message(message, limits)
+    token, hashed = new_token()
+    day = today.isoformat()
+    thread = Thread(new_ids(1)[0], post_id, key, hashed, day)
+    why = store.start_thread(thread, Message("replier", text, day), limits.max_threads, day)
+    if why == "full":
+        raise Refused("threads-full")
+    if why is not None:  # pragma: no cover - closed between the check above and the write
+        raise Refused("post")
+    return Started(thread.id, token)
+
+
+def by_thread_token(store: SQLiteStore, thread_id: str, token: str) -> Thread:
+    """The thread whose token ``token`` is; ``Refused("thread")`` for an unknown id and a wrong token
+    alike."""
+    thread = store.thread(thread_id)
+    matches = token_matches(token, thread.token_hash if thread else _NO_HASH)
+    if thread is None or not matches or not token:
+        raise Refused("thread")
+    return thread
+
+
+def post_authorised(store: SQLiteStore, post_id: str, token: str) -> bool:
+    """Whether ``token`` is the post's private token (constant time; a missing post costs the same)."""
+    stored = store.token_hash(post_id)
+    matches = token_matches(token, stored or _NO_HASH)
+    return bool(token) and stored is not None and matches
+
+
+def by_post_token(store: SQLiteStore, thread_id: str, token: str) -> Thread:
+    """The thread, if ``token`` is its post's private token; ``Refused("thread")`` otherwise, alike for an
+    unknown thread, an unknown post and a wrong token."""
+    thread = store.thread(thread_id)
+    authorised = post_authorised(store, thread.post_id if thread else "", token)
+    if thread is None or not authorised:
+        raise Refused("thread")
+    return thread
+
+
+def read(store: SQLiteStore, thread: Thread) -> Conversation:
+    return Conversation(thread, store.messages(thread.id))
+
+
+def threads_of(store: SQLiteStore, post_id: str) -> list[Conversation]:
+    return [Conversation(t, store.messages(t.id)) for t in store.threads_of(post_id)]
+
+
+def write(
+    store: SQLiteStore, thread: Thread, sender: Sender, message: object, today: date, limits: Limits
+) -> int:
+    """Append a message from ``sender``; how many the thread now holds."""
+    text = check_message(message, limits)
+    day = today.isoformat()
+    result = store.add_message(thread.id, Message(sender, text, day), limits.max_messages, day)
+    if result == "full":
+        raise Refused("messages-full")
+    if result == "post":
+        raise Refused("closed")
+    if isinstance(result, str):  # pragma: no cover - deleted between the token check and the write
+        raise Refused("thread")
+    return result

@@ -1,0 +1,174 @@
+"""Where private replies live: the ``threads`` and ``messages`` tables and the SQL that reads and writes them.
+
+What is kept is written down in docs/replies.md ("What the server keeps"): per conversation a random id,
+its post, the replier's public key, a hash of the thread token and the day it began; per message its
+position, sender, ciphertext (the wire text, never plaintext) and day. No address, no time of day, no
+private key. Both tables are ``WITHOUT ROWID`` (keyed by the random thread id), so neither a scan nor the
+file keeps the order in which conversations began. Conversations go with their post: the store deletes
+them explicitly in the same transaction as the post (``delete_for_posts``), and ``ON DELETE CASCADE``
+catches any path that forgets. Writes here do not bump the store's revision: no public page or cached
+aggregate depends on conversations, so a flood of messages cannot flush caches.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+Sender = Literal["poster", "replier"]
+
+THREADS_TABLE = """CREATE TABLE IF NOT EXISTS threads (
+    id TEXT PRIMARY KEY,
+    post_id TEXT NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    replier_key TEXT NOT NULL CHECK (length(replier_key) <= 200),
+    token_hash TEXT NOT NULL,
+    day TEXT NOT NULL
+) WITHOUT ROWID"""
+THREADS_INDEX = "CREATE INDEX IF NOT EXISTS threads_post ON threads (post_id)"
+MESSAGES_TABLE = """CREATE TABLE IF NOT EXISTS messages (
+    thread_id TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL CHECK (seq >= 0),
+    sender TEXT NOT NULL CHECK (sender IN ('poster', 'replier')),
+    message TEXT NOT NULL,
+    day TEXT NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+) WITHOUT ROWID"""
+SCHEMA = ";\n".join((THREADS_TABLE, THREADS_INDEX, MESSAGES_TABLE)) + ";\n"
+
+# The conversations of the posts a WHERE clause on ``posts`` selects, for deletion with them.
+_MESSAGES_OF = (
+    "DELETE FROM messages WHERE thread_id IN"
+    " (SELECT id FROM threads WHERE post_id IN (SELECT id FROM posts WHERE {where}))"
+)
+_THREADS_OF = "DELETE FROM threads WHERE post_id IN (SELECT id FROM posts WHERE {where})"
+
+
+def add_reply_key_column(db: sqlite3.Connection) -> None:
+    """Schema 3 -> 4: ``posts.reply_key`` (the tables come with the schema's CREATE ... IF NOT EXISTS).
+    A database upgraded from schema 1 already has the column (its posts table was rebuilt as now)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(posts)")}
+    if "reply_key" not in columns:
+        db.execute(
+            "ALTER TABLE posts ADD COLUMN reply_key TEXT"
+            " CHECK (reply_key IS NULL OR length(reply_key) <= 200)"
+        )
+
+
+def delete_for_posts(db: sqlite3.Connection, where: str, params: tuple[object, ...]) -> int:
+    """Inside the caller's transaction, before it deletes posts: delete the messages and threads of the
+    posts ``where`` selects (a fixed SQL condition on ``posts``; values are ``params``). How many
+    conversations went."""
+    db.execute(_MESSAGES_OF.format(where=where), params)
+    return int(db.execute(_THREADS_OF.format(where=where), params).rowcount)
+
+
+@dataclass(frozen=True)
+class Thread:
+    id: str
+    post_id: str
+    replier_key: str
+    token_hash: str
+    day: str
+
+
+@dataclass(frozen=True)
+class Message:
+    sender: Sender
+    message: str  # the wire text: "v1." + base64url(nonce ‖ ciphertext ‖ tag)
+    day: str
+
+
+class ThreadTables:
+    """The store's conversation methods (mixed into ``SQLiteStore``, which provides ``db``)."""
+
+    db: sqlite3.Connection
+
+    @contextmanager
+    def _quiet(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that leaves the store's revision alone (see the module's docstring)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def reply_key(self, post_id: str) -> str | None:
+        row = self.db.execute("SELECT reply_key FROM posts WHERE id = ?", (post_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def thread(self, thread_id: str) -> Thread | None:
+        row = self.db.execute(
+            "SELECT id, post_id, replier_key, token_hash, day FROM threads WHERE id = ?", (thread_id,)
+        ).fetchone()
+        return None if row is None else Thread(*(str(v) for v in row))
+
+    def threads_of(self, post_id: str) -> list[Thread]:
+        """A post's conversations in the order of their random ids (which carries no time)."""
+        rows = self.db.execute(
+            "SELECT id, post_id, replier_key, token_hash, day FROM threads WHERE post_id = ? ORDER BY id",
+            (post_id,),
+        ).fetchall()
+        return [Thread(*(str(v) for v in row)) for row in rows]
+
+    def messages(self, thread_id: str) -> list[Message]:
+        """Oldest first."""
+        rows = self.db.execute(
+            "SELECT sender, message, day FROM messages WHERE thread_id = ? ORDER BY seq", (thread_id,)
+        ).fetchall()
+        return [Message(row[0], str(row[1]), str(row[2])) for row in rows]
+
+    def start_thread(self, thread: Thread, first: Message, max_threads: int, open_on: str) -> str | None:
+        """Store a new conversation with its first message, in one transaction, if its post is open and
+        unexpired on ``open_on`` (an ISO day) and has fewer than ``max_threads`` conversations. None when
+        stored; otherwise why not: ``"post"`` (no such open post) or ``"full"``."""
+        with self._quiet() as db:
+            if not is_open(db, thread.post_id, open_on):
+                return "post"
+            (count,) = db.execute(
+                "SELECT count(*) FROM threads WHERE post_id = ?", (thread.post_id,)
+            ).fetchone()
+            if count >= max_threads:
+                return "full"
+            db.execute(
+                "INSERT INTO threads (id, post_id, replier_key, token_hash, day) VALUES (?, ?, ?, ?, ?)",
+                (thread.id, thread.post_id, thread.replier_key, thread.token_hash, thread.day),
+            )
+            db.execute(
+                "INSERT INTO messages (thread_id, seq, sender, message, day) VALUES (?, 0, ?, ?, ?)",
+                (thread.id, first.sender, first.message, first.day),
+            )
+        return None
+
+    def add_message(self, thread_id: str, message: Message, max_messages: int, open_on: str) -> int | str:
+        """Append ``message`` to a conversation whose post is open and unexpired on ``open_on``, if it holds
+        fewer than ``max_messages``. The number of messages it now holds, or why not: ``"thread"`` (gone),
+        ``"post"`` (the post no longer takes messages) or ``"full"``."""
+        with self._quiet() as db:
+            row = db.execute("SELECT post_id FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            if row is None:
+                return "thread"
+            if not is_open(db, str(row[0]), open_on):
+                return "post"
+            (count,) = db.execute(
+                "SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+            if count >= max_messages:
+                return "full"
+            db.execute(
+                "INSERT INTO messages (thread_id, seq, sender, message, day)"
+                " VALUES (?, (SELECT coalesce(max(seq), -1) + 1 FROM messages WHERE thread_id = ?), ?, ?, ?)",
+                (thread_id, thread_id, message.sender, message.message, message.day),
+            )
+        return int(count) + 1
+
+
+def is_open(db: sqlite3.Connection, post_id: str, day: str) -> bool:
+    """Whether a post takes new conversations and messages: open and unexpired on ``day`` (ISO)."""
+    sql = "SELECT 1 FROM posts WHERE id = ? AND status = 'open' AND expires_day >= ?"
+    return db.execute(sql, (post_id, day)).fetchone() is not None
