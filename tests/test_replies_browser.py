@@ -66,7 +66,7 @@ class Recorder:
     def __init__(self, context: BrowserContext) -> None:
         self.requests: list[Request] = []
         self.errors: list[str] = []
-        context.on("request", self.requests.append)
+        context.on("request", lambda request: self.requests.append(request))
         context.on("page", lambda page: page.on("pageerror", lambda exc: self.errors.append(str(exc))))
 
 

@@ -33,9 +33,8 @@
   }
 
   function day(text) {
-    try {
-      return new Date(text + "T00:00:00Z").toLocaleDateString(config.lang, {timeZone: "UTC", day: "numeric", month: "long"});
-    } catch (error) { return text; }
+    var found = /^\d{4}-(\d{2})-(\d{2})$/.exec(text || "");
+    return found ? config.months[Number(found[1]) - 1].replace("{d}", String(Number(found[2]))) : String(text);
   }
 
   // Requests go to our own API only, with the token in a header; never the fragment, never a key.
@@ -185,7 +184,7 @@
         }));
       }).then(function (threads) {
         box.textContent = "";
-        say(state, threads.length ? fill(L.count_threads, {n: threads.length}) : L.none);
+        say(state, threads.length ? L.reload : L.none);
         threads.forEach(function (t, i) {
           var section = el("section", "thread");
           var title = el("h3", null, fill(L.conversation, {n: i + 1}));

@@ -9,12 +9,13 @@ fragment, which no request carries) and never a message. The pages' scripts talk
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import h3.api.basic_int as h3
 from flask import Blueprint, abort, g, render_template, request
 from flask.wrappers import Response
-from flask_babel import gettext
+from flask_babel import format_date, gettext
 from markupsafe import Markup
 
 from mapaid.db import get_store, settings, today
@@ -75,6 +76,13 @@ def _labels(role: str) -> dict[str, str]:
     }
 
 
+def _months() -> list[str]:
+    """"{d} <month>" for each month, in this language's own form (Babel: Belarusian and Russian months
+    in the genitive), so the pages say a message's day the same way everywhere, whatever the browser's
+    own locale data holds."""
+    return [format_date(date(2001, m, 1), "d MMMM").replace("1", "{d}", 1) for m in range(1, 13)]
+
+
 def replies_config(role: str, **ids: str | None) -> Markup:
     """The JSON block replies.js reads: role, where the API is, the ids and public keys, the limit, words."""
     config: dict[str, Any] = {
@@ -84,6 +92,7 @@ def replies_config(role: str, **ids: str | None) -> Markup:
         "lang": current_language(),
         "maxChars": max_chars(),
         "labels": _labels(role),
+        "months": _months(),
         **ids,
     }
     return script_json(config)
