@@ -191,6 +191,10 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     # The neighbour finds the need in the list of their hexagon and answers it (Belarusian, laptop).
     neighbour.goto(f"{base}/near/{CELL}?lang=be")
     item = neighbour.locator(f"li.post[data-id='{post_id}']")
+    item.locator(f"a[data-post='{post_id}']").click()  # "show on map": its popup has the button too
+    popup_answer = neighbour.locator(".leaflet-popup a.answer-button")
+    assert popup_answer.inner_text() == "Я магу дапамагчы"
+    assert popup_answer.get_attribute("href") == f"/p/{post_id}"
     item.get_by_role("link", name="Я магу дапамагчы").click()
     neighbour.wait_for_url(f"{base}/p/{post_id}")
     neighbour.fill("#answer", ANSWER)
@@ -304,4 +308,29 @@ def test_the_public_post_page(browser: Browser, served: tuple[str, Path]) -> Non
     assert "at most 1000 characters" in page.locator(".reply-form .reply-status").inner_text()
     shot(page, "replies-5-public-post-laptop-en")
     assert page.goto(f"{base}/p/NoSuchPost").status == 404  # type: ignore[union-attr]
+    context.close()
+
+
+def test_without_javascript_the_form_still_posts(browser: Browser, served: tuple[str, Path]) -> None:
+    """No script, no key: the post goes up and simply takes no private replies; the form says so."""
+    base, db = served
+    context = browser.new_context(**PHONE, locale="en", java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{base}/post?cell={CELL}&lang=en")
+    assert "nobody can answer it privately" in page.locator("form.post").inner_text()
+    page.check("#kind-need")
+    page.select_option("#category", "transport")
+    page.fill("#text", "A lift to the clinic, no script here")
+    page.click("#submit")
+    page.wait_for_selector("#new-post")
+    assert "posted without a key" in page.locator("#replies").inner_text()
+    post_id = (page.locator("#private-link").get_attribute("href") or "").rsplit("/", 2)[1]
+    store = SQLiteStore(db)
+    try:
+        assert store.get(post_id)["reply_key"] is None  # type: ignore[index]
+    finally:
+        store.close()
+    page.goto(f"{base}/p/{post_id}")
+    assert page.locator("#replies").count() == 0
+    assert "takes no private replies" in page.locator("main").inner_text()
     context.close()
