@@ -259,6 +259,15 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     assert THANKS not in neighbour.content()
     shot(neighbour, "replies-4-damaged-laptop-be")
 
+    # "Report this post" from the conversation: the post is reported, through the API.
+    neighbour.check("input[name=reason][value=spam]")
+    neighbour.get_by_role("button", name="Адправіць скаргу").click()
+    neighbour.wait_for_selector("#report-status.success")
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT reason FROM reports WHERE post_id = ?", (post_id,)).fetchall() == [
+            ("spam",)
+        ]
+
     # The same link without its #k= says what is missing, and reads nothing.
     poster.goto(f"{base}/manage/{post_id}/{post_token}")
     assert poster.locator("#replies-no-key").is_visible()

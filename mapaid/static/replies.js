@@ -168,7 +168,7 @@
 
   // The link's key must be the one of this post (poster) or of this conversation (replier).
   function checkKey(publicText) {
-    return C.publicOf(key, C.curveOf(publicText)).then(function (found) {
+    return Promise.resolve().then(function () { return C.publicOf(key, C.curveOf(publicText)); }).then(function (found) {
       if (found !== publicText) { throw new Error("wrong key"); }
     });
   }
@@ -195,7 +195,9 @@
           composer(section, "answer-" + i, L.answerLabel, L.send, function (text) {
             return t.party.write(text).then(function (wire) {
               return api("POST", "/threads/" + encodeURIComponent(t.thread.thread) + "/messages", token, {message: wire});
-            }).then(load, function (error) { throw failure(error, L.full); });
+            }).then(function () {
+              return load().then(function () { say(state, L.sent + " " + L.reload, "success"); });
+            }, function (error) { throw failure(error, L.full); });
           });
           box.appendChild(section);
         });
