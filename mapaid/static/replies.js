@@ -220,7 +220,7 @@
         });
       }).then(function (read) {
         box.textContent = "";
-        say(state, "");
+        say(state, L.reload);
         drawMessages(box, read, "replier");
       });
     }
