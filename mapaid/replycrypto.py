@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -53,14 +53,19 @@ def b64u(data: bytes) -> str:
 
 
 def unb64u(text: str) -> bytes:
+    """Unpadded base64url, in its one canonical spelling: the last character's unused bits must be zero.
+    (Otherwise two texts, a character apart, decode to the same bytes: a changed message would read.)"""
     if not text or len(text) % 4 == 1 or not text.isascii():
         raise ValueError("not base64url")
     if not all(c.isalnum() or c in "-_" for c in text):
         raise ValueError("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as error:
         raise ValueError("not base64url") from error
+    if b64u(raw) != text:
+        raise ValueError("not base64url (not its canonical spelling)")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -89,22 +94,30 @@ def public_text(key: PublicKey) -> str:
 
 
 def load_public(text: str) -> PublicKey:
-    """A public key as the server checks it before storing: base64url SPKI, P-256 or X25519 only."""
+    """A public key as the server checks it before storing: base64url SPKI, P-256 or X25519 only, in the
+    one form the scheme writes (DER as WebCrypto exports it: a P-256 point uncompressed), so every
+    implementation can import what the server hands out."""
+    if not isinstance(text, str):
+        raise BadKey("a public key is text")
     try:
         key = serialization.load_der_public_key(unb64u(text))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise BadKey("not a public key (base64url SubjectPublicKeyInfo, P-256 or X25519)") from error
-    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-        return key
-    if isinstance(key, x25519.X25519PublicKey):
-        return key
-    raise BadKey("the key must be on P-256 or X25519")
+    if not (isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)) and not (
+        isinstance(key, x25519.X25519PublicKey)
+    ):
+        raise BadKey("the key must be on P-256 or X25519")
+    if public_text(key) != text:
+        raise BadKey("the key must be DER SubjectPublicKeyInfo as WebCrypto exports it (uncompressed point)")
+    return key
 
 
 def load_private(text: str) -> PrivateKey:
+    if not isinstance(text, str):
+        raise BadKey("a private key is text")
     try:
         key = serialization.load_der_private_key(unb64u(text), password=None)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise BadKey("not a private key (base64url PKCS#8, P-256 or X25519)") from error
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
         return key
@@ -118,10 +131,13 @@ def curve_of(key: PublicKey | PrivateKey) -> Curve:
 
 
 def _shared(own: PrivateKey, peer: PublicKey) -> bytes:
-    if isinstance(own, x25519.X25519PrivateKey) and isinstance(peer, x25519.X25519PublicKey):
-        return own.exchange(peer)
-    if isinstance(own, ec.EllipticCurvePrivateKey) and isinstance(peer, ec.EllipticCurvePublicKey):
-        return own.exchange(ec.ECDH(), peer)
+    try:
+        if isinstance(own, x25519.X25519PrivateKey) and isinstance(peer, x25519.X25519PublicKey):
+            return own.exchange(peer)
+        if isinstance(own, ec.EllipticCurvePrivateKey) and isinstance(peer, ec.EllipticCurvePublicKey):
+            return own.exchange(ec.ECDH(), peer)
+    except ValueError as error:  # an X25519 key of small order: no shared secret
+        raise BadKey("no shared secret with this key") from error
     raise BadKey("the two keys of a conversation must be on the same curve")
 
 
@@ -176,7 +192,10 @@ def open_message(key: bytes, post_id: str, direction: Direction, message: str) -
         plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data(post_id, direction))
     except InvalidTag as error:
         raise BadMessage("the message does not decrypt: changed, cut short, or not for this key") from error
-    return plain.decode("utf-8")
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError as error:  # sealed by a program that did not follow the scheme
+        raise BadMessage("the message is not UTF-8 text") from error
 
 
 @dataclass(frozen=True)

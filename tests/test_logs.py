@@ -106,6 +106,17 @@ ROUTES = [
     ("GET", "/api/v1/coordinator/districts?within=1200", None, "/api/v1/coordinator/districts"),
     ("GET", "/export/posts.csv?district=frunzensky&category=medicine", None, "/export/<filename>"),
     ("GET", "/export/districts.geojson?within=1200", None, "/export/<filename>"),
+    # private replies (the thread's id stands in as the post's; its token is in a header, as the post's)
+    ("GET", "/api/v1/posts/{id}/threads", None, "/api/v1/posts/<post_id>/threads"),
+    (
+        "POST",
+        "/api/v1/posts/{id}/threads",
+        {"key": "{cell}", "message": BODY_TEXT},
+        "/api/v1/posts/<post_id>/threads",
+    ),
+    ("GET", "/api/v1/threads/{id}", None, "/api/v1/threads/<thread_id>"),
+    ("POST", "/api/v1/threads/{id}/messages", {"message": BODY_TEXT}, "/api/v1/threads/<thread_id>/messages"),
+    ("POST", "/api/v1/threads/{id}/report", {"reason": "spam"}, "/api/v1/threads/<thread_id>/report"),
 ]
 
 

@@ -7,7 +7,8 @@ Hypothesis with a bounded, derandomised number of examples (no network: requests
 
 One thing the document cannot say: which places are served. A cell or point is valid only inside the
 districts loaded at run time, so schema-valid cases (which must be accepted) get their place moved
-inside Minsk; every other field stays as generated. Cases meant to break the schema are left alone.
+inside Minsk; every other field stays as generated. Nor can it say which texts are public keys: a
+schema-valid ``reply_key`` is replaced by a real one. Cases meant to break the schema are left alone.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from mapaid import create_app, openapi
+from mapaid import create_app, openapi, replycrypto
 from mapaid.config import DEFAULT_CATEGORIES
 
 EXAMPLES = 60
 CENTRE = (53.9025, 27.5615)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))
 DOCUMENT = openapi.document(DEFAULT_CATEGORIES)
+KEY = replycrypto.generate("p256").public
 OPERATIONS = [(path, method) for path, methods in DOCUMENT["paths"].items() for method in methods]
 
 
@@ -59,6 +61,8 @@ def _served(case: Any) -> Any:
             case.body["cell"] = CELL
         if "lat" in case.body and "lon" in case.body:
             case.body["lat"], case.body["lon"] = CENTRE
+        if case.body.get("reply_key") is not None:
+            case.body["reply_key"] = KEY
     return case
 
 

@@ -133,6 +133,8 @@ def post_message(thread_id: str) -> Response:
     """``{"message": wire}`` from the replier (``X-Thread-Token``) or the poster (``X-Post-Token``)."""
     as_replier = request.headers.get(THREAD_HEADER, "")
     as_poster = request.headers.get(TOKEN_HEADER, "")
+    if get_store().thread(thread_id) is None:  # no conversation: the 404 any token would get
+        _refused(Refused("thread"))
     if bool(as_replier) == bool(as_poster):
         fail(
             400,
