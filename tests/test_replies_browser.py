@@ -218,7 +218,8 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     shot(poster, "replies-3-poster-reads-phone-ru")
 
     # The neighbour opens their private link and reads the answer.
-    neighbour.goto(thread_link)
+    opened = neighbour.goto(thread_link)
+    assert opened is not None and opened.headers["cache-control"] == "no-store"
     neighbour.wait_for_function("() => document.querySelectorAll('.message-text').length === 2")
     assert neighbour.locator(".message-text").all_inner_texts() == [ANSWER, THANKS]
     assert neighbour.locator(".message.mine .message-text").all_inner_texts() == [ANSWER]
@@ -267,6 +268,13 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
         assert raw.execute("SELECT reason FROM reports WHERE post_id = ?", (post_id,)).fetchall() == [
             ("spam",)
         ]
+
+    # A wrong token and an unknown conversation: the same 404, saying nothing more.
+    wrong = neighbour.goto(f"{base}/thread/{thread_id}/{thread_token[:-2]}xx")
+    wrong_text = neighbour.locator("main").inner_text()
+    unknown = neighbour.goto(f"{base}/thread/{'0' * len(thread_id)}/{thread_token}")
+    assert wrong is not None and unknown is not None and wrong.status == unknown.status == 404
+    assert neighbour.locator("main").inner_text() == wrong_text
 
     # The same link without its #k= says what is missing, and reads nothing.
     poster.goto(f"{base}/manage/{post_id}/{post_token}")
