@@ -55,6 +55,7 @@
 
   function failure(error, full) {
     var status = error && error.status;
+    if (error && error.name === "NotSupportedError") { return L.unsupported; }  // e.g. no X25519 here
     if (status === 409) { return full; }
     if (status === 404) { return L.gone; }
     if (status === 429) { return L.tooMany; }
@@ -173,6 +174,10 @@
     });
   }
 
+  function keyProblem(error) {
+    return error && error.name === "NotSupportedError" ? L.unsupported : L.wrongKey;
+  }
+
   function poster() {
     var token = {header: "X-Post-Token", value: config.token};
     var box = document.getElementById("threads");
@@ -203,7 +208,7 @@
         });
       });
     }
-    checkKey(config.postKey).then(load, function () { say(state, L.wrongKey, "problem"); throw null; })
+    checkKey(config.postKey).then(load, function (error) { say(state, keyProblem(error), "problem"); throw null; })
       .catch(function (error) { if (error !== null) { say(state, failure(error, L.full), "problem"); } });
   }
 
@@ -214,8 +219,8 @@
     function load() {
       return api("GET", "/threads/" + encodeURIComponent(config.thread), token).then(function (data) {
         party = party || C.party(data.post, data.post_key, data.replier_key, key, false);
-        return checkKey(data.replier_key).then(function () { return readAll(party, data.messages); }, function () {
-          say(state, L.wrongKey, "problem");
+        return checkKey(data.replier_key).then(function () { return readAll(party, data.messages); }, function (error) {
+          say(state, keyProblem(error), "problem");
           throw null;
         });
       }).then(function (read) {
