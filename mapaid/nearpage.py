@@ -105,9 +105,17 @@ def posts_columns(frame: pd.DataFrame, limit: int = MAP_LIMIT) -> dict[str, list
         "district": head["district_name"].tolist(),
         "expires": head["expires"].tolist(),
         "band": walk_bands(head["walk_m"].to_numpy()),
+        "reply": _replies(head),
         "lon": head["lon"].tolist(),
         "lat": head["lat"].tolist(),
     }
+
+
+def _replies(frame: pd.DataFrame) -> list[bool]:
+    """Which posts take private replies (have a reply key): only those get an answer button."""
+    if "reply" not in frame:
+        return [False] * len(frame)
+    return [bool(r) for r in frame["reply"].tolist()]
 
 
 def page_items(frame: pd.DataFrame, page: int, labels: Labels, size: int = PAGE_SIZE) -> list[dict[str, Any]]:
@@ -117,8 +125,9 @@ def page_items(frame: pd.DataFrame, page: int, labels: Labels, size: int = PAGE_
     columns = ("id", "kind", "category", "text", "contact", "district_name", "expires")
     rows: list[list[Any]] = [part[c].tolist() for c in columns]
     items = []
-    for (post_id, kind, category, text, contact, district, expires), band in zip(
-        zip(*rows, strict=True), bands, strict=True
+    replies = _replies(part)
+    for (post_id, kind, category, text, contact, district, expires), band, reply in zip(
+        zip(*rows, strict=True), bands, replies, strict=True
     ):
         items.append(
             {
@@ -132,6 +141,7 @@ def page_items(frame: pd.DataFrame, page: int, labels: Labels, size: int = PAGE_
                 "until": labels.until.replace("{d}", str(expires)),
                 "walk": labels.bands[band],
                 "band": band,
+                "reply": reply,
             }
         )
     return items

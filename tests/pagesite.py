@@ -87,6 +87,7 @@ def post(page: Page, site: Site, lang: str) -> str:
     page.fill("#text", "Need a lift to the clinic on Tuesday")
     page.click("#submit")
     page.wait_for_selector("#private-link")
+    page.wait_for_function("() => location.hash.startsWith('#k=')")  # with its key for replies (issue 9)
     link = page.locator("#private-link").get_attribute("href")
     assert link
     return link

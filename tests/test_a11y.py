@@ -69,11 +69,28 @@ def _resident(page: Page, s: Site, lang: str, screen: str) -> list[str]:
     problems += check(page, f"{lang} {screen} post-with-problems")
     link = post(page, s, lang)
     problems += check(page, f"{lang} {screen} posted")
-    page.goto(link)
+    problems += _replies(page, s, link.split("#")[0].rsplit("/", 2)[1], f"{lang} {screen}")
+    page.goto(link)  # the private link with its key: the post's conversation, read in the browser
+    page.wait_for_selector(".thread .message-text")
     problems += check(page, f"{lang} {screen} manage")
     if lang == "en" and screen == "phone":
         shot(page, "a11y-manage-phone-en")
     return problems
+
+
+def _replies(page: Page, s: Site, post_id: str, name: str) -> list[str]:
+    """The post's public page, before and after answering it, and the answer's private link."""
+    page.goto(f"{s.base}/p/{post_id}")
+    problems = check(page, f"{name} post-page")
+    page.fill("#answer", "I can drive you on Tuesday")
+    page.locator(".reply-form button[type=submit]").click()
+    page.wait_for_selector("#reply-result:visible")
+    problems += check(page, f"{name} post-page-answered")
+    thread = page.locator("#private-link").get_attribute("href")
+    assert thread
+    page.goto(thread)
+    page.wait_for_selector(".message-text")
+    return problems + check(page, f"{name} thread")
 
 
 def _coordinator(page: Page, s: Site, lang: str, screen: str) -> list[str]:

@@ -119,7 +119,8 @@ def test_post_a_need_and_keep_its_private_link(
     page.click("#submit")
 
     page.wait_for_selector("#new-post")
-    link = page.locator("#private-link").get_attribute("href")
+    page.wait_for_function("() => location.hash.startsWith('#k=')")  # the key for replies (issue 9) is in
+    link = page.locator("#private-link").get_attribute("href")  # the link, as the page shows and copies it
     assert link and "/manage/" in link
     post_id, token = urlsplit(link).path.rsplit("/", 2)[1:]
     assert urlsplit(page.url).path == f"/manage/{post_id}/{token}"  # a reload reopens the link itself

@@ -169,7 +169,8 @@ def test_find_your_block_post_a_need_and_keep_the_link(
     journey.tap(page.locator("#submit"), "post button")
 
     page.wait_for_selector("#new-post")
-    link = page.locator("#private-link").get_attribute("href")
+    page.wait_for_function("() => location.hash.startsWith('#k=')")  # the key for replies (issue 9) is in
+    link = page.locator("#private-link").get_attribute("href")  # the link, as the page shows and copies it
     assert link and "/manage/" in link
     post_id, token = urlsplit(link).path.rsplit("/", 2)[1:]
     journey.scrolls_as_one("the private link")

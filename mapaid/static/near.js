@@ -59,6 +59,10 @@
     if (posts.contact[i]) { line(box, "p", posts.contact[i], "contact"); }
     line(box, "div", labels.bands[posts.band[i]] + " · " + posts.district[i] + " · " +
       labels.expires.replace("{d}", posts.expires[i]), "post-meta");
+    if (posts.reply[i]) {  // "I can help" / "I need this too": the post's own page, where the answer is written
+      var answer = line(box, "a", labels.answer[posts.kind[i]], "button answer-button");
+      answer.href = data.postUrl + encodeURIComponent(posts.id[i]);
+    }
     if (list) {  // "report": to the report page, which asks why (the list's own links do the same)
       var report = line(box, "a", list.getAttribute("data-report-label"), "report");
       report.href = list.getAttribute("data-report-url") + encodeURIComponent(posts.id[i]) +

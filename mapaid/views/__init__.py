@@ -14,6 +14,7 @@ from mapaid.views import (
     places,
     posting,
     replies,
+    replypages,
     reports,
     resident,
 )
@@ -31,3 +32,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(exports.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(replies.bp)
+    app.register_blueprint(replypages.bp)

@@ -40,6 +40,7 @@ from mapaid.posting import (
     form_problems,
 )
 from mapaid.views.places import search_config
+from mapaid.views.replypages import replies_config
 from mapaid.views.resident import _cells_config, _html, _map_options
 
 bp = Blueprint("posting", __name__)
@@ -215,6 +216,11 @@ def _manage_page(
         extend_days=extend_choices(settings().max_expires_days),
         max_days=settings().max_expires_days,
         confirm_delete=confirm_delete,
+        replies=(
+            replies_config("poster", post=post_id, token=token, postKey=str(post["reply_key"]))
+            if post.get("reply_key")
+            else None
+        ),
     )
     return _html(body, status, private=True)
 

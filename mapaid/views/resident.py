@@ -158,6 +158,11 @@ def _labels() -> Labels:
     )
 
 
+def _answer_labels() -> dict[str, str]:
+    """The answer button by the kind of post it answers: help a need, or need what is offered."""
+    return {"need": gettext("I can help"), "offer": gettext("I need this too")}
+
+
 def _render_near(query: Query, page: int) -> str:
     store = get_store()
     area = store.area()
@@ -166,6 +171,8 @@ def _render_near(query: Query, page: int) -> str:
     found = nearby(store, query, today())
     frame = public_frame(found.posts, area, res, lang)
     frame["walk_m"] = found.posts["walk_m"].to_numpy()
+    keys = found.posts.get("reply_key")
+    frame["reply"] = False if keys is None else keys.notna().to_numpy()  # takes private replies
     frame["expires"] = format_days(frame["expires"])  # the list's and the popups' "until" day
     parts = near_map(area.districts, _map_options())
     labels = _labels()
@@ -180,7 +187,9 @@ def _render_near(query: Query, page: int) -> str:
             "categories": labels.categories,
             "bands": labels.bands,
             "expires": labels.until,
+            "answer": _answer_labels(),
         },
+        "postUrl": f"{request.script_root}/p/",
     }
     legend = legend_html(
         gettext("Legend"),
@@ -211,4 +220,5 @@ def _render_near(query: Query, page: int) -> str:
         categories=settings().categories,
         kinds=[k.value for k in Kind],
         pager_args={"within": query.within_m, **query.filters.query()},
+        answer_labels=_answer_labels(),
     )
