@@ -256,7 +256,7 @@ def test_api_extend_and_edit_with_the_token(client: FlaskClient, store: SQLiteSt
     assert client.post(f"{url}/extend", json={"days": 99}, headers=token).get_json()["field"] == "days"
     assert client.post(f"{url}/extend", json={"days": "7"}, headers=token).status_code == 422
     assert client.post(f"{url}/extend", json={"days": 7}, headers={"X-Post-Token": "nope"}).status_code == 403
-    assert client.post(f"{url}/extend", json={"days": 7}).status_code == 400
+    assert client.post(f"{url}/extend", json={"days": 7}).status_code == 401  # no token (wrong: 403)
     assert client.post("/api/v1/posts/nope/extend", json={"days": 7}, headers=token).status_code == 404
     edited = client.patch(url, json={"text": " Bread "}, headers=token)
     assert edited.status_code == 200 and edited.get_json() == {"id": created["id"], "text": "Bread"}
