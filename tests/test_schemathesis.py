@@ -117,7 +117,9 @@ def test_api_conforms_to_its_openapi_document(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
-        case.call_and_validate(headers=headers)
+        # Schemathesis' WSGI transport asks for gzip (as requests does) but does not undo it; the
+        # compressed answers have their own tests (test_http.py).
+        case.call_and_validate(headers={**(headers or {}), "Accept-Encoding": "identity"})
 
     run()
 
