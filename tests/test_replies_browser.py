@@ -114,6 +114,12 @@ def test_replycrypto_js_reproduces_the_vectors(browser: Browser, served: tuple[s
               const flip = m.message[10] === "A" ? "B" : "A";
               const changed = m.message.slice(0, 10) + flip + m.message.slice(11);
               const other = m.direction === "to-poster" ? "to-replier" : "to-poster";
+              // The same bytes spelt another way (a last character whose unused low bits differ): a
+              // message changed on the server must not read as unchanged (docs/replies.md).
+              const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+              const last = ALPHABET.indexOf(m.message[m.message.length - 1]);
+              const respelt = (m.message.length - 3) % 4 === 0 ? null
+                : m.message.slice(0, -1) + ALPHABET[last ^ 1];
               row.messages.push({
                 sealed: await C.seal(key, v.post_id, m.direction, m.text, unhex(m.nonce_hex)),
                 byPoster: await poster.read(m.message, m.from),
@@ -122,6 +128,7 @@ def test_replycrypto_js_reproduces_the_vectors(browser: Browser, served: tuple[s
                 cut: await refused(m.message.slice(0, -3), m.direction, v.post_id),
                 turned: await refused(m.message, other, v.post_id),
                 moved: await refused(m.message, m.direction, "AnotherPost"),
+                respelt: respelt === null ? "BadMessage" : await refused(respelt, m.direction, v.post_id),
                 fresh: (await C.seal(key, v.post_id, m.direction, m.text)) !== m.message,
               });
             }
@@ -144,6 +151,7 @@ def test_replycrypto_js_reproduces_the_vectors(browser: Browser, served: tuple[s
             assert got["sealed"] == message["message"]
             assert got["byPoster"] == got["byReplier"] == message["text"]
             assert got["changed"] == got["cut"] == got["turned"] == got["moved"] == "BadMessage"
+            assert got["respelt"] == "BadMessage"
             assert got["fresh"]  # a fresh random nonce when none is given
 
 

@@ -38,6 +38,9 @@
     var binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice(0, (4 - text.length % 4) % 4));
     var bytes = new Uint8Array(binary.length);
     for (var i = 0; i < binary.length; i++) { bytes[i] = binary.charCodeAt(i); }
+    // One canonical spelling (docs/replies.md): otherwise a changed last character can decode to the
+    // same bytes, and a message changed on the server would read as unchanged.
+    if (b64u(bytes) !== text) { throw new BadKey("not canonical base64url"); }
     return bytes;
   }
 
