@@ -29,7 +29,23 @@ def _error_response(error: HTTPException) -> Response | tuple[str, int]:
         response = jsonify(error=error.description or error.name, field=field)
         response.status_code = code
         return response
+    ogc = _ogcapi_error(code, error)
+    if ogc is not None:
+        return ogc
     return render_template("error.html", code=code, message=_page_message(error)), code
+
+
+def _ogcapi_error(code: int, error: HTTPException) -> Response | None:
+    """Under /ogcapi a JSON client gets the OGC exception shape; a browser (f=html, Accept) our page."""
+    from mapaid.views import ogcapi
+
+    if not ogcapi.is_ogcapi(request.path):
+        return None
+    try:
+        html = ogcapi.representation() == "html"
+    except HTTPException:  # a bad f= is itself answered in JSON
+        html = False
+    return None if html else ogcapi.error_response(code, _page_message(error))
 
 
 def _page_message(error: HTTPException) -> str:

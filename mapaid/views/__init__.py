@@ -11,6 +11,7 @@ from mapaid.views import (
     exports,
     health,
     moderation,
+    ogcapi,
     places,
     posting,
     reports,
@@ -29,3 +30,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(moderation.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(ogcapi.bp)

@@ -1,0 +1,294 @@
+"""OGC API – Features under /ogcapi: the documents of ``mapaid.ogcapi``, as JSON or as our HTML pages.
+
+The representation comes from ``?f=json|html``, else from Accept (a browser's text/html gets the page;
+``*/*``, GDAL and OWSLib get JSON). Every parameter is checked: an unknown one, a bbox that is not four
+numbers in lon/lat order within bounds, a limit or offset that is not a whole number in range, a filter
+value we do not know, each is a 400 naming the problem (as JSON ``{"code", "description"}``, the OGC
+exception shape, or as our error page for HTML).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from flask import Blueprint, abort, make_response, render_template, request
+from flask.wrappers import Response
+from flask_babel import gettext
+
+from mapaid import export, ogcapi, ogcapi_openapi
+from mapaid.db import clock, get_store, settings, today
+from mapaid.geo import Area
+from mapaid.i18n import current_language
+from mapaid.ogcapi import GEOJSON, HTML, JSON, ItemsQuery
+from mapaid.store import Page
+from mapaid.unmet import cached_store_unmet, district_table
+from mapaid.views.filters import parse_filters, parse_within
+
+bp = Blueprint("ogcapi", __name__, url_prefix="/ogcapi")
+PREFIX = "/ogcapi"
+_COMMON = frozenset({"f", "lang"})
+_ITEMS = frozenset({"bbox", "bbox-crs", "limit", "offset"})
+_PARAMS = {
+    "posts": _COMMON | _ITEMS | {"kind", "category", "district", "status"},
+    "districts": _COMMON | _ITEMS | {"district", "within"},
+}
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")
+
+
+def representation() -> str:
+    """``json`` or ``html``, from ``f`` or else Accept (JSON unless HTML is preferred)."""
+    asked = request.args.get("f")
+    if asked is not None:
+        if asked not in ("json", "html"):
+            abort(400, description=gettext("f must be json or html, not %(value)s", value=repr(asked)))
+        return asked
+    best = request.accept_mimetypes.best_match([JSON, GEOJSON, HTML], default=JSON)
+    return "html" if best == HTML else "json"
+
+
+def is_ogcapi(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def error_response(code: int, description: str) -> Response:
+    """The OGC exception shape, for a JSON client."""
+    names = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed"}
+    response = make_response(
+        orjson.dumps({"code": names.get(code, "ServerError"), "description": description})
+    )
+    response.status_code = code
+    response.mimetype = JSON
+    return response
+
+
+def _base() -> str:
+    return request.url_root.rstrip("/") + PREFIX
+
+
+def _only(allowed: frozenset[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        abort(
+            400,
+            description=gettext(
+                "unknown parameter %(name)s; this address takes %(allowed)s",
+                name=repr(unknown[0]),
+                allowed=", ".join(sorted(allowed)),
+            ),
+        )
+
+
+def _answer(
+    doc: dict[str, Any] | bytes, fmt: str, template: str, mimetype: str = JSON, **page: Any
+) -> Response:
+    if fmt == "html":
+        response = make_response(render_template(f"ogcapi/{template}", doc=doc, **page))
+    else:
+        response = make_response(doc if isinstance(doc, bytes) else orjson.dumps(doc))
+        response.content_type = mimetype
+    response.vary.update(("Accept", "Accept-Language", "Cookie"))
+    return response
+
+
+def _collection_name(name: str) -> str:
+    if name not in ogcapi.COLLECTIONS:
+        abort(
+            404,
+            description=gettext(
+                "no collection called %(name)s; there are %(names)s",
+                name=repr(name),
+                names=", ".join(ogcapi.COLLECTIONS),
+            ),
+        )
+    return name
+
+
+@bp.get("", strict_slashes=False)
+def landing() -> Response:
+    _only(_COMMON)
+    fmt = representation()
+    return _answer(ogcapi.landing(_base(), fmt), fmt, "landing.html")
+
+
+@bp.get("/conformance")
+def conformance() -> Response:
+    _only(_COMMON)
+    fmt = representation()
+    return _answer(ogcapi.conformance(_base(), fmt), fmt, "conformance.html")
+
+
+@bp.get("/openapi")
+def openapi() -> Response:
+    _only(frozenset({"f"}))
+    if request.args.get("f", "json") != "json":
+        abort(400, description=gettext("the API definition comes as JSON only (f=json)"))
+    area = get_store().area()
+    doc = ogcapi_openapi.document(_base(), settings().categories, area.slugs)
+    return _answer(doc, "json", "", ogcapi.OPENAPI)
+
+
+@bp.get("/collections")
+def collections() -> Response:
+    _only(_COMMON)
+    fmt = representation()
+    store = get_store()
+    doc = ogcapi.collections(_base(), fmt, store.area(), store.public_span(today()))
+    return _answer(doc, fmt, "collections.html")
+
+
+@bp.get("/collections/<name>")
+def collection(name: str) -> Response:
+    _only(_COMMON)
+    fmt = representation()
+    store = get_store()
+    doc = ogcapi.collection(_base(), _collection_name(name), fmt, store.area(), store.public_span(today()))
+    return _answer(doc, fmt, "collection.html")
+
+
+@bp.get("/collections/<name>/queryables")
+def queryables(name: str) -> Response:
+    _only(_COMMON)
+    fmt = representation()
+    doc = ogcapi.queryables(_base(), _collection_name(name), get_store().area(), settings().categories)
+    return _answer(doc, fmt, "queryables.html", ogcapi.SCHEMA_JSON, name=name)
+
+
+# -- items ---------------------------------------------------------------------------------------------
+def items_query(name: str, area: Area) -> ItemsQuery:
+    """Every /items parameter, checked (kept in one function, to hand over to the shared parser)."""
+    _only(_PARAMS[name])
+    crs = request.args.get("bbox-crs")
+    if crs is not None and crs != ogcapi.CRS84:
+        abort(400, description=gettext("bbox-crs can only be %(crs)s (lon/lat)", crs=ogcapi.CRS84))
+    filters = parse_filters(request.args, area, settings().categories)
+    return ItemsQuery(
+        limit=min(_whole("limit", ogcapi.DEFAULT_LIMIT, 1, None), ogcapi.MAX_LIMIT),
+        offset=_whole("offset", 0, 0, ogcapi.MAX_OFFSET),
+        bbox=_bbox(request.args.get("bbox")),
+        filters={k: v for k, v in filters.items() if k in ogcapi.QUERYABLES[name]},
+        within=parse_within(request.args.get("within")) if name == "districts" else None,
+    )
+
+
+def _whole(name: str, default: int, least: int, most: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    ok = raw.isascii() and raw.isdigit() and len(raw) <= 12
+    if not ok or int(raw) < least or (most is not None and int(raw) > most):
+        if most is None:
+            message = gettext("%(name)s must be a whole number from %(least)s", name=name, least=least)
+        else:
+            message = gettext(
+                "%(name)s must be a whole number from %(least)s to %(most)s",
+                name=name,
+                least=least,
+                most=most,
+            )
+        abort(400, description=message)
+    return int(raw)
+
+
+def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    if raw is None:
+        return None
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) != 4 or not all(_NUMBER.fullmatch(p) for p in parts):
+        abort(400, description=gettext("bbox takes four numbers: min lon, min lat, max lon, max lat"))
+    x0, y0, x1, y1 = (float(p) for p in parts)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or not (
+        -180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90
+    ):
+        abort(400, description=gettext("bbox must lie within longitude -180 to 180 and latitude -90 to 90"))
+    if x0 > x1 or y0 > y1:
+        abort(
+            400,
+            description=gettext(
+                "bbox is min lon, min lat, max lon, max lat: a minimum is larger than its maximum"
+            ),
+        )
+    return (x0, y0, x1, y1)
+
+
+@bp.get("/collections/<name>/items")
+def items(name: str) -> Response:
+    area = get_store().area()
+    query = items_query(_collection_name(name), area)
+    fmt = representation()
+    found = _district_items(area, query) if name == "districts" else _post_items(area, query, fmt)
+    members: dict[str, Any] = {
+        "numberMatched": found.matched,
+        "numberReturned": found.returned,
+        "timeStamp": clock().now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": ogcapi.page_links(_base(), name, query, found.returned, found.matched, fmt),
+    }
+    if name == "districts":
+        members["attribution"] = ogcapi.attribution()
+    if fmt == "html":
+        return _answer(members, fmt, "items.html", name=name, rows=found.rows, query=query)
+    return _answer(ogcapi.wrap_items(found.body, members), fmt, "", GEOJSON)
+
+
+@dataclass(frozen=True)
+class _Found:
+    body: bytes  # the FeatureCollection as GeoJSON (JSON only)
+    rows: list[dict[str, Any]]  # the features' properties (HTML only)
+    returned: int
+    matched: int
+
+
+def _post_items(area: Area, query: ItemsQuery, fmt: str) -> _Found:
+    page = Page(query.limit, query.offset)
+    posts, matched = get_store().public_page(today(), page, query.bbox, **query.filters)
+    frame = export.public_frame(posts, area, settings().cell_res, current_language())
+    if fmt == "html":
+        rows = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+        return _Found(b"", rows, len(frame), matched)
+    return _Found(export.to_geojson(frame, ids=True), [], len(frame), matched)
+
+
+def _district_items(area: Area, query: ItemsQuery) -> _Found:
+    features = ogcapi.districts_in(_district_features(area, query.within), area, query)
+    page = features[query.offset : query.offset + query.limit]
+    body = orjson.dumps({"type": "FeatureCollection", "features": page})
+    return _Found(body, [f["properties"] for f in page], len(page), len(features))
+
+
+def _district_features(area: Area, within: int | None) -> list[dict[str, Any]]:
+    distance = within or parse_within(None)
+    result = cached_store_unmet(get_store(), today(), settings().categories, distance)
+    table = district_table(result, area, current_language()).sort_values("district", kind="stable")
+    table.insert(2, "within_m", distance)
+    return ogcapi.district_features(table, area)
+
+
+@bp.get("/collections/<name>/items/<item_id>")
+def item(name: str, item_id: str) -> Response:
+    _only(_COMMON)
+    fmt = representation()
+    store = get_store()
+    area = store.area()
+    if _collection_name(name) == "districts":
+        found = [f for f in _district_features(area, None) if f["id"] == item_id]
+        feature = found[0] if found else None
+    else:
+        posts = store.posts(today(), id=[item_id])
+        frame = export.public_frame(posts, area, settings().cell_res, current_language())
+        feature = orjson.loads(export.to_geojson(frame, ids=True))["features"][0] if len(frame) else None
+    if feature is None:
+        abort(404, description=gettext("no %(name)s item with id %(id)s", name=name, id=repr(item_id)))
+    url = f"{_base()}/collections/{name}/items/{quote(item_id, safe='')}"
+    feature["links"] = [
+        *ogcapi.self_links(url, fmt, GEOJSON),
+        ogcapi.link(f"{_base()}/collections/{name}", "collection", JSON, name),
+    ]
+    return _answer(feature, fmt, "item.html", GEOJSON, name=name, rows=_item_rows(feature))
+
+
+def _item_rows(feature: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(k, v) for k, v in feature["properties"].items() if not isinstance(v, dict | list)]
