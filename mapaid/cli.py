@@ -11,10 +11,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from mapaid import export as exporter
-from mapaid import places, serving
+from mapaid import places, queryargs, serving
 from mapaid.cli_coordinator import coordinator, report
 from mapaid.cli_places import load_file, places_group
-from mapaid.cli_support import check_res, cli_clock, cli_rules, cli_settings, cli_store, today
+from mapaid.cli_support import bad_option, check_res, cli_clock, cli_rules, cli_settings, cli_store, today
 from mapaid.config import DEFAULT_BASEMAP, SHIPPED_GEODATA, Settings
 from mapaid.demo import generate
 from mapaid.districts import read_districts
@@ -213,16 +213,14 @@ def export(
     settings = cli_settings()
     with cli_store() as store:
         area = store.area()
-        unknown = [d for d in district if d not in area.by_slug]
-        if unknown:
-            raise click.BadParameter(
-                f"unknown district {unknown[0]!r}; see `mapaid districts list`",
-                param_hint="--district",
-            )
-        bad = [c for c in category if c not in settings.categories]
-        if bad:
-            raise click.BadParameter(f"unknown category {bad[0]!r}", param_hint="--category")
-        posts = store.posts(cli_rules(settings).today, kind=kind, category=category, district=district)
+        chosen = {"kind": kind, "category": category, "district": district}
+        try:
+            filters = queryargs.filters(chosen, queryargs.Vocabulary.of(settings.categories, area))
+        except queryargs.BadArgument as error:
+            raise bad_option(error) from None
+        posts = store.posts(
+            cli_rules(settings).today, kind=filters.kind, category=filters.category, district=filters.district
+        )
         frame = exporter.public_frame(posts, area, settings.cell_res, lang)
     if fmt == "gpkg" and output is None:
         raise click.UsageError("GeoPackage needs a file: add -o FILE.gpkg")

@@ -16,6 +16,7 @@ from mapaid import clock
 from mapaid.config import ConfigError, Settings, load_settings
 from mapaid.districts import DistrictError
 from mapaid.intake import Rules
+from mapaid.queryargs import BadArgument
 from mapaid.store import SQLiteStore, StoreError, open_store
 
 
@@ -72,3 +73,11 @@ def check_res(store: SQLiteStore, settings: Settings) -> None:
             f"this database holds posts at H3 resolution {stored}, but MAPAID_CELL_RES is "
             f"{settings.cell_res}; use the same resolution or a new database"
         )
+
+
+def bad_option(error: BadArgument) -> click.BadParameter:
+    """A request argument the one parser (mapaid.queryargs) refused, as click's error for its option."""
+    hint = f"--{error.field}"
+    if error.field == "district":
+        return click.BadParameter(f"{error.message}; see `mapaid districts list`", param_hint=hint)
+    return click.BadParameter(str(error.message), param_hint=hint)

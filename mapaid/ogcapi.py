@@ -29,15 +29,15 @@ import pandas as pd
 import shapely
 from flask_babel import gettext
 
+from mapaid import queryargs
 from mapaid.aggregates import ATTRIBUTION, _plain
 from mapaid.geo import Area
 from mapaid.models import Kind
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000  # a larger limit is served as this many (as pygeoapi's "throttle"), with a next link
-MAX_OFFSET = 1_000_000_000
+# Items a page unless asked, and at most (a larger limit is served as this many, as pygeoapi's "throttle").
+DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = queryargs.DEFAULT_LIMIT, queryargs.MAX_LIMIT, queryargs.MAX_OFFSET
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",

@@ -11,7 +11,6 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import date
 from itertools import repeat
 from pathlib import Path
@@ -174,14 +173,6 @@ _AREAS: SharedCache[Area] = SharedCache("served area", 8)
 BBox = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat (CRS84)
 
 
-@dataclass(frozen=True)
-class Page:
-    """A slice of a listing in id order: ``limit`` rows after the first ``offset``."""
-
-    limit: int
-    offset: int = 0
-
-
 class StoreError(RuntimeError):
     """The database is not in a state we can work with; the message says what to run."""
 
@@ -198,7 +189,7 @@ class Store(Protocol):
     def get(self, post_id: str) -> dict[str, Any] | None: ...
     def open_counts(self, today: date) -> pd.DataFrame: ...
     def public_page(
-        self, today: date, page: Page, bbox: BBox | None = None, **filters: Sequence[str]
+        self, today: date, limit: int, offset: int, bbox: BBox | None = None, **filters: Sequence[str]
     ) -> tuple[pd.DataFrame, int]: ...
     def public_span(self, today: date) -> tuple[str, str] | None: ...
     def token_hash(self, post_id: str) -> str | None: ...
@@ -447,12 +438,12 @@ class SQLiteStore:
         return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))
 
     def public_page(
-        self, today: date, page: Page, bbox: BBox | None = None, **filters: Sequence[str]
+        self, today: date, limit: int, offset: int, bbox: BBox | None = None, **filters: Sequence[str]
     ) -> tuple[pd.DataFrame, int]:
-        """One page of open, unexpired posts in id order, and how many match in all (OGC API's
-        ``numberMatched``). ``bbox`` is tested against the shown position as published (5 decimals), so a
-        point a client sees inside the box was returned for it. Only the page's rows are read: at
-        100,000 posts the count and a page of 1,000 at any offset take milliseconds."""
+        """``limit`` open, unexpired posts in id order after the first ``offset``, and how many match in
+        all (OGC API's ``numberMatched``). ``bbox`` is tested against the shown position as published (5
+        decimals), so a point a client sees inside the box was returned for it. Only the page's rows are
+        read: at 100,000 posts the count and a page of 1,000 at any offset take milliseconds."""
         where = ["status = 'open'", "expires_day >= ?"]
         params: list[Any] = [today.isoformat()]
         if bbox is not None:
@@ -468,7 +459,7 @@ class SQLiteStore:
         count = "SELECT count(*) FROM posts" + condition  # noqa: S608 - fixed columns, values bound
         matched = int(self.db.execute(count, params).fetchone()[0])
         cursor = self.db.execute(
-            SELECT_POSTS + condition + " ORDER BY id LIMIT ? OFFSET ?", [*params, page.limit, page.offset]
+            SELECT_POSTS + condition + " ORDER BY id LIMIT ? OFFSET ?", [*params, limit, offset]
         )
         cursor.row_factory = None
         return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS)), matched

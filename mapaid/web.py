@@ -12,9 +12,10 @@ from flask import Flask, render_template, request
 from flask.wrappers import Response
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from mapaid import assets, csp, i18n
+from mapaid.queryargs import BadArgument
 
 csrf = CSRFProtect()
 API_PREFIX = "/api/"
@@ -46,6 +47,14 @@ def _ogcapi_error(code: int, error: HTTPException) -> Response | None:
     except HTTPException:  # a bad f= is itself answered in JSON
         html = False
     return None if html else ogcapi.error_response(code, _page_message(error))
+
+
+def as_http(error: BadArgument, status: int | None = None) -> HTTPException:
+    """The HTTP error a bad argument answers with (its own status unless ``status`` is given), carrying the
+    field for the JSON answer and the ``Message`` for the page, which translates it."""
+    http = default_exceptions[status or error.status](description=error.message)
+    http.field = error.field  # type: ignore[attr-defined]
+    return http
 
 
 def _page_message(error: HTTPException) -> str:
@@ -97,6 +106,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response | tuple[str, int]:
         return _error_response(error)
+
+    @app.errorhandler(BadArgument)
+    def _bad_argument(error: BadArgument) -> Response | tuple[str, int]:
+        return _error_response(as_http(error))
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError) -> Response | tuple[str, int]:

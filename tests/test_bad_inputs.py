@@ -100,11 +100,11 @@ def test_json_nested_3000_deep(client: FlaskClient, opening: str) -> None:
 def test_page_numbers_outside_1_to_the_bound(coordinator: FlaskClient, page: str) -> None:
     html_error(coordinator.get(f"/near/{CELL}?page={page}"), 400)
     html_error(coordinator.get(f"/coordinator/posts?page={page}"), 400)
-    json_error(coordinator.get(f"/api/v1/coordinator/posts?page={page}"), 400, None)
+    json_error(coordinator.get(f"/api/v1/coordinator/posts?page={page}"), 400, "page")
 
 
 def test_the_last_allowed_page_is_empty_not_an_error(coordinator: FlaskClient) -> None:
-    from mapaid.views.filters import MAX_PAGE
+    from mapaid.queryargs import MAX_PAGE
 
     assert coordinator.get(f"/api/v1/coordinator/posts?page={MAX_PAGE}").get_json()["posts"] == []
     assert coordinator.get(f"/coordinator/posts?page={MAX_PAGE}").status_code == 200

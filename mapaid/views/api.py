@@ -16,16 +16,14 @@ from flask import Blueprint, make_response, request
 from flask.wrappers import Response
 from werkzeug.exceptions import default_exceptions
 
-from mapaid import openapi, reports
+from mapaid import openapi, queryargs, reports
 from mapaid.db import get_store, rules, settings, today
 from mapaid.export import public_frame, to_geojson
 from mapaid.intake import IntakeError
 from mapaid.maps import OSM_ATTRIBUTION
-from mapaid.models import Kind
-from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
+from mapaid.nearby import Query, nearby
 from mapaid.posting import Action, apply, authorised, check_days, create, edit_text, extend
-from mapaid.spatial import DEFAULT_WITHIN
-from mapaid.web import csrf
+from mapaid.web import as_http, csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -103,24 +101,16 @@ def create_post() -> Response:
 
 
 def _query() -> Query:
-    raw = request.args.get("cell", "")
-    if not raw:
-        fail(400, "cell is required: the H3 id of the hexagon to measure walking distance from", "cell")
+    """The one parser's reading (mapaid.queryargs), as /near reads it; a cell outside the served area is a
+    422 here (the request is well formed, its place is not served), a 404 on the page."""
+    area = get_store().area()
     try:
-        origin = parse_cell(raw, settings().cell_res, get_store().area())
-    except BadCell as error:
-        fail(422 if error.status == 404 else 400, str(error), "cell")
-    try:
-        within = parse_within(request.args.get("within"), DEFAULT_WITHIN)
-    except ValueError as error:
-        fail(400, str(error), "within")
-    kinds = tuple(k for k in request.args.get("kind", "").lower().split(",") if k)
-    categories = tuple(c for c in request.args.get("category", "").lower().split(",") if c)
-    if set(kinds) - {k.value for k in Kind}:
-        fail(400, "kind must be offer or need", "kind")
-    if set(categories) - set(settings().categories):
-        fail(400, f"unknown category (use one of: {', '.join(settings().categories)})", "category")
-    return Query(origin, within, kinds, categories)
+        origin = queryargs.cell(request.args, settings().cell_res, area, required=True)
+    except queryargs.BadArgument as error:
+        raise as_http(error, 422 if error.status == 404 else 400) from None
+    assert origin is not None  # required
+    vocabulary = queryargs.Vocabulary.of(settings().categories, area)
+    return Query(origin, queryargs.within(request.args), queryargs.filters(request.args, vocabulary))
 
 
 @bp.get("/posts")

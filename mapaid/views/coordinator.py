@@ -27,7 +27,7 @@ from flask.wrappers import Response
 from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from mapaid import accounts, moderation
+from mapaid import accounts, moderation, queryargs
 from mapaid.cache import SharedCache
 from mapaid.db import get_store, now, settings, today
 from mapaid.i18n import category_label, current_language
@@ -46,7 +46,6 @@ from mapaid.views.auth import (
     no_store,
     private_page,
 )
-from mapaid.views.filters import parse_filters, parse_page, parse_within
 
 bp = Blueprint("coordinator", __name__)
 no_store(bp)
@@ -206,15 +205,13 @@ def _map_parts(
 def _unmet_list(cell: str, categories: Sequence[str]) -> str:
     """The moderation list of a gap hexagon's unmet needs: open needs there, of the categories no offer
     within reach meets (in one cell a category's needs are met or unmet together)."""
-    return url_for(
-        "moderation.posts", cell=cell, kind="need", status="open", category=",".join(categories)
-    )
+    return url_for("moderation.posts", cell=cell, kind="need", status="open", category=",".join(categories))
 
 
 @bp.get("/coordinator")
 @login_required
 def dashboard() -> Response:
-    within = parse_within(request.args.get("within"))
+    within = queryargs.within(request.args)
     key, ascending = _sort_args()
     table, cells, categories = _numbers(within)
     parts = _map_parts(within, table, cells, categories)
@@ -261,7 +258,7 @@ def dashboard() -> Response:
 @login_required
 def api_districts() -> Response:
     """The district table as JSON: the same numbers as the page and /export/districts.csv."""
-    within = parse_within(request.args.get("within"))
+    within = queryargs.within(request.args)
     table, _, categories = _numbers(within)
     rows = _json_rows(table.to_dict("records"))
     return jsonify(within_m=within, categories=list(categories), districts=rows)
@@ -270,11 +267,15 @@ def api_districts() -> Response:
 @bp.get("/api/v1/coordinator/posts")
 @login_required
 def api_posts() -> Response:
-    """Posts of every status for moderation, with the same filters as the moderation page."""
-    filters = parse_filters(request.args, get_store().area(), settings().categories, with_status=True)
-    page = parse_page(request.args.get("page"))
+    """Posts of every status for moderation, with the same filters and search (q, cell, reported) as the
+    moderation page."""
+    store = get_store()
+    vocabulary = queryargs.Vocabulary.of(settings().categories, store.area())
+    filters = queryargs.filters(request.args, vocabulary, any_status=True)
+    search = queryargs.search(request.args, settings().cell_res)
+    page = queryargs.page(request.args)
     frame, total = moderation.listing(
-        get_store(), today(), filters, limit=API_PAGE, offset=(page - 1) * API_PAGE
+        store, today(), filters.store_args(), limit=API_PAGE, offset=(page - 1) * API_PAGE, search=search
     )
     columns = ["id", "kind", "category", "text", "contact", "district", "created_day", "expires_day"]
     posts = frame[[*columns, "status", "expired"]].to_dict("records")

@@ -17,12 +17,11 @@ from flask import Blueprint, abort, make_response, request
 from flask.wrappers import Response
 from flask_babel import gettext
 
-from mapaid import aggregates, export
+from mapaid import aggregates, export, queryargs
 from mapaid.db import get_store, settings, today
 from mapaid.geo import Area
 from mapaid.i18n import current_language
 from mapaid.unmet import cached_store_unmet, district_table
-from mapaid.views.filters import parse_filters, parse_within
 
 bp = Blueprint("exports", __name__)
 
@@ -54,15 +53,15 @@ DISTRICT_RENDERERS: dict[str, Renderer] = {
 
 
 def _posts_frame(area: Area) -> pd.DataFrame:
-    filters = parse_filters(request.args, area, settings().categories)
+    filters = queryargs.filters(request.args, queryargs.Vocabulary.of(settings().categories, area))
     posts = get_store().posts(
-        today(), kind=filters["kind"], category=filters["category"], district=filters["district"]
+        today(), kind=filters.kind, category=filters.category, district=filters.district
     )
     return export.public_frame(posts, area, settings().cell_res, current_language())
 
 
 def _districts_frame(area: Area) -> pd.DataFrame:
-    within = parse_within(request.args.get("within"))
+    within = queryargs.within(request.args)
     result = cached_store_unmet(get_store(), today(), settings().categories, within)
     return aggregates.with_within(district_table(result, area, current_language()), within)
 

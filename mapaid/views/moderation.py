@@ -10,18 +10,17 @@ once even if it no longer matches; a hide (or fulfilled) comes with an Undo butt
 
 from __future__ import annotations
 
+import h3.api.basic_int as h3
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.wrappers import Response
 from flask_babel import gettext, pgettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from mapaid import moderation, reports
+from mapaid import moderation, queryargs, reports
 from mapaid.db import clock, get_store, settings, today
 from mapaid.i18n import current_language, status_label
-from mapaid.intake import h3_cell
 from mapaid.models import Kind, Status
 from mapaid.views.auth import is_local_path, local_target, login_required, no_store, private_page
-from mapaid.views.filters import parse_filters, parse_page
 
 bp = Blueprint("moderation", __name__)
 no_store(bp)
@@ -41,34 +40,22 @@ def action_label(action: str) -> str:
     return str(labels.get(action, action))
 
 
-def parse_search(kept: str | None = None) -> moderation.Search:
-    """``q`` (text search, at most MAX_QUERY characters), ``cell`` (one hexagon, by the one cell parser)
-    and ``reported`` (1: reported posts only) from the query string."""
-    text = " ".join(request.args.get("q", "").split())
-    if len(text) > moderation.MAX_QUERY:
-        abort(400, description=gettext("A search is at most %(n)s characters.", n=moderation.MAX_QUERY))
-    raw_cell = request.args.get("cell", "").strip()
-    cell = h3_cell(raw_cell) if raw_cell else None
-    if raw_cell and cell is None:
-        abort(400, description=gettext("cell must be the id of a hexagon"))
-    reported = request.args.get("reported", "")
-    if reported not in ("", "1"):
-        abort(400, description=gettext("reported must be 1 or left out"))
-    return moderation.Search(text=text, cell=cell, reported=reported == "1", keep=kept)
-
-
 @bp.get("/coordinator/posts")
 @login_required
 def posts() -> Response:
     store = get_store()
     area = store.area()
-    filters = parse_filters(request.args, area, settings().categories, with_status=True)
-    page = parse_page(request.args.get("page"))
+    filters = queryargs.filters(
+        request.args, queryargs.Vocabulary.of(settings().categories, area), any_status=True
+    )
+    page = queryargs.page(request.args)
     kept = session.pop(KEPT, None)
     kept_id = kept.get("id") if isinstance(kept, dict) else None
-    search = parse_search(kept_id if isinstance(kept_id, str) else None)
+    search = queryargs.search(
+        request.args, settings().cell_res, kept_id if isinstance(kept_id, str) else None
+    )
     frame, total = moderation.listing(
-        store, today(), filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=search
+        store, today(), filters.store_args(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=search
     )
     pages = max(1, -(-total // PAGE_SIZE))
     names = {slug: d.name(current_language()) for slug, d in area.by_slug.items()}
@@ -78,11 +65,11 @@ def posts() -> Response:
     query = request.query_string.decode()
     undo = kept["id"] if isinstance(kept, dict) and kept.get("action") in UNDOABLE else None
     # The listing's own arguments (for the pager, the queue switch and the exports), never ``page``.
-    args: dict[str, object] = {k: ",".join(v) for k, v in filters.items() if v}
+    args: dict[str, object] = dict(filters.query())
     if search.text:
         args["q"] = search.text
     if search.cell is not None:
-        args["cell"] = request.args.get("cell", "").strip().lower()
+        args["cell"] = h3.int_to_str(search.cell)
     if search.reported:
         args["reported"] = "1"
     public = {k: args[k] for k in ("kind", "category", "district") if k in args}

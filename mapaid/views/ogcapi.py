@@ -9,8 +9,6 @@ exception shape, or as our error page for HTML).
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -20,14 +18,12 @@ from flask import Blueprint, abort, make_response, render_template, request
 from flask.wrappers import Response
 from flask_babel import gettext
 
-from mapaid import export, ogcapi, ogcapi_openapi
+from mapaid import export, ogcapi, ogcapi_openapi, queryargs
 from mapaid.db import clock, get_store, settings, today
 from mapaid.geo import Area
 from mapaid.i18n import current_language
 from mapaid.ogcapi import GEOJSON, HTML, JSON, ItemsQuery
-from mapaid.store import Page
 from mapaid.unmet import cached_store_unmet, district_table
-from mapaid.views.filters import parse_filters, parse_within
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/ogcapi")
 PREFIX = "/ogcapi"
@@ -37,7 +33,6 @@ _PARAMS = {
     "posts": _COMMON | _ITEMS | {"kind", "category", "district", "status"},
     "districts": _COMMON | _ITEMS | {"district", "within"},
 }
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")
 
 
 def representation() -> str:
@@ -160,59 +155,22 @@ def queryables(name: str) -> Response:
 
 # -- items ---------------------------------------------------------------------------------------------
 def items_query(name: str, area: Area) -> ItemsQuery:
-    """Every /items parameter, checked (kept in one function, to hand over to the shared parser)."""
+    """Every /items parameter, checked: the shared reader (mapaid.queryargs) for the filters, limit,
+    offset, bbox and within; here only what is OGC's own (which parameters, bbox-crs)."""
     _only(_PARAMS[name])
     crs = request.args.get("bbox-crs")
     if crs is not None and crs != ogcapi.CRS84:
         abort(400, description=gettext("bbox-crs can only be %(crs)s (lon/lat)", crs=ogcapi.CRS84))
-    filters = parse_filters(request.args, area, settings().categories)
+    chosen = queryargs.filters(request.args, queryargs.Vocabulary.of(settings().categories, area))
+    window = queryargs.window(request.args, clamp=True)
+    box = queryargs.bbox(request.args)
     return ItemsQuery(
-        limit=min(_whole("limit", ogcapi.DEFAULT_LIMIT, 1, None), ogcapi.MAX_LIMIT),
-        offset=_whole("offset", 0, 0, ogcapi.MAX_OFFSET),
-        bbox=_bbox(request.args.get("bbox")),
-        filters={k: v for k, v in filters.items() if k in ogcapi.QUERYABLES[name]},
-        within=parse_within(request.args.get("within")) if name == "districts" else None,
+        limit=window.limit,
+        offset=window.offset,
+        bbox=None if box is None else box.as_tuple(),
+        filters={k: v for k, v in chosen.store_args().items() if k in ogcapi.QUERYABLES[name]},
+        within=queryargs.within(request.args) if name == "districts" else None,
     )
-
-
-def _whole(name: str, default: int, least: int, most: int | None) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    ok = raw.isascii() and raw.isdigit() and len(raw) <= 12
-    if not ok or int(raw) < least or (most is not None and int(raw) > most):
-        if most is None:
-            message = gettext("%(name)s must be a whole number from %(least)s", name=name, least=least)
-        else:
-            message = gettext(
-                "%(name)s must be a whole number from %(least)s to %(most)s",
-                name=name,
-                least=least,
-                most=most,
-            )
-        abort(400, description=message)
-    return int(raw)
-
-
-def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    if raw is None:
-        return None
-    parts = [p.strip() for p in raw.split(",")]
-    if len(parts) != 4 or not all(_NUMBER.fullmatch(p) for p in parts):
-        abort(400, description=gettext("bbox takes four numbers: min lon, min lat, max lon, max lat"))
-    x0, y0, x1, y1 = (float(p) for p in parts)
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or not (
-        -180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90
-    ):
-        abort(400, description=gettext("bbox must lie within longitude -180 to 180 and latitude -90 to 90"))
-    if x0 > x1 or y0 > y1:
-        abort(
-            400,
-            description=gettext(
-                "bbox is min lon, min lat, max lon, max lat: a minimum is larger than its maximum"
-            ),
-        )
-    return (x0, y0, x1, y1)
 
 
 @bp.get("/collections/<name>/items")
@@ -243,8 +201,7 @@ class _Found:
 
 
 def _post_items(area: Area, query: ItemsQuery, fmt: str) -> _Found:
-    page = Page(query.limit, query.offset)
-    posts, matched = get_store().public_page(today(), page, query.bbox, **query.filters)
+    posts, matched = get_store().public_page(today(), query.limit, query.offset, query.bbox, **query.filters)
     frame = export.public_frame(posts, area, settings().cell_res, current_language())
     if fmt == "html":
         rows = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
@@ -260,7 +217,7 @@ def _district_items(area: Area, query: ItemsQuery) -> _Found:
 
 
 def _district_features(area: Area, within: int | None) -> list[dict[str, Any]]:
-    distance = within or parse_within(None)
+    distance = within or queryargs.within({})
     result = cached_store_unmet(get_store(), today(), settings().categories, distance)
     table = district_table(result, area, current_language()).sort_values("district", kind="stable")
     table.insert(2, "within_m", distance)

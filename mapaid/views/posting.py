@@ -19,6 +19,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from flask.wrappers import Response
 from flask_babel import gettext
 
+from mapaid import queryargs
 from mapaid.db import get_store, rules, settings
 from mapaid.formonce import FormOnce, Made
 from mapaid.hexlabel import hexagon_label
@@ -26,7 +27,6 @@ from mapaid.i18n import current_language, translate
 from mapaid.intake import IntakeError, Problem
 from mapaid.maps import base_parts
 from mapaid.models import Kind
-from mapaid.nearby import BadCell, parse_cell
 from mapaid.nearpage import near_view
 from mapaid.posting import (
     Action,
@@ -86,8 +86,8 @@ def _post_form(values: dict[str, str], problems: dict[str, str], status: int = 2
     selected = values.get("cell") or None
     if selected:
         try:
-            origin = parse_cell(selected, settings().cell_res, area)
-        except BadCell:
+            origin = queryargs.cell_id(selected, settings().cell_res, area)
+        except queryargs.BadArgument:
             selected = None
         else:
             selected = h3.int_to_str(origin)

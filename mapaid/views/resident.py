@@ -15,19 +15,18 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from flask.wrappers import Response
 from flask_babel import gettext
 
-from mapaid import grid
+from mapaid import grid, queryargs
 from mapaid.counts import levels
 from mapaid.db import get_store, settings, today
 from mapaid.export import public_frame, uncertainty_m
-from mapaid.i18n import category_label, current_language, format_days, kind_label, translate
+from mapaid.i18n import category_label, current_language, format_days, kind_label
 from mapaid.intake import h3_cell
 from mapaid.maps import KIND_COLOURS, MAX_ZOOM, base_parts, legend_html, script_json
 from mapaid.models import Kind
-from mapaid.nearby import BadCell, Query, nearby, parse_cell, parse_within
+from mapaid.nearby import Query, nearby
 from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count, page_items, posts_columns
-from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, band_minutes, walk_bands
+from mapaid.spatial import WALK_M_PER_MIN, WITHIN_CHOICES, band_minutes, walk_bands
 from mapaid.views.basemap import basemap_url
-from mapaid.views.filters import parse_page
 from mapaid.views.places import search_config
 
 bp = Blueprint("resident", __name__)
@@ -132,36 +131,21 @@ def cells(parent: str) -> Response:
     return response
 
 
-def _origin(cell: str) -> int:
-    try:
-        return parse_cell(cell, settings().cell_res, get_store().area())
-    except BadCell as error:
-        abort(error.status, description=translate(error.message))
-
-
-def _query(origin: int) -> tuple[Query, int]:
-    try:
-        within = parse_within(request.args.get("within"), DEFAULT_WITHIN)
-    except ValueError as error:
-        abort(400, description=translate(error.args[0]))
-    kind = request.args.get("kind", "").strip().lower()
-    category = request.args.get("category", "").strip().lower()
-    if kind and kind not in {k.value for k in Kind}:
-        abort(400, description=gettext("kind must be offer or need"))
-    if category and category not in settings().categories:
-        names = ", ".join(category_label(c) for c in settings().categories)
-        abort(400, description=gettext("unknown category (use one of: %(categories)s)", categories=names))
-    query = Query(origin, within, (kind,) if kind else (), (category,) if category else ())
-    return query, parse_page(request.args.get("page"))
+def near_query(origin: int) -> Query:
+    """``within`` and the public filters from the query string, by the one parser (mapaid.queryargs);
+    a bad one is a 400 page naming it in the visitor's language (mapaid.web)."""
+    area = get_store().area()
+    vocabulary = queryargs.Vocabulary.of(settings().categories, area)
+    return Query(origin, queryargs.within(request.args), queryargs.filters(request.args, vocabulary))
 
 
 @bp.get("/near/<cell>")
 def near(cell: str) -> Response:
     """Rendered afresh on every request: a page kept per cell would answer faster, and so tell the next
     visitor which cells someone looked at (mapaid.cache)."""
-    origin = _origin(cell)
-    query, page = _query(origin)
-    return _html(_render_near(query, page))
+    origin = queryargs.cell_id(cell, settings().cell_res, get_store().area())
+    query = near_query(origin)
+    return _html(_render_near(query, queryargs.page(request.args)))
 
 
 def _labels() -> Labels:
@@ -226,4 +210,5 @@ def _render_near(query: Query, page: int) -> str:
         uncertainty=uncertainty_m(res),
         categories=settings().categories,
         kinds=[k.value for k in Kind],
+        pager_args={"within": query.within_m, **query.filters.query()},
     )
