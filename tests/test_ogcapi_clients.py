@@ -103,7 +103,8 @@ def test_gdal_reads_districts_with_their_numbers(site: Site) -> None:
 def test_owslib_lists_collections_conformance_and_queryables(site: Site) -> None:
     service = Features(f"{site.url}/ogcapi")
     assert [c["id"] for c in service.collections()["collections"]] == ["posts", "districts"]
-    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in service.conformance()["conformsTo"]
+    geojson = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson"
+    assert geojson in service.conformance()["conformsTo"]
     posts = service.collection("posts")
     west, south, east, north = posts["extent"]["spatial"]["bbox"][0]
     assert west <= site.public["lon"].min() and east >= site.public["lon"].max()
