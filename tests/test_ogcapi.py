@@ -20,6 +20,7 @@ from conftest import ROOMY_LIMITS, TEST_NOW, TEST_SECRET
 from flask.testing import FlaskClient
 from livesite import serve, shot
 from playwright.sync_api import Browser
+from test_a11y import check
 from test_csp import check_page
 from test_no_english_leaks import english_fragments, leaks, visible
 
@@ -173,6 +174,8 @@ def test_paging_by_next_links_reaches_the_last_item_once(site: Site) -> None:
 def test_limit_is_clamped_at_1000_and_offset_past_the_end_is_empty(site: Site) -> None:
     doc = as_json(site.client.get("/ogcapi/collections/posts/items?limit=5000"))
     assert doc["numberReturned"] == 330 and "limit=1000" in rels(doc)["self"][0]["href"]
+    crs84 = "crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84&bbox-crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    assert as_json(site.client.get(f"/ogcapi/collections/posts/items?{crs84}"))["numberReturned"] == 100
     doc = as_json(site.client.get("/ogcapi/collections/posts/items?offset=400"))
     assert (doc["numberMatched"], doc["numberReturned"], doc["features"]) == (330, 0, [])
     assert "next" not in rels(doc)
@@ -203,6 +206,7 @@ def test_bbox_and_filters_pick_the_posts_shown_inside(site: Site) -> None:
         ("bbox=200,0,210,1", "bbox"),
         ("bbox=27.6,53.8,27.5,53.9", "bbox"),
         ("bbox=27,53,28,54&bbox-crs=EPSG:3857", "bbox-crs"),
+        ("crs=http://www.opengis.net/def/crs/EPSG/0/3857", "crs"),
         ("limit=0", "limit"),
         ("limit=-5", "limit"),
         ("limit=ten", "limit"),
@@ -363,5 +367,10 @@ def test_items_page_on_a_phone(site: Site, browser: Browser) -> None:
         next_link.click()
         page.wait_for_url("**offset=20**")
         assert page.locator("table tbody tr").count() == 20
+        problems = check(page, "ogcapi items be phone")  # axe-core: no serious or critical violation
+        for path in ("/ogcapi", "/ogcapi/collections", "/ogcapi/collections/districts/items/frunzensky"):
+            page.goto(f"{url}{path}?f=html&lang=ru")
+            problems += check(page, f"{path} ru phone")
+        assert problems == [], "\n".join(problems)
     context.close()
     assert errors == []

@@ -28,7 +28,7 @@ from mapaid.unmet import cached_store_unmet, district_table
 bp = Blueprint("ogcapi", __name__, url_prefix="/ogcapi")
 PREFIX = "/ogcapi"
 _COMMON = frozenset({"f", "lang"})
-_ITEMS = frozenset({"bbox", "bbox-crs", "limit", "offset"})
+_ITEMS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset"})  # crs, bbox-crs: CRS84 alone
 _PARAMS = {
     "posts": _COMMON | _ITEMS | {"kind", "category", "district", "status"},
     "districts": _COMMON | _ITEMS | {"district", "within"},
@@ -156,11 +156,15 @@ def queryables(name: str) -> Response:
 # -- items ---------------------------------------------------------------------------------------------
 def items_query(name: str, area: Area) -> ItemsQuery:
     """Every /items parameter, checked: the shared reader (mapaid.queryargs) for the filters, limit,
-    offset, bbox and within; here only what is OGC's own (which parameters, bbox-crs)."""
+    offset, bbox and within; here only what is OGC's own (which parameters, crs and bbox-crs)."""
     _only(_PARAMS[name])
-    crs = request.args.get("bbox-crs")
-    if crs is not None and crs != ogcapi.CRS84:
-        abort(400, description=gettext("bbox-crs can only be %(crs)s (lon/lat)", crs=ogcapi.CRS84))
+    for param in ("crs", "bbox-crs"):  # a client of Part 2 may name the one CRS we serve
+        crs = request.args.get(param)
+        if crs is not None and crs != ogcapi.CRS84:
+            abort(
+                400,
+                description=gettext("%(name)s can only be %(crs)s (lon/lat)", name=param, crs=ogcapi.CRS84),
+            )
     chosen = queryargs.filters(request.args, queryargs.Vocabulary.of(settings().categories, area))
     window = queryargs.window(request.args, clamp=True)
     box = queryargs.bbox(request.args)
