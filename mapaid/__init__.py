@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from mapaid import cache, clock, db, limits, logs, wellformed
+from mapaid import cache, clock, db, i18n, limits, logs, wellformed
 from mapaid.config import environ_overrides, resolve
 from mapaid.formonce import FormOnce
 from mapaid.loginguard import LoginGuard
@@ -18,6 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     environment; tests pass their own database file here, and CLOCK (a ``mapaid.clock.Clock``) to fix
     the time."""
     app = logs.App(__name__, instance_path=None)
+    # The one place app.config is written; views read settings through mapaid.db.settings().
     merged: dict[str, Any] = environ_overrides()
     merged.update(config or {})
     settings = resolve(merged)
@@ -28,7 +29,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=bool(merged.get("SECURE_COOKIES")),
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        BABEL_DEFAULT_LOCALE=i18n.DEFAULT_LANGUAGE,
     )
     app.extensions["mapaid.settings"] = settings
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
@@ -45,5 +47,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from mapaid.views import register
 
     register(app)
-    limits.init_app(app, merged)
+    limits.init_app(app, settings)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -166,9 +166,17 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+MAX_TRUSTED_PROXIES = 5
+_OFF = ("", "0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Typed view of the configuration the non-web parts need (CLI, import, export)."""
+    """Typed view of every setting, the one place the app, its views and the CLI read them from
+    (``mapaid.db.settings()`` in a request; ``cli_settings()`` in a command). No module reads
+    ``app.config`` for a setting (tests/test_settings_one_place.py checks).
+
+    The rate limits stay text here ("" for the shipped default): mapaid.limits checks and applies them."""
 
     database: Path
     instance_dir: Path
@@ -181,7 +189,14 @@ class Settings:
     max_expires_days: int = 60
     session_hours: int = 12
     session_idle_minutes: int = 60
-    extra: Mapping[str, object] = field(default_factory=dict)
+    tiles: str | None = None  # a raster tile URL template; None: our own data only
+    tiles_attribution: str | None = None
+    basemap: Path | None = DEFAULT_BASEMAP  # the street and metro layer; None: switched off
+    secure_cookies: bool = False
+    trusted_proxies: int = 0
+    post_limit: str = ""
+    post_limit_total: str = ""
+    write_limit: str = ""
 
 
 SecretLoader = Callable[[Path], str]
@@ -209,6 +224,20 @@ def _places(raw: object, districts: Path) -> tuple[Path, ...]:
     if isinstance(raw, str):
         return tuple(Path(p.strip()) for p in raw.split(",") if p.strip())
     return tuple(Path(str(p)) for p in raw)  # type: ignore[attr-defined]
+
+
+def _text(raw: object) -> str | None:
+    """An optional text setting: None when absent or blank."""
+    text = "" if raw is None else str(raw).strip()
+    return text or None
+
+
+def _basemap(raw: object) -> Path | None:
+    """MAPAID_BASEMAP: a layer file, ``none`` to draw none, the shipped Minsk layer when unset."""
+    text = _text(raw)
+    if text is None:
+        return DEFAULT_BASEMAP
+    return None if text.lower() == "none" else Path(text)
 
 
 def environ_overrides(environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -250,7 +279,16 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         session_idle_minutes=_int_setting(
             "MAPAID_SESSION_IDLE_MINUTES", overrides.get("SESSION_IDLE_MINUTES", 60), 1, 24 * 60 * 30
         ),
-        extra={k: v for k, v in overrides.items() if k in ("TILES", "TILES_ATTRIBUTION")},
+        tiles=_text(overrides.get("TILES")),
+        tiles_attribution=_text(overrides.get("TILES_ATTRIBUTION")),
+        basemap=_basemap(overrides.get("BASEMAP")),
+        secure_cookies=str(overrides.get("SECURE_COOKIES") or "").strip().lower() not in _OFF,
+        trusted_proxies=_int_setting(
+            "MAPAID_TRUSTED_PROXIES", overrides.get("TRUSTED_PROXIES") or 0, 0, MAX_TRUSTED_PROXIES
+        ),
+        post_limit=_text(overrides.get("POST_LIMIT")) or "",
+        post_limit_total=_text(overrides.get("POST_LIMIT_TOTAL")) or "",
+        write_limit=_text(overrides.get("WRITE_LIMIT")) or "",
     )
 
 

@@ -65,7 +65,6 @@ def _remember(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     babel.init_app(app, locale_selector=select_locale)
     app.after_request(_remember)
     app.context_processor(

@@ -21,7 +21,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Flask, current_app, request
@@ -31,12 +31,11 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from mapaid.config import ConfigError
+from mapaid.config import ConfigError, Settings
 
 POST_LIMIT = "5 per minute;30 per day"
 POST_LIMIT_TOTAL = "600 per minute"
 WRITE_LIMIT = "60 per minute"
-MAX_TRUSTED_PROXIES = 5
 
 # Where each limit applies (endpoint names). Posting shares one count between the form and the API, so a
 # client cannot double its share by switching; other writes (a poster's private link, the API's delete and
@@ -66,16 +65,6 @@ def _limit_setting(name: str, raw: object) -> str:
     return text
 
 
-def _proxies(raw: object) -> int:
-    try:
-        value = int(str(raw))
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_TRUSTED_PROXIES:
-        raise ConfigError(f"MAPAID_TRUSTED_PROXIES must be a whole number from 0 to {MAX_TRUSTED_PROXIES}")
-    return value
-
-
 def client_key_function(key: bytes) -> Callable[[], str]:
     """The limiter's key for this request's client: a keyed hash of its address (the /64 for IPv6)."""
 
@@ -98,13 +87,13 @@ def _everyone() -> str:
     return "everyone"
 
 
-def init_app(app: Flask, config: Mapping[str, Any]) -> Limiter:
+def init_app(app: Flask, settings: Settings) -> Limiter:
     """Wrap the app in ProxyFix (when proxies are trusted) and limit the write endpoints. Call after the
     blueprints are registered."""
-    post = _limit_setting("MAPAID_POST_LIMIT", config.get("POST_LIMIT") or POST_LIMIT)
-    total = _limit_setting("MAPAID_POST_LIMIT_TOTAL", config.get("POST_LIMIT_TOTAL") or POST_LIMIT_TOTAL)
-    write = _limit_setting("MAPAID_WRITE_LIMIT", config.get("WRITE_LIMIT") or WRITE_LIMIT)
-    proxies = _proxies(config.get("TRUSTED_PROXIES") or 0)
+    post = _limit_setting("MAPAID_POST_LIMIT", settings.post_limit or POST_LIMIT)
+    total = _limit_setting("MAPAID_POST_LIMIT_TOTAL", settings.post_limit_total or POST_LIMIT_TOTAL)
+    write = _limit_setting("MAPAID_WRITE_LIMIT", settings.write_limit or WRITE_LIMIT)
+    proxies = settings.trusted_proxies
     if proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies

@@ -1,25 +1,48 @@
 """The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json.
 
-A test compares its paths with the app's routes, so a route cannot be added without being described.
+The document is a list of operations (``Route``), one function per group of routes (``GROUPS``): to
+describe a new route, add a ``Route`` to its group's list, or a group function to ``GROUPS``. A test walks
+the app's URL map over every blueprint and fails for any /api/v1 route or method not described here.
+
+Enums, patterns and bounds say exactly what the one parser (mapaid.queryargs) and the JSON checks take,
+so that schemathesis can tell accepted from refused requests; links from ``createPost`` to the operations
+on the new post (its ``id`` and private ``token``) let it run sequences (its stateful phase).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from mapaid.models import MAX_CONTACT, MAX_TEXT
+from mapaid.models import MAX_CONTACT, MAX_TEXT, Kind, Status
+from mapaid.moderation import MAX_QUERY
+from mapaid.privacy import ID_BYTES, TOKEN_BYTES
+from mapaid.queryargs import MAX_PAGE
 from mapaid.reports import REASONS
 from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+KINDS = [str(k) for k in Kind]
+STATUSES = [str(s) for s in Status]
+SESSION_COOKIE = "session"  # Flask's session cookie, which carries a coordinator's login (mapaid.sessions)
 # What the intake takes, as patterns (ECMA-262 and Python alike). A post's text may hold tab, LF and CR
 # (line ends become LF) but no other control character, and something besides blanks (the ends are
 # stripped); a contact is one line. Lists are comma-separated and any case (``?kind=Offer,need``).
 _TEXT_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
 TEXT_PATTERN = f"^\\s*[^{_TEXT_CONTROL}]*[^\\s{_TEXT_CONTROL}][^{_TEXT_CONTROL}]*\\s*$"
 CONTACT_PATTERN = "^\\s*[^\\x00-\\x1f\\x7f]*\\s*$"
-CELL_PATTERN = "^\\s*[0-9a-fA-F]{1,16}\\s*$"
+CELL_PATTERN = "^\\s*[0-9a-fA-F]{1,16}\\s*$"  # any H3 id (a body's cell is checked by the intake)
+ID_PATTERN = f"^[0-9a-f]{{{2 * ID_BYTES}}}$"  # mapaid.privacy.new_ids
+TOKEN_PATTERN = f"^[A-Za-z0-9_-]{{{-(-TOKEN_BYTES * 4 // 3)}}}$"  # secrets.token_urlsafe(TOKEN_BYTES)
+_BLANK = "[ \\t\\n\\r\\f\\v]*"  # queryargs.BLANKS
+
+
+def cell_pattern(res: int) -> str:
+    """An H3 cell id (hex, any case, blanks around) at resolution ``res`` or finer: 15 hex digits, mode
+    1 (the leading 8), the resolution in the second digit; a leading zero is allowed (16 digits)."""
+    finer = "".join(f"{r:x}{r:X}" if r > 9 else str(r) for r in range(res, 16))
+    return f"^\\s*0?8[{finer}][0-9a-fA-F]{{13}}\\s*$"
 
 
 def _any_case(word: str) -> str:
@@ -27,41 +50,96 @@ def _any_case(word: str) -> str:
 
 
 def list_pattern(words: Sequence[str]) -> str:
-    """Comma-separated ``words`` in any case, empty items allowed (the parser skips them)."""
-    word = "(" + "|".join(_any_case(w) for w in words) + ")"
-    return f"^,*({word}(,+{word})*)?,*$"
+    """Comma-separated ``words`` in any case, ASCII blanks around each, empty items allowed (the parser
+    skips them)."""
+    word = f"{_BLANK}(" + "|".join(_any_case(w) for w in words) + f"){_BLANK}"
+    return f"^[ \\t\\n\\r\\f\\v,]*({word}(,[ \\t\\n\\r\\f\\v,]*{word})*)?[ \\t\\n\\r\\f\\v,]*$"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the document depends on: the site's categories, its longest expiry, its districts (from the
+    store) and the H3 resolution it serves."""
+
+    categories: tuple[str, ...]
+    max_expires_days: int = 60
+    districts: tuple[str, ...] = ()
+    cell_res: int = 9
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: ``path`` (OpenAPI style, ``{id}``), ``method`` (lower case) and its Operation
+    Object, which must carry an ``operationId``; ``schemas`` it adds to the components."""
+
+    path: str
+    method: str
+    operation: dict[str, Any]
+    schemas: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ERROR}}}
 
 
+def _ref(schema: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{schema}"}
+
+
 def _body(schema: str) -> dict[str, Any]:
-    return {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-def _ok(description: str, schema: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
+def _ok(description: str, schema: str | dict[str, Any], media: str = "application/json") -> dict[str, Any]:
+    body = _ref(schema) if isinstance(schema, str) else schema
+    return {"description": description, "content": {media: {"schema": body}}}
 
 
-def _geojson(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/geo+json": {"schema": schema}}}
+def _geojson(description: str, schema: str) -> dict[str, Any]:
+    return _ok(description, schema, "application/geo+json")
 
 
-def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, Any]:
+def _query(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
+    made = {"name": name, "in": "query", "schema": schema, "description": description}
+    return made | ({"required": True} if required else {})
+
+
+def _enum_or_string(values: Sequence[str]) -> dict[str, Any]:
+    return {"enum": list(values)} if values else {"type": "string"}
+
+
+def _filters(ctx: Context, *, any_status: bool) -> list[dict[str, Any]]:
+    """kind, category, district (and status): comma-separated or repeated, any case; empty: all."""
+    how = "comma-separated or repeated, any case; empty or left out: all"
+    params = [
+        _query("kind", {"type": "string", "pattern": list_pattern(KINDS)}, f"offer, need ({how})"),
+        _query("category", {"type": "string", "pattern": list_pattern(ctx.categories)}, how),
+    ]
+    if ctx.districts:
+        params.append(
+            _query("district", {"type": "string", "pattern": list_pattern(ctx.districts)}, f"slugs ({how})")
+        )
+    if any_status:
+        params.append(_query("status", {"type": "string", "pattern": list_pattern(STATUSES)}, how))
+    return params
+
+
+def _within() -> dict[str, Any]:
+    return _query(
+        "within",
+        {"type": "integer", "enum": list(WITHIN_CHOICES), "default": DEFAULT_WITHIN},
+        "walking metres",
+    )
+
+
+def _components(ctx: Context) -> dict[str, Any]:
     post_properties = {
-        "id": {"type": "string"},
-        "kind": {"enum": ["offer", "need"]},
-        "category": {"enum": list(categories)},
+        "id": {"type": "string", "pattern": ID_PATTERN},
+        "kind": {"enum": KINDS},
+        "category": {"enum": list(ctx.categories)},
         "text": {"type": "string", "maxLength": MAX_TEXT},
         "contact": {"type": ["string", "null"], "maxLength": MAX_CONTACT},
-        "district": {"type": "string", "description": "district slug"},
+        "district": {**_enum_or_string(ctx.districts), "description": "district slug"},
         "district_name": {"type": "string"},
         "cell": {"type": "string", "description": "H3 cell id (hex)"},
         "uncertainty_m": {
@@ -70,14 +148,15 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
         },
         "created": {"type": "string", "format": "date"},
         "expires": {"type": "string", "format": "date"},
-        "status": {"enum": ["open", "fulfilled", "hidden"]},
+        "status": {"enum": STATUSES},
         "walk_m": {"type": "integer", "description": "estimated walking metres (only in searches)"},
     }
     point = {
         "type": "object",
+        "required": ["type", "coordinates"],
         "properties": {
             "type": {"const": "Point"},
-            "coordinates": {"type": "array", "items": {"type": "number"}},
+            "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
         },
     }
     return {
@@ -95,8 +174,8 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                 "description": "Say where with `cell` or with `lat` and `lon`; a point is turned into "
                 "its cell at once and never stored. A place outside the served area is refused (422).",
                 "properties": {
-                    "kind": {"enum": ["offer", "need"]},
-                    "category": {"enum": list(categories)},
+                    "kind": {"enum": KINDS},
+                    "category": {"enum": list(ctx.categories)},
                     "text": {"type": "string", "pattern": TEXT_PATTERN, "maxLength": MAX_TEXT},
                     "contact": {
                         "type": ["string", "null"],
@@ -107,12 +186,12 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                     "expires_days": {
                         "type": ["integer", "null"],
                         "minimum": 1,
-                        "maximum": max_expires_days,
+                        "maximum": ctx.max_expires_days,
                         "description": "null or left out: the site's default",
                     },
                     "cell": {"type": "string", "pattern": CELL_PATTERN, "description": "H3 cell id (hex)"},
-                    "lat": {"type": "number", "minimum": -90, "maximum": 90},
-                    "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                    "lat": {"type": "number", "minimum": -90, "maximum": 90, "description": "finite"},
+                    "lon": {"type": "number", "minimum": -180, "maximum": 180, "description": "finite"},
                 },
             },
             "Extend": {
@@ -123,7 +202,7 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                     "days": {
                         "type": "integer",
                         "minimum": 1,
-                        "maximum": max_expires_days,
+                        "maximum": ctx.max_expires_days,
                         "description": "days to add; the post never stays up longer than the site's "
                         "limit from today (as a new post)",
                     }
@@ -132,7 +211,10 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
             "Extended": {
                 "type": "object",
                 "required": ["id", "expires"],
-                "properties": {"id": {"type": "string"}, "expires": {"type": "string", "format": "date"}},
+                "properties": {
+                    "id": {"type": "string", "pattern": ID_PATTERN},
+                    "expires": {"type": "string", "format": "date"},
+                },
             },
             "NewText": {
                 "type": "object",
@@ -143,33 +225,49 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
             "Edited": {
                 "type": "object",
                 "required": ["id", "text"],
-                "properties": {"id": {"type": "string"}, "text": {"type": "string"}},
+                "properties": {"id": {"type": "string", "pattern": ID_PATTERN}, "text": {"type": "string"}},
+            },
+            "Fulfilled": {
+                "type": "object",
+                "required": ["id", "status"],
+                "properties": {
+                    "id": {"type": "string", "pattern": ID_PATTERN},
+                    "status": {"const": "fulfilled"},
+                },
             },
             "Created": {
                 "type": "object",
+                "required": ["id", "cell", "district", "token"],
                 "properties": {
-                    "id": {"type": "string"},
-                    "cell": {"type": "string"},
-                    "district": {"type": "string"},
+                    "id": {"type": "string", "pattern": ID_PATTERN},
+                    "cell": {"type": "string", "pattern": cell_pattern(ctx.cell_res)},
+                    "district": {**_enum_or_string(ctx.districts), "description": "district slug"},
                     "token": {
                         "type": "string",
+                        "pattern": TOKEN_PATTERN,
                         "description": "private; shown once, needed to change the post",
                     },
                 },
             },
             "Post": {
                 "type": "object",
+                "required": ["type", "geometry", "properties"],
                 "properties": {
                     "type": {"const": "Feature"},
                     "geometry": point,
-                    "properties": {"type": "object", "properties": post_properties},
+                    "properties": {
+                        "type": "object",
+                        "required": ["id", "kind", "category", "text", "district", "cell", "expires"],
+                        "properties": post_properties,
+                    },
                 },
             },
             "Posts": {
                 "type": "object",
+                "required": ["type", "features"],
                 "properties": {
                     "type": {"const": "FeatureCollection"},
-                    "features": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
+                    "features": {"type": "array", "items": _ref("Post")},
                 },
             },
             "Report": {
@@ -180,171 +278,380 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
                 "are kept: nothing about who reported it.",
                 "properties": {"reason": {"enum": list(REASONS)}},
             },
+            "Reported": {
+                "type": "object",
+                "required": ["id", "reason"],
+                "properties": {
+                    "id": {"type": "string", "pattern": ID_PATTERN},
+                    "reason": {"enum": list(REASONS)},
+                },
+            },
             "Districts": {
                 "type": "object",
+                "required": ["type", "features"],
                 "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
             },
         },
         "parameters": {
-            "PostId": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            "PostId": {
+                "name": "id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": ID_PATTERN},
+                "description": "the post's id (20 hex digits)",
+            },
             "Token": {
                 "name": "X-Post-Token",
                 "in": "header",
                 "required": True,
-                "schema": {"type": "string", "minLength": 1},
+                "schema": {"type": "string", "pattern": TOKEN_PATTERN},
+                "description": "the post's private token, as createPost gave it",
+            },
+        },
+        "securitySchemes": {
+            "postToken": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-Post-Token",
+                "description": "a post's private token: changes that post only",
+            },
+            "coordinatorSession": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": SESSION_COOKIE,
+                "description": "a coordinator's login (POST /coordinator/login sets it)",
             },
         },
     }
 
 
-def _paths(categories: Sequence[str]) -> dict[str, Any]:
-    token_errors = {
-        "400": _error("no X-Post-Token header"),
-        "403": _error("the token is not this post's"),
-        "404": _error("no such post"),
-        "429": _error("too many writes from this client in a short time; see Retry-After"),
-    }
-    body_errors = {
-        "400": _error("no X-Post-Token header, or not a JSON object"),
-        "413": _error("body too large"),
-        "422": _error("a field is invalid; `field` names it"),
-    }
-    id_and_token = [{"$ref": "#/components/parameters/PostId"}, {"$ref": "#/components/parameters/Token"}]
-    search = [
-        {
-            "name": "cell",
-            "in": "query",
-            "required": True,
-            "schema": {"type": "string", "pattern": CELL_PATTERN},
-            "description": "H3 cell id (hex) inside the served area, at the site's resolution or finer",
-        },
-        {
-            "name": "within",
-            "in": "query",
-            "schema": {"type": "integer", "enum": list(WITHIN_CHOICES), "default": DEFAULT_WITHIN},
-        },
-        {
-            "name": "kind",
-            "in": "query",
-            "schema": {"type": "string", "pattern": list_pattern(["offer", "need"])},
-            "description": "offer, need or both",
-        },
-        {
-            "name": "category",
-            "in": "query",
-            "schema": {"type": "string", "pattern": list_pattern(categories)},
-            "description": "comma-separated",
-        },
-    ]
+_TOKEN_ERRORS = {
+    "401": _error("no X-Post-Token header"),
+    "403": _error("the token is not this post's"),
+    "404": _error("no such post"),
+    "429": _error("too many writes from this client in a short time; see Retry-After"),
+}
+_BODY_ERRORS = {
+    "400": _error("not a JSON object"),
+    "413": _error("body too large"),
+    "422": _error("a field is invalid; `field` names it"),
+}
+_ID_AND_TOKEN = [{"$ref": "#/components/parameters/PostId"}, {"$ref": "#/components/parameters/Token"}]
+_WITH_TOKEN: list[dict[str, list[str]]] = [{"postToken": []}]
+_NEW_ID = {"path.id": "$response.body#/id"}
+_NEW_ID_AND_TOKEN = {**_NEW_ID, "header.X-Post-Token": "$response.body#/token"}
+
+
+def _created_links() -> dict[str, Any]:
+    """From a new post to what can be done with it: its id and its private token."""
     return {
-        "/api/v1/posts": {
-            "post": {
-                "summary": "Post an offer or need",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewPost"}}},
-                },
+        "GetPost": {"operationId": "getPost", "parameters": _NEW_ID, "description": "read it back"},
+        "ReportPost": {"operationId": "reportPost", "parameters": _NEW_ID},
+        "EditPost": {"operationId": "editPost", "parameters": _NEW_ID_AND_TOKEN},
+        "ExtendPost": {"operationId": "extendPost", "parameters": _NEW_ID_AND_TOKEN},
+        "FulfilPost": {"operationId": "fulfilPost", "parameters": _NEW_ID_AND_TOKEN},
+        "DeletePost": {"operationId": "deletePost", "parameters": _NEW_ID_AND_TOKEN},
+    }
+
+
+def post_routes(ctx: Context) -> list[Route]:
+    """The public posts API: search, create, read, report, and the poster's changes with the token."""
+    search = [
+        _query(
+            "cell",
+            {"type": "string", "pattern": cell_pattern(ctx.cell_res)},
+            "H3 cell id (hex) inside the served area, at the site's resolution or finer",
+            required=True,
+        ),
+        _within(),
+        *_filters(ctx, any_status=False),
+    ]
+    created = _ok("created; Location names the new post", "Created")
+    created["links"] = _created_links()
+    created["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new post's URL"}}
+    return [
+        Route(
+            "/api/v1/posts",
+            "get",
+            {
+                "operationId": "listPosts",
+                "summary": "Open posts within walking distance of a cell, nearest first",
+                "parameters": search,
                 "responses": {
-                    "201": {
-                        "description": "created",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}},
-                    },
+                    "200": _geojson("posts with walk_m", "Posts"),
+                    "400": _error("a parameter is invalid; `field` names it"),
+                    "422": _error("the cell is outside the served area"),
+                },
+            },
+        ),
+        Route(
+            "/api/v1/posts",
+            "post",
+            {
+                "operationId": "createPost",
+                "summary": "Post an offer or need",
+                "requestBody": _body("NewPost"),
+                "responses": {
+                    "201": created,
                     "400": _error("not a JSON object"),
                     "413": _error("body too large"),
                     "422": _error("a field is invalid; `field` names it"),
                     "429": _error("too many posts from this client, or in total; see Retry-After"),
                 },
             },
-            "get": {
-                "summary": "Open posts within walking distance of a cell, nearest first",
-                "parameters": search,
-                "responses": {
-                    "200": _geojson("posts with walk_m", {"$ref": "#/components/schemas/Posts"}),
-                    "400": _error("a parameter is invalid"),
-                    "422": _error("the cell is outside the served area"),
-                },
-            },
-        },
-        "/api/v1/posts/{id}": {
-            "get": {
+        ),
+        Route(
+            "/api/v1/posts/{id}",
+            "get",
+            {
+                "operationId": "getPost",
                 "summary": "One open post",
                 "parameters": [{"$ref": "#/components/parameters/PostId"}],
                 "responses": {
-                    "200": _geojson("the post", {"$ref": "#/components/schemas/Post"}),
+                    "200": _geojson("the post", "Post"),
                     "404": _error("no open post with this id"),
                 },
             },
-            "delete": {
+        ),
+        Route(
+            "/api/v1/posts/{id}",
+            "delete",
+            {
+                "operationId": "deletePost",
                 "summary": "Delete a post with its private token",
-                "parameters": id_and_token,
-                "responses": {"204": {"description": "deleted"}, **token_errors},
+                "parameters": _ID_AND_TOKEN,
+                "security": _WITH_TOKEN,
+                "responses": {"204": {"description": "deleted"}, **_TOKEN_ERRORS},
             },
-            "patch": {
+        ),
+        Route(
+            "/api/v1/posts/{id}",
+            "patch",
+            {
+                "operationId": "editPost",
                 "summary": "Change a post's text with its private token (nothing else can change)",
-                "parameters": id_and_token,
+                "parameters": _ID_AND_TOKEN,
+                "security": _WITH_TOKEN,
                 "requestBody": _body("NewText"),
-                "responses": {"200": _ok("the text as stored", "Edited"), **token_errors, **body_errors},
+                "responses": {"200": _ok("the text as stored", "Edited"), **_TOKEN_ERRORS, **_BODY_ERRORS},
             },
-        },
-        "/api/v1/posts/{id}/extend": {
-            "post": {
+        ),
+        Route(
+            "/api/v1/posts/{id}/extend",
+            "post",
+            {
+                "operationId": "extendPost",
                 "summary": "Keep a post up longer, with its private token",
-                "parameters": id_and_token,
+                "parameters": _ID_AND_TOKEN,
+                "security": _WITH_TOKEN,
                 "requestBody": _body("Extend"),
-                "responses": {"200": _ok("its new last day", "Extended"), **token_errors, **body_errors},
-            }
-        },
-        "/api/v1/posts/{id}/fulfilled": {
-            "post": {
+                "responses": {"200": _ok("its new last day", "Extended"), **_TOKEN_ERRORS, **_BODY_ERRORS},
+            },
+        ),
+        Route(
+            "/api/v1/posts/{id}/fulfilled",
+            "post",
+            {
+                "operationId": "fulfilPost",
                 "summary": "Mark a post fulfilled with its private token",
-                "parameters": id_and_token,
-                "responses": {"200": {"description": "marked fulfilled"}, **token_errors},
-            }
-        },
-        "/api/v1/posts/{id}/report": {
-            "post": {
+                "parameters": _ID_AND_TOKEN,
+                "security": _WITH_TOKEN,
+                "responses": {"200": _ok("marked fulfilled", "Fulfilled"), **_TOKEN_ERRORS},
+            },
+        ),
+        Route(
+            "/api/v1/posts/{id}/report",
+            "post",
+            {
+                "operationId": "reportPost",
                 "summary": "Report an open post to the coordinators",
                 "parameters": [{"$ref": "#/components/parameters/PostId"}],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
-                },
+                "requestBody": _body("Report"),
                 "responses": {
-                    "202": {
-                        "description": "counted; it waits in the moderation queue",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "id": {"type": "string"},
-                                        "reason": {"enum": list(REASONS)},
-                                    },
-                                }
-                            }
-                        },
-                    },
+                    "202": _ok("counted; it waits in the moderation queue", "Reported"),
                     "400": _error("not a JSON object"),
                     "404": _error("no open post with this id"),
                     "413": _error("body too large"),
                     "422": _error("the reason is missing or unknown, or another field was sent"),
                     "429": _error("too many writes from this client in a short time; see Retry-After"),
                 },
-            }
-        },
-        "/api/v1/districts": {
-            "get": {
+            },
+        ),
+    ]
+
+
+def public_routes(_ctx: Context) -> list[Route]:
+    """The served area and this document."""
+    return [
+        Route(
+            "/api/v1/districts",
+            "get",
+            {
+                "operationId": "listDistricts",
                 "summary": "The served area's districts (© OpenStreetMap contributors, ODbL)",
-                "responses": {"200": _geojson("districts", {"$ref": "#/components/schemas/Districts"})},
-            }
+                "responses": {"200": _geojson("districts", "Districts")},
+            },
+        ),
+        Route(
+            "/api/v1/openapi.json",
+            "get",
+            {
+                "operationId": "getOpenAPI",
+                "summary": "This document",
+                "responses": {
+                    "200": _ok("OpenAPI 3.1", {"type": "object", "required": ["openapi", "paths"]})
+                },
+            },
+        ),
+    ]
+
+
+def _coordinator_schemas(ctx: Context) -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+    per_category = {
+        f"{c}_{what}": share if what == "share_met" else count
+        for c in ctx.categories
+        for what in ("offers", "needs", "unmet", "share_met")
+    }
+    return {
+        "DistrictTable": {
+            "type": "object",
+            "required": ["within_m", "categories", "districts"],
+            "properties": {
+                "within_m": {"enum": list(WITHIN_CHOICES)},
+                "categories": {"type": "array", "items": {"enum": list(ctx.categories)}},
+                "districts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["district", "name", "rank", "offers", "needs", "unmet", "share_met"],
+                        "properties": {
+                            "district": _enum_or_string(ctx.districts),
+                            "name": {"type": "string"},
+                            "rank": {"type": "integer", "minimum": 1},
+                            "offers": count,
+                            "needs": count,
+                            "unmet": count,
+                            "share_met": share,
+                            **per_category,
+                        },
+                    },
+                },
+            },
         },
-        "/api/v1/openapi.json": {
-            "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
+        "ModerationPosts": {
+            "type": "object",
+            "required": ["total", "page", "per_page", "posts"],
+            "properties": {
+                "total": count,
+                "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                "per_page": {"type": "integer", "minimum": 1},
+                "posts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "kind", "category", "text", "district", "status", "expired"],
+                        "properties": {
+                            "id": {"type": "string", "pattern": ID_PATTERN},
+                            "kind": {"enum": KINDS},
+                            "category": {"type": "string"},
+                            "text": {"type": "string"},
+                            "contact": {"type": ["string", "null"]},
+                            "district": {"type": "string"},
+                            "created_day": {"type": "string"},
+                            "expires_day": {"type": "string"},
+                            "status": {"enum": STATUSES},
+                            "expired": {"type": "boolean"},
+                        },
+                    },
+                },
+            },
         },
     }
 
 
-def document(categories: Sequence[str], max_expires_days: int = 60) -> dict[str, Any]:
+def coordinator_routes(ctx: Context) -> list[Route]:
+    """The coordinators' read-only JSON: their login cookie, never cached (``no-store``)."""
+    login: list[dict[str, list[str]]] = [{"coordinatorSession": []}]
+    not_logged_in = _error("not logged in as a coordinator")
+    schemas = _coordinator_schemas(ctx)
+    search = [
+        *_filters(ctx, any_status=True),
+        _query(
+            "q",
+            {"type": "string", "maxLength": MAX_QUERY},
+            "text found in a post's text or contact (any case, taken literally)",
+        ),
+        _query(
+            "cell",
+            {"type": "string", "pattern": cell_pattern(ctx.cell_res)},
+            "one hexagon (H3 id at the site's resolution or finer)",
+        ),
+        _query("reported", {"enum": ["", "0", "1"]}, "1: reported posts only, most reported first"),
+        _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "1,000 a page"),
+    ]
+    return [
+        Route(
+            "/api/v1/coordinator/districts",
+            "get",
+            {
+                "operationId": "coordinatorDistricts",
+                "summary": "Unmet needs by district, as the coordinator page and /export/districts.csv",
+                "security": login,
+                "parameters": [_within()],
+                "responses": {
+                    "200": _ok("districts, most unmet first", "DistrictTable"),
+                    "400": _error("a parameter is invalid; `field` names it"),
+                    "401": not_logged_in,
+                },
+            },
+            schemas,
+        ),
+        Route(
+            "/api/v1/coordinator/posts",
+            "get",
+            {
+                "operationId": "coordinatorPosts",
+                "summary": "Posts of every status for moderation, with the moderation page's filters",
+                "security": login,
+                "parameters": search,
+                "responses": {
+                    "200": _ok("one page of posts, newest day first", "ModerationPosts"),
+                    "400": _error("a parameter is invalid; `field` names it"),
+                    "401": not_logged_in,
+                },
+            },
+            schemas,
+        ),
+    ]
+
+
+# Each group describes some routes; add a group (or a route to one) with each new /api/v1 route.
+GROUPS: list[Callable[[Context], list[Route]]] = [post_routes, public_routes, coordinator_routes]
+
+
+def routes(ctx: Context) -> list[Route]:
+    return [route for group in GROUPS for route in group(ctx)]
+
+
+def document(
+    categories: Sequence[str],
+    max_expires_days: int = 60,
+    districts: Sequence[str] = (),
+    cell_res: int = 9,
+) -> dict[str, Any]:
+    ctx = Context(tuple(categories), max_expires_days, tuple(districts), cell_res)
+    components = _components(ctx)
+    paths: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    for route in routes(ctx):
+        operation_id = route.operation["operationId"]
+        if operation_id in seen or route.method in paths.get(route.path, {}):
+            raise ValueError(f"described twice: {operation_id} ({route.method} {route.path})")
+        seen.add(operation_id)
+        paths.setdefault(route.path, {})[route.method] = route.operation
+        components["schemas"].update(route.schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -353,6 +660,6 @@ def document(categories: Sequence[str], max_expires_days: int = 60) -> dict[str,
             "description": "Neighbourhood offers and needs by H3 cell. Errors are JSON {error, field}; "
             "405 for a wrong method on any path.",
         },
-        "paths": _paths(categories),
-        "components": _components(categories, max_expires_days),
+        "paths": paths,
+        "components": components,
     }

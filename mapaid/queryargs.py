@@ -38,6 +38,7 @@ MAX_PAGE = 1_000_000  # 10^9 posts at the API's 1,000 a page; OFFSET stays far b
 MAX_OFFSET = 1_000_000_000  # as MAX_PAGE: far below SQLite's 64-bit OFFSET, far past any real list
 DEFAULT_LIMIT = 100  # OGC API items a page when the client does not say
 MAX_LIMIT = 1000  # most OGC API items a page
+BLANKS = " \t\n\r\f\v"  # blanks a list item may have around it: ASCII only, all matched by a pattern's \s
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: "²".isdigit() is true, yet int("²") fails
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # no nan, inf or "1_0"
 
@@ -119,11 +120,12 @@ def _list(args: Args, name: str, allowed: Sequence[str]) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for raw in values(args, name):
         for part in raw.split(","):
-            value = part.strip().lower()
+            given = part.strip(BLANKS)
+            value = given.lower() if given.isascii() else given  # the Kelvin sign is no "k"
             if not value:
                 continue
             if value not in allowed:
-                raise BadArgument(name, _unknown(name, part.strip(), allowed))
+                raise BadArgument(name, _unknown(name, given, allowed))
             found[value] = None
     return tuple(found)
 
@@ -288,8 +290,9 @@ def search(args: Args, res: int, keep: str | None = None) -> Search:
     """The coordinators' ``q`` (text, at most MAX_QUERY characters, blanks collapsed), ``cell`` (one
     hexagon at the site's resolution, anywhere) and ``reported`` (1: reported posts only; 0 or absent:
     all)."""
-    text = " ".join(one(args, "q").split())
-    if len(text) > MAX_QUERY:
+    raw = one(args, "q")
+    text = " ".join(raw.split())
+    if len(raw) > MAX_QUERY:  # as typed, blanks and all: what the OpenAPI document's maxLength counts
         raise BadArgument("q", Message(N_("A search is at most %(n)s characters."), n=MAX_QUERY))
     reported = one(args, "reported")
     if reported not in ("", "0", "1"):

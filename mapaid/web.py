@@ -94,7 +94,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(assets.bp)
-    tiles = str(app.config.get("TILES") or "") or None
+    tiles = app.extensions["mapaid.settings"].tiles
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -17,6 +17,7 @@ from typing import Any
 import h3.api.basic_int as h3
 import pytest
 import schemathesis
+from conftest import Cli
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -25,6 +26,8 @@ from mapaid import create_app, openapi
 from mapaid.config import DEFAULT_CATEGORIES
 
 EXAMPLES = 60
+STATEFUL_EXAMPLES = 25
+PASSWORD = "correct horse battery"
 CENTRE = (53.9025, 27.5615)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))
 DOCUMENT = openapi.document(DEFAULT_CATEGORIES)
@@ -63,16 +66,43 @@ def _served(case: Any) -> Any:
 
 
 @pytest.fixture
-def api(config: dict[str, Any]) -> Any:
+def served_app(config: dict[str, Any], cli: Cli) -> Flask:
     app: Flask = create_app({**config, "PROPAGATE_EXCEPTIONS": False})
-    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    assert cli("coordinator", "add", "anna", "--password-stdin", input=PASSWORD + "\n").exit_code == 0
+    return app
+
+
+@pytest.fixture
+def api(served_app: Flask) -> Any:
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", served_app)
+
+
+@pytest.fixture
+def login(served_app: Flask) -> dict[str, str]:
+    """The Cookie header of a coordinator's login, for the operations that need one (coordinatorSession)."""
+    served_app.config["WTF_CSRF_ENABLED"] = False
+    client = served_app.test_client()
+    response = client.post("/coordinator/login", data={"name": "anna", "password": PASSWORD})
+    assert response.status_code == 302
+    cookie = client.get_cookie(openapi.SESSION_COOKIE)
+    assert cookie is not None
+    return {"Cookie": f"{openapi.SESSION_COOKIE}={cookie.value}"}
+
+
+def _needs_login(path: str, method: str) -> bool:
+    security = DOCUMENT["paths"][path][method].get("security", ())
+    return any("coordinatorSession" in s for s in security)
 
 
 @pytest.mark.parametrize(("path", "method", "mode"), CASES)
-def test_api_conforms_to_its_openapi_document(api: Any, path: str, method: str, mode: GenerationMode) -> None:
+def test_api_conforms_to_its_openapi_document(
+    api: Any, login: dict[str, str], path: str, method: str, mode: GenerationMode
+) -> None:
+    """Each operation alone; the coordinators' logged in (schemathesis also tries them without)."""
     strategy = api[path][method.upper()].as_strategy(generation_mode=mode)
     if mode is GenerationMode.POSITIVE:
         strategy = strategy.map(_served)
+    headers = login if _needs_login(path, method) else None
 
     @given(case=strategy)
     @settings(
@@ -83,6 +113,35 @@ def test_api_conforms_to_its_openapi_document(api: Any, path: str, method: str, 
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
-        case.call_and_validate()
+        case.call_and_validate(headers=headers)
 
     run()
+
+
+def test_the_stateful_phase_follows_the_links_and_finds_nothing(api: Any) -> None:
+    """schemathesis's state machine: sequences of calls joined by the document's links (createPost's id
+    and token into getPost, editPost, extendPost, fulfilPost, reportPost, deletePost), every response
+    checked. It must really follow them: each linked operation answers 2xx at least once."""
+    answered: set[tuple[str, int]] = set()
+    machine = api.as_state_machine()
+
+    class Served(machine):  # type: ignore[misc,valid-type]
+        def before_call(self, case: Any) -> None:
+            _served(case)
+
+        def after_call(self, response: Any, case: Any) -> None:
+            answered.add((case.operation.definition.raw["operationId"], response.status_code))
+
+    Served.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    linked = {"getPost": 200, "editPost": 200, "extendPost": 200, "fulfilPost": 200, "deletePost": 204}
+    missing = {op: code for op, code in linked.items() if (op, code) not in answered}
+    assert not missing, f"never reached through a link: {missing}; answered {sorted(answered)}"

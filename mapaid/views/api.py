@@ -7,6 +7,8 @@ does not apply here. Errors are ``{"error": ..., "field": ...}`` with a 4xx stat
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any, NoReturn
 
 import h3.api.basic_int as h3
@@ -29,6 +31,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 TOKEN_HEADER = "X-Post-Token"  # noqa: S105 - a header name, not a secret
 GEOJSON = "application/geo+json"
+_TOKEN_SHAPE = re.compile(openapi.TOKEN_PATTERN.strip("^$"))
 
 
 def fail(code: int, message: str, field: str | None = None) -> NoReturn:
@@ -61,8 +64,8 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     **{name: ((str,), "text") for name in ("kind", "category", "text", "cell")},
     "contact": ((str, type(None)), "text or null"),  # null: no contact, as when left out
     "expires_days": ((int, type(None)), "a whole number of days"),  # null: the default
-    "lat": ((int, float), "a number"),
-    "lon": ((int, float), "a number"),
+    "lat": ((int, float), "a finite number"),
+    "lon": ((int, float), "a finite number"),
 }
 
 
@@ -73,8 +76,14 @@ def _check_types(data: dict[str, Any]) -> None:
         data["expires_days"] = int(days)
     for name, value in data.items():
         types, described = _TYPES.get(name, ((object,), ""))
-        if isinstance(value, bool) or not isinstance(value, types):
+        if isinstance(value, bool) or not isinstance(value, types) or _not_finite(value):
             fail(422, f"{name} must be {described}", name)
+
+
+def _not_finite(value: object) -> bool:
+    """NaN and ±Infinity: Python's JSON reader takes them (``NaN``, ``Infinity``, ``1e999``), JSON has
+    none; a lat of NaN is not "missing", it is not a finite number."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 @bp.post("/posts")
@@ -140,10 +149,12 @@ def get_post(post_id: str) -> Response:
 
 
 def _token(post_id: str) -> str:
-    """The request's X-Post-Token, once it is known to be this post's (400, 404 or 403 otherwise)."""
+    """The request's X-Post-Token, once it is known to be this post's (401, 404 or 403 otherwise)."""
     token = request.headers.get(TOKEN_HEADER, "")
-    if not token:
-        fail(400, f"send the post's private token in the {TOKEN_HEADER} header", TOKEN_HEADER)
+    if not token:  # no credentials: 401 (a wrong token is 403), as clients and schemathesis expect
+        fail(401, f"send the post's private token in the {TOKEN_HEADER} header", TOKEN_HEADER)
+    if not _TOKEN_SHAPE.fullmatch(token):  # belongs to no post, whether this one exists or not
+        fail(403, "this is not a post's private token", TOKEN_HEADER)
     store = get_store()
     if store.token_hash(post_id) is None and store.get(post_id) is None:
         fail(404, "no post with this id", "id")
@@ -250,4 +261,7 @@ def districts() -> Response:
 
 @bp.get("/openapi.json")
 def spec() -> Response:
-    return _json(openapi.document(settings().categories, settings().max_expires_days))
+    """The OpenAPI document, with this site's categories, districts and resolution as its enums."""
+    found = settings()
+    districts = get_store().area().slugs
+    return _json(openapi.document(found.categories, found.max_expires_days, districts, found.cell_res))

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from flask import Blueprint, abort, current_app, make_response, request
+from flask import Blueprint, abort, make_response, request
 from flask.wrappers import Response
 
 from mapaid import basemap
 from mapaid.cache import SharedCache
-from mapaid.config import DEFAULT_BASEMAP
 from mapaid.counts import counts, parse_level
 from mapaid.db import get_store, settings, today
 from mapaid.i18n import LANGUAGES
@@ -23,11 +22,8 @@ _LAYERS: SharedCache[bytes] = SharedCache("street layer", 8)
 
 def basemap_file() -> Path | None:
     """The configured layer file, or None when switched off (``MAPAID_BASEMAP=none``) or missing."""
-    raw = str(current_app.config.get("BASEMAP") or "") or str(DEFAULT_BASEMAP)
-    if raw.lower() == "none":
-        return None
-    path = Path(raw)
-    return path if path.is_file() else None
+    path = settings().basemap
+    return path if path is not None and path.is_file() else None
 
 
 def basemap_url(lang: str) -> str | None:

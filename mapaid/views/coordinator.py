@@ -16,7 +16,6 @@ import pandas as pd
 from flask import (
     Blueprint,
     abort,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -160,8 +159,8 @@ def _map_parts(
     """The rendered map, kept until the data changes: at 400 m a big city has thousands of hexagons
     with unmet needs, which take folium a while. The page around it is per session (CSRF token)."""
     store = get_store()
-    tiles = str(current_app.config.get("TILES") or "") or None
-    attribution = str(current_app.config.get("TILES_ATTRIBUTION") or "") or None
+    tiles = settings().tiles
+    attribution = settings().tiles_attribution
     lang = current_language()
 
     def make() -> MapParts:

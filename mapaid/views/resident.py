@@ -11,7 +11,7 @@ from typing import Any
 import h3.api.basic_int as h3
 import numpy as np
 import orjson
-from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
 from flask.wrappers import Response
 from flask_babel import gettext
 
@@ -34,8 +34,8 @@ MIN_CELL_ZOOM = 14
 
 
 def _map_options() -> MapOptions:
-    tiles = str(current_app.config.get("TILES") or "") or None
-    attribution = str(current_app.config.get("TILES_ATTRIBUTION") or "") or None
+    tiles = settings().tiles
+    attribution = settings().tiles_attribution
     lang = current_language()
     return MapOptions(lang, tiles, attribution, basemap_url(lang))
 
