@@ -4,6 +4,7 @@ text only, in be/ru/en; one browser look at a phone's size)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -374,3 +375,13 @@ def test_items_page_on_a_phone(site: Site, browser: Browser) -> None:
         assert problems == [], "\n".join(problems)
     context.close()
     assert errors == []
+
+
+def test_the_ogc_openapi_describes_every_ogcapi_route(site: Site) -> None:
+    spec = as_json(site.client.get("/ogcapi/openapi"))
+    routes = set()
+    for rule in site.app.url_map.iter_rules():
+        if rule.rule == "/ogcapi" or rule.rule.startswith("/ogcapi/"):
+            assert rule.methods - {"HEAD", "OPTIONS"} == {"GET"}, rule.rule
+            routes.add(re.sub(r"<[^>]+>", "{}", rule.rule.removeprefix("/ogcapi")) or "/")
+    assert routes == {re.sub(r"\{[^}]+\}", "{}", path) for path in spec["paths"]}
