@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -64,6 +65,8 @@ class ItemsQuery:
     bbox: tuple[float, float, float, float] | None = None
     filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
     within: int | None = None  # districts only: the walking distance the numbers assume
+    datetime: str | None = None  # posts only: as given (checked), for the links
+    days: tuple[date | None, date | None] | None = None  # posts only: the days datetime names
 
     def args(self, offset: int) -> list[tuple[str, str]]:
         """The query string of a link to another page of the same request, in a fixed order."""
@@ -72,6 +75,8 @@ class ItemsQuery:
             out.append(("bbox", ",".join(_number(v) for v in self.bbox)))
         if self.within is not None:
             out.append(("within", str(self.within)))
+        if self.datetime is not None:
+            out.append(("datetime", self.datetime))
         return [*out, ("limit", str(self.limit)), ("offset", str(offset))]
 
 

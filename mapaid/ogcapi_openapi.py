@@ -71,6 +71,12 @@ def document(base: str, categories: Sequence[str], slugs: Sequence[str]) -> dict
             "features to skip (the next and prev links carry it)",
             {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
         ),
+        _param(
+            "datetime",
+            "posts only: a day or date-time (RFC 3339) or an interval start/end (.. for an open end); "
+            "keeps the posts open on some day of it",
+            {"type": "string"},
+        ),
         _param("kind", "posts only: offer, need", _list([str(k) for k in Kind])),
         _param("category", "posts only", _list(categories)),
         _param("district", "district slug", _list(slugs)),

@@ -171,6 +171,7 @@ _BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
 _REBUILD_FROM = 100_000  # rows in one batch from which secondary indexes are rebuilt rather than updated
 _AREAS: SharedCache[Area] = SharedCache("served area", 8)
 BBox = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat (CRS84)
+Days = tuple[date | None, date | None]  # first and last day, either open
 
 
 class StoreError(RuntimeError):
@@ -189,7 +190,13 @@ class Store(Protocol):
     def get(self, post_id: str) -> dict[str, Any] | None: ...
     def open_counts(self, today: date) -> pd.DataFrame: ...
     def public_page(
-        self, today: date, limit: int, offset: int, bbox: BBox | None = None, **filters: Sequence[str]
+        self,
+        today: date,
+        limit: int,
+        offset: int,
+        bbox: BBox | None = None,
+        days: Days | None = None,
+        **filters: Sequence[str],
     ) -> tuple[pd.DataFrame, int]: ...
     def public_span(self, today: date) -> tuple[str, str] | None: ...
     def token_hash(self, post_id: str) -> str | None: ...
@@ -438,17 +445,31 @@ class SQLiteStore:
         return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))
 
     def public_page(
-        self, today: date, limit: int, offset: int, bbox: BBox | None = None, **filters: Sequence[str]
+        self,
+        today: date,
+        limit: int,
+        offset: int,
+        bbox: BBox | None = None,
+        days: Days | None = None,
+        **filters: Sequence[str],
     ) -> tuple[pd.DataFrame, int]:
         """``limit`` open, unexpired posts in id order after the first ``offset``, and how many match in
         all (OGC API's ``numberMatched``). ``bbox`` is tested against the shown position as published (5
         decimals), so a point a client sees inside the box was returned for it. Only the page's rows are
-        read: at 100,000 posts the count and a page of 1,000 at any offset take milliseconds."""
+        read: at 100,000 posts the count and a page of 1,000 at any offset take milliseconds. ``days``
+        keeps posts open on some day between its ends (made on or before the last, expiring on or after
+        the first)."""
         where = ["status = 'open'", "expires_day >= ?"]
         params: list[Any] = [today.isoformat()]
         if bbox is not None:
             where.append("round(lon, 5) BETWEEN ? AND ? AND round(lat, 5) BETWEEN ? AND ?")
             params += [bbox[0], bbox[2], bbox[1], bbox[3]]
+        if days is not None and days[0] is not None:
+            where.append("expires_day >= ?")
+            params.append(days[0].isoformat())
+        if days is not None and days[1] is not None:
+            where.append("created_day <= ?")
+            params.append(days[1].isoformat())
         for column, values in filters.items():
             if column not in ("kind", "category", "district"):
                 raise ValueError(f"cannot filter posts by {column}")

@@ -59,7 +59,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterato
     frame = demo.generate(store.area(), 332, 4, DEFAULT_CATEGORIES)
     frame["text"] = [TEXTS[i % 3] for i in range(len(frame))]
     frame.loc[5, "text"] = HOSTILE
-    frame["expires"] = "20"
+    frame["expires"] = [str(5 + i % 20) for i in range(len(frame))]  # 2026-12-02 to 2026-12-21
     rules = rules_for(DEFAULT_CATEGORIES, 9, clock.today())
     ingest(frame, [f"row {i}" for i in range(len(frame))], rules, store, TEST_SECRET.encode())
     hidden, expired = (r[0] for r in store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 2 OFFSET 7"))
@@ -219,6 +219,12 @@ def test_bbox_and_filters_pick_the_posts_shown_inside(site: Site) -> None:
         ("status=hidden", "status"),
         ("sortby=text", "sortby"),
         ("f=xml", "f"),
+        ("datetime=yesterday", "datetime"),
+        ("datetime=2026-13-01", "datetime"),
+        ("datetime=2026-12-01T10:00:00", "datetime"),
+        ("datetime=2026-12-10/2026-12-01", "datetime"),
+        ("datetime=../..", "datetime"),
+        ("datetime=2026-12-01/2026-12-02/2026-12-03", "datetime"),
     ],
 )
 def test_bad_parameters_are_400s_that_say_what_is_wrong(site: Site, query: str, word: str) -> None:
@@ -385,3 +391,31 @@ def test_the_ogc_openapi_describes_every_ogcapi_route(site: Site) -> None:
             assert rule.methods - {"HEAD", "OPTIONS"} == {"GET"}, rule.rule
             routes.add(re.sub(r"<[^>]+>", "{}", rule.rule.removeprefix("/ogcapi")) or "/")
     assert routes == {re.sub(r"\{[^}]+\}", "{}", path) for path in spec["paths"]}
+
+
+@pytest.mark.parametrize(
+    ("value", "first", "last"),
+    [
+        ("2026-12-10", "2026-12-10", "2026-12-10"),
+        ("2026-12-15/..", "2026-12-15", None),
+        ("2026-12-05T23:30:00-02:00", "2026-12-06", "2026-12-06"),
+        ("../2026-11-26", None, "2026-11-26"),
+        ("/2026-12-03", None, "2026-12-03"),
+    ],
+)
+def test_datetime_keeps_the_posts_open_on_some_day_of_it(
+    site: Site, value: str, first: str | None, last: str | None
+) -> None:
+    public = site.public
+    keep = pd.Series(True, index=public.index)
+    if first is not None:
+        keep &= public["expires_day"] >= first
+    if last is not None:
+        keep &= public["created_day"] <= last
+    doc = as_json(
+        site.client.get("/ogcapi/collections/posts/items", query_string={"datetime": value, "limit": 50})
+    )
+    assert doc["numberMatched"] == keep.sum()
+    assert [f["id"] for f in doc["features"]] == sorted(public.loc[keep, "id"])[:50]
+    if keep.sum() > 50:
+        assert "datetime=" in rels(doc)["next"][0]["href"]

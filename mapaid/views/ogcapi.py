@@ -10,6 +10,7 @@ exception shape, or as our error page for HTML).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +31,7 @@ PREFIX = "/ogcapi"
 _COMMON = frozenset({"f", "lang"})
 _ITEMS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset"})  # crs, bbox-crs: CRS84 alone
 _PARAMS = {
-    "posts": _COMMON | _ITEMS | {"kind", "category", "district", "status"},
+    "posts": _COMMON | _ITEMS | {"kind", "category", "district", "status", "datetime"},
     "districts": _COMMON | _ITEMS | {"district", "within"},
 }
 
@@ -174,6 +175,44 @@ def items_query(name: str, area: Area) -> ItemsQuery:
         bbox=None if box is None else box.as_tuple(),
         filters={k: v for k, v in chosen.store_args().items() if k in ogcapi.QUERYABLES[name]},
         within=queryargs.within(request.args) if name == "districts" else None,
+        datetime=request.args.get("datetime"),
+        days=_days(request.args.get("datetime")),
+    )
+
+
+def _days(raw: str | None) -> tuple[date | None, date | None] | None:
+    """``datetime`` (OGC API – Features): an instant or an interval ``start/end`` with ``..`` or nothing
+    for an open end, as RFC 3339 dates or date-times; posts are kept to the UTC day, so to their days."""
+    if raw is None:
+        return None
+    ends = raw.split("/")
+    if len(ends) > 2 or all(e in ("", "..") for e in ends):
+        abort(400, description=_bad_datetime())
+    days = [None if e in ("", "..") else _day(e) for e in ends]
+    first, last = days[0], days[-1]
+    if first is not None and last is not None and first > last:
+        abort(400, description=_bad_datetime())
+    return (first, last)
+
+
+def _day(text: str) -> date:
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        abort(400, description=_bad_datetime())
+    if "T" not in text.upper() or moment.tzinfo is None:
+        abort(400, description=_bad_datetime())
+    return moment.astimezone(UTC).date()
+
+
+def _bad_datetime() -> str:
+    return str(
+        gettext(
+            "datetime takes a date or date-time (2026-11-28, 2026-11-28T10:00:00Z) or an interval "
+            "start/end with .. for an open end, the start not after the end"
+        )
     )
 
 
@@ -205,7 +244,9 @@ class _Found:
 
 
 def _post_items(area: Area, query: ItemsQuery, fmt: str) -> _Found:
-    posts, matched = get_store().public_page(today(), query.limit, query.offset, query.bbox, **query.filters)
+    posts, matched = get_store().public_page(
+        today(), query.limit, query.offset, query.bbox, query.days, **query.filters
+    )
     frame = export.public_frame(posts, area, settings().cell_res, current_language())
     if fmt == "html":
         rows = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
