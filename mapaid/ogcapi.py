@@ -1,4 +1,6 @@
-"""OGC API – Features, Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0) documents for the public data.
+"""OGC API – Features, Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0) documents for the public data, and how a
+request chooses JSON or HTML (``representation``; web.py answers /ogcapi's errors with it, so this module,
+not the blueprint, holds it: nothing imports the views).
 
 Plain functions from our data to the documents the standard describes, shaped as pygeoapi answers the same
 routes (landing page, conformance, collections, items with ``numberMatched``/``numberReturned``/``timeStamp``
@@ -28,6 +30,8 @@ import numpy as np
 import orjson
 import pandas as pd
 import shapely
+from flask import abort, make_response, request
+from flask.wrappers import Response
 from flask_babel import gettext
 
 from mapaid import queryargs
@@ -52,8 +56,36 @@ GEOJSON = "application/geo+json"
 HTML = "text/html"
 SCHEMA_JSON = "application/schema+json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+PREFIX = "/ogcapi"
 COLLECTIONS = ("posts", "districts")
 QUERYABLES = {"posts": ("kind", "category", "district"), "districts": ("district",)}
+
+
+# -- the request's representation and error answers (web.py answers /ogcapi's errors with these) --------
+def representation() -> str:
+    """``json`` or ``html``, from ``f`` or else Accept (JSON unless HTML is preferred)."""
+    asked = request.args.get("f")
+    if asked is not None:
+        if asked not in ("json", "html"):
+            abort(400, description=gettext("f must be json or html, not %(value)s", value=repr(asked)))
+        return asked
+    best = request.accept_mimetypes.best_match([JSON, GEOJSON, HTML], default=JSON)
+    return "html" if best == HTML else "json"
+
+
+def is_ogcapi(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def error_response(code: int, description: str) -> Response:
+    """The OGC exception shape, for a JSON client."""
+    names = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed"}
+    response = make_response(
+        orjson.dumps({"code": names.get(code, "ServerError"), "description": description})
+    )
+    response.status_code = code
+    response.mimetype = JSON
+    return response
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
-from mapaid import assets, csp, i18n
+from mapaid import assets, csp, i18n, ogcapi
 from mapaid.queryargs import BadArgument
 
 csrf = CSRFProtect()
@@ -38,8 +38,6 @@ def _error_response(error: HTTPException) -> Response | tuple[str, int]:
 
 def _ogcapi_error(code: int, error: HTTPException) -> Response | None:
     """Under /ogcapi a JSON client gets the OGC exception shape; a browser (f=html, Accept) our page."""
-    from mapaid.views import ogcapi
-
     if not ogcapi.is_ogcapi(request.path):
         return None
     try:

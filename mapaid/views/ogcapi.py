@@ -23,43 +23,16 @@ from mapaid import export, ogcapi, ogcapi_openapi, queryargs
 from mapaid.db import clock, get_store, settings, today
 from mapaid.geo import Area
 from mapaid.i18n import current_language
-from mapaid.ogcapi import GEOJSON, HTML, JSON, ItemsQuery
+from mapaid.ogcapi import GEOJSON, JSON, PREFIX, ItemsQuery, representation
 from mapaid.unmet import cached_store_unmet, district_table
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/ogcapi")
-PREFIX = "/ogcapi"
 _COMMON = frozenset({"f", "lang"})
 _ITEMS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset"})  # crs, bbox-crs: CRS84 alone
 _PARAMS = {
     "posts": _COMMON | _ITEMS | {"kind", "category", "district", "status", "datetime"},
     "districts": _COMMON | _ITEMS | {"district", "within"},
 }
-
-
-def representation() -> str:
-    """``json`` or ``html``, from ``f`` or else Accept (JSON unless HTML is preferred)."""
-    asked = request.args.get("f")
-    if asked is not None:
-        if asked not in ("json", "html"):
-            abort(400, description=gettext("f must be json or html, not %(value)s", value=repr(asked)))
-        return asked
-    best = request.accept_mimetypes.best_match([JSON, GEOJSON, HTML], default=JSON)
-    return "html" if best == HTML else "json"
-
-
-def is_ogcapi(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
-
-
-def error_response(code: int, description: str) -> Response:
-    """The OGC exception shape, for a JSON client."""
-    names = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed"}
-    response = make_response(
-        orjson.dumps({"code": names.get(code, "ServerError"), "description": description})
-    )
-    response.status_code = code
-    response.mimetype = JSON
-    return response
 
 
 def _base() -> str:
