@@ -4,8 +4,9 @@ Ours: ``mapaid serve`` (waitress) on a store of 100,000 open posts, ``/ogcapi/co
 limit=1000`` at offsets spread over the whole list. The peer: pygeoapi (the reference implementation, its
 Flask app under waitress with the same number of threads) serving the very same rows, public fields and
 shown points, from a GeoPackage written by our export, through its SQLite/GeoPackage provider, configured
-by a YAML file generated here. Both are real servers on loopback, asked the same pages by the same client
-(one keep-alive connection, requests one after another), in the same run. pygeoapi's provider is given
+by a YAML file generated here. Both are real servers on loopback, asked the same pages the same way (one
+keep-alive connection each, requests one after another), taking turns page by page in the same run, so
+the shared machine's busy moments fall on both alike. pygeoapi's provider is given
 an easier job in one respect: it does not count the matching rows (no ``numberMatched``), which ours does.
 
 The peer needs a Python whose sqlite3 may load SpatiaLite, and SpatiaLite itself: Debian's python3.11 and
@@ -108,29 +109,46 @@ def wait_for(port: int, path: str, process: subprocess.Popen[bytes], log: Path) 
     raise RuntimeError(f"no answer from port {port}: {log.read_text()[-3000:]}")
 
 
-def throughput(port: int, path: str) -> tuple[float, int, int]:
-    """Requests per second over ROUNDS x OFFSETS pages on one keep-alive connection; features counted."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    features = largest = 0
+class Client:
+    """One keep-alive connection to one server; each page timed on its own, features counted."""
 
-    def get(offset: int) -> bytes:
-        connection.request(
-            "GET", f"{path}?limit={LIMIT}&offset={offset}", headers={"Accept": "application/json"}
+    def __init__(self, port: int, path: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.path = path
+        self.seconds = 0.0
+        self.requests = self.features = 0
+        self.largest = b""
+
+    def get(self, offset: int) -> None:
+        start = time.perf_counter()
+        self.connection.request(
+            "GET", f"{self.path}?limit={LIMIT}&offset={offset}", headers={"Accept": "application/json"}
         )
-        response = connection.getresponse()
+        response = self.connection.getresponse()
         body = response.read()
+        self.seconds += time.perf_counter() - start
         assert response.status == 200, (response.status, body[:300])
-        return body
+        self.requests += 1
+        self.features += body.count(b'"Feature"')
+        if len(body) > len(self.largest):
+            self.largest = body
 
-    get(OFFSETS[0])  # warm up
-    start = time.perf_counter()
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+def measure(clients: list[Client]) -> None:
+    """ROUNDS x OFFSETS pages from every server, taking turns page by page, so that a busy moment of the
+    machine (it is shared) falls on both alike rather than on whichever ran second."""
+    for client in clients:
+        client.get(OFFSETS[0])  # warm up
+        client.seconds, client.requests, client.features = 0.0, 0, 0
     for _ in range(ROUNDS):
         for offset in OFFSETS:
-            body = get(offset)
-            features += body.count(b'"Feature"')
-            largest = max(largest, len(body))
-    elapsed = time.perf_counter() - start
-    return ROUNDS * len(OFFSETS) / elapsed, features, largest
+            for client in clients:
+                client.get(offset)
+    for client in clients:
+        assert client.features == ROUNDS * len(OFFSETS) * LIMIT, client.features
 
 
 def serve_ours(folder: Path, db: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
@@ -201,44 +219,42 @@ def main() -> None:
         took = time.perf_counter() - start
         print(f"{len(frame):,} open posts stored, and written to a GeoPackage, in {took:.0f} s")
 
-        process, port, log = serve_ours(folder, db)
-        try:
-            wait_for(port, "/health", process, log)
-            ours, ours_features, largest = throughput(port, "/ogcapi/collections/posts/items")
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            connection.request("GET", f"/ogcapi/collections/posts/items?limit={LIMIT}&offset=0")
-            page = connection.getresponse().read()
-        finally:
-            stop(process)
-        assert ours_features == ROUNDS * len(OFFSETS) * LIMIT, ours_features
-        print(
-            f"/items?limit={LIMIT} at {len(OFFSETS)} offsets x {ROUNDS}, one keep-alive client, real servers:"
-        )
-        print(f"  ours (mapaid serve, waitress {THREADS} threads)    {ours:8.1f} requests/s")
-
         peer_ready = (PEER / "bin" / "pygeoapi").exists() and Path(SPATIALITE).exists()
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            process, port, log = serve_ours(folder, db)
+            processes.append(process)
+            wait_for(port, "/health", process, log)
+            clients = [Client(port, "/ogcapi/collections/posts/items")]
+            if peer_ready:
+                process, port, log = serve_pygeoapi(folder, gpkg)
+                processes.append(process)
+                wait_for(port, "/collections/posts/items?limit=1", process, log)
+                clients.append(Client(port, "/collections/posts/items"))
+            measure(clients)
+        finally:
+            for process in processes:
+                stop(process)
+        ours = clients[0].per_second()
+        print(f"/items?limit={LIMIT} at {len(OFFSETS)} offsets x {ROUNDS}, real servers, one keep-alive")
+        print("client each, taking turns page by page:")
+        print(f"  ours (mapaid serve, waitress {THREADS} threads)      {ours:8.1f} requests/s")
         if not peer_ready:
             print("  pygeoapi: not set up (run `make pygeoapi-peer`); no ratio measured")
         else:
-            process, port, log = serve_pygeoapi(folder, gpkg)
-            try:
-                wait_for(port, "/collections/posts/items?limit=1", process, log)
-                peer, peer_features, _ = throughput(port, "/collections/posts/items")
-            finally:
-                stop(process)
-            assert peer_features == ROUNDS * len(OFFSETS) * LIMIT, peer_features
+            peer = clients[1].per_second()
             ratio = ours / peer
             print(f"  pygeoapi 0.21 (Flask app, SQLiteGPKG, waitress) {peer:8.1f} requests/s")
             print(
                 f"  ratio ours / pygeoapi: {ratio:.1f}x   target >= 3x   {'ok' if ratio >= 3 else 'MISSED'}"
             )
+        page = clients[0].largest
 
         whole = export.to_geojson(frame)
         print("gzip (Python's gzip, level 6):")
         for name, body in ((f"largest /items page (limit={LIMIT})", page), ("posts.geojson export", whole)):
             packed = len(gzip.compress(body, compresslevel=6))
             print(f"  {name:<36} {len(body):>12,} B -> {packed:>11,} B  ({len(body) / packed:.1f}x smaller)")
-        assert len(page) == largest or largest >= len(page)
         shutil.rmtree(folder / "instance", ignore_errors=True)
 
 
