@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DEMO_POSTS ?= 2000
 
-.PHONY: run test lint types bench install install-test browser spreadsheet gdal clean translations
+.PHONY: run test lint types bench install install-test browser spreadsheet gdal clean translations pygeoapi-peer
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -56,8 +56,19 @@ types: $(VENV)/.installed-test
 test: install-test lint types
 	$(VENV)/bin/pytest -q
 
-bench: install-test
+bench: install-test pygeoapi-peer
 	$(PY) -m bench
+
+# The peer of bench/bench_ogcapi.py: pygeoapi in a venv of its own, on Debian's python3.11 (its sqlite3
+# may load extensions, which pygeoapi's GeoPackage provider needs) with Debian's SpatiaLite.
+.venv-pygeoapi/.installed: bench/pygeoapi-peer.txt
+	@test -e /usr/lib/x86_64-linux-gnu/mod_spatialite.so || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsqlite3-mod-spatialite >/dev/null; }
+	/usr/bin/python3.11 -m venv .venv-pygeoapi
+	.venv-pygeoapi/bin/pip install --quiet -r bench/pygeoapi-peer.txt
+	touch $@
+
+pygeoapi-peer: .venv-pygeoapi/.installed
 
 # After changing user-facing text: refresh the catalogues, translate the new entries, compile (.mo committed).
 translations: $(VENV)/.installed-test
@@ -66,4 +77,4 @@ translations: $(VENV)/.installed-test
 	$(VENV)/bin/pybabel compile -d mapaid/translations
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-pygeoapi .pytest_cache .mypy_cache .ruff_cache

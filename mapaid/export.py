@@ -109,7 +109,8 @@ def to_geojson(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
 
     No Python object per feature is made, which is what makes a million-post export take seconds
     (building dicts for a JSON library, or going through GDAL, takes several times longer).
-    ``extra`` names further columns to add to the properties (the API's ``walk_m``)."""
+    ``extra`` names further columns to add to the properties (the API's ``walk_m``). Each Feature carries its
+    post id as its own ``id`` too (OGC API – Features and GDAL take the feature id from there)."""
     if len(frame) == 0:
         return b'{"type":"FeatureCollection","features":[]}'
     ids = _json_strings(_arrow(frame["id"]))  # the Feature's id (RFC 7946 3.2) and a property, as before

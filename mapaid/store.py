@@ -182,6 +182,8 @@ _CACHE = -262144  # KiB: up to 256 MB of pages per connection
 _BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
 _REBUILD_FROM = 100_000  # rows in one batch from which secondary indexes are rebuilt rather than updated
 _AREAS: SharedCache[Area] = SharedCache("served area", 8)
+BBox = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat (CRS84)
+Days = tuple[date | None, date | None]  # first and last day, either open
 
 
 class StoreError(RuntimeError):
@@ -199,6 +201,16 @@ class Store(Protocol):
     def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame: ...
     def get(self, post_id: str) -> dict[str, Any] | None: ...
     def open_counts(self, today: date) -> pd.DataFrame: ...
+    def public_page(
+        self,
+        today: date,
+        limit: int,
+        offset: int,
+        bbox: BBox | None = None,
+        days: Days | None = None,
+        **filters: Sequence[str],
+    ) -> tuple[pd.DataFrame, int]: ...
+    def public_span(self, today: date) -> tuple[str, str] | None: ...
     def token_hash(self, post_id: str) -> str | None: ...
     def set_status(self, post_id: str, status: Status) -> bool: ...
     def set_expiry(self, post_id: str, expires_day: date) -> bool: ...
@@ -461,6 +473,55 @@ class SQLiteStore(ThreadTables):
         cursor = self.db.execute(sql + " ORDER BY id", params)
         cursor.row_factory = None  # plain tuples: much faster for big reads
         return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS))
+
+    def public_page(
+        self,
+        today: date,
+        limit: int,
+        offset: int,
+        bbox: BBox | None = None,
+        days: Days | None = None,
+        **filters: Sequence[str],
+    ) -> tuple[pd.DataFrame, int]:
+        """``limit`` open, unexpired posts in id order after the first ``offset``, and how many match in
+        all (OGC API's ``numberMatched``). ``bbox`` is tested against the shown position as published (5
+        decimals), so a point a client sees inside the box was returned for it. Only the page's rows are
+        read: at 100,000 posts the count and a page of 1,000 at any offset take milliseconds. ``days``
+        keeps posts open on some day between its ends (made on or before the last, expiring on or after
+        the first)."""
+        where = ["status = 'open'", "expires_day >= ?"]
+        params: list[Any] = [today.isoformat()]
+        if bbox is not None:
+            where.append("round(lon, 5) BETWEEN ? AND ? AND round(lat, 5) BETWEEN ? AND ?")
+            params += [bbox[0], bbox[2], bbox[1], bbox[3]]
+        if days is not None and days[0] is not None:
+            where.append("expires_day >= ?")
+            params.append(days[0].isoformat())
+        if days is not None and days[1] is not None:
+            where.append("created_day <= ?")
+            params.append(days[1].isoformat())
+        for column, values in filters.items():
+            if column not in ("kind", "category", "district"):
+                raise ValueError(f"cannot filter posts by {column}")
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        condition = " WHERE " + " AND ".join(where)
+        count = "SELECT count(*) FROM posts" + condition  # noqa: S608 - fixed columns, values bound
+        matched = int(self.db.execute(count, params).fetchone()[0])
+        cursor = self.db.execute(
+            SELECT_POSTS + condition + " ORDER BY id LIMIT ? OFFSET ?", [*params, limit, offset]
+        )
+        cursor.row_factory = None
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS)), matched
+
+    def public_span(self, today: date) -> tuple[str, str] | None:
+        """The first day an open post was made and the last day one is open (ISO days), or None."""
+        row = self.db.execute(
+            "SELECT min(created_day), max(expires_day) FROM posts WHERE status = 'open' AND expires_day >= ?",
+            (today.isoformat(),),
+        ).fetchone()
+        return None if row[0] is None else (str(row[0]), str(row[1]))
 
     def open_counts(self, today: date) -> pd.DataFrame:
         """Open, unexpired posts counted per cell, district and kind (columns cell, district, kind, n):

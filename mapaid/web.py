@@ -14,7 +14,7 @@ from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
-from mapaid import assets, csp, i18n, public
+from mapaid import assets, csp, i18n, ogcapi, public
 from mapaid.queryargs import BadArgument
 
 csrf = CSRFProtect()
@@ -29,8 +29,11 @@ def _error_response(error: HTTPException) -> Response:
         field = getattr(error, "field", None)
         response = jsonify(error=error.description or error.name, field=field)
         response.status_code = code
-    else:
-        response = make_response(render_template("error.html", code=code, message=_page_message(error)), code)
+        return _keep_headers(error, response)
+    ogc = _ogcapi_error(code, error)
+    if ogc is not None:
+        return _keep_headers(error, ogc)
+    response = make_response(render_template("error.html", code=code, message=_page_message(error)), code)
     return _keep_headers(error, response)
 
 
@@ -41,6 +44,17 @@ def _keep_headers(error: HTTPException, response: Response) -> Response:
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+def _ogcapi_error(code: int, error: HTTPException) -> Response | None:
+    """Under /ogcapi a JSON client gets the OGC exception shape; a browser (f=html, Accept) our page."""
+    if not ogcapi.is_ogcapi(request.path):
+        return None
+    try:
+        html = ogcapi.representation() == "html"
+    except HTTPException:  # a bad f= is itself answered in JSON
+        html = False
+    return None if html else ogcapi.error_response(code, _page_message(error))
 
 
 def as_http(error: BadArgument, status: int | None = None) -> HTTPException:

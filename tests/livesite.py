@@ -4,7 +4,13 @@ and screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,3 +77,46 @@ def carries(request: Request, forms: list[str]) -> list[str]:
         parts.append(body.decode("utf-8", "replace"))
     blob = "\n".join(parts).lower()
     return [f for f in forms if f.lower() in blob]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_process(env: dict[str, str], log: Path, startup_s: float = 60.0) -> Iterator[str]:
+    """A real `mapaid serve` in its own process on a free loopback port, for clients that hold the GIL
+    while they wait for the answer (GDAL through pyogrio reads a page without releasing it, so a server
+    thread in the same process would never answer)."""
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mapaid.cli", "serve", "--port", str(port)],
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("MAPAID_")}, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"mapaid serve exited: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

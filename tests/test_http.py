@@ -364,6 +364,8 @@ SAMPLES = {
     "cell": "891f4eab6d3ffff",
     "post_id": "0123456789abcdef0123",
     "thread_id": "0123456789abcdef0124",
+    "name": "posts",
+    "item_id": "0123456789abcdef0123",
     "token": "not-a-token",
     "action": "hide",
 }
@@ -393,6 +395,8 @@ def test_every_wrong_method_gets_405_with_allow(web: FlaskClient, reader: Flask)
         assert set(response.headers["Allow"].split(", ")) == allowed, (method, path)
         if path.startswith("/api/"):
             assert response.json["error"], path
+        elif path.startswith("/ogcapi"):  # OGC API's own exception shape for JSON clients
+            assert response.json["code"] and response.json["description"], path
         else:
             assert response.mimetype == "text/html" and "Content-Security-Policy" in response.headers
     for method in METHODS:  # an address no route takes: 404 whatever the method

@@ -11,6 +11,7 @@ from mapaid.views import (
     exports,
     health,
     moderation,
+    ogcapi,
     places,
     posting,
     replies,
@@ -33,3 +34,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(reports.bp)
     app.register_blueprint(replies.bp)
     app.register_blueprint(replypages.bp)
+    app.register_blueprint(ogcapi.bp)
