@@ -13,6 +13,7 @@ from tqdm import tqdm
 from mapaid import export as exporter
 from mapaid import places, serving
 from mapaid.cli_coordinator import coordinator, report
+from mapaid.cli_network import network_group
 from mapaid.cli_places import load_file, places_group
 from mapaid.cli_support import check_res, cli_clock, cli_rules, cli_settings, cli_store, today
 from mapaid.config import DEFAULT_BASEMAP, SHIPPED_GEODATA, Settings
@@ -315,6 +316,7 @@ def basemap_build(source: Path, output: Path) -> None:
 main.add_command(coordinator)
 main.add_command(report)
 main.add_command(places_group)
+main.add_command(network_group)
 
 
 if __name__ == "__main__":
