@@ -38,6 +38,7 @@ spreadsheet:
 run: install
 	$(VENV)/bin/mapaid init-db
 	$(VENV)/bin/mapaid demo --posts $(DEMO_POSTS) --seed 2020 --if-empty
+	$(VENV)/bin/mapaid network build geodata/minsk-pass.osm.bz2 --if-changed
 	$(VENV)/bin/mapaid serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-test

@@ -11,6 +11,7 @@ import hashlib
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -35,6 +36,10 @@ def _built_from(store: SQLiteStore, sha256: str, res: int) -> bool:
         and store.get_meta("network_sha256") == sha256
         and store.get_meta("network_res") == str(res)
     )
+
+
+def _advance(bar: tqdm[Any], n: int) -> None:
+    bar.update(n)
 
 
 @click.group("network")
@@ -68,12 +73,12 @@ def network_build(file: Path, if_changed: bool) -> None:
         show = sys.stderr.isatty()
         try:
             with tqdm(desc=f"reading {file.name}", unit=" ways", file=sys.stderr, disable=not show) as bar:
-                graph = build_graph(file, area, bar.update)
+                graph = build_graph(file, area, lambda n: _advance(bar, n))
         except NetworkError as exc:
             raise click.ClickException(str(exc)) from None
         served = len(area.table(settings.cell_res).cells)
         with tqdm(total=served, desc="walks", unit=" cells", file=sys.stderr, disable=not show) as bar:
-            walks = cell_distances(graph, area, settings.cell_res, bar.update)
+            walks = cell_distances(graph, area, settings.cell_res, lambda n: _advance(bar, n))
         if len(walks.cells) == 0:
             raise click.ClickException(
                 f"{file.name} does not overlap the served area: no served hexagon's centre lies within "

@@ -71,7 +71,12 @@ def _components(categories: Sequence[str], max_expires_days: int) -> dict[str, A
         "created": {"type": "string", "format": "date"},
         "expires": {"type": "string", "format": "date"},
         "status": {"enum": ["open", "fulfilled", "hidden"]},
-        "walk_m": {"type": "integer", "description": "estimated walking metres (only in searches)"},
+        "walk_m": {"type": "integer", "description": "walking metres from the asked cell (only in searches)"},
+        "walk_source": {
+            "enum": ["network", "estimate"],
+            "description": "how walk_m was measured: on foot by the streets (OpenStreetMap graph) or the "
+            "estimate (straight line between hexagon centres x 1.3); only in searches",
+        },
     }
     point = {
         "type": "object",

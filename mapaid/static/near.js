@@ -59,6 +59,9 @@
     if (posts.contact[i]) { line(box, "p", posts.contact[i], "contact"); }
     line(box, "div", labels.bands[posts.band[i]] + " · " + posts.district[i] + " · " +
       labels.expires.replace("{d}", posts.expires[i]), "post-meta");
+    if (posts.source && labels.sources) {  // how the walk was measured: by the streets, or the estimate
+      line(box, "div", labels.sources[posts.source[i]] || "", "walk-source");
+    }
     if (list) {  // "report": to the report page, which asks why (the list's own links do the same)
       var report = line(box, "a", list.getAttribute("data-report-label"), "report");
       report.href = list.getAttribute("data-report-url") + encodeURIComponent(posts.id[i]) +

@@ -132,7 +132,8 @@ def list_posts() -> Response:
     found = nearby(store, query, today())
     frame = public_frame(found.posts, store.area(), settings().cell_res)
     frame["walk_m"] = found.posts["walk_m"].round().astype(int).to_numpy()
-    return _json(to_geojson(frame, extra=("walk_m",)), mimetype=GEOJSON)
+    frame["walk_source"] = found.posts["walk_source"].to_numpy()
+    return _json(to_geojson(frame, extra=("walk_m", "walk_source")), mimetype=GEOJSON)
 
 
 def _public_post(post_id: str) -> Any:

@@ -29,6 +29,7 @@ from mapaid.spatial import DEFAULT_WITHIN, WALK_M_PER_MIN, WITHIN_CHOICES, band_
 from mapaid.views.basemap import basemap_url
 from mapaid.views.filters import parse_page
 from mapaid.views.places import search_config
+from mapaid.walkwords import walk_source_words, walk_summary
 
 bp = Blueprint("resident", __name__)
 MIN_CELL_ZOOM = 14
@@ -171,6 +172,7 @@ def _labels() -> Labels:
         bands=[gettext("in your hexagon")]
         + [gettext("about %(minutes)s minutes", minutes=band_minutes(b)) for b in (1, 2, 3)],
         until=gettext("until %(day)s", day="{d}"),
+        sources=walk_source_words(),
     )
 
 
@@ -182,6 +184,7 @@ def _render_near(query: Query, page: int) -> str:
     found = nearby(store, query, today())
     frame = public_frame(found.posts, area, res, lang)
     frame["walk_m"] = found.posts["walk_m"].to_numpy()
+    frame["walk_source"] = found.posts["walk_source"].to_numpy()
     frame["expires"] = format_days(frame["expires"])  # the list's and the popups' "until" day
     parts = near_map(area.districts, _map_options())
     labels = _labels()
@@ -196,6 +199,7 @@ def _render_near(query: Query, page: int) -> str:
             "categories": labels.categories,
             "bands": labels.bands,
             "expires": labels.until,
+            "sources": labels.sources,
         },
     }
     legend = legend_html(
@@ -223,6 +227,7 @@ def _render_near(query: Query, page: int) -> str:
         on_map=len(columns["id"]),
         within_choices=[(m, round(m / WALK_M_PER_MIN)) for m in WITHIN_CHOICES],
         minutes=band_minutes(walk_bands([query.within_m])[0]),
+        walk_how=walk_summary(found.network),
         uncertainty=uncertainty_m(res),
         categories=settings().categories,
         kinds=[k.value for k in Kind],
