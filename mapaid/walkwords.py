@@ -2,7 +2,7 @@
 
 "network": the street graph (OpenStreetMap ways) covers both hexagons; "estimate": the straight line
 between hexagon centres x 1.3. Pages say which, in the request's language. The resident's pages say the
-factor as "30 % longer" rather than "× 1.3": they show no formula (issue 8, tests/test_resident.py); the
+factor as "+ 30%" rather than "× 1.3": they show no formula (issue 8, tests/test_resident.py); the
 coordinator's pages, the report and the API documentation name the factor itself.
 """
 
@@ -17,7 +17,7 @@ def walk_source_words() -> dict[str, str]:
     """``walk_source`` value -> words, in the request's language."""
     return {
         "network": str(gettext("on foot by the streets")),
-        "estimate": str(gettext("estimate: the straight line, 30 % longer")),
+        "estimate": str(gettext("estimate: straight line + 30%")),
     }
 
 
@@ -26,10 +26,10 @@ def walk_summary(network: npt.NDArray[np.bool_]) -> str:
     if len(network) and network.all():
         return str(gettext("Walking distances: on foot by the streets (OpenStreetMap)."))
     if not network.any():
-        return str(gettext("Walking distances: estimate: the straight line, 30 % longer."))
+        return str(gettext("Walking distances: estimate: straight line + 30%."))
     return str(
         gettext(
             "Walking distances: on foot by the streets where the street map covers both hexagons, "
-            "elsewhere estimate: the straight line, 30 % longer."
+            "elsewhere estimate: straight line + 30%."
         )
     )
