@@ -50,7 +50,11 @@ types: $(VENV)/.installed-test
 test: install-test lint types
 	$(VENV)/bin/pytest -q
 
-bench: install-test
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(PIP) install --quiet -e '.[bench]' || echo "pandana did not install: bench_network reports it and goes on"
+	touch $@
+
+bench: install-test $(VENV)/.installed-bench
 	$(PY) -m bench
 
 # After changing user-facing text: refresh the catalogues, translate the new entries, compile (.mo committed).

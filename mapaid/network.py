@@ -21,7 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse.csgraph import dijkstra
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from mapaid.geo import Area, cell_centres
@@ -39,19 +40,60 @@ def snap(graph: Graph, area: Area, cells: IntArray) -> tuple[npt.NDArray[np.bool
     """Per cell: covered or not, its nearest node of the graph's main pieces and the metres to it."""
     x, y = area.metric_centres(cells)
     candidates = np.flatnonzero(graph.main)
+    covered = np.zeros(len(cells), dtype=bool)
+    node = np.zeros(len(cells), dtype=np.int64)
     if len(candidates) == 0:
-        return (
-            np.zeros(len(cells), dtype=bool),
-            np.zeros(len(cells), dtype=np.int64),
-            np.full(len(cells), np.inf),
-        )
+        return covered, node, np.full(len(cells), np.inf)
     tree = cKDTree(np.column_stack([graph.x[candidates], graph.y[candidates]]))
-    metres, at = tree.query(np.column_stack([x, y]))
-    lon, lat = cell_centres(cells)
+    metres, found = tree.query(np.column_stack([x, y]), distance_upper_bound=SNAP_MAX_M)
+    at = np.asarray(found, dtype=np.int64)
+    near = np.flatnonzero(metres <= SNAP_MAX_M)
+    lon, lat = cell_centres(cells[near])
     west, south, east, north = graph.box
-    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
-    covered = inside & (metres <= SNAP_MAX_M)
-    return covered, candidates[at], np.asarray(metres, dtype=np.float64)
+    covered[near] = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    node[near] = candidates[at[near]]
+    return covered, node, np.asarray(metres, dtype=np.float64)
+
+
+def contract(edges: sp.csr_matrix, keep: npt.NDArray[np.bool_]) -> sp.csr_matrix:
+    """The same walks between the nodes marked ``keep`` on a smaller graph: every chain of other nodes of
+    degree 2 (the bends of a way, the points densifying a long segment) becomes one edge as long as the
+    chain, between the two nodes it joins. A chain has one way through, so no shortest path between kept
+    nodes changes; Dijkstra then visits several times fewer nodes."""
+    degree = np.diff(edges.indptr)
+    keep = keep | (degree != 2)
+    coo = sp.triu(edges, k=1).tocoo()
+    u, v, w = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+    inner = ~keep[u] & ~keep[v]  # both ends on a chain
+    n = edges.shape[0]
+    chains = sp.csr_matrix((np.ones(int(inner.sum())), (u[inner], v[inner])), shape=(n, n))
+    _, label = connected_components(chains, directed=False)
+    boundary = keep[u] ^ keep[v]  # one end kept, the other on a chain
+    end = np.where(keep[u], u, v)[boundary]
+    chain = label[np.where(keep[u], v, u)[boundary]]
+    length = np.bincount(label[u[inner]], weights=w[inner], minlength=n)
+    order = np.argsort(chain, kind="stable")
+    end, chain, bw = end[order], chain[order], w[boundary][order]
+    ends = np.bincount(chain, minlength=n)
+    pair = np.flatnonzero(ends == 2)  # chains joining two kept nodes (a dead end has degree 1, so is kept)
+    first = np.searchsorted(chain, pair)
+    a, b = end[first], end[first + 1]
+    total = length[pair] + bw[first] + bw[first + 1]
+    both = keep[u] & keep[v]
+    lo = np.concatenate([u[both], np.minimum(a, b)])
+    hi = np.concatenate([v[both], np.maximum(a, b)])
+    metres = np.concatenate([w[both], total])
+    loop = lo == hi
+    lo, hi, metres = lo[~loop], hi[~loop], metres[~loop]
+    # two routes between the same nodes: keep the shorter (a CSR matrix would add them up)
+    order = np.lexsort((metres, hi, lo))
+    lo, hi, metres = lo[order], hi[order], metres[order]
+    first_of = np.ones(len(lo), dtype=bool)
+    first_of[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    lo, hi, metres = lo[first_of], hi[first_of], metres[first_of]
+    return sp.csr_matrix(
+        (np.concatenate([metres, metres]), (np.concatenate([lo, hi]), np.concatenate([hi, lo]))), shape=(n, n)
+    )
 
 
 def cell_distances(graph: Graph, area: Area, res: int, progress: Progress | None = None) -> Distances:
@@ -61,6 +103,11 @@ def cell_distances(graph: Graph, area: Area, res: int, progress: Progress | None
     cells, node, snap_m = cells[covered], node[covered], snap_m[covered]
     if len(cells) == 0:
         return empty()
+    ends = np.zeros(graph.nodes, dtype=bool)
+    ends[node] = True
+    small = contract(graph.edges, ends)
+    present = np.diff(small.indptr) > 0
+    present[node] = True
     nx, ny = graph.x[node], graph.y[node]
     tile = np.floor(nx / TILE_M).astype(np.int64) * 1_000_003 + np.floor(ny / TILE_M).astype(np.int64)
     owners: list[IntArray] = []
@@ -68,7 +115,7 @@ def cell_distances(graph: Graph, area: Area, res: int, progress: Progress | None
     metres: list[FloatArray] = []
     for key in np.unique(tile).tolist():
         mine = np.flatnonzero(tile == key)
-        a, b, m = _tile_paths(graph, mine, node, snap_m, nx, ny)
+        a, b, m = _tile_paths(graph, small, present, mine, node, snap_m)
         owners.append(a)
         partners.append(b)
         metres.append(m)
@@ -78,16 +125,22 @@ def cell_distances(graph: Graph, area: Area, res: int, progress: Progress | None
 
 
 def _tile_paths(
-    graph: Graph, mine: IntArray, node: IntArray, snap_m: FloatArray, nx: FloatArray, ny: FloatArray
+    graph: Graph,
+    edges: sp.csr_matrix,
+    present: npt.NDArray[np.bool_],
+    mine: IntArray,
+    node: IntArray,
+    snap_m: FloatArray,
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Pairs (source cell, other cell, metres) for the cells ``mine`` of one tile (indexes of covered
     cells)."""
-    west, east = nx[mine].min() - LIMIT_M, nx[mine].max() + LIMIT_M
-    south, north = ny[mine].min() - LIMIT_M, ny[mine].max() + LIMIT_M
-    inside = np.flatnonzero((graph.x >= west) & (graph.x <= east) & (graph.y >= south) & (graph.y <= north))
+    x, y = graph.x[node[mine]], graph.y[node[mine]]
+    west, east, south, north = x.min() - LIMIT_M, x.max() + LIMIT_M, y.min() - LIMIT_M, y.max() + LIMIT_M
+    box = (graph.x >= west) & (graph.x <= east) & (graph.y >= south) & (graph.y <= north)
+    inside = np.flatnonzero(box & present)
     local = np.full(graph.nodes, -1, dtype=np.int64)
     local[inside] = np.arange(len(inside))
-    sub = graph.edges[inside][:, inside]
+    sub = edges[inside][:, inside]
     sources, source_of = np.unique(local[node[mine]], return_inverse=True)
     found = dijkstra(sub, directed=False, indices=sources, limit=LIMIT_M)
     targets = np.flatnonzero(local[node] >= 0)
@@ -100,7 +153,7 @@ def _tile_paths(
 
 
 def _pack(cells: IntArray, snap_m: FloatArray, a: IntArray, b: IntArray, metres: FloatArray) -> Distances:
-    order = np.lexsort((metres, a))
+    order = np.argsort(a, kind="stable")  # by source cell; the walking module sorts by metres itself
     a, b, metres = a[order], b[order], metres[order]
     start = np.searchsorted(a, np.arange(len(cells) + 1))
     decimetres = np.minimum(np.round(metres * 10), np.iinfo(np.uint16).max).astype(np.uint16)
