@@ -179,7 +179,8 @@ def near_with_network(folder: Path) -> None:
     base, _ = stats(without)
     print(
         f"  /near with the network ({len(cells)} covered hexagons, {NEAR_POSTS:,} posts): "
-        f"median {med:.1f} ms, p99 {p99:.1f} ms; without {base:.1f} ms (ratio {med / base:.2f}); target <= 50 ms "
+        f"median {med:.1f} ms, p99 {p99:.1f} ms; without {base:.1f} ms (ratio {med / base:.2f}); "
+        "target <= 50 ms "
         f"{'ok' if med <= 50 else 'MISSED'}"
     )
     memory("central Minsk, resolution 9", walks, store)
