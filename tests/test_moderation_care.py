@@ -21,7 +21,7 @@ from scene import HOME, Scene, build
 
 from mapaid import accounts, create_app
 from mapaid.clock import FixedClock
-from mapaid.store import SQLiteStore
+from mapaid.store import SCHEMA_VERSION, SQLiteStore
 
 PASSWORD = "correct horse battery"
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
@@ -269,7 +269,7 @@ def test_the_reports_table_comes_with_an_upgrade_from_schema_2(db_path: Path, cl
     db.close()
     assert cli("init-db").exit_code == 0
     db = sqlite3.connect(db_path)
-    assert db.execute("SELECT version FROM schema_version").fetchone()[0] == 3
+    assert db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION  # via 3
     assert db.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
     db.close()
 

@@ -250,6 +250,18 @@ def test_files_we_cannot_use_are_refused_and_change_nothing(
         assert store.get_meta("network_version") == version
 
 
+def test_an_older_database_gains_the_walk_table_on_init_db(cli: Cli, store: SQLiteStore) -> None:
+    """Schema 3 -> 4 (store._walking_network): the table appears, posts stay, nothing is built yet."""
+    body = pd.DataFrame({"kind": ["offer"], "category": ["food"], "cell": ["891f4eab4cbffff"], "text": ["x"]})
+    ingest(body, ["1"], rules_for(DEFAULT_CATEGORIES, 9, date(2026, 11, 27)), store, b"k")
+    store.db.execute("DROP TABLE walk_cells")
+    store.db.execute("UPDATE schema_version SET version = 3")
+    assert cli("network", "status").exit_code == 1  # refused until upgraded, naming init-db
+    assert cli("init-db").exit_code == 0
+    assert store.db.execute("SELECT count(*) FROM walk_cells").fetchone()[0] == 0
+    assert store.count() == 1 and store.walks() is None
+
+
 # -- the walking module where the pages and the API use it ---------------------------------------------------
 def test_the_api_and_the_near_page_say_how_walks_were_measured(
     client: FlaskClient, store: SQLiteStore, central: Built
