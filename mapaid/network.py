@@ -10,9 +10,12 @@ the graph cut to the tile grown by ``LIMIT_M``: a path no longer than that canno
 (every segment is at least as long as the straight line it spans), so the cut loses no path, and the
 distance matrix Dijkstra returns stays tile-sized rather than city-sized.
 
+Before the searches, chains of nodes of degree 2 (bends, densifying points) are contracted into single
+edges (``contract``): the same distances between the nodes cells snap to, several times fewer nodes.
+
 The result is ``Distances``: per covered cell (sorted), the covered cells within ``LIMIT_M`` on foot and
-the metres, as int64 ids and uint16 decimetres (10 bytes a pair; ~0.5 MB per 1,000 cells at resolution 9,
-see bench/bench_network.py), which the store keeps and the walking module looks up.
+the metres, as int64 ids and uint16 decimetres (10 bytes a pair: ~230 KB per 1,000 cells in central
+Minsk at resolution 9, see bench/bench_network.py), which the store keeps and the walking module reads.
 """
 
 from __future__ import annotations
