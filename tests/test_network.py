@@ -357,3 +357,30 @@ def test_unmet_needs_in_helsinki_differ_with_the_street_graph_and_are_right(
     assert on_streets.network.all() and not estimated.network.any()
     table = district_table(on_streets, store.area())
     assert table.loc[table["needs"] > 0, "walk_network_share"].eq(1.0).all()
+
+
+def test_the_coordinator_exports_and_report_say_how_much_is_measured_on_the_streets(
+    client: FlaskClient, store: SQLiteStore, central: Built, cli: Cli, today: date
+) -> None:
+    from test_coordinator import login
+
+    from mapaid import accounts
+
+    store.replace_walks(central.walks, {"file": PASS.name, "res": "9"})
+    rows = pd.DataFrame(
+        {
+            "kind": ["need", "need"],
+            "category": ["food", "food"],
+            "cell": [h3.int_to_str(SOUTH_OF_RAILWAY), h3.int_to_str(h3.latlng_to_cell(53.95, 27.65, 9))],
+            "text": ["on the streets", "estimated"],
+        }
+    )
+    ingest(rows, ["1", "2"], rules_for(DEFAULT_CATEGORIES, 9, today), store, b"k")
+    accounts.add(store, "anna", "a long enough password", today)
+    assert login(client, password="a long enough password").status_code == 302
+    page = client.get("/coordinator?within=800").text
+    assert "on foot by the streets where the street map covers both hexagons (50% of needs)" in page
+    csv = client.get("/export/districts.csv?within=800").text
+    assert "walk_network_share" in csv.splitlines()[0]
+    report = cli("report", "--within", "800").output
+    assert "on foot by the streets for 1 of 2 needs" in report
