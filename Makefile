@@ -45,6 +45,7 @@ gdal:
 run: install
 	$(VENV)/bin/mapaid init-db
 	$(VENV)/bin/mapaid demo --posts $(DEMO_POSTS) --seed 2020 --if-empty
+	$(VENV)/bin/mapaid network build geodata/minsk-pass.osm.bz2 --if-changed
 	$(VENV)/bin/mapaid serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-test
@@ -56,7 +57,11 @@ types: $(VENV)/.installed-test
 test: install-test lint types
 	$(VENV)/bin/pytest -q
 
-bench: install-test pygeoapi-peer
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(PIP) install --quiet -e '.[bench]' || echo "pandana did not install: bench_network reports it and goes on"
+	touch $@
+
+bench: install-test $(VENV)/.installed-bench pygeoapi-peer
 	$(PY) -m bench
 
 # The peer of bench/bench_ogcapi.py: pygeoapi in a venv of its own, on Debian's python3.11 (its sqlite3

@@ -47,6 +47,7 @@ KEY_PARTS = frozenset(
         "attribution",  # configured tile attribution
         "cluster",  # whether the map carries the marker-cluster assets
         "basemap",  # configured street/metro layer file (public shipped data)
+        "network",  # which street graph's walking distances (its version, mapaid/network.py)
     }
 )
 Part = str | int | bool | date | tuple[str, ...] | None

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from mapaid import export as exporter
 from mapaid import places, queryargs, renderers, serving
 from mapaid.cli_coordinator import coordinator, report
+from mapaid.cli_network import network_group
 from mapaid.cli_places import load_file, places_group
 from mapaid.cli_reply import reply_group
 from mapaid.cli_support import bad_option, check_res, cli_clock, cli_rules, cli_settings, cli_store, today
@@ -319,6 +320,7 @@ main.add_command(coordinator)
 main.add_command(report)
 main.add_command(places_group)
 main.add_command(reply_group)
+main.add_command(network_group)
 
 
 if __name__ == "__main__":

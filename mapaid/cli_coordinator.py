@@ -122,8 +122,9 @@ def format_report(table: pd.DataFrame, categories: tuple[str, ...], by_category:
 def report(within: str, by_category: bool, lang: str) -> None:
     """Print offers, needs and unmet needs per district, most unmet first.
 
-    A need is unmet when no open offer of its category lies within walking distance (straight line between
-    cell centres x 1.3, an estimate). The same numbers as /coordinator and /export/districts.csv."""
+    A need is unmet when no open offer of its category lies within walking distance: on foot by the streets
+    where `mapaid network build` covered both hexagons, elsewhere the estimate (straight line between cell
+    centres x 1.3). The same numbers as /coordinator and /export/districts.csv."""
     settings = cli_settings()
     with cli_store() as store:
         result = store_unmet(store, today(), settings.categories, int(within))
@@ -133,3 +134,9 @@ def report(within: str, by_category: bool, lang: str) -> None:
         click.echo(line)
     total = table[["offers", "needs", "unmet"]].sum()
     click.echo(f"total: {total['offers']} offers, {total['needs']} needs, {total['unmet']} unmet")
+    covered = int(result.tally.needs[result.network].sum())
+    click.echo(
+        f"walking distance: on foot by the streets for {covered} of {total['needs']} needs "
+        "(hexagons the street graph covers, see `mapaid network status`); "
+        "the rest estimate: straight line x 1.3"
+    )

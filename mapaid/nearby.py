@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from mapaid.models import FloatArray, IntArray
 from mapaid.queryargs import Filters
-from mapaid.spatial import cells_within
 from mapaid.store import Store
+from mapaid.walking import Walking, source_names
 
 
 @dataclass(frozen=True)
@@ -29,18 +30,20 @@ class Query:
 
 @dataclass(frozen=True)
 class Nearby:
-    """The answer: ``posts`` (the store's columns plus ``walk_m``, nearest first) and the ``cells``
-    within reach (nearest first) with their walking ``metres``, which the map draws."""
+    """The answer: ``posts`` (the store's columns plus ``walk_m`` and ``walk_source``, nearest first) and
+    the ``cells`` within reach (nearest first) with their walking ``metres``, which the map draws, and
+    whether the street ``network`` measured each (mapaid/walking.py)."""
 
     posts: pd.DataFrame
     cells: IntArray
     metres: FloatArray  # walking metres to each of ``cells``
+    network: npt.NDArray[np.bool_]
 
 
 def nearby(store: Store, query: Query, today: date) -> Nearby:
     """Open posts within ``query.within_m`` walking metres, nearest first, ties by id (stable pages)."""
-    area = store.area()
-    cells, metres = cells_within(query.cell, query.within_m, area)
+    reach = Walking(store.area(), store.walks()).reach(query.cell, query.within_m)
+    cells, metres = reach.cells, reach.metres
     posts = store.posts(
         today,
         cell=[str(c) for c in cells.tolist()],
@@ -48,11 +51,10 @@ def nearby(store: Store, query: Query, today: date) -> Nearby:
         category=list(query.filters.category),
         district=list(query.filters.district),
     )
-    # cells come sorted by distance; a post's walk is its cell's, found by binary search on sorted ids
-    by_id = np.argsort(cells)
-    post_cells = posts["cell"].to_numpy(dtype=np.int64)
-    walk = metres[by_id][np.searchsorted(cells[by_id], post_cells)] if len(posts) else np.empty(0)
+    # a post's walk is its cell's, found by binary search on sorted ids
+    walk, network = reach.lookup(posts["cell"].to_numpy(dtype=np.int64))
     order = np.argsort(walk, kind="stable")  # nearest, then by id: the store reads them in id order
     posts = posts.iloc[order].reset_index(drop=True)
     posts["walk_m"] = walk[order]
-    return Nearby(posts, cells, metres)
+    posts["walk_source"] = source_names(network[order])
+    return Nearby(posts, cells, metres, reach.network)

@@ -7,7 +7,7 @@ in a marker cluster. Popups are built with ``textContent``, so user text is neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -45,6 +45,7 @@ class Labels:
     categories: dict[str, str]
     bands: list[str]  # "in your hexagon", "about 5 minutes", ... (spatial.walk_bands)
     until: str  # with {d} for the day
+    sources: dict[str, str] = field(default_factory=dict)  # walk_source -> how it was measured, in words
 
 
 def reach_bounds(cells: IntArray, origin: int) -> tuple[float, float, float, float]:
@@ -106,6 +107,7 @@ def posts_columns(frame: pd.DataFrame, limit: int = MAP_LIMIT) -> dict[str, list
         "expires": head["expires"].tolist(),
         "band": walk_bands(head["walk_m"].to_numpy()),
         "reply": _replies(head),
+        "source": _sources(head),
         "lon": head["lon"].tolist(),
         "lat": head["lat"].tolist(),
     }
@@ -118,16 +120,24 @@ def _replies(frame: pd.DataFrame) -> list[bool]:
     return [bool(r) for r in frame["reply"].tolist()]
 
 
+def _sources(frame: pd.DataFrame) -> list[str]:
+    """``walk_source`` per post (mapaid/walking.py); "estimate" for a frame made without it."""
+    if "walk_source" in frame:
+        return [str(s) for s in frame["walk_source"].tolist()]
+    return ["estimate"] * len(frame)
+
+
 def page_items(frame: pd.DataFrame, page: int, labels: Labels, size: int = PAGE_SIZE) -> list[dict[str, Any]]:
     """One page of the list, as plain dicts of text for the template (which escapes every value)."""
     part = frame.iloc[(page - 1) * size : page * size]
     bands = walk_bands(part["walk_m"].to_numpy())
+    sources = _sources(part)
     columns = ("id", "kind", "category", "text", "contact", "district_name", "expires")
     rows: list[list[Any]] = [part[c].tolist() for c in columns]
     items = []
     replies = _replies(part)
-    for (post_id, kind, category, text, contact, district, expires), band, reply in zip(
-        zip(*rows, strict=True), bands, replies, strict=True
+    for (post_id, kind, category, text, contact, district, expires), band, reply, source in zip(
+        zip(*rows, strict=True), bands, replies, sources, strict=True
     ):
         items.append(
             {
@@ -142,6 +152,8 @@ def page_items(frame: pd.DataFrame, page: int, labels: Labels, size: int = PAGE_
                 "walk": labels.bands[band],
                 "band": band,
                 "reply": reply,
+                "walk_source": source,
+                "walk_how": labels.sources.get(source, ""),
             }
         )
     return items

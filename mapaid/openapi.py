@@ -154,10 +154,15 @@ def _components(ctx: Context) -> dict[str, Any]:
         "created": {"type": "string", "format": "date"},
         "expires": {"type": "string", "format": "date"},
         "status": {"enum": STATUSES},
-        "walk_m": {"type": "integer", "description": "estimated walking metres (only in searches)"},
+        "walk_m": {"type": "integer", "description": "walking metres from the asked cell (only in searches)"},
         "reply_key": {
             "type": ["string", "null"],
             "description": "public key for private replies (docs/replies.md); null: the post takes none",
+        },
+        "walk_source": {
+            "enum": ["network", "estimate"],
+            "description": "how walk_m was measured: on foot by the streets (OpenStreetMap graph) or the "
+            "estimate (straight line between hexagon centres x 1.3); only in searches",
         },
     }
     point = {

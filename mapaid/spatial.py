@@ -1,21 +1,18 @@
-"""Which cells are within walking distance of which, measured between cell centres in a metric CRS.
+"""Walking distance as the pages say it: the choices (400, 800, 1200 m), bands of minutes, uncertainty.
 
-Without a street graph, walking distance is the straight line between cell centres times a circuity
-factor of 1.3 (DESIGN.md). Because posts are stored by cell, every question here is answered on cells,
-a few thousand at most for a city, never on posts.
+How far it is on foot between two cells, and whether the street graph or the estimate says so, is
+mapaid/walking.py's one job; this module only turns metres into the words and numbers people read.
 """
 
 from __future__ import annotations
-
-import math
 
 import h3.api.basic_int as h3
 import numpy as np
 
 from mapaid.geo import Area
 from mapaid.models import FloatArray, IntArray
+from mapaid.walking import CIRCUITY as CIRCUITY  # the estimate's factor, for the benches
 
-CIRCUITY = 1.3
 WALK_M_PER_MIN = 4800 / 60  # 4.8 km/h
 WITHIN_CHOICES = (400, 800, 1200)
 DEFAULT_WITHIN = 800
@@ -47,32 +44,5 @@ def cell_uncertainty_m(res: int) -> float:
     return float(2 * h3.average_hexagon_edge_length(res, "m") * CIRCUITY)
 
 
-def _ring_limit(res: int, within_m: float) -> int:
-    """Grid-disk radius that surely contains every cell centre within ``within_m`` walking metres.
-
-    Neighbouring centres are about sqrt(3) edge lengths apart; edges vary across the globe, so take a
-    generous lower bound of the spacing (0.6 of the average edge)."""
-    spacing = math.sqrt(3) * 0.6 * float(h3.average_hexagon_edge_length(res, "m"))
-    return math.ceil(within_m / CIRCUITY / spacing) + 1
-
-
 def metric_centres(cells: IntArray, area: Area) -> tuple[FloatArray, FloatArray]:
     return area.metric_centres(cells)
-
-
-def walk_m(origin: int, cells: IntArray, area: Area) -> FloatArray:
-    """Estimated walking metres from the centre of ``origin`` to the centre of each of ``cells``."""
-    ox, oy = metric_centres(np.array([origin], dtype=np.int64), area)
-    x, y = metric_centres(cells, area)
-    return np.asarray(np.hypot(x - ox[0], y - oy[0]) * CIRCUITY, dtype=np.float64)
-
-
-def cells_within(origin: int, within_m: float, area: Area) -> tuple[IntArray, FloatArray]:
-    """Cells whose centres are within ``within_m`` walking metres of ``origin``'s, with those metres,
-    nearest first."""
-    res = h3.get_resolution(origin)
-    disk = np.array(h3.grid_disk(origin, _ring_limit(res, within_m)), dtype=np.int64)
-    metres = walk_m(origin, disk, area)
-    keep = metres <= within_m
-    order = np.argsort(metres[keep], kind="stable")
-    return disk[keep][order], metres[keep][order]

@@ -26,8 +26,9 @@ from mapaid.geo import WGS84, Area
 from mapaid.models import CoarsePosts, Status
 from mapaid.threads import SCHEMA as THREADS_SCHEMA
 from mapaid.threads import Message, Thread, ThreadTables, add_reply_key_column, delete_for_posts
+from mapaid.walkpairs import Distances
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 POST_COLUMNS = (
     "id",
     "kind",
@@ -76,6 +77,17 @@ REPORTS_TABLE = """CREATE TABLE IF NOT EXISTS reports (
     day TEXT NOT NULL,
     count INTEGER NOT NULL CHECK (count > 0),
     PRIMARY KEY (post_id, reason, day)
+) WITHOUT ROWID"""
+
+# Walking distances on the street graph (mapaid/network.py, `mapaid network build`): one row per cell the
+# graph covers, with the covered cells within 1,500 m on foot as little-endian int64 ids and, parallel,
+# uint16 decimetres. Public data (the street grid), nothing about anyone's place; which file and day it
+# was built from is in meta (network_*). Replaced whole, in one transaction.
+WALK_CELLS_TABLE = """CREATE TABLE IF NOT EXISTS walk_cells (
+    cell INTEGER PRIMARY KEY,
+    snap_m REAL NOT NULL,
+    neighbours BLOB NOT NULL,
+    decimetres BLOB NOT NULL
 ) WITHOUT ROWID"""
 
 SCHEMA = (
@@ -144,9 +156,11 @@ CREATE TABLE IF NOT EXISTS audit (
     post_id TEXT NOT NULL
 );
 {reports};
+{walk_cells};
 {threads}""".replace("{posts}", POSTS_TABLE.format(name="IF NOT EXISTS posts") + ";")
     .replace("{posts_index}", POSTS_INDEX)
     .replace("{reports}", REPORTS_TABLE)
+    .replace("{walk_cells}", WALK_CELLS_TABLE)
     .replace("{threads}", THREADS_SCHEMA)
 )
 
@@ -167,13 +181,20 @@ def _reports(db: sqlite3.Connection) -> None:
     db.execute(REPORTS_TABLE)
 
 
+def _walking_network(db: sqlite3.Connection) -> None:
+    """Schema 4 -> 5 (issue 11, walking network): the walk_cells table, empty until `mapaid network build`."""
+    db.execute(WALK_CELLS_TABLE)
+
+
 _V1_POST_COLUMNS = (*POST_COLUMNS[: POST_COLUMNS.index("reply_key")], "token_hash")
 # What brings a database from schema version N to N + 1, each run inside the upgrade's one transaction.
-# 3 -> 4: posts.reply_key (the threads and messages tables come with the schema's CREATE ... IF NOT EXISTS).
+# 3 -> 4: posts.reply_key (the threads and messages tables come with the schema's CREATE ... IF NOT EXISTS);
+# 4 -> 5: the walk_cells table.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _posts_without_rowid,
     2: _reports,
     3: add_reply_key_column,
+    4: _walking_network,
 }
 
 
@@ -184,6 +205,7 @@ _REBUILD_FROM = 100_000  # rows in one batch from which secondary indexes are re
 _AREAS: SharedCache[Area] = SharedCache("served area", 8)
 BBox = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat (CRS84)
 Days = tuple[date | None, date | None]  # first and last day, either open
+_WALKS: SharedCache[Distances | None] = SharedCache("street walking distances", 8)
 
 
 class StoreError(RuntimeError):
@@ -228,6 +250,8 @@ class Store(Protocol):
     def add_message(self, thread_id: str, message: Message, max_messages: int, open_on: str) -> int | str: ...
     def revision(self) -> int: ...
     def get_meta(self, key: str) -> str | None: ...
+    def replace_walks(self, walks: Distances, info: dict[str, str]) -> None: ...
+    def walks(self) -> Distances | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def close(self) -> None: ...
 
@@ -388,6 +412,48 @@ class SQLiteStore(ThreadTables):
         if res is not None:
             area.table(int(res))
         return area
+
+    # -- walking distances on the street graph (mapaid/network.py) -------------------------
+    def replace_walks(self, walks: Distances, info: dict[str, str]) -> None:
+        """The street graph's walking distances, replacing the old ones in one transaction; ``info``
+        (file, day, ...) goes into meta as ``network_<key>``, with the districts it was built for."""
+        rows = []
+        for i, (cell, snap) in enumerate(zip(walks.cells.tolist(), walks.snap_m.tolist(), strict=True)):
+            neighbours, decimetres = walks.row(i)
+            rows.append((cell, snap, neighbours.astype("<i8").tobytes(), decimetres.astype("<u2").tobytes()))
+        with self.transaction() as db:
+            db.execute("DELETE FROM walk_cells")
+            db.executemany("INSERT INTO walk_cells VALUES (?, ?, ?, ?)", rows)
+            for key, value in info.items():
+                self._set_meta(db, f"network_{key}", value)
+            self._set_meta(db, "network_districts", self.get_meta("districts_version") or "0")
+            self._set_meta(db, "network_version", secrets.token_hex(8))
+
+    def walks(self) -> Distances | None:
+        """The stored walking distances, or None when no graph was built for the current districts. Read
+        once per build and shared (mapaid.cache): the same whole-area table for everyone."""
+        version = self.get_meta("network_version")
+        districts = self.get_meta("districts_version") or "0"
+        if version is None or self.get_meta("network_districts") != districts:
+            return None
+        return _WALKS.get_or_make(self._load_walks, database=str(self.path.resolve()), network=version)
+
+    def _load_walks(self) -> Distances:
+        cursor = self.db.execute("SELECT cell, snap_m, neighbours, decimetres FROM walk_cells ORDER BY cell")
+        cursor.row_factory = None
+        rows = cursor.fetchall()
+        cells = np.array([r[0] for r in rows], dtype=np.int64)
+        snap = np.array([r[1] for r in rows], dtype=np.float64)
+        neighbours = [np.frombuffer(r[2], dtype="<i8") for r in rows]
+        counts = np.fromiter(map(len, neighbours), dtype=np.int64, count=len(rows))
+        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        joined = np.concatenate(neighbours).astype(np.int64) if rows else np.empty(0, dtype=np.int64)
+        metres = (
+            np.concatenate([np.frombuffer(r[3], dtype="<u2") for r in rows]).astype(np.uint16)
+            if rows
+            else np.empty(0, dtype=np.uint16)
+        )
+        return Distances(cells, snap, start, joined, metres)
 
     # -- posts -----------------------------------------------------------------------------
     def add(self, posts: CoarsePosts, progress: Callable[[int], None] | None = None) -> None:

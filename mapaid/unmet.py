@@ -2,10 +2,9 @@
 
 Everything is counted per cell, because that is all the store knows about a place: open posts are tallied
 into two matrices (cells x categories) of offers and needs, and "within walking distance" becomes a set of
-pairs of cells whose centres are close enough (DESIGN.md: straight line between centres in the metric CRS,
-times 1.3). The pairs come from bucketing cell centres into squares as wide as the radius and comparing
-each cell only with the cells of its own and the eight neighbouring squares, all in numpy; a city has a few
-thousand occupied cells, so this takes milliseconds whatever the number of posts. Per-post geometry (buffers
+pairs of cells close enough on foot, from mapaid/walking.py (the street graph where both cells are covered,
+else the straight line between centres x 1.3), all in numpy; a city has a few thousand occupied cells, so
+this takes milliseconds whatever the number of posts. Per-post geometry (buffers
 and a spatial join, see bench/bench_unmet.py) gives the same counts hundreds of times more slowly.
 """
 
@@ -22,8 +21,9 @@ import pandas as pd
 from mapaid.cache import SharedCache
 from mapaid.geo import Area
 from mapaid.models import FloatArray, IntArray
-from mapaid.spatial import CIRCUITY, metric_centres
 from mapaid.store import SQLiteStore
+from mapaid.walking import Walking, source_names
+from mapaid.walkpairs import Distances
 
 ObjArray = npt.NDArray[np.object_]
 
@@ -124,52 +124,6 @@ def read_tally(store: SQLiteStore, today: date, categories: Sequence[str]) -> Ta
     )
 
 
-STRIPS = 1  # strips per radius: narrower strips compare fewer candidates but cost more searches (measured)
-
-
-def _ranges(lo: IntArray, hi: IntArray) -> tuple[IntArray, IntArray]:
-    """Expand half-open ranges [lo, hi) into (owner, position) pairs, without a Python loop."""
-    hits = hi - lo
-    owner = np.repeat(np.arange(len(lo), dtype=np.int64), hits)
-    position = np.arange(int(hits.sum()), dtype=np.int64) - np.repeat(np.cumsum(hits) - hits - lo, hits)
-    return owner, position
-
-
-def pairs_within(
-    a: tuple[FloatArray, FloatArray], b: tuple[FloatArray, FloatArray], radius: float
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Every pair (i, j) with point ``a[i]`` at most ``radius`` from ``b[j]`` (metric x, y arrays), and
-    their distance.
-
-    The points of ``b`` are cut into vertical strips ``radius / STRIPS`` wide and sorted by strip, then y.
-    A partner of ``a[i]`` lies in one of the ``2 * STRIPS + 1`` strips around it, within ``radius`` in y:
-    one binary search per strip finds that run. No tree, no Python loop over points."""
-    (ax, ay), (bx, by) = a, b
-    if len(ax) == 0 or len(bx) == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
-    width = radius / STRIPS
-    x0, y0 = min(ax.min(), bx.min()), min(ay.min(), by.min())
-    # Sort key: strip number, then y; strips are spaced further apart than any y span.
-    spacing = float(max(ay.max(), by.max()) - y0) + 4 * radius + 1
-    b_strip = np.floor((bx - x0) / width)
-    keys = b_strip * spacing + (by - y0)
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    a_strip = np.floor((ax - x0) / width)
-    owners, partners = [], []
-    for step in range(-STRIPS, STRIPS + 1):
-        base = (a_strip + step) * spacing + (ay - y0)
-        lo = np.searchsorted(keys, base - radius, side="left")
-        hi = np.searchsorted(keys, base + radius, side="right")
-        owner, position = _ranges(lo, hi)
-        owners.append(owner)
-        partners.append(order[position])
-    ia, ib = np.concatenate(owners), np.concatenate(partners)
-    dist = np.hypot(ax[ia] - bx[ib], ay[ia] - by[ib])
-    keep = dist <= radius
-    return ia[keep], ib[keep], dist[keep]
-
-
 @dataclass(frozen=True)
 class Unmet:
     """A tally and, per cell and category, the needs no offer of that category within ``within_m`` meets."""
@@ -177,11 +131,7 @@ class Unmet:
     tally: Tally
     within_m: int
     unmet: IntArray  # (cells, categories)
-
-
-def _centres(cells: IntArray, area: Area) -> tuple[FloatArray, FloatArray]:
-    """Metric centres of ``cells``, from the area's whole-area cell table (nothing kept per call)."""
-    return metric_centres(cells, area)
+    network: npt.NDArray[np.bool_]  # per cell: its walks to other covered cells came from the street graph
 
 
 _BITS = 62  # categories per int64 bit mask
@@ -204,20 +154,17 @@ def _met(offers: IntArray, ia: IntArray, ib: IntArray, n: int) -> npt.NDArray[np
     return met
 
 
-def unmet_needs(tally: Tally, area: Area, within_m: int) -> Unmet:
+def unmet_needs(tally: Tally, area: Area, within_m: int, streets: Distances | None = None) -> Unmet:
     """Needs in a cell are met, per category, when some cell within ``within_m`` walking metres (the same
-    cell included, 0 m) holds an open offer of that category."""
+    cell included, 0 m) holds an open offer of that category; walking as mapaid/walking.py measures it
+    (on the ``streets`` where both cells are covered, else the estimate)."""
+    walking = Walking(area, streets)
     needing = np.flatnonzero(tally.needs.sum(axis=1) > 0)
     offering = np.flatnonzero(tally.offers.sum(axis=1) > 0)
-    x, y = _centres(tally.cells, area)
-    ia, ib, dist = pairs_within(
-        (x[needing], y[needing]), (x[offering], y[offering]), within_m / CIRCUITY * (1 + 1e-9)
-    )
-    # Walking metres are straight metres x CIRCUITY, compared exactly as spatial.cells_within does.
-    close = dist * CIRCUITY <= within_m
+    pairs = walking.pairs(tally.cells[needing], tally.cells[offering], within_m)
     met = np.zeros(tally.needs.shape, dtype=bool)
-    met[needing] = _met(tally.offers[offering], ia[close], ib[close], len(needing))
-    return Unmet(tally, int(within_m), np.where(met, 0, tally.needs))
+    met[needing] = _met(tally.offers[offering], pairs.ia, pairs.ib, len(needing))
+    return Unmet(tally, int(within_m), np.where(met, 0, tally.needs), walking.covered(tally.cells))
 
 
 def share_met(needs: npt.NDArray[np.int64], unmet: npt.NDArray[np.int64]) -> FloatArray:
@@ -235,7 +182,8 @@ def _sum_by_district(values: IntArray, district_index: IntArray, n: int) -> IntA
 
 def district_table(result: Unmet, area: Area, lang: str = "en") -> pd.DataFrame:
     """One row per district (all of them, zeros included), most unmet first: offers, needs, unmet,
-    share_met, then the same four per category (``food_offers`` ...), and ``rank`` (1 = most unmet)."""
+    share_met, walk_network_share (the share of its needs in cells the street graph covers), then the same
+    four per category (``food_offers`` ...), and ``rank`` (1 = most unmet)."""
     tally = result.tally
     slugs = area.slugs
     index = {s: i for i, s in enumerate(slugs)}
@@ -244,7 +192,9 @@ def district_table(result: Unmet, area: Area, lang: str = "en") -> pd.DataFrame:
         "offers": _sum_by_district(tally.offers, where, len(slugs)),
         "needs": _sum_by_district(tally.needs, where, len(slugs)),
         "unmet": _sum_by_district(result.unmet, where, len(slugs)),
+        "network": _sum_by_district(tally.needs * result.network[:, None], where, len(slugs)),
     }
+    needs = per["needs"].sum(axis=1)
     columns: dict[str, object] = {
         "district": slugs,
         "name": [area.by_slug[s].name(lang) for s in slugs],
@@ -252,6 +202,8 @@ def district_table(result: Unmet, area: Area, lang: str = "en") -> pd.DataFrame:
         "needs": per["needs"].sum(axis=1),
         "unmet": per["unmet"].sum(axis=1),
         "share_met": share_met(per["needs"].sum(axis=1), per["unmet"].sum(axis=1)),
+        # needs whose walks the street graph measured (mapaid/walking.py); the rest are estimates
+        "walk_network_share": share_met(needs, needs - per["network"].sum(axis=1)),
     }
     for k, cat in enumerate(tally.categories):
         columns[f"{cat}_offers"] = per["offers"][:, k]
@@ -267,7 +219,8 @@ def district_table(result: Unmet, area: Area, lang: str = "en") -> pd.DataFrame:
 
 
 def cell_table(result: Unmet) -> pd.DataFrame:
-    """Cells with unmet needs: cell (int), district, needs, unmet, and unmet per category (``food_unmet``)."""
+    """Cells with unmet needs: cell (int), district, needs, unmet, walk_source (network where the street
+    graph covers the cell), and unmet per category (``food_unmet``)."""
     tally = result.tally
     total = result.unmet.sum(axis=1)
     rows = np.flatnonzero(total > 0)
@@ -276,6 +229,7 @@ def cell_table(result: Unmet) -> pd.DataFrame:
         "district": tally.district[rows],
         "needs": tally.needs[rows].sum(axis=1),
         "unmet": total[rows],
+        "walk_source": source_names(result.network[rows]),
     }
     for k, cat in enumerate(tally.categories):
         columns[f"{cat}_unmet"] = result.unmet[rows, k]
@@ -284,7 +238,7 @@ def cell_table(result: Unmet) -> pd.DataFrame:
 
 def store_unmet(store: SQLiteStore, today: date, categories: Sequence[str], within_m: int) -> Unmet:
     """Unmet needs of the store's open posts: the one call the page, the exports and the report share."""
-    return unmet_needs(read_tally(store, today, categories), store.area(), within_m)
+    return unmet_needs(read_tally(store, today, categories), store.area(), within_m, store.walks())
 
 
 _UNMET: SharedCache[Unmet] = SharedCache("unmet needs", 32)

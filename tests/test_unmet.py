@@ -16,18 +16,17 @@ from mapaid.demo import generate
 from mapaid.models import Status
 from mapaid.moderation import moderate
 from mapaid.pipeline import ingest, rules_for
-from mapaid.spatial import cells_within
 from mapaid.store import SQLiteStore
 from mapaid.unmet import (
     cached_store_unmet,
     cell_table,
     district_table,
-    pairs_within,
     read_tally,
     store_unmet,
     tally_posts,
     unmet_needs,
 )
+from mapaid.walking import Walking, straight_pairs
 
 
 @pytest.fixture
@@ -61,7 +60,8 @@ def test_the_near_offer_is_between_400_and_800_m_and_meets_only_food(
     scene: Scene,
     today: date,
 ) -> None:
-    cells, metres = cells_within(scene.centre, 800, store.area())
+    reach = Walking(store.area()).reach(scene.centre, 800)
+    cells, metres = reach.cells, reach.metres
     assert scene.near_food in cells.tolist()
     assert 400 < metres[cells.tolist().index(scene.near_food)] <= 800
     at_800 = district_table(store_unmet(store, today, DEFAULT_CATEGORIES, 800), store.area()).set_index(
@@ -104,7 +104,7 @@ def _demo(store: SQLiteStore, today: date, n: int = 3000) -> None:
 
 @pytest.mark.parametrize("within", [400, 800, 1200])
 def test_agrees_with_the_definition_cell_by_cell(store: SQLiteStore, within: int, today: date) -> None:
-    """For every need: unmet exactly when no open offer of its category is in cells_within(its cell)."""
+    """For every need: unmet exactly when no open offer of its category is in the reach of its cell."""
     _demo(store, today)
     area = store.area()
     posts = store.posts(today)
@@ -115,7 +115,7 @@ def test_agrees_with_the_definition_cell_by_cell(store: SQLiteStore, within: int
     for (cell, category), count in (
         posts[posts["kind"] == "need"].groupby(["cell", "category"]).size().items()
     ):
-        near = set(cells_within(int(cell), within, area)[0].tolist())
+        near = set(Walking(area).reach(int(cell), within).cells.tolist())
         if not near & offers.get(category, set()):
             expected[row_of[int(cell)], result.tally.categories.index(category)] = count
     assert expected.sum() > 0 or within > 400
@@ -155,11 +155,11 @@ def test_empty_store_gives_zeros(store: SQLiteStore, today: date) -> None:
     assert cell_table(store_unmet(store, today, DEFAULT_CATEGORIES, 800)).empty
 
 
-def test_pairs_within_finds_exactly_the_close_pairs() -> None:
+def test_straight_pairs_finds_exactly_the_close_pairs() -> None:
     rng = np.random.default_rng(3)
     a = (rng.uniform(0, 5000, 400), rng.uniform(0, 3000, 400))
     b = (rng.uniform(-200, 5200, 300), rng.uniform(0, 3000, 300))
-    ia, ib, dist = pairs_within(a, b, 450.0)
+    ia, ib, dist = straight_pairs(a, b, 450.0)
     brute = np.hypot(a[0][:, None] - b[0][None, :], a[1][:, None] - b[1][None, :])
     expected = set(zip(*np.nonzero(brute <= 450.0), strict=True))
     assert set(zip(ia.tolist(), ib.tolist(), strict=True)) == expected

@@ -63,6 +63,9 @@
       var answer = line(box, "a", labels.answer[posts.kind[i]], "button answer-button");
       answer.href = data.postUrl + encodeURIComponent(posts.id[i]);
     }
+    if (posts.source && labels.sources) {  // how the walk was measured: by the streets, or the estimate
+      line(box, "div", labels.sources[posts.source[i]] || "", "walk-source");
+    }
     if (list) {  // "report": to the report page, which asks why (the list's own links do the same)
       var report = line(box, "a", list.getAttribute("data-report-label"), "report");
       report.href = list.getAttribute("data-report-url") + encodeURIComponent(posts.id[i]) +

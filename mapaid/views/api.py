@@ -152,7 +152,8 @@ def list_posts() -> Response:
     frame = public_frame(found.posts, store.area(), settings().cell_res)
     frame["walk_m"] = found.posts["walk_m"].round().astype(int).to_numpy()
     frame["reply_key"] = found.posts["reply_key"].to_numpy(dtype=object)
-    return _json(to_geojson(frame, extra=("walk_m", "reply_key")), mimetype=GEOJSON)
+    frame["walk_source"] = found.posts["walk_source"].to_numpy()
+    return _json(to_geojson(frame, extra=("walk_m", "walk_source", "reply_key")), mimetype=GEOJSON)
 
 
 def _public_post(post_id: str) -> Any:

@@ -249,8 +249,16 @@ def dashboard() -> Response:
             int(cells["unmet"].max()) if len(cells) else 0, gettext("Unmet needs per hexagon")
         ),
         hexagons=len(cells),
+        walk_share=_network_share(table),
     )
     return private_page(body)
+
+
+def _network_share(table: pd.DataFrame) -> str | None:
+    """The share of all needs whose walks the street graph measured, as "42 %"; None when none did."""
+    needs = int(table["needs"].sum())
+    covered = float((table["needs"] * table["walk_network_share"].fillna(0)).sum())
+    return None if covered <= 0 or needs == 0 else f"{covered / needs:.0%}"
 
 
 @bp.get("/api/v1/coordinator/districts")

@@ -28,6 +28,7 @@ from mapaid.nearpage import Labels, MapOptions, near_map, near_view, page_count,
 from mapaid.spatial import WALK_M_PER_MIN, WITHIN_CHOICES, band_minutes, walk_bands
 from mapaid.views.basemap import basemap_url
 from mapaid.views.places import search_config
+from mapaid.walkwords import walk_source_words, walk_summary
 
 bp = Blueprint("resident", __name__)
 MIN_CELL_ZOOM = 14
@@ -155,6 +156,7 @@ def _labels() -> Labels:
         bands=[gettext("in your hexagon")]
         + [gettext("about %(minutes)s minutes", minutes=band_minutes(b)) for b in (1, 2, 3)],
         until=gettext("until %(day)s", day="{d}"),
+        sources=walk_source_words(),
     )
 
 
@@ -173,6 +175,7 @@ def _render_near(query: Query, page: int) -> str:
     frame["walk_m"] = found.posts["walk_m"].to_numpy()
     keys = found.posts.get("reply_key")
     frame["reply"] = False if keys is None else keys.notna().to_numpy()  # takes private replies
+    frame["walk_source"] = found.posts["walk_source"].to_numpy()
     frame["expires"] = format_days(frame["expires"])  # the list's and the popups' "until" day
     parts = near_map(area.districts, _map_options())
     labels = _labels()
@@ -188,6 +191,7 @@ def _render_near(query: Query, page: int) -> str:
             "bands": labels.bands,
             "expires": labels.until,
             "answer": _answer_labels(),
+            "sources": labels.sources,
         },
         "postUrl": f"{request.script_root}/p/",
     }
@@ -216,6 +220,7 @@ def _render_near(query: Query, page: int) -> str:
         on_map=len(columns["id"]),
         within_choices=[(m, round(m / WALK_M_PER_MIN)) for m in WITHIN_CHOICES],
         minutes=band_minutes(walk_bands([query.within_m])[0]),
+        walk_how=walk_summary(found.network),
         uncertainty=uncertainty_m(res),
         categories=settings().categories,
         kinds=[k.value for k in Kind],
