@@ -16,9 +16,13 @@ seconds, a test's own clicks often less):
   districts: ``live.base`` is the server's URL, ``live.db`` the database file, ``live.app`` the app.
 
 Tests of one module then share the server and its data: each must hold whatever the others post, hide
-or delete (and in any order: suite runs go through pytest-xdist, which spreads tests over workers). A test
-that needs a database of its own keeps the function-scoped ``store``/``config`` fixtures and its own
-``serve``."""
+or delete, and in any order (``pytest tests/x.py::test_y`` runs one alone, ``-k`` picks a few). A test that
+needs a database of its own keeps the function-scoped ``store``/``config`` fixtures and its own ``serve``.
+
+``make test`` runs the suite with pytest-xdist on two workers, whole modules at a time (``--dist
+loadfile``): so each worker has its own Chromium and a module's fixtures are made once. Nothing may be
+shared between modules but through these fixtures; ports are always 0 (the system picks a free one) and
+files go to tmp_path or, for screenshots, to test-artifacts/ under a name no other test uses."""
 
 from __future__ import annotations
 
