@@ -54,8 +54,10 @@ lint: $(VENV)/.installed-test
 types: $(VENV)/.installed-test
 	$(VENV)/bin/mypy
 
+# Two workers (pytest-xdist), a test module per worker at a time so a module's server and data are made once.
+# A single file runs as before: .venv/bin/pytest -q tests/test_x.py
 test: install-test lint types
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) install --quiet -e '.[bench]' || echo "pandana did not install: bench_network reports it and goes on"

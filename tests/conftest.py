@@ -1,8 +1,11 @@
-"""Fixtures: a fresh SQLite file per test (copied from one set up per session), the app, a CLI runner, and
-the one clock they all share (``clock``: fixed, in UTC; the app, the CLI and the tests take today from it)."""
+"""Fixtures: a fresh SQLite file per test (copied from one set up per run), the app, a CLI runner, and
+the one clock they all share (``clock``: fixed, in UTC; the app, the CLI and the tests take today from it).
+The browser tests' shared Chromium and module-wide servers live in livesite.py (see its docstring)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -13,8 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
-from livesite import chromium
-from playwright.sync_api import Browser
+from livesite import browser, live, live_config, live_store  # noqa: F401 - fixtures for every module
 
 from mapaid import create_app
 from mapaid.cli import main
@@ -36,16 +38,31 @@ def _env(db: Path, instance: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database with the Minsk districts, made once; each test gets its own copy."""
-    folder = tmp_path_factory.mktemp("template")
+def _make_template(folder: Path) -> Path:
     db = folder / "mapaid.sqlite3"
     result = CliRunner().invoke(main, ["init-db"], env=_env(db, folder))
     assert result.exit_code == 0, result.output
     store = open_store(db)
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
+    return db
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the Minsk districts, made once per run; each test gets its own copy. Under
+    pytest-xdist the workers share one: the first makes it in the run's own temporary folder (the
+    parent of the workers' folders) while the others wait on a lock, then all copy it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return _make_template(tmp_path_factory.mktemp("template"))
+    shared = tmp_path_factory.getbasetemp().parent / "template"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        db = shared / "mapaid.sqlite3"
+        if not (shared / "done").exists():
+            _make_template(shared)
+            (shared / "done").touch()
     return db
 
 
@@ -130,10 +147,3 @@ def store(db_path: Path, env: dict[str, str]) -> Iterator[SQLiteStore]:
     s = open_store(db_path)
     yield s
     s.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium for the browser tests, one per test module (see livesite.chromium)."""
-    with chromium() as b:
-        yield b

@@ -1,10 +1,33 @@
 """What the browser tests share: a real server (waitress, as `mapaid serve` uses) on a free local port in a
 thread, the Debian Chromium launched through Playwright (never a downloaded browser: no internet here),
-and screenshots in test-artifacts/."""
+and screenshots in test-artifacts/.
+
+Sharing, to keep the suite fast (starting Chromium, building an app and filling a database each cost
+seconds, a test's own clicks often less):
+
+- ``browser`` (fixture, one per test session and xdist worker): the one Chromium. Give every test its own
+  ``browser.new_context(...)`` (cookies, storage, permissions, viewport and locale are the context's) and
+  close it at the end; never keep pages between tests.
+- ``live_config`` / ``live_store`` (fixtures, one per test module): a config dict like conftest's ``config``
+  (TESTING, ROOMY_LIMITS, the fixed clock TEST_NOW) on the module's own copy of the template database (the
+  Minsk districts, made once per run), and a store open on it. Fill it with what the module needs, then
+  serve it once for the module: ``with serve(create_app({**live_config, "TESTING": False})) as base``.
+- ``live`` (fixture, one per test module): that, ready made for modules needing nothing but the
+  districts: ``live.base`` is the server's URL, ``live.db`` the database file, ``live.app`` the app.
+
+Tests of one module then share the server and its data: each must hold whatever the others post, hide
+or delete, and in any order (``pytest tests/x.py::test_y`` runs one alone, ``-k`` picks a few). A test that
+needs a database of its own keeps the function-scoped ``store``/``config`` fixtures and its own ``serve``.
+
+``make test`` runs the suite with pytest-xdist on two workers, whole modules at a time (``--dist
+loadfile``): so each worker has its own Chromium and a module's fixtures are made once. Nothing may be
+shared between modules but through these fixtures; ports are always 0 (the system picks a free one) and
+files go to tmp_path or, for screenshots, to test-artifacts/ under a name no other test uses."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,14 +36,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 from waitress.server import create_server
 
+from mapaid import create_app
 from mapaid.places import skeleton
+from mapaid.store import SQLiteStore, open_store
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -53,6 +81,57 @@ def chromium() -> Iterator[Browser]:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the browser tests, one per session (per xdist worker); a context per test."""
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def live_config(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> dict[str, Any]:
+    """The ``config`` fixture's settings, on a copy of the template database made for this module."""
+    from conftest import ROOMY_LIMITS, TEST_NOW, TEST_SECRET
+
+    from mapaid.clock import FixedClock
+
+    folder = tmp_path_factory.mktemp("live")
+    db = folder / "mapaid.sqlite3"
+    shutil.copy(template_db, db)
+    return {
+        "DATABASE": str(db),
+        "SECRET_KEY": TEST_SECRET,
+        "TESTING": True,
+        "INSTANCE_DIR": str(folder / "instance"),
+        "CELL_RES": 9,
+        "CLOCK": FixedClock(TEST_NOW),
+        **ROOMY_LIMITS,
+    }
+
+
+@pytest.fixture(scope="module")
+def live_store(live_config: dict[str, Any]) -> Iterator[SQLiteStore]:
+    """The module's database (``live_config``), open for the module's own setup and checks."""
+    store = open_store(Path(live_config["DATABASE"]))
+    yield store
+    store.close()
+
+
+@dataclass(frozen=True)
+class Live:
+    base: str
+    db: str
+    app: Flask
+
+
+@pytest.fixture(scope="module")
+def live(live_config: dict[str, Any]) -> Iterator[Live]:
+    """One real server for the module on its own database (districts only, no tiles configured)."""
+    app = create_app({**live_config, "TESTING": False})
+    with serve(app) as base:
+        yield Live(base, live_config["DATABASE"], app)
 
 
 def shot(page: Page, name: str) -> None:

@@ -4,12 +4,12 @@ laptop: no critical or serious violation, and axe's ``meta-viewport`` rule passe
 axe comes from axe-playwright-python (PyPI), which bundles axe.min.js and puts it into the page with
 Playwright's ``page.evaluate``. That goes through the DevTools protocol, which a page's
 Content-Security-Policy does not govern, so the pages are checked under their real, strict policy (no
-``bypass_csp``): what axe sees is what a visitor gets. One browser per module, one context per language
-and screen, reused for every page."""
+``bypass_csp``): what axe sees is what a visitor gets. One browser, one site per module, one context per
+language and screen, reused for every page."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -43,18 +43,23 @@ def check(page: Page, name: str) -> list[str]:
     return problems
 
 
+@pytest.fixture(scope="module")
+def served(live_store: SQLiteStore, live_config: dict[str, Any]) -> Iterator[Site]:
+    """One site for the module; each language and screen gets its own browser context."""
+    with site(live_store, live_config, live_config["CLOCK"].today()) as s:
+        yield s
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_every_page_passes_axe(
-    browser: Browser, store: SQLiteStore, config: dict[str, Any], today: date, lang: str
-) -> None:
+def test_every_page_passes_axe(browser: Browser, served: Site, lang: str) -> None:
     problems: list[str] = []
-    with site(store, config, today) as s:
-        for screen, options in (("phone", PHONE), ("desktop", DESKTOP)):
-            context = browser.new_context(**options, locale=lang)
-            page = context.new_page()
-            problems += _resident(page, s, lang, screen)
-            problems += _coordinator(page, s, lang, screen)
-            context.close()
+    s = served
+    for screen, options in (("phone", PHONE), ("desktop", DESKTOP)):
+        context = browser.new_context(**options, locale=lang)
+        page = context.new_page()
+        problems += _resident(page, s, lang, screen)
+        problems += _coordinator(page, s, lang, screen)
+        context.close()
     assert problems == [], "\n".join(problems)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,13 +53,14 @@ def posts_rows() -> pd.DataFrame:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def site(
-    store: SQLiteStore, config: dict[str, Any], today: date, posts_rows: pd.DataFrame
+    live_store: SQLiteStore, live_config: dict[str, Any], posts_rows: pd.DataFrame
 ) -> Iterator[tuple[str, Flask]]:
-    rules = rules_for(DEFAULT_CATEGORIES, 9, today)
-    ingest(posts_rows, [str(i) for i in range(len(posts_rows))], rules, store, TEST_SECRET.encode())
-    app = create_app({**config, "TESTING": False})
+    """One server for the module (the tests only look), each test in its own browser context."""
+    rules = rules_for(DEFAULT_CATEGORIES, 9, live_config["CLOCK"].today())
+    ingest(posts_rows, [str(i) for i in range(len(posts_rows))], rules, live_store, TEST_SECRET.encode())
+    app = create_app({**live_config, "TESTING": False})
     with serve(app) as base:
         yield base, app
 

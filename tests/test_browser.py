@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,11 +34,13 @@ def _centre(store: SQLiteStore) -> tuple[float, float]:
     return float((south + north) / 2), float((west + east) / 2)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def site(
-    store: SQLiteStore, config: dict[str, Any], today: date
+    live_store: SQLiteStore, live_config: dict[str, Any]
 ) -> Iterator[tuple[str, Flask, tuple[float, float]]]:
-    """The app with posts in the hexagons around the map's first centre, served for real."""
+    """The app with posts in the hexagons around the map's first centre, served for real, once for the
+    module (the resident's path deletes what it posts)."""
+    store, config, today = live_store, live_config, live_config["CLOCK"].today()
     lat, lon = _centre(store)
     origin = h3.latlng_to_cell(lat, lon, 9)
     cells = [h3.int_to_str(c) for c in h3.grid_disk(origin, 2)]

@@ -15,7 +15,6 @@ label, which is what a finger taps (Leaflet's layer switch)."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 import pytest
@@ -84,9 +83,10 @@ def open_page(page: Page, s: Site, path: str, lang: str) -> None:
     page.wait_for_timeout(200)
 
 
-@pytest.fixture
-def served(store: SQLiteStore, config: dict[str, Any], today: date) -> Any:
-    with site(store, config, today) as s:
+@pytest.fixture(scope="module")
+def served(live_store: SQLiteStore, live_config: dict[str, Any]) -> Any:
+    """One site for the module: every test opens its own browser context on it."""
+    with site(live_store, live_config, live_config["CLOCK"].today()) as s:
         yield s
 
 

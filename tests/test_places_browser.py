@@ -6,16 +6,13 @@ The Python and JavaScript skeletons are checked to agree on a list of spellings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from livesite import carries, serve, shot, typed_forms
+from livesite import Live, carries, shot, typed_forms
 from playwright.sync_api import Browser, Page, Request
 
-from mapaid import create_app
 from mapaid.places import skeleton
 
 pytestmark = pytest.mark.browser
@@ -42,11 +39,10 @@ SPELLINGS = [
 ]
 
 
-@pytest.fixture
-def site(config: dict[str, Any]) -> Iterator[tuple[str, Flask]]:
-    app = create_app({**config, "TESTING": False})
-    with serve(app) as base:
-        yield base, app
+@pytest.fixture(scope="module")
+def site(live: Live) -> tuple[str, Flask]:
+    """The module's server (the tests only search and look), each test in its own context or page."""
+    return live.base, live.app
 
 
 def _search(page: Page, text: str, expect: str) -> None:

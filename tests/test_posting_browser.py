@@ -7,18 +7,14 @@ host, and the console stays clean. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import h3.api.basic_int as h3
 import pytest
-from flask import Flask
-from livesite import serve, shot
+from livesite import Live, shot
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
-from mapaid import create_app
 from mapaid.store import SQLiteStore
 
 pytestmark = pytest.mark.browser
@@ -43,31 +39,6 @@ WORDS = {
 OTHER = {"en": "ru", "ru": "be", "be": "en"}
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, template_db: Any) -> Iterator[tuple[str, str]]:
-    """One real server for the module, on its own copy of the database."""
-    import shutil
-
-    from conftest import ROOMY_LIMITS, TEST_NOW, TEST_SECRET
-
-    from mapaid.clock import FixedClock
-
-    folder = tmp_path_factory.mktemp("posting-browser")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
-    app: Flask = create_app(
-        {
-            "DATABASE": str(db),
-            "SECRET_KEY": TEST_SECRET,
-            "INSTANCE_DIR": str(folder / "instance"),
-            "CLOCK": FixedClock(TEST_NOW),
-            **ROOMY_LIMITS,
-        }
-    )
-    with serve(app) as base:
-        yield base, str(db)
-
-
 class Watch:
     def __init__(self, page: Page) -> None:
         self.requests: list[Request] = []
@@ -90,9 +61,9 @@ def _focused_id(page: Page) -> str:
 @pytest.mark.parametrize("lang", ["be", "ru", "en"])
 @pytest.mark.parametrize("device", ["phone", "laptop"])
 def test_post_a_need_and_keep_its_private_link(
-    browser: Browser, served: tuple[str, str], lang: str, device: str
+    browser: Browser, live: Live, lang: str, device: str
 ) -> None:
-    base, db = served
+    base, db = live.base, live.db
     options = PHONE if device == "phone" else LAPTOP
     context = browser.new_context(**options, locale=lang, permissions=[])  # type: ignore[arg-type]
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)

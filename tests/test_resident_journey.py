@@ -9,16 +9,12 @@ console stays clean. Screenshots go to test-artifacts/resident-journey-*.png."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
-from livesite import carries, serve, shot, typed_forms
+from livesite import Live, carries, shot, typed_forms
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request
 
-from mapaid import create_app
 from mapaid.store import SQLiteStore
 
 pytestmark = pytest.mark.browser
@@ -38,32 +34,6 @@ WORDS = {
 }
 OTHER = {"en": "ru", "ru": "be", "be": "en"}
 MIN_TARGET = 44
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, template_db: Any) -> Iterator[tuple[str, str]]:
-    """One real server (waitress) for the module, on its own copy of the database; no tiles configured."""
-    import shutil
-
-    from conftest import ROOMY_LIMITS, TEST_NOW, TEST_SECRET
-
-    from mapaid.clock import FixedClock
-
-    folder = tmp_path_factory.mktemp("resident-journey")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
-    app: Flask = create_app(
-        {
-            "DATABASE": str(db),
-            "SECRET_KEY": TEST_SECRET,
-            "INSTANCE_DIR": str(folder / "instance"),
-            "CLOCK": FixedClock(TEST_NOW),
-            **ROOMY_LIMITS,
-        }
-    )
-    assert not app.config.get("TILES")
-    with serve(app) as base:
-        yield base, str(db)
 
 
 class Journey:
@@ -143,9 +113,10 @@ def _tap_hexagon_at_centre(journey: Journey) -> None:
 @pytest.mark.parametrize("lang", ["be", "ru", "en"])
 @pytest.mark.parametrize("device", ["phone", "laptop"])
 def test_find_your_block_post_a_need_and_keep_the_link(
-    browser: Browser, served: tuple[str, str], device: str, lang: str
+    browser: Browser, live: Live, device: str, lang: str
 ) -> None:
-    base, db = served
+    base, db = live.base, live.db
+    assert not live.app.config.get("TILES")  # no tiles configured
     phone = device == "phone"
     context = browser.new_context(**(PHONE if phone else LAPTOP), locale=lang, permissions=[])  # type: ignore[arg-type]
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
