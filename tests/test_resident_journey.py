@@ -92,6 +92,8 @@ def _tap_hexagon_at_centre(journey: Journey) -> None:
     """Tap the hexagon just beside the middle of the map (the search marks the place itself there), once
     the map has settled on the place found and is in view."""
     page = journey.page
+    # Settled: no zoom or pan animation, and the same hexagon under the point on three polls in a row (a
+    # tap while Leaflet is still flying to the place lands on a moving map and is taken for a drag).
     point = page.wait_for_function(
         """() => {
             const map = document.querySelector('.leaflet-container');
@@ -99,8 +101,14 @@ def _tap_hexagon_at_centre(journey: Journey) -> None:
             const x = r.left + r.width / 2 + 25, y = r.top + r.height / 2 + 10;
             if (y < 0 || y > innerHeight) { map.scrollIntoView({block: 'center'}); return null; }
             const e = document.elementFromPoint(x, y);
-            return e && e.classList.contains('mapaid-cell') ? [x, y] : null;
-        }"""
+            const moving = map.querySelector('.leaflet-zoom-anim, .leaflet-pan-anim');
+            if (!e || !e.classList.contains('mapaid-cell') || moving) { window.__settle = null; return null; }
+            const seen = e.getAttribute('d');
+            const last = window.__settle;
+            window.__settle = {d: seen, n: last && last.d === seen ? last.n + 1 : 1};
+            return window.__settle.n >= 3 ? [x, y] : null;
+        }""",
+        polling=100,
     ).json_value()
     x, y = point
     if journey.phone:
