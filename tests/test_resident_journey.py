@@ -71,6 +71,10 @@ class Journey:
         self.tap(box, "place search box")
         box.fill("")
         box.press_sequentially(typed, delay=15)
+        self.page.wait_for_function(  # the list answers the whole of what was typed, not a part of it
+            "() => document.getElementById('place-list').dataset.query"
+            " === document.getElementById('place-q').value"
+        )
         option = self.page.locator("#place-list [role=option]").filter(has_text=expect).first
         option.wait_for(state="visible", timeout=10_000)
         self.tap(option, f"search result {expect}")

@@ -173,8 +173,13 @@
 
   function show() {
     var query = input.value;
+    list.setAttribute("data-query", query);  // which typing the list answers (tests wait for the last)
     if (skeleton(query).length < 2) { results = []; list.replaceChildren(); close(); say(""); return; }
-    results = index.search(query, 8);
+    var found = index.search(query, 8);
+    if (!list.hidden && found.length === results.length && found.every(function (row, i) { return row === results[i]; })) {
+      return;  // the same places: keep the options in place, so a tap already on its way still lands
+    }
+    results = found;
     list.replaceChildren();
     results.forEach(function (row, i) {
       var item = document.createElement("li");
