@@ -346,8 +346,10 @@ class SQLiteStore(ThreadTables):
         return int(self.get_meta("revision") or 0)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All or nothing: an exception anywhere inside rolls every statement back."""
+    def transaction(self, *, revise: bool = True) -> Iterator[sqlite3.Connection]:
+        """All or nothing: an exception anywhere inside rolls every statement back. ``revise`` counts the
+        write in the store's revision, which drops caches of derived pages; writes no page shows (private
+        conversations) leave it alone."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -355,7 +357,8 @@ class SQLiteStore(ThreadTables):
             self.db.execute("ROLLBACK")
             raise
         else:
-            self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+            if revise:
+                self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
             self.db.execute("COMMIT")
 
     # -- districts -------------------------------------------------------------------------

@@ -13,8 +13,7 @@ aggregate depends on conversations, so a flood of messages cannot flush caches.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -86,17 +85,10 @@ class ThreadTables:
 
     db: sqlite3.Connection
 
-    @contextmanager
-    def _quiet(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that leaves the store's revision alone (see the module's docstring)."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+    def transaction(self, *, revise: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """The store's own (``SQLiteStore.transaction``); conversations write with ``revise=False``, which
+        leaves the store's revision alone (see the module's docstring)."""
+        raise NotImplementedError
 
     def reply_key(self, post_id: str) -> str | None:
         row = self.db.execute("SELECT reply_key FROM posts WHERE id = ?", (post_id,)).fetchone()
@@ -127,7 +119,7 @@ class ThreadTables:
         """Store a new conversation with its first message, in one transaction, if its post is open and
         unexpired on ``open_on`` (an ISO day) and has fewer than ``max_threads`` conversations. None when
         stored; otherwise why not: ``"post"`` (no such open post) or ``"full"``."""
-        with self._quiet() as db:
+        with self.transaction(revise=False) as db:
             if not is_open(db, thread.post_id, open_on):
                 return "post"
             (count,) = db.execute(
@@ -149,7 +141,7 @@ class ThreadTables:
         """Append ``message`` to a conversation whose post is open and unexpired on ``open_on``, if it holds
         fewer than ``max_messages``. The number of messages it now holds, or why not: ``"thread"`` (gone),
         ``"post"`` (the post no longer takes messages) or ``"full"``."""
-        with self._quiet() as db:
+        with self.transaction(revise=False) as db:
             row = db.execute("SELECT post_id FROM threads WHERE id = ?", (thread_id,)).fetchone()
             if row is None:
                 return "thread"
