@@ -43,7 +43,7 @@ from urllib.parse import quote
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 from waitress.server import create_server
 
 from mapaid import create_app
@@ -132,6 +132,23 @@ def live(live_config: dict[str, Any]) -> Iterator[Live]:
     app = create_app({**live_config, "TESTING": False})
     with serve(app) as base:
         yield Live(base, live_config["DATABASE"], app)
+
+
+class Watch:
+    """What a page asked the network for and what its console said: scripts must not fail."""
+
+    def __init__(self, page: Page) -> None:
+        self.requests: list[Request] = []
+        self.errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request))
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # Chromium reports a page's own 4xx status as a console error; a form sent with a mistake is answered
+        # 422 on purpose (nothing was posted), once per bad submission, and that line is no script error.
+        if message.type == "error" and "status of 422" not in message.text:
+            self.errors.append(message.text)
 
 
 def shot(page: Page, name: str) -> None:

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import h3.api.basic_int as h3
 import pytest
-from livesite import Live, shot
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request
+from livesite import Live, Watch, shot
+from playwright.sync_api import Browser, Page
 
 from mapaid.store import SQLiteStore
 
@@ -37,21 +37,6 @@ WORDS = {
     },
 }
 OTHER = {"en": "ru", "ru": "be", "be": "en"}
-
-
-class Watch:
-    def __init__(self, page: Page) -> None:
-        self.requests: list[Request] = []
-        self.errors: list[str] = []
-        page.on("request", lambda request: self.requests.append(request))
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-
-    def _console(self, message: ConsoleMessage) -> None:
-        # Chromium reports a page's own 4xx status as a console error; the form with errors is answered
-        # 422 on purpose (nothing was posted), once per bad submission, and that line is no script error.
-        if message.type == "error" and "status of 422" not in message.text:
-            self.errors.append(message.text)
 
 
 def _focused_id(page: Page) -> str:

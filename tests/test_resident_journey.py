@@ -12,8 +12,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from livesite import Live, carries, shot, typed_forms
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request
+from livesite import Live, Watch, carries, shot, typed_forms
+from playwright.sync_api import Browser, Locator, Page
 
 from mapaid.store import SQLiteStore
 
@@ -36,23 +36,14 @@ OTHER = {"en": "ru", "ru": "be", "be": "en"}
 MIN_TARGET = 44
 
 
-class Journey:
+class Journey(Watch):
     """The page, what it asked the network for, what the console said, and the size of every tap."""
 
     def __init__(self, page: Page, phone: bool) -> None:
+        super().__init__(page)
         self.page = page
         self.phone = phone
-        self.requests: list[Request] = []
-        self.errors: list[str] = []
         self.small: list[str] = []
-        page.on("request", lambda request: self.requests.append(request))
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-
-    def _console(self, message: ConsoleMessage) -> None:
-        # A form sent with a mistake is answered 422 on purpose; Chromium logs that status as an error.
-        if message.type == "error" and "status of 422" not in message.text:
-            self.errors.append(message.text)
 
     def tap(self, target: Locator, what: str) -> None:
         """Tap (phone) or click (laptop) ``target``, after checking it is big enough to hit."""
