@@ -25,8 +25,12 @@ SECRET = "bench-secret"
 
 
 def _env(db: Path) -> dict[str, str]:
-    return {**os.environ, "MAPAID_DATABASE": str(db), "MAPAID_SECRET_KEY": SECRET,
-            "MAPAID_INSTANCE": str(db.parent)}
+    return {
+        **os.environ,
+        "MAPAID_DATABASE": str(db),
+        "MAPAID_SECRET_KEY": SECRET,
+        "MAPAID_INSTANCE": str(db.parent),
+    }
 
 
 def _make_data(folder: Path) -> tuple[Path, Path]:
@@ -35,8 +39,9 @@ def _make_data(folder: Path) -> tuple[Path, Path]:
     from mapaid.store import open_store
 
     db = folder / "template.sqlite3"
-    subprocess.run([sys.executable, "-m", "mapaid.cli", "init-db"], env=_env(db), check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "mapaid.cli", "init-db"], env=_env(db), check=True, capture_output=True
+    )
     store = open_store(db)
     area = store.area()
     frame = generate(area, N + N // 50, seed=7, categories=CATEGORIES)
@@ -97,8 +102,9 @@ def task_gpkg(db: str, csv: str) -> None:
 
     start = time.perf_counter()
     frame = pd.read_csv(csv)
-    geo = gpd.GeoDataFrame(frame.drop(columns=["lat", "lon"]),
-                           geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326)
+    geo = gpd.GeoDataFrame(
+        frame.drop(columns=["lat", "lon"]), geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
+    )
     pyogrio.write_dataframe(geo, Path(db).with_suffix(".gpkg"), layer="posts", driver="GPKG")
     _report(time.perf_counter() - start, rows=len(geo))
 
@@ -124,8 +130,9 @@ def task_to_file(db: str, csv: str) -> None:
 
     store = open_store(db)
     frame = public_frame(store.posts(SYSTEM.today()), store.area(), 9)
-    geo = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
-                           geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326)
+    geo = gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
+    )
     out = Path(db).with_suffix(".peer.geojson")
     start = time.perf_counter()
     geo.to_file(out, driver="GeoJSON", engine="pyogrio")
@@ -138,8 +145,14 @@ def _report(seconds: float, **extra: object) -> None:
 
 
 def _run(task: str, db: Path, csv: Path) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_intake", task, str(db), str(csv)],
-                          cwd=ROOT, env=_env(db), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_intake", task, str(db), str(csv)],
+        cwd=ROOT,
+        env=_env(db),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode:
         raise RuntimeError(f"{task} failed:\n{proc.stderr[-3000:]}")
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -148,9 +161,11 @@ def _run(task: str, db: Path, csv: Path) -> dict[str, float]:
 
 def _line(label: str, ours: dict[str, float], peer: dict[str, float], peer_name: str, target: str) -> None:
     ratio = peer["seconds"] / ours["seconds"]
-    print(f"{label:<34} ours {ours['seconds']:7.2f} s {ours['peak_mb']:7.0f} MB peak | "
-          f"{peer_name} {peer['seconds']:7.2f} s {peer['peak_mb']:7.0f} MB peak | "
-          f"peer/ours {ratio:5.2f}x  (target {target})")
+    print(
+        f"{label:<34} ours {ours['seconds']:7.2f} s {ours['peak_mb']:7.0f} MB peak | "
+        f"{peer_name} {peer['seconds']:7.2f} s {peer['peak_mb']:7.0f} MB peak | "
+        f"peer/ours {ratio:5.2f}x  (target {target})"
+    )
 
 
 def main() -> None:

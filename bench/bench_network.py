@@ -29,7 +29,8 @@ from mapaid import create_app
 from mapaid.cli import main as cli
 from mapaid.network import LIMIT_M, cell_distances, snap
 from mapaid.osmgraph import Graph, build_graph
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 from mapaid.walking import Walking
 from mapaid.walkpairs import Distances
 

@@ -33,7 +33,8 @@ from mapaid.districts import read_districts
 from mapaid.geo import choose_metric_crs
 from mapaid.pipeline import ingest, rules_for
 from mapaid.spatial import CIRCUITY, DEFAULT_WITHIN
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 SMALL = 100_000
 LARGE = 1_000_000

@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 
 from argon2 import PasswordHasher
@@ -21,7 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from mapaid import loginguard, sessions
 from mapaid.loginguard import LoginGuard, Refusal
-from mapaid.store import SQLiteStore
+from mapaid.models import Coordinator
+from mapaid.sqlitestore import SQLiteStore
 
 MAX_FAILURES = loginguard.MAX_PAIR_FAILURES  # failed logins of one client on one account ...
 WINDOW_S = loginguard.WINDOW_S  # ... per minute
@@ -39,12 +39,6 @@ _DUMMY = _hasher.hash("not a password of anyone")
 
 class AccountError(ValueError):
     """A name or password we cannot accept; the message says why."""
-
-
-@dataclass(frozen=True)
-class Coordinator:
-    name: str
-    created_day: str
 
 
 def check_name(name: str) -> str:

@@ -24,7 +24,7 @@ from mapaid.geo import choose_metric_crs
 from mapaid.importer import read_any
 from mapaid.intake import IntakeError
 from mapaid.pipeline import Ingested, ingest
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 PROGRESS_FROM = 10_000  # rows; smaller imports finish before a bar would help
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from mapaid.cli_support import check_res, cli_settings, cli_store, today
 from mapaid.network import LIMIT_M, SNAP_MAX_M, cell_distances
 from mapaid.osmgraph import NetworkError, build_graph
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 
 def _sha256(path: Path) -> str:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from mapaid import placeload, places
 from mapaid.cli_support import cli_store
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 PROGRESS_FROM = 2_000_000  # bytes; smaller files load before a bar would help
 

@@ -17,7 +17,8 @@ from mapaid.config import ConfigError, Settings, load_settings
 from mapaid.districts import DistrictError
 from mapaid.intake import Rules
 from mapaid.queryargs import BadArgument
-from mapaid.store import SQLiteStore, StoreError, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import StoreError, open_store
 
 
 def cli_clock() -> clock.Clock:

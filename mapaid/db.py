@@ -10,7 +10,8 @@ from flask import Flask, current_app, g
 from mapaid.clock import Clock
 from mapaid.config import Settings
 from mapaid.intake import Rules
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 
 def settings() -> Settings:

@@ -11,7 +11,7 @@ from flask_babel import gettext
 
 from mapaid import places
 from mapaid.geo import Area
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 
 def hexagon_district(area: Area, cell: int, lang: str) -> str:

@@ -18,7 +18,8 @@ from pathlib import Path
 from mapaid import accounts
 from mapaid.clock import Clock
 from mapaid.loginguard import LoginGuard
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 log = logging.getLogger("mapaid.housekeeping")
 AFTER_MIDNIGHT = timedelta(minutes=1)

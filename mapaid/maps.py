@@ -230,9 +230,7 @@ def base_layers(
 ) -> Layers:
     """The districts as the vector basemap (a tooltip names each), our streets and metro from ``basemap``
     (a URL) when there are any, raster tiles only when configured."""
-    layer = DataLayer(
-        districts_geojson(districts, lang), "districts", credit(lang), tooltip=Detail(["name"])
-    )
+    layer = DataLayer(districts_geojson(districts, lang), "districts", credit(lang), tooltip=Detail(["name"]))
     return Layers([layer], tiles=tiles, tiles_attribution=tiles_attribution, basemap=basemap)
 
 

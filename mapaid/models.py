@@ -95,3 +95,43 @@ class District:
 
     def name(self, lang: str = "en") -> str:
         return {"be": self.name_be, "ru": self.name_ru}.get(lang, self.name_en)
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    name: str
+    created_day: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str
+    coordinator: str
+    action: str
+    post_id: str
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the moderation list shows beyond the column filters: ``text`` found in a post's text or
+    contact (any case, taken literally), one ``cell``, only ``reported`` posts (most reported first), and
+    ``keep``: a post just acted on, listed in its place even if it no longer matches, so the list does not
+    jump under the coordinator's eyes."""
+
+    text: str = ""
+    cell: int | None = None
+    reported: bool = False
+    keep: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A coordinator's login as the store keeps it (mapaid/sessions.py): a hash of the cookie's id, the
+    account (its name and a tag of its row) and times in whole minutes."""
+
+    id_hash: str
+    coordinator: str
+    account: str
+    created: int
+    seen: int
+    ends: int

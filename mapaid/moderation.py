@@ -9,14 +9,14 @@ none exists alone. Hiding a post resolves its reports as dismissing them does (`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pandas as pd
 
 from mapaid import reports
-from mapaid.models import Status
-from mapaid.store import POST_COLUMNS, SELECT_POSTS, SQLiteStore
+from mapaid.models import AuditEntry, Search, Status
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import POST_COLUMNS, SELECT_POSTS
 
 # Each action and the status it sets (None: the status stays, as when reports are dismissed).
 ACTIONS: dict[str, Status | None] = {
@@ -29,17 +29,7 @@ RESOLVING = ("hide", "dismiss")  # actions that resolve a post's reports
 MAX_QUERY = 100  # characters of a text search
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    at: str
-    coordinator: str
-    action: str
-    post_id: str
-
-
-def moderate(
-    store: SQLiteStore, post_id: str, action: str, coordinator: str, now: datetime
-) -> bool:
+def moderate(store: SQLiteStore, post_id: str, action: str, coordinator: str, now: datetime) -> bool:
     """Apply ``action`` (hide, restore, fulfilled, dismiss) to a post and record it. False when there is no
     such post (nothing is recorded then). ``now`` comes from the caller's clock (``mapaid.clock``)."""
     if action not in ACTIONS:
@@ -75,19 +65,6 @@ def audit_trail(store: SQLiteStore, limit: int = 100, post_id: str | None = None
 FILTERS = ("kind", "category", "district", "status")
 
 
-@dataclass(frozen=True)
-class Search:
-    """What the moderation list shows beyond the column filters: ``text`` found in a post's text or
-    contact (any case, taken literally), one ``cell``, only ``reported`` posts (most reported first), and
-    ``keep``: a post just acted on, listed in its place even if it no longer matches, so the list does not
-    jump under the coordinator's eyes."""
-
-    text: str = ""
-    cell: int | None = None
-    reported: bool = False
-    keep: str | None = None
-
-
 def like_pattern(text: str) -> str:
     """A LIKE pattern (with ``ESCAPE '\\'``) matching ``text`` anywhere, its own ``%`` and ``_`` literal."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -99,9 +76,7 @@ def _fold(value: str | None) -> str | None:
     return None if value is None else value.casefold()
 
 
-def _where(
-    filters: Mapping[str, Sequence[str]], search: Search
-) -> tuple[list[str], list[object]]:
+def _where(filters: Mapping[str, Sequence[str]], search: Search) -> tuple[list[str], list[object]]:
     where: list[str] = []
     params: list[object] = []
     for column in FILTERS:

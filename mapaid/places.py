@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 LANGS = ("be", "ru", "en")
 # Kinds in the order results are preferred when they match equally well.

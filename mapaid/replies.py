@@ -15,7 +15,7 @@ from typing import Literal
 
 from mapaid.privacy import new_ids, new_token, token_hash, token_matches
 from mapaid.replycrypto import NONCE_BYTES, VERSION, BadKey, curve_of, load_public, well_formed
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 from mapaid.threads import Message, Sender, Thread, is_open
 
 TAG_BYTES = 16

@@ -17,7 +17,7 @@ from datetime import date
 
 from flask_babel import pgettext
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 REASONS = ("spam", "dangerous", "personal", "other")
 
@@ -32,6 +32,7 @@ def reason_label(reason: str) -> str:
         "other": pgettext("report reason", "something else"),
     }
     return str(labels.get(reason, reason))
+
 
 # One statement, so it is atomic on its own; the SELECT's WHERE keeps SQLite from reading ON CONFLICT as a
 # join's ON, and finds nothing (so nothing is written) unless the post is open and unexpired.

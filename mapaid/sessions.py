@@ -22,7 +22,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from mapaid.config import Settings
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 MINUTE = 60
 

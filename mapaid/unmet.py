@@ -21,7 +21,7 @@ import pandas as pd
 from mapaid.cache import SharedCache
 from mapaid.geo import Area
 from mapaid.models import FloatArray, IntArray
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 from mapaid.walking import Walking, source_names
 from mapaid.walkpairs import Distances
 

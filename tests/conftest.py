@@ -21,7 +21,8 @@ from livesite import browser, live, live_config, live_store  # noqa: F401 - fixt
 from mapaid import create_app
 from mapaid.cli import main
 from mapaid.clock import FixedClock
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 TEST_SECRET = "test-secret-not-for-production"
 # Midday UTC: far from a day boundary. Tests about the boundary move the clock themselves.

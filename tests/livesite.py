@@ -48,7 +48,8 @@ from waitress.server import create_server
 
 from mapaid import create_app
 from mapaid.places import skeleton
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [

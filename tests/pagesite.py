@@ -21,7 +21,7 @@ from scene import Scene, build
 from mapaid import accounts, create_app
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.pipeline import ingest, rules_for
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 PASSWORD = "correct horse battery"
 PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}

@@ -24,7 +24,7 @@ from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.geo import Area
 from mapaid.models import Status
 from mapaid.pipeline import ingest, rules_for
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 from mapaid.walking import estimate_m as walk_m
 
 SECRET = b"test-secret-not-for-production"

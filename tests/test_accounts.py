@@ -11,7 +11,7 @@ from helpers import database_bytes
 
 from mapaid import accounts
 from mapaid.loginguard import LoginGuard
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 PASSWORD = "correct horse battery"
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 CENTRE = (53.9023, 27.5619)  # a point in central Minsk
 XSS = "<img src=x onerror=alert(1)>"

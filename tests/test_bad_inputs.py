@@ -15,7 +15,7 @@ from conftest import Cli
 from flask.testing import FlaskClient
 
 from mapaid.cli import main
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9025, 27.5615, 9))
 PASSWORD = "correct horse battery"

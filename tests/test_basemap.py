@@ -26,7 +26,7 @@ from mapaid.config import DEFAULT_BASEMAP, DEFAULT_CATEGORIES, SHIPPED_GEODATA
 from mapaid.export import public_frame
 from mapaid.pipeline import ingest, rules_for
 from mapaid.spatial import walk_bands
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 CENTRE = (53.8904, 27.5513)
 

@@ -24,7 +24,7 @@ from mapaid import create_app
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.maps import KIND_COLOURS
 from mapaid.pipeline import ingest, rules_for
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 pytestmark = pytest.mark.browser
 CENTRE = (53.8904, 27.5513)  # Minsk-Pasažyrski: the centre the full OSM extract covers

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 from mapaid import create_app
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.pipeline import ingest, rules_for
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"

@@ -22,7 +22,8 @@ from mapaid.cli import main
 from mapaid.config import SETTINGS
 from mapaid.demo import CHATS_2020
 from mapaid.models import CoarsePosts
-from mapaid.store import SCHEMA_VERSION, SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -113,9 +114,7 @@ def test_demo_follows_the_2020_chat_counts_and_repeats_with_a_seed(cli: Cli, sto
 def test_purge_expired_deletes_only_what_expired(cli: Cli, store: SQLiteStore) -> None:
     assert cli("demo", "--posts", "20").exit_code == 0
     with store.transaction() as db:
-        db.execute(
-            "UPDATE posts SET expires_day = '2020-01-01' WHERE id IN (SELECT id FROM posts LIMIT 7)"
-        )
+        db.execute("UPDATE posts SET expires_day = '2020-01-01' WHERE id IN (SELECT id FROM posts LIMIT 7)")
     result = cli("purge-expired")
     assert result.exit_code == 0 and "deleted 7 expired posts" in result.output
     assert store.count() == 13
@@ -184,7 +183,7 @@ def test_a_big_batch_rebuilds_the_indexes_and_a_failed_one_keeps_them(
     cli: Cli, store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large imports drop and rebuild the secondary indexes inside their transaction."""
-    import mapaid.store
+    import mapaid.sqlitestore
 
     def indexes() -> list[str]:
         return sorted(
@@ -197,7 +196,7 @@ def test_a_big_batch_rebuilds_the_indexes_and_a_failed_one_keeps_them(
 
     before = indexes()
     assert before
-    monkeypatch.setattr(mapaid.store, "_REBUILD_FROM", 10)
+    monkeypatch.setattr(mapaid.sqlitestore, "_REBUILD_FROM", 10)
     assert cli("demo", "--posts", "50").exit_code == 0
     assert indexes() == before
     plan = " ".join(

@@ -36,7 +36,7 @@ from test_unmet import test_cache_drops_when_a_post_is_hidden  # noqa: F401
 
 from mapaid import accounts, create_app
 from mapaid.clock import SYSTEM, Clock, FixedClock, SystemClock
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 BEFORE_MIDNIGHT = datetime(2026, 11, 27, 23, 59, tzinfo=UTC)
 AFTER_MIDNIGHT = datetime(2026, 11, 28, 0, 1, tzinfo=UTC)

@@ -20,9 +20,10 @@ from scene import AWAY, HOME, Scene, build
 
 from mapaid import accounts, create_app, moderation
 from mapaid.config import DEFAULT_CATEGORIES
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 PASSWORD = "correct horse battery"
+
 
 def token(client: FlaskClient, path: str = "/coordinator/login") -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser
 from scene import HOME, Scene, build
 
 from mapaid import accounts, create_app
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page
 from scene import Scene, build
 
 from mapaid import accounts, create_app
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from scene import HOME, Scene, build
 
 from mapaid import accounts, create_app
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 PASSWORD = "correct horse battery"
 DISTRICT = {"be": "Фрунзенскі", "ru": "Фрунзенский", "en": "Frunzyenski"}

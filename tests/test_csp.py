@@ -20,7 +20,7 @@ from scene import Scene, build
 
 from mapaid import accounts, csp
 from mapaid.maps import base_layers, base_map, render
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 from mapaid.unmetmap import unmet_map
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))

@@ -22,7 +22,7 @@ from conftest import Cli
 from helpers import database_bytes, row, write_csv
 
 from mapaid.geo import Area, cell_polygons
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 # Exact homes, with more decimals than anyone needs; each checked at 4 decimals (~10 m).
 HOMES = [

@@ -20,7 +20,7 @@ from mapaid.config import DEFAULT_DISTRICTS
 from mapaid.export import PROPERTIES
 from mapaid.geo import cell_polygons
 from mapaid.models import Status
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ from flask.testing import FlaskClient
 from helpers import row, write_csv
 
 from mapaid.renderers import RENDERERS
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-gdal: GDAL 3.6's own validator
 VALIDATE_GPKG = Path("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
@@ -179,9 +180,10 @@ def _check_gpkg_file(path: Path, table: str, geometry: str) -> None:
         columns = "SELECT table_name, geometry_type_name, srs_id FROM gpkg_geometry_columns"
         assert db.execute(columns).fetchall() == [(table, geometry, 4326)]
         assert db.execute("SELECT count(*) FROM gpkg_spatial_ref_sys WHERE srs_id = 4326").fetchone()[0] == 1
-        assert db.execute(f"SELECT count(*) FROM rtree_{table}_geom").fetchone()[0] == db.execute(
-            f"SELECT count(*) FROM {table}"
-        ).fetchone()[0]
+        assert (
+            db.execute(f"SELECT count(*) FROM rtree_{table}_geom").fetchone()[0]
+            == db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        )
 
 
 def test_geopackage_has_date_and_integer_fields_and_the_same_layout_when_empty(

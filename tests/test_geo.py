@@ -8,7 +8,7 @@ import h3.api.basic_int as h3
 import numpy as np
 
 from mapaid.geo import Area
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 
 def test_concurrent_cell_lookups_agree_with_serial_ones(store: SQLiteStore) -> None:

@@ -42,7 +42,7 @@ PAYLOADS = (
     "javascript:window.__pwned=4",
     "<style>body{display:none}</style>",
     '<a href="javascript:window.__pwned=5">link</a>',
-    f'<script {csp.ATTRIBUTE}>window.__pwned=6</script>',
+    f"<script {csp.ATTRIBUTE}>window.__pwned=6</script>",
     "&lt;b&gt; &amp; {{7*7}} ${window.__pwned=7}",
     "<iframe srcdoc='<script>parent.__pwned=8</script>'>",
 )

@@ -23,7 +23,8 @@ from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.housekeeping import Housekeeper, next_run, run_once
 from mapaid.models import Status
 from mapaid.pipeline import ingest, rules_for
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import Cli
 from helpers import row, write_csv, write_geojson
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 GOOD = [row(53.90, 27.56), row(53.87, 27.60, kind="need", category="medicine", text="Insulin, please")]
 

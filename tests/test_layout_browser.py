@@ -22,7 +22,7 @@ from livesite import shot
 from pagesite import DESKTOP, LANGUAGES, PHONE, Site, log_in, post, site
 from playwright.sync_api import Browser, Page
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from test_coordinator import PASSWORD, login, token
 
 from mapaid import accounts
 from mapaid.loginguard import MAX_CLIENT_ATTEMPTS, MAX_PAIR_FAILURES, client_address
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 MALLORY, ANNA_AT_HOME = "198.51.100.7", "203.0.113.9"
 

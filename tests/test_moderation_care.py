@@ -21,7 +21,8 @@ from scene import HOME, Scene, build
 
 from mapaid import accounts, create_app
 from mapaid.clock import FixedClock
-from mapaid.store import SCHEMA_VERSION, SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import SCHEMA_VERSION
 
 PASSWORD = "correct horse battery"
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))

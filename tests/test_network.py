@@ -28,7 +28,8 @@ from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.network import LIMIT_M, SNAP_MAX_M, cell_distances, snap
 from mapaid.osmgraph import Graph, build_graph
 from mapaid.pipeline import ingest, rules_for
-from mapaid.store import SQLiteStore, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 from mapaid.unmet import district_table, read_tally, store_unmet, unmet_needs
 from mapaid.walkable import walkable
 from mapaid.walking import Walking, estimate_m

@@ -28,7 +28,7 @@ from flask.testing import FlaskClient
 from mapaid import accounts, create_app, demo
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.districts import read_districts, romanize_be
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "mapaid" / "translations"

@@ -25,7 +25,8 @@ from flask.testing import FlaskClient
 from helpers import row, write_csv
 
 from mapaid import accounts, moderation
-from mapaid.store import SCHEMA_VERSION, SQLiteStore, StoreError, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import SCHEMA_VERSION, StoreError, open_store
 
 N = 60
 HOME = (53.9023, 27.5619)  # one cell for all: the API list then orders them by its tie-break alone

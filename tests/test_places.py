@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from mapaid import placeload, places
 from mapaid.config import DEFAULT_PLACES, SHIPPED_GEODATA, resolve
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 METRO = SHIPPED_GEODATA / "minsk-metro4all"
 PASS = SHIPPED_GEODATA / "minsk-pass.osm.bz2"

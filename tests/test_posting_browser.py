@@ -15,7 +15,7 @@ import pytest
 from livesite import Live, Watch, shot
 from playwright.sync_api import Browser, Page
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 pytestmark = pytest.mark.browser
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
@@ -45,9 +45,7 @@ def _focused_id(page: Page) -> str:
 
 @pytest.mark.parametrize("lang", ["be", "ru", "en"])
 @pytest.mark.parametrize("device", ["phone", "laptop"])
-def test_post_a_need_and_keep_its_private_link(
-    browser: Browser, live: Live, lang: str, device: str
-) -> None:
+def test_post_a_need_and_keep_its_private_link(browser: Browser, live: Live, lang: str, device: str) -> None:
     base, db = live.base, live.db
     options = PHONE if device == "phone" else LAPTOP
     context = browser.new_context(**options, locale=lang, permissions=[])  # type: ignore[arg-type]

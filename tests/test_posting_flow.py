@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 CENTRE = (53.9023, 27.5619)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))

@@ -17,7 +17,7 @@ from mapaid.geo import Area, cell_polygons
 from mapaid.intake import Rules
 from mapaid.pipeline import ingest
 from mapaid.privacy import OutsideArea, coarsen, display_positions, new_ids
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 SECRET = TEST_SECRET.encode()
 RULES = Rules(("food", "medicine", "other"), 9, date(2026, 11, 27))

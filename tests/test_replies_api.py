@@ -21,7 +21,8 @@ from helpers import database_bytes
 from mapaid import accounts, create_app, replycrypto
 from mapaid.clock import FixedClock
 from mapaid.replycrypto import Party
-from mapaid.store import SCHEMA_VERSION, SQLiteStore, StoreError, open_store
+from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import SCHEMA_VERSION, StoreError, open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 HELLO = "Могу помочь с продуктами, 3-й подъезд"

@@ -32,7 +32,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request
 
 from mapaid import create_app, replycrypto
 from mapaid.clock import FixedClock
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 pytestmark = pytest.mark.browser
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))

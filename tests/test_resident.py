@@ -15,7 +15,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 CENTRE = (53.9023, 27.5619)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))

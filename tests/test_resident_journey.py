@@ -15,7 +15,7 @@ import pytest
 from livesite import Live, Watch, carries, shot, typed_forms
 from playwright.sync_api import Browser, Locator, Page
 
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}

@@ -16,7 +16,7 @@ from test_coordinator import PASSWORD, login, token
 
 from mapaid import accounts, create_app, sessions
 from mapaid.loginguard import LoginGuard
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 
 TODAY = date(2026, 11, 28)
 PAGE, API = "/coordinator", "/api/v1/coordinator/districts"

@@ -16,7 +16,7 @@ from mapaid.demo import generate
 from mapaid.models import Status
 from mapaid.moderation import moderate
 from mapaid.pipeline import ingest, rules_for
-from mapaid.store import SQLiteStore
+from mapaid.sqlitestore import SQLiteStore
 from mapaid.unmet import (
     cached_store_unmet,
     cell_table,

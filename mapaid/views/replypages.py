@@ -77,7 +77,7 @@ def _labels(role: str) -> dict[str, str]:
 
 
 def _months() -> list[str]:
-    """"{d} <month>" for each month, in this language's own form (Babel: Belarusian and Russian months
+    """ "{d} <month>" for each month, in this language's own form (Babel: Belarusian and Russian months
     in the genitive), so the pages say a message's day the same way everywhere, whatever the browser's
     own locale data holds."""
     return [format_date(date(2001, m, 1), "d MMMM").replace("1", "{d}", 1) for m in range(1, 13)]
