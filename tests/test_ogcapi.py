@@ -366,7 +366,21 @@ def test_items_page_on_a_phone(site: Site, browser: Browser) -> None:
         assert page.locator("h1").inner_text() == "Прапановы і патрэбы"
         assert page.locator("table tbody tr").count() == 20
         width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, width  # the table scrolls inside its box, the page does not
+        assert width <= 390, width  # the page does not scroll sideways
+        # Nor does anything inside it: on a phone each row is a card, every value within the screen, each
+        # headed by its column's name in the page's language.
+        past = page.evaluate(
+            "() => [...document.querySelectorAll('table td')]"
+            ".filter(td => td.getBoundingClientRect().right > 390 || td.scrollWidth > td.clientWidth + 1)"
+            ".map(td => td.textContent.slice(0, 40))"
+        )
+        assert past == [], past
+        label = page.evaluate(
+            "() => getComputedStyle(document.querySelector('table td.ogc-text'), '::before').content"
+        )
+        assert "Тэкст" in label, label
+        ident = page.locator("table tbody tr td a").first.bounding_box()
+        assert ident is not None and ident["height"] >= 44
         next_link = page.locator("a[rel=next]")
         box = next_link.bounding_box()
         assert box is not None and box["height"] >= 44
