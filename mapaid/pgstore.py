@@ -180,7 +180,8 @@ class PostGISStore:
     def where(self) -> str:
         return redact(self.url)
 
-    def cache_key(self) -> str:
+    def _cache_key(self) -> str:
+        """Which database, for the keys of mapaid.cache (the URL without its password)."""
         return redact(self.url)
 
     def schema_transaction(self) -> Any:
@@ -242,7 +243,7 @@ class PostGISStore:
     def area(self) -> Area:
         """The served area, shared by every store of the process on the same database (mapaid.cache)."""
         return _AREAS.get_or_make(
-            self._load_area, database=self.cache_key(), districts=self.get_meta("districts_version") or "0"
+            self._load_area, database=self._cache_key(), districts=self.get_meta("districts_version") or "0"
         )
 
     def _load_area(self) -> Area:
@@ -285,7 +286,7 @@ class PostGISStore:
         districts = self.get_meta("districts_version") or "0"
         if version is None or self.get_meta("network_districts") != districts:
             return None
-        return _WALKS.get_or_make(self._load_walks, database=self.cache_key(), network=version)
+        return _WALKS.get_or_make(self._load_walks, database=self._cache_key(), network=version)
 
     def _load_walks(self) -> Distances:
         rows = self._all("SELECT cell, snap_m, neighbours, decimetres FROM walk_cells ORDER BY cell")
