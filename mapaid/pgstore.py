@@ -783,9 +783,24 @@ def reseal(cur: psycopg.Cursor[Any]) -> None:
     """Rewrite the post tables inside the caller's transaction: copy the rows aside, truncate (new, empty
     files; the old files, with every deleted or replaced row in them, are unlinked at commit), write the
     rows back in key order. Afterwards no deleted text is left in the tables' files, rows lie in id order
-    and every row carries this transaction's id. Costs a copy of the tables (the temporary copies are
-    dropped at commit)."""
+    and every row carries this transaction's id. The secondary indexes and foreign keys are dropped for
+    the rewrite and made again at its end (one sort and one check each, instead of one per row): ~2 s at
+    100,000 posts, during which readers wait (``_lock_family``). The temporary copies go at commit."""
     family = pgschema.POST_FAMILY
+    names = [sql.Literal(t) for t in family]
+    keys = cur.execute(
+        sql.SQL(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE contype = 'f' AND conrelid::regclass::text IN ({}) ORDER BY conname"
+        ).format(sql.SQL(", ").join(names))
+    ).fetchall()
+    indexes = cur.execute(
+        sql.SQL(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename IN ({}) AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            " ORDER BY indexname"
+        ).format(sql.SQL(", ").join(names))
+    ).fetchall()
     for table in family:
         cur.execute(
             sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {}").format(
@@ -794,8 +809,14 @@ def reseal(cur: psycopg.Cursor[Any]) -> None:
                 sql.Identifier(table),
             )
         )
+    for table, name, _ in keys:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name))
+        )
+    for name, _ in indexes:
+        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
     cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, family))))
-    for table in family:  # parents before children, for the foreign keys
+    for table in family:
         columns = sql.SQL(pgschema.FAMILY_COLUMNS[table])
         cur.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
@@ -807,6 +828,14 @@ def reseal(cur: psycopg.Cursor[Any]) -> None:
             )
         )
         cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"keep_{table}")))
+    for _, definition in indexes:
+        cur.execute(sql.SQL(definition))
+    for table, name, definition in keys:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                sql.Identifier(table), sql.Identifier(name), sql.SQL(definition)
+            )
+        )
 
 
 def open_postgis(url: str, *, create: bool = False) -> PostGISStore:
