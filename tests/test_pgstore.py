@@ -689,3 +689,20 @@ def test_the_app_runs_on_postgis(pg_url: str, tmp_path: Path, clock: Any) -> Non
     assert made.status_code == 201, made.get_json()
     near = client.get(f"/api/v1/posts?cell={made.get_json()['cell']}").get_json()
     assert "Zyx soup" in str(near)
+
+
+def test_housekeeping_reseals_only_what_was_written_since(pg: PostGISStore, today: date) -> None:
+    """One batch into empty tables is written in id order by one transaction: nothing to reseal, so a
+    server that starts on a freshly imported million posts does not rewrite them."""
+    _add(pg, today, ROWS)
+    order, writers = _physical(pg.url, "posts", "id")
+    assert order == sorted(order) and writers == 1
+    with admin(pg.url) as conn:
+        (before,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
+        pg.purge_expired(today)
+        (after,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
+        assert after == before  # not rewritten
+        pg.set_status(pg.posts(today)["id"].iloc[0], Status.HIDDEN)  # a second writer
+        pg.purge_expired(today)
+        (resealed,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
+    assert resealed != before and _physical(pg.url, "posts", "id")[1] == 1
