@@ -81,7 +81,15 @@ def pool(url: str) -> ConnectionPool[Conn]:
                     f"cannot connect to the PostgreSQL database {redact(url)}: {_reason(exc, url)}"
                 ) from None
             found = ConnectionPool(
-                url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=False, name="mapaid"
+                url,
+                min_size=1,
+                max_size=POOL_MAX,
+                kwargs={"autocommit": True},
+                open=False,
+                name="mapaid",
+                # A connection the server dropped while it sat in the pool (a restart, a failover) is
+                # replaced before a request gets it, not discovered by the request's first query.
+                check=ConnectionPool.check_connection,
             )
             try:
                 found.open(wait=True, timeout=POOL_WAIT_S)

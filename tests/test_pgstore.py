@@ -573,7 +573,20 @@ def test_removed_text_leaves_the_table_files(pg: PostGISStore, today: date) -> N
         "Zyx-stays",
     ]
     rows = [(*HOMES[i % 5], "need", "food", t, 1 if t == "Zyx-expired" else 10) for i, t in enumerate(texts)]
-    ids = _add(pg, today, rows)
+    frame = pd.DataFrame(
+        {
+            "lat": [str(r[0]) for r in rows],
+            "lon": [str(r[1]) for r in rows],
+            "kind": [r[2] for r in rows],
+            "category": [r[3] for r in rows],
+            "text": [r[4] for r in rows],
+            "expires": [str(r[5]) for r in rows],
+        }
+    )
+    made = ingest(frame, list(texts), rules_for(DEFAULT_CATEGORIES, 9, today), pg, SECRET, with_tokens=True)
+    ids = dict(zip(made.posts.text, made.posts.id, strict=True))
+    tokens = [t for t in made.tokens if t]
+    assert len(tokens) == len(texts)
     message = "v1.Zyx-private-message"
     first = Message("replier", message, today.isoformat())
     assert (
@@ -584,6 +597,7 @@ def test_removed_text_leaves_the_table_files(pg: PostGISStore, today: date) -> N
     )
     before = database_files(pg.url)
     assert all(t.encode() in before for t in texts) and message.encode() in before
+    assert not [t for t in tokens if t.encode() in before]  # tokens are kept as hashes only
 
     # Without the store's clean-up, PostgreSQL keeps a deleted row in the file (until a VACUUM happens to
     # compact its page over it, or the page is reused): the hazard is real.
@@ -681,6 +695,18 @@ def test_every_step_says_what_it_does_for_each_dialect() -> None:
 
 
 # -- connections ---------------------------------------------------------------------------------------
+
+
+def test_a_connection_the_server_dropped_is_replaced_before_use(pg_url: str, pg_admin: str) -> None:
+    store = open_store(pg_url)
+    assert isinstance(store, PostGISStore)
+    (pid,) = store._one("SELECT pg_backend_pid()") or (0,)
+    store.close()
+    with admin(pg_admin) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    again = open_store(pg_url)
+    assert again.count() == 0 and again.has_districts()
+    again.close()
 
 
 def test_stores_share_one_pool_per_url_and_give_connections_back(pg_url: str) -> None:
