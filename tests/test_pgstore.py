@@ -687,6 +687,30 @@ def test_an_empty_postgresql_database_says_what_to_run(pg_admin: str) -> None:
         drop_database(pg_admin, url)
 
 
+def test_a_role_that_may_not_create_postgis_is_told_what_to_run(pg_admin: str, tmp_path: Path) -> None:
+    url = fresh_database(pg_admin, "template0")
+    name = urlsplit(url).path.lstrip("/")
+    role = f"plain_{name}"  # one per test: workers run side by side
+    with admin(pg_admin) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'ALTER DATABASE "{name}" OWNER TO "{role}"')
+    plain = url.replace("mapaid@", f"{role}:pw-Zyx@", 1)
+    try:
+        env = {"MAPAID_DATABASE": plain, "MAPAID_SECRET_KEY": "x", "MAPAID_INSTANCE": str(tmp_path / "i")}
+        result = CliRunner().invoke(main, ["init-db"], env=env)
+        assert result.exit_code == 1
+        assert "CREATE EXTENSION postgis" in result.output and "pw-Zyx" not in result.output
+        with admin(url) as conn:
+            conn.execute("CREATE EXTENSION postgis")
+        result = CliRunner().invoke(main, ["init-db"], env=env)
+        assert result.exit_code == 0, result.output
+    finally:
+        drop_database(pg_admin, plain)
+        with admin(pg_admin) as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
 def test_every_step_says_what_it_does_for_each_dialect() -> None:
     assert [s.to for s in migrations.STEPS] == list(range(2, SCHEMA_VERSION + 1))
     for step in migrations.STEPS:
