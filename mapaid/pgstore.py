@@ -578,7 +578,10 @@ class PostGISStore:
         with self.transaction() as cur:
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
             cur.execute("DELETE FROM coordinators WHERE name = %s", (name,))
-            return cur.rowcount > 0
+            removed = cur.rowcount > 0
+        if removed:
+            self._rewrite_accounts()
+        return removed
 
     def set_password_hash(self, name: str, password_hash: str) -> bool:
         with self.transaction() as cur:
@@ -586,7 +589,15 @@ class PostGISStore:
             if cur.rowcount == 0:
                 return False
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
-            return True
+        self._rewrite_accounts()
+        return True
+
+    def _rewrite_accounts(self) -> None:
+        """After an account or a password goes: rewrite the (small) account tables, so the old argon2
+        hash, which could be attacked offline, leaves their files as SQLite's secure_delete zeroes it. A
+        step of its own after the commit (VACUUM runs outside transactions); a reader mid-query keeps the
+        old row version alive until it ends, and the WAL keeps it as for posts (docs/deploy.md)."""
+        self.db.execute("VACUUM FULL coordinators, sessions")
 
     def password_hash(self, name: str) -> str | None:
         row = self._one("SELECT password_hash FROM coordinators WHERE name = %s", (name,))

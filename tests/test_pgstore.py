@@ -624,6 +624,16 @@ def test_removed_text_leaves_the_table_files(pg: PostGISStore, today: date) -> N
     assert sorted(pg.posts(today, public=False)["text"]) == ["Zyx-new-wording", "Zyx-stays"]
 
 
+def test_an_old_password_hash_leaves_the_files(pg: PostGISStore, today: date) -> None:
+    assert pg.add_coordinator("amy", "$argon2id$Zyx-old-hash", today)
+    assert pg.add_coordinator("bob", "$argon2id$Zyx-bob-hash", today)
+    assert b"Zyx-old-hash" in database_files(pg.url)
+    assert pg.set_password_hash("amy", "$argon2id$Zyx-new-hash")
+    assert pg.remove_coordinator("bob")
+    after = database_files(pg.url)
+    assert b"Zyx-old-hash" not in after and b"Zyx-bob-hash" not in after and b"Zyx-new-hash" in after
+
+
 # -- schema versions, one runner for both stores -----------------------------------------------------
 
 
