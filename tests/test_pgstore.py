@@ -27,6 +27,7 @@ from test_exact_points_nowhere import HOMES, _binary_forms, _pair_present, _text
 from mapaid import create_app, migrations, pgstore
 from mapaid.cli import main
 from mapaid.config import DEFAULT_CATEGORIES, ConfigError
+from mapaid.dburl import DatabaseSettingError, parse, redact
 from mapaid.models import AuditEntry, Search, SessionRecord, Status
 from mapaid.pgstore import PostGISStore
 from mapaid.pipeline import ingest, rules_for
@@ -811,3 +812,22 @@ def test_housekeeping_reseals_only_what_was_written_since(pg: PostGISStore, toda
         pg.purge_expired(today)
         (resealed,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
     assert resealed != before and _physical(pg.url, "posts", "id")[1] == 1
+
+
+def test_redact_hides_every_spelling_of_a_password() -> None:
+    assert (
+        redact("postgresql://amy:s3cret@db.example.org:5432/mapaid")
+        == "postgresql://amy:***@db.example.org:5432/mapaid"
+    )
+    assert (
+        redact("postgres://db/mapaid?sslmode=require&password=s3cret")
+        == "postgres://db/mapaid?sslmode=require&password=***"
+    )
+    assert redact("postgresql://amy@db/mapaid") == "postgresql://amy@db/mapaid"
+    assert "s3cret" not in redact("postgresql://amy:s3cret@[::1/mapaid")  # not even a URL we can parse
+    assert redact("/srv/mapaid/mapaid.sqlite3") == "/srv/mapaid/mapaid.sqlite3"
+    assert parse("sqlite:///relative.sqlite3").target == "relative.sqlite3"
+    assert parse("sqlite:////srv/m.sqlite3").target == "/srv/m.sqlite3"
+    assert parse("C:\\mapaid\\m.sqlite3").kind == "sqlite"
+    with pytest.raises(DatabaseSettingError, match="names no file"):
+        parse("sqlite://")
