@@ -10,8 +10,10 @@ database's URL, Minsk's districts loaded, no posts).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,13 +45,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin() -> Iterator[str]:
     """The test cluster's admin URL: ``MAPAID_TEST_POSTGRES``, or a cluster of this run's own."""
     given = os.environ.get("MAPAID_TEST_POSTGRES")
     if given:
         yield given
         return
-    folder = tmp_path_factory.mktemp("pgcluster")
+    # Not under pytest's own temporary folder: it is the owner's only, and under root the server runs as
+    # Debian's "postgres" user, who must be able to reach its data directory.
+    folder = Path(tempfile.mkdtemp(prefix="mapaid-pgcluster-"))
+    folder.chmod(0o755)
     script = str(ROOT / "scripts" / "pgcluster")
     url = subprocess.run(
         [script, "start", str(folder / "c"), str(_free_port())], check=True, capture_output=True, text=True
@@ -59,6 +64,7 @@ def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         pgstore.close_pools()
         subprocess.run([script, "stop", str(folder / "c")], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _worker() -> str:
