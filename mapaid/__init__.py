@@ -35,7 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["mapaid.settings"] = settings
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
     app.extensions["mapaid.loginguard"] = LoginGuard()
-    app.extensions["mapaid.formonce"] = FormOnce(lambda: app.extensions["mapaid.clock"].now().timestamp())
+    app.extensions["mapaid.formonce"] = FormOnce(
+        settings.secret_key.encode(), lambda: app.extensions["mapaid.clock"].now().timestamp()
+    )
     db.init_app(app)
     logs.init_app(app)
     wellformed.init_app(app)
