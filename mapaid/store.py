@@ -237,6 +237,12 @@ class Store(Protocol):
         """Delete the form rows written before ``before``; how many."""
         ...
 
+    # -- chores several server processes share (mapaid/housekeeping.py) -------------------------
+    def take_lease(self, name: str, now: int, until: int) -> bool:
+        """Hold the lease ``name`` until ``until`` (seconds) if nobody holds it at ``now``, in one atomic
+        step; False, writing nothing, while another holds it. Each server tries; one does the chore."""
+        ...
+
 
 def open_store(database: str | Any, *, create: bool = False) -> Store:
     """Open the database the setting names: a ``postgresql://`` (or ``postgres://``) URL is PostGIS, a
