@@ -648,6 +648,16 @@ class SQLiteStore(ThreadTables):
             db.execute(FORM_ONCE_TABLE)
             return int(db.execute("DELETE FROM form_once WHERE at < ?", (before,)).rowcount)
 
+    # -- chores several server processes share (mapaid/housekeeping.py) -------------------
+    def take_lease(self, name: str, now: int, until: int) -> bool:
+        with self.transaction(revise=False) as db:
+            taken = db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                " WHERE CAST(meta.value AS INTEGER) <= ?",
+                (f"lease_{name}", str(until), now),
+            )
+            return taken.rowcount > 0
+
 
 def owner_only(path: Path) -> None:
     """Make the database readable by its owner only, before SQLite opens it: its folder is made 0700
