@@ -6,21 +6,39 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pgfresh import fresh_postgres
 from test_posting_flow import _form, _private_link, _submit
 
 from mapaid import create_app
 from mapaid.clock import FixedClock
 from mapaid.formonce import KEEP_SECONDS, WAIT_SECONDS, FormOnce, Made
 from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 SECRET = b"test-secret-not-for-production"
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def database(request: pytest.FixtureRequest, db_path: Path) -> Iterator[str]:
+    """One database on either store (the form rows need no districts: a PostGIS one has the schema only)."""
+    if request.param == "sqlite":
+        yield str(db_path)
+        return
+    with fresh_postgres("forms") as url:
+        open_store(url, create=True).close()
+        yield url
+
+
+def _rows(store: Store) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in store.db.execute("SELECT key, at, sealed FROM form_once").fetchall()]  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -54,10 +72,10 @@ def test_a_double_tap_reaching_two_servers_makes_one_post(
     assert (id_a, token_a) == (id_b, token_b)
 
 
-def test_a_repeat_on_another_server_waits_for_the_first(db_path: Any, clock: FixedClock) -> None:
+def test_a_repeat_on_another_server_waits_for_the_first(database: str, clock: FixedClock) -> None:
     now = lambda: clock.now().timestamp()  # noqa: E731
     a, b = FormOnce(SECRET, now), FormOnce(SECRET, now)
-    store_a, store_b = open_store(db_path), open_store(db_path)
+    store_a, store_b = open_store(database), open_store(database)
     nonce = FormOnce.new_nonce()
     assert a.claim(store_a, nonce) is None  # A is making the post
     got: list[Made | None] = []
@@ -74,9 +92,9 @@ def test_a_repeat_on_another_server_waits_for_the_first(db_path: Any, clock: Fix
     store_b.close()
 
 
-def test_a_first_submission_that_failed_lets_the_repeat_post(db_path: Any, clock: FixedClock) -> None:
+def test_a_first_submission_that_failed_lets_the_repeat_post(database: str, clock: FixedClock) -> None:
     once = FormOnce(SECRET, lambda: clock.now().timestamp())
-    store = open_store(db_path)
+    store = open_store(database)
     nonce = FormOnce.new_nonce()
     assert once.claim(store, nonce) is None
     once.release(store, nonce)
@@ -86,9 +104,9 @@ def test_a_first_submission_that_failed_lets_the_repeat_post(db_path: Any, clock
     store.close()
 
 
-def test_a_form_left_pending_by_a_dead_server_is_taken_over(db_path: Any, clock: FixedClock) -> None:
+def test_a_form_left_pending_by_a_dead_server_is_taken_over(database: str, clock: FixedClock) -> None:
     once = FormOnce(SECRET, lambda: clock.now().timestamp())
-    store = open_store(db_path)
+    store = open_store(database)
     nonce = FormOnce.new_nonce()
     assert once.claim(store, nonce) is None  # ... and the server dies before it says made or release
     clock.advance(timedelta(seconds=WAIT_SECONDS + 1))
@@ -98,37 +116,36 @@ def test_a_form_left_pending_by_a_dead_server_is_taken_over(db_path: Any, clock:
     store.close()
 
 
-def test_what_the_database_keeps_names_no_post_and_gives_no_token(db_path: Any, clock: FixedClock) -> None:
+def test_what_the_database_keeps_names_no_post_and_gives_no_token(database: str, clock: FixedClock) -> None:
     once = FormOnce(SECRET, lambda: clock.now().timestamp())
-    store = open_store(db_path)
+    store = open_store(database)
     nonce = FormOnce.new_nonce()
     once.claim(store, nonce)
     made = Made("post-id-0123456789", "token-abcdefghijklmnopqrstuvwxyz")
     once.made(store, nonce, made)
-    rows = [dict(r) for r in store.db.execute("SELECT * FROM form_once")]
+    rows = _rows(store)
     assert len(rows) == 1
-    kept = repr(rows).encode() + b"".join(r["sealed"] for r in rows)
+    kept = repr(rows).encode() + b"".join(bytes(r[2]) for r in rows)
     for secret in (nonce, made.post_id, made.token):
         assert secret.encode() not in kept
-    assert FormOnce(b"another secret", lambda: clock.now().timestamp()).key(nonce) != rows[0]["key"]
+    assert FormOnce(b"another secret", lambda: clock.now().timestamp()).key(nonce) != rows[0][0]
     assert once.claim(store, nonce) == made  # the nonce, which only the form holds, opens it
     clock.advance(timedelta(seconds=KEEP_SECONDS + 1))
     assert once.purge(store) == 1
-    assert store.db.execute("SELECT count(*) FROM form_once").fetchone()[0] == 0
+    assert _rows(store) == []
     store.close()
 
 
 def test_rows_older_than_the_keep_time_go_when_the_next_form_is_claimed(
-    db_path: Any, clock: FixedClock
+    database: str, clock: FixedClock
 ) -> None:
     once = FormOnce(SECRET, lambda: clock.now().timestamp())
-    store = open_store(db_path)
+    store = open_store(database)
     old = FormOnce.new_nonce()
     once.claim(store, old)
     once.made(store, old, Made("a", "b"))
     clock.advance(timedelta(seconds=KEEP_SECONDS + 1))
     once.claim(store, FormOnce.new_nonce())
-    assert store.db.execute("SELECT count(*) FROM form_once").fetchone()[0] == 1
+    assert len(_rows(store)) == 1
     assert once.claim(store, old) is None  # forgotten: a new post
     store.close()
-

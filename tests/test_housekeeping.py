@@ -9,6 +9,8 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from helpers import database_bytes
+from pgfresh import fresh_postgres
 
 from mapaid.cli import main
 from mapaid.clock import FixedClock
@@ -25,7 +28,7 @@ from mapaid.housekeeping import LEASE, Housekeeper, next_run, run_once
 from mapaid.models import Status
 from mapaid.pipeline import ingest, rules_for
 from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 
@@ -187,3 +190,28 @@ def test_rounds_run_at_once_on_one_database_are_harmless(store: SQLiteStore, db_
     assert errors == []
     assert sum(results) == len(expired)
     assert store.get(kept) is not None
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgis"])
+def test_the_housekeeping_lease_is_held_by_one_at_a_time(kind: str, db_path: Path) -> None:
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            database = str(db_path)
+        else:
+            database = stack.enter_context(fresh_postgres("lease"))
+            open_store(database, create=True).close()
+        stores = [open_store(database) for _ in range(4)]
+        for store in stores:
+            stack.callback(store.close)
+        start = threading.Barrier(len(stores))
+
+        def take(store: Store) -> bool:
+            start.wait()
+            return store.take_lease("housekeeping", 1000, 1600)
+
+        with ThreadPoolExecutor(len(stores)) as pool:
+            taken = list(pool.map(take, stores))
+        assert sorted(taken) == [False, False, False, True]
+        assert not stores[0].take_lease("housekeeping", 1599, 2199)  # still held
+        assert stores[1].take_lease("housekeeping", 1600, 2200)  # run out: the next may take it
+        assert stores[2].take_lease("another chore", 1600, 2200)  # leases are by name

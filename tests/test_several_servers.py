@@ -16,6 +16,7 @@ import requests
 from click.testing import CliRunner
 from conftest import TEST_SECRET
 from livesite import serve_process
+from pgfresh import fresh_postgres
 from test_posting_flow import CELL, CENTRE
 
 from mapaid.cli import main
@@ -95,7 +96,19 @@ def sqlite_pair(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> 
     yield from _start_pair(str(folder / "mapaid.sqlite3"), folder)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(scope="module")
+def postgis_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    """A fresh database in the test cluster (``MAPAID_TEST_POSTGRES``: its admin URL), made by init-db."""
+    with fresh_postgres("pair") as url:
+        folder = tmp_path_factory.mktemp("two-servers-postgis")
+        made = CliRunner().invoke(
+            main, ["init-db"], env={"MAPAID_DATABASE": url, "MAPAID_INSTANCE": str(folder / "instance")}
+        )
+        assert made.exit_code == 0, made.output
+        yield from _start_pair(url, folder)
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
 def pair(request: pytest.FixtureRequest) -> Pair:
     return request.getfixturevalue(f"{request.param}_pair")  # type: ignore[no-any-return]
 
