@@ -42,11 +42,12 @@ gdal:
 	  echo "installing Debian's gdal-bin and python3-gdal for the export tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin python3-gdal >/dev/null; }
 
-# Debian's nginx: tests/test_proxy.py starts docs/nginx/mapaid.conf in front of two mapaid servers.
+# Debian's nginx and Caddy: tests/test_proxy.py starts docs/nginx/mapaid.conf in front of two mapaid
+# servers and has Caddy validate docs/caddy/Caddyfile (neither service is started by the install here).
 proxy:
-	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
-	  echo "installing Debian's nginx-light for the reverse-proxy test"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+	@{ command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; } && command -v caddy >/dev/null 2>&1 || { \
+	  echo "installing Debian's nginx-light and caddy for the reverse-proxy tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light caddy >/dev/null; }
 
 run: install
 	$(VENV)/bin/mapaid init-db

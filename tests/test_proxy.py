@@ -31,6 +31,7 @@ from livesite import free_port, serve_process
 from test_posting_flow import CELL, CENTRE
 
 CONF = Path(__file__).parent.parent / "docs" / "nginx" / "mapaid.conf"
+CADDYFILE = CONF.parent.parent / "caddy" / "Caddyfile"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 WHO_ANSWERED = "    add_header X-Upstream $upstream_addr always;\n"  # the test's only addition
 
@@ -227,3 +228,19 @@ def test_a_form_sent_over_https_without_a_referer_is_taken(client: FlaskClient) 
     data = {"cell": CELL, "kind": "need", "category": "food", "text": "Soup over TLS", **form}
     sent = client.post("/post", data=data, base_url="https://mapaid.example.org")
     assert sent.status_code == 303, sent.get_data(as_text=True)[:500]
+
+
+def test_the_caddyfile_is_valid_for_caddy(tmp_path: Path) -> None:
+    caddy = shutil.which("caddy")
+    assert caddy, "make install-test installs Debian's caddy"
+    checked = subprocess.run(
+        [caddy, "validate", "--adapter", "caddyfile", "--config", str(CADDYFILE)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)},
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    text = CADDYFILE.read_text()
+    assert "lb_policy ip_hash" in text and "encode" not in text.replace("# No `encode`", "")
