@@ -25,7 +25,6 @@ from pathlib import Path
 from mapaid import accounts, formonce
 from mapaid.clock import Clock
 from mapaid.loginguard import LoginGuard
-from mapaid.sqlitestore import SQLiteStore
 from mapaid.store import Store, open_store
 
 log = logging.getLogger("mapaid.housekeeping")
@@ -42,7 +41,7 @@ class Purged:
     forms: int = 0
 
 
-def run_once(store: SQLiteStore, clock: Clock, guard: LoginGuard | None = None) -> Purged:
+def run_once(store: Store, clock: Clock, guard: LoginGuard | None = None) -> Purged:
     """One round: expired posts (past their last UTC day), fulfilled posts, and stale login records
     (ended coordinator sessions; with ``guard``, the app's finished login-throttle windows), and the
     one-form-one-post rows past their time."""
