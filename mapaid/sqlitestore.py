@@ -221,9 +221,6 @@ class SQLiteStore(ThreadTables):
 
     def schema_version(self) -> int | None:
         """The schema version the database holds, None when it is not a mapaid database (yet)."""
-        return self._version()
-
-    def _version(self) -> int | None:
         try:
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
         except sqlite3.DatabaseError:
@@ -233,9 +230,6 @@ class SQLiteStore(ThreadTables):
     # What mapaid.migrations needs besides the version: a name for messages, the transaction, the schema.
     def where(self) -> str:
         return str(self.path)
-
-    def cache_key(self) -> str:
-        return str(self.path.resolve())
 
     def schema_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return self.transaction()
@@ -322,7 +316,7 @@ class SQLiteStore(ThreadTables):
         request neither re-reads polygons nor meets a cell nobody asked about before."""
         return _AREAS.get_or_make(
             self._load_area,
-            database=self.cache_key(),
+            database=str(self.path.resolve()),
             districts=self.get_meta("districts_version") or "0",
         )
 
@@ -365,7 +359,7 @@ class SQLiteStore(ThreadTables):
         districts = self.get_meta("districts_version") or "0"
         if version is None or self.get_meta("network_districts") != districts:
             return None
-        return _WALKS.get_or_make(self._load_walks, database=self.cache_key(), network=version)
+        return _WALKS.get_or_make(self._load_walks, database=str(self.path.resolve()), network=version)
 
     def _load_walks(self) -> Distances:
         cursor = self.db.execute("SELECT cell, snap_m, neighbours, decimetres FROM walk_cells ORDER BY cell")
