@@ -219,6 +219,8 @@ def test_the_posting_limit_is_one_for_the_whole_site(proxied: Proxied) -> None:
     assert 1 <= len(made) <= 5 and refused
     assert {a.headers["X-Upstream"] for a in made} == proxied.servers or len(made) == 1
     assert refused[0].headers["Retry-After"] == "60"
+    assert refused[0].headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "паспрабуйце зноў праз хвіліну" in refused[0].text and "попробуйте снова" in refused[0].text
 
 
 def test_a_form_sent_over_https_without_a_referer_is_taken(client: FlaskClient) -> None:
