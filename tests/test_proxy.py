@@ -246,3 +246,18 @@ def test_the_caddyfile_is_valid_for_caddy(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr[-2000:]
     text = CADDYFILE.read_text()
     assert "lb_policy ip_hash" in text and "encode" not in text.replace("# No `encode`", "")
+
+
+def test_login_attempts_are_counted_once_for_the_whole_site(proxied: Proxied) -> None:
+    """Each process lets a client try 20 logins a minute; nginx's zone counts them for both together (it
+    counts before mapaid looks at the form, so these, refused for their missing CSRF token, count too)."""
+    with requests.Session() as guesser:
+        guesser.trust_env = False
+        guesser.verify = str(proxied.cert)
+        answers = [
+            guesser.post(f"{proxied.url}/coordinator/login", data={"name": "anna", "password": "x" * 12})
+            for _ in range(24)
+        ]
+    codes = [a.status_code for a in answers]
+    assert set(codes) == {400, 429} and codes.count(400) <= 20, codes
+    assert {a.headers["X-Upstream"] for a in answers if a.status_code == 400} == proxied.servers
