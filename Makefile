@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DEMO_POSTS ?= 2000
 
-.PHONY: run test lint types bench install install-test browser spreadsheet gdal clean translations pygeoapi-peer
+.PHONY: run test lint types bench install install-test browser spreadsheet gdal proxy clean translations pygeoapi-peer
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test browser spreadsheet gdal
+install-test: $(VENV)/.installed-test browser spreadsheet gdal proxy
 
 # Debian's Chromium (Playwright drives it; its own browser download needs the internet).
 browser:
@@ -41,6 +41,13 @@ gdal:
 	@{ command -v ogrinfo >/dev/null 2>&1 && test -f /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py; } || { \
 	  echo "installing Debian's gdal-bin and python3-gdal for the export tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin python3-gdal >/dev/null; }
+
+# Debian's nginx and Caddy: tests/test_proxy.py starts docs/nginx/mapaid.conf in front of two mapaid
+# servers and has Caddy validate docs/caddy/Caddyfile (neither service is started by the install here).
+proxy:
+	@{ command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; } && command -v caddy >/dev/null 2>&1 || { \
+	  echo "installing Debian's nginx-light and caddy for the reverse-proxy tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light caddy >/dev/null; }
 
 run: install
 	$(VENV)/bin/mapaid init-db

@@ -30,12 +30,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
+        # Every page says Referrer-Policy: no-referrer (mapaid/web.py), so a browser sends no Referer, and
+        # Flask-WTF's HTTPS-only check that the Referer names this host would refuse every form behind a
+        # TLS proxy. The CSRF token, tied to the session, and SameSite=Lax cookies are the protection.
+        WTF_CSRF_SSL_STRICT=False,
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT_LANGUAGE,
     )
     app.extensions["mapaid.settings"] = settings
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
     app.extensions["mapaid.loginguard"] = LoginGuard()
-    app.extensions["mapaid.formonce"] = FormOnce(lambda: app.extensions["mapaid.clock"].now().timestamp())
+    app.extensions["mapaid.formonce"] = FormOnce(
+        settings.secret_key.encode(), lambda: app.extensions["mapaid.clock"].now().timestamp()
+    )
     db.init_app(app)
     logs.init_app(app)
     wellformed.init_app(app)

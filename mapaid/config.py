@@ -354,7 +354,10 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
 def default_secret_loader(instance: Path) -> str:
     """Read ``instance/secret_key``, creating it (mode 600) on first use.
 
-    This is the one place config touches the disk, and only when no secret was given.
+    This is the one place config touches the disk, and only when no secret was given. Several server
+    processes may start at once on a fresh instance folder: the key is written whole to a file of its own
+    and linked into place, which only one of them can do, so all of them read the same key, never a
+    half-written one.
     """
     import secrets
 
@@ -363,9 +366,16 @@ def default_secret_loader(instance: Path) -> str:
         return path.read_text().strip()
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # the key and the database: owner only
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
+    draft = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        os.link(draft, path)
+    except FileExistsError:  # another process made it first: theirs is the key
+        return path.read_text().strip()
+    finally:
+        draft.unlink(missing_ok=True)
     return key
 
 

@@ -1,25 +1,42 @@
 """One form, one post: the posting form carries a random nonce, and a second submission of the same form
 (a double tap, a reload of the POST, Back and Send again) gets the first one's result instead of a
-second post.
+second post, whichever server process each submission reaches.
 
-What is kept, and for how long: in this process's memory only (never the disk), a keyed hash of each
-nonce that made a post, with that post's id and private token, for ``KEEP_SECONDS`` after it was made.
-The token has to be kept so the repeat can show the same private link; after ten minutes it is
-forgotten and a repeat is refused as a stale form. A restart forgets everything, which is the safe side.
+What is kept, where, and for how long: in the database (the store's ``form_once`` rows, shared by every
+server), for ``KEEP_SECONDS`` after the post was made:
+
+- the row's key, a keyed hash of the nonce (HMAC under the server secret), so the database alone cannot
+  even be searched for a nonce;
+- the post's id and private token, encrypted (AES-GCM) under a key derived from the nonce, which only
+  the visitor's form holds. A seized database therefore gives no token and does not say which post a row
+  belongs to; the token has to be kept at all so a repeat can show the same private link.
+
+While the first submission is still being made, its row is pending; a repeat waits for it (up to
+``WAIT_SECONDS``, polling the database, and woken at once when the first runs in the same process). A
+row left pending longer than that belongs to a server that died or gave up: a repeat takes it over.
+After ``KEEP_SECONDS`` the row is deleted and a repeat makes a new post (its CSRF token may refuse it
+first). A server process remembers nothing between requests.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from mapaid.store import Store
+
 KEEP_SECONDS = 600
-MAX_KEPT = 10_000  # a flood of posts cannot grow this without bound (posting is rate-limited too)
 WAIT_SECONDS = 10.0  # how long a repeat waits for the first submission, still in progress, to finish
+POLL_SECONDS = (0.02, 0.25)  # first and longest pause between looks at the database while waiting
+IV_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -28,55 +45,71 @@ class Made:
     token: str
 
 
-class FormOnce:
-    """Nonce -> the post it made, briefly. Thread-safe: the server answers from several threads, and
-    the two submissions of a double tap arrive together."""
+def seal(nonce: str, key: str, made: Made) -> bytes:
+    """``made`` encrypted under a key only ``nonce`` gives, bound to the row ``key``."""
+    iv = os.urandom(IV_BYTES)
+    plain = f"{made.post_id}\0{made.token}".encode()
+    return iv + AESGCM(_seal_key(nonce)).encrypt(iv, plain, key.encode())
 
-    def __init__(self, now: Callable[[], float]) -> None:
+
+def unseal(nonce: str, key: str, sealed: bytes) -> Made:
+    """What ``seal`` locked; ``cryptography.exceptions.InvalidTag`` if the row was changed."""
+    plain = AESGCM(_seal_key(nonce)).decrypt(sealed[:IV_BYTES], sealed[IV_BYTES:], key.encode())
+    post_id, token = plain.decode().split("\0", 1)
+    return Made(post_id, token)
+
+
+def _seal_key(nonce: str) -> bytes:
+    return hmac.new(nonce.encode(), b"mapaid-formonce-seal", hashlib.sha256).digest()
+
+
+class FormOnce:
+    """Nonce -> the post it made, briefly, in the database. Thread-safe and shared by processes: every
+    state is in the store; the condition only wakes this process's waiters early."""
+
+    def __init__(self, secret: bytes, now: Callable[[], float]) -> None:
         self._now = now
-        self._key = secrets.token_bytes(32)
-        self._done: dict[str, tuple[float, Made]] = {}
-        self._pending: set[str] = set()
+        self._key = hmac.new(secret, b"mapaid-formonce-key", hashlib.sha256).digest()
         self._changed = threading.Condition()
 
     @staticmethod
     def new_nonce() -> str:
         return secrets.token_urlsafe(18)
 
-    def _hash(self, nonce: str) -> str:
+    def key(self, nonce: str) -> str:
+        """The row's key: a keyed hash of the nonce (the nonce itself is never stored)."""
         return hmac.new(self._key, nonce.encode(), hashlib.sha256).hexdigest()
 
-    def _expire(self) -> None:
-        cutoff = self._now() - KEEP_SECONDS
-        for key in [k for k, (at, _) in self._done.items() if at < cutoff]:
-            del self._done[key]
-        while len(self._done) > MAX_KEPT:
-            del self._done[next(iter(self._done))]
-
-    def claim(self, nonce: str) -> Made | None:
+    def claim(self, store: Store, nonce: str) -> Made | None:
         """The post this form made already, or None: then the caller makes it and calls ``made`` (or
         ``release`` if it failed). A repeat arriving while the first is still being made waits for it."""
-        key = self._hash(nonce)
-        with self._changed:
-            self._expire()
-            self._changed.wait_for(lambda: key not in self._pending, timeout=WAIT_SECONDS)
-            if key in self._done:
-                return self._done[key][1]
-            self._pending.add(key)
-            return None
+        key = self.key(nonce)
+        deadline = time.monotonic() + WAIT_SECONDS
+        pause = POLL_SECONDS[0]
+        while True:
+            now = int(self._now())
+            forced = time.monotonic() >= deadline  # waited long enough: take the form over
+            stale_before = now + 1 if forced else now - int(WAIT_SECONDS)
+            claimed, sealed = store.claim_form(key, now, stale_before, now - KEEP_SECONDS)
+            if claimed:
+                return None
+            if sealed is not None:
+                return unseal(nonce, key, sealed)
+            with self._changed:
+                self._changed.wait(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, POLL_SECONDS[1])
 
-    def made(self, nonce: str, result: Made) -> None:
-        key = self._hash(nonce)
+    def made(self, store: Store, nonce: str, result: Made) -> None:
+        key = self.key(nonce)
+        store.finish_form(key, seal(nonce, key, result), int(self._now()))
         with self._changed:
-            self._pending.discard(key)
-            self._done[key] = (self._now(), result)
             self._changed.notify_all()
 
-    def release(self, nonce: str) -> None:
+    def release(self, store: Store, nonce: str) -> None:
+        store.release_form(self.key(nonce))
         with self._changed:
-            self._pending.discard(self._hash(nonce))
             self._changed.notify_all()
 
-    def __len__(self) -> int:
-        with self._changed:
-            return len(self._done)
+    def purge(self, store: Store) -> int:
+        """Delete rows older than ``KEEP_SECONDS`` (housekeeping; claiming does it too)."""
+        return store.purge_forms(int(self._now()) - KEEP_SECONDS)

@@ -2,9 +2,16 @@
 remembering to run `mapaid purge-expired`.
 
 ``run_once`` deletes expired posts and fulfilled ones (with their contacts; the store overwrites deleted
-rows and cuts the WAL) and drops stale login records. ``Housekeeper`` is the thread `mapaid serve` starts:
-it runs once at start, then a minute after each UTC midnight by the app's clock. Nothing here runs at
-import or in ``create_app``, so tests and the CLI start it only when they mean to.
+rows and cuts the WAL), stale login records and posting forms older than ten minutes. ``Housekeeper`` is
+the thread `mapaid serve` starts: it runs once at start, then a minute after each UTC midnight by the
+app's clock. Nothing here runs at import or in ``create_app``, so tests and the CLI start it only when
+they mean to.
+
+Several server processes on one database each start a housekeeper. A round is harmless twice (every step
+deletes what is due, so the second finds nothing), but two at once would wait on each other's locks (and,
+on PostgreSQL, could deadlock on the same rows), so a round first takes the store's lease ``housekeeping``
+for ``LEASE``: of the servers waking a minute after midnight one does the work and the others skip it.
+Each process still drops its own finished login-throttle windows, which live in its memory only.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from mapaid import accounts
+from mapaid import accounts, formonce
 from mapaid.clock import Clock
 from mapaid.loginguard import LoginGuard
 from mapaid.store import Store, open_store
@@ -23,6 +30,7 @@ from mapaid.store import Store, open_store
 log = logging.getLogger("mapaid.housekeeping")
 AFTER_MIDNIGHT = timedelta(minutes=1)
 RETRY = timedelta(minutes=10)  # after a failed run (a locked database, a full disk)
+LEASE = timedelta(minutes=10)  # a round holds the database's housekeeping lease this long
 
 
 @dataclass(frozen=True)
@@ -30,15 +38,19 @@ class Purged:
     expired: int
     fulfilled: int
     stale_logins: int
+    forms: int = 0
 
 
 def run_once(store: Store, clock: Clock, guard: LoginGuard | None = None) -> Purged:
     """One round: expired posts (past their last UTC day), fulfilled posts, and stale login records
-    (ended coordinator sessions; with ``guard``, the app's finished login-throttle windows)."""
+    (ended coordinator sessions; with ``guard``, the app's finished login-throttle windows), and the
+    one-form-one-post rows past their time."""
+    now = clock.now().timestamp()
     return Purged(
         expired=store.purge_expired(clock.today()),
         fulfilled=store.purge_fulfilled(),
-        stale_logins=accounts.purge_stale(store, clock.now().timestamp(), guard),
+        stale_logins=accounts.purge_stale(store, now, guard),
+        forms=store.purge_forms(int(now) - formonce.KEEP_SECONDS),
     )
 
 
@@ -56,7 +68,8 @@ class Housekeeper(threading.Thread):
         self.database = database
         self.clock = clock
         self.guard = guard
-        self.rounds = 0
+        self.rounds = 0  # rounds this process ran
+        self.skipped = 0  # rounds another process held the lease for
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -72,12 +85,18 @@ class Housekeeper(threading.Thread):
         try:
             store = open_store(self.database)
             try:
-                purged = run_once(store, self.clock, self.guard)
+                purged = self._locked_round(store)
             finally:
                 store.close()
         except Exception:  # a bad round must not end the thread: the next one may work
             log.exception("housekeeping failed; trying again in %d minutes", RETRY.seconds // 60)
             return RETRY
+        now = self.clock.now()
+        wait = max(next_run(now) - now, timedelta(seconds=60))
+        if purged is None:
+            self.skipped += 1
+            log.info("housekeeping: another server process has this round")
+            return wait
         self.rounds += 1
         log.info(
             "housekeeping: deleted %d expired and %d fulfilled posts, %d stale login records",
@@ -85,5 +104,14 @@ class Housekeeper(threading.Thread):
             purged.fulfilled,
             purged.stale_logins,
         )
-        now = self.clock.now()
-        return max(next_run(now) - now, timedelta(seconds=60))
+        return wait
+
+    def _locked_round(self, store: Store) -> Purged | None:
+        """A round if this process takes the lease (None when another holds it); this process's own
+        login-throttle windows are pruned either way."""
+        now = self.clock.now().timestamp()
+        if self.guard is not None:
+            self.guard.prune(now)
+        if not store.take_lease("housekeeping", int(now), int(now + LEASE.total_seconds())):
+            return None
+        return run_once(store, self.clock)

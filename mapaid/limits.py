@@ -8,8 +8,11 @@ clients are keyed by their /64, which one household or phone holds whole. Behind
 ``MAPAID_TRUSTED_PROXIES`` to the number of proxies in front of us: werkzeug's ProxyFix then takes the
 client's address from that many ``X-Forwarded-For`` entries and ignores the rest (which anyone can forge).
 
-The limits are per process (memory storage): with several server processes each counts on its own. mapaid
-serves from one process (waitress, threads), so that is the whole site.
+The limits are per process (memory storage: no database write per request, no record of clients): with N
+server processes each counts on its own, so a client whose requests are spread over them gets up to N times
+each allowance, and the site-wide posting limit becomes N times as many too. docs/nginx/mapaid.conf counts
+the per-minute limits once for the whole site in the proxy (``limit_req``); docs/caddy/Caddyfile pins each
+client to one process instead (docs/deploy.md, "Several app servers").
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ log: a seized server holds no list of who tried to log in, not even as hashes.
 
 One ``LoginGuard`` per app (``create_app`` makes it), shared by every server thread. Counts are fixed
 windows of ``WINDOW_S`` per key. The table is bounded (``MAX_KEYS``, oldest evicted first) so a flood of
-addresses cannot grow memory without end. One process, one table: run more server processes and each
-keeps its own (the hashing slot in ``mapaid.accounts`` is per process too).
+addresses cannot grow memory without end. One process, one table: run N server processes and each keeps
+its own, so a client spread over them gets up to N times ``MAX_PAIR_FAILURES`` and ``MAX_CLIENT_ATTEMPTS``
+a window unless the proxy pins it or counts logins itself (docs/nginx/mapaid.conf's ``mapaid_logins`` zone);
+the hashing slot in ``mapaid.accounts`` is per process too.
 """
 
 from __future__ import annotations

@@ -121,6 +121,13 @@ STATEMENTS: tuple[str, ...] = (
     day date NOT NULL,
     PRIMARY KEY (thread_id, seq)
 )""",
+    # One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when the row was
+    # written (seconds), and the post it made sealed under a key only the nonce gives (NULL while pending).
+    f"""CREATE TABLE IF NOT EXISTS form_once (
+    key {T} PRIMARY KEY,
+    at bigint NOT NULL,
+    sealed bytea
+)""",
 )
 
 # Columns of each family table as the rewrite copies them (generated columns are computed again).

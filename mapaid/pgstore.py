@@ -769,6 +769,60 @@ class PostGISStore:
     def place_sources(self) -> set[str]:
         return {str(r[0]) for r in self._all("SELECT DISTINCT source FROM places")}
 
+    # -- one form, one post (mapaid/formonce.py) -------------------------------------------------
+    def claim_form(
+        self, key: str, now: int, stale_before: int, expired_before: int
+    ) -> tuple[bool, bytes | None]:
+        with self.transaction(revise=False) as cur:
+            # Rows past their time go; rows another claim is deleting right now are skipped, not waited for.
+            cur.execute(
+                "DELETE FROM form_once WHERE key IN"
+                " (SELECT key FROM form_once WHERE at < %s AND key <> %s FOR UPDATE SKIP LOCKED)",
+                (expired_before, key),
+            )
+            cur.execute(
+                "INSERT INTO form_once VALUES (%s, %s, NULL) ON CONFLICT (key) DO NOTHING", (key, now)
+            )
+            if cur.rowcount:
+                return True, None
+            cur.execute("SELECT at, sealed FROM form_once WHERE key = %s FOR UPDATE", (key,))
+            row = cur.fetchone()
+            if row is None:  # released between the two statements: a repeat may try again
+                cur.execute("INSERT INTO form_once VALUES (%s, %s, NULL)", (key, now))
+                return True, None
+            at, sealed = int(row[0]), row[1]
+            if at < expired_before or (sealed is None and at < stale_before):
+                cur.execute("UPDATE form_once SET at = %s, sealed = NULL WHERE key = %s", (now, key))
+                return True, None
+            return False, None if sealed is None else bytes(sealed)
+
+    def finish_form(self, key: str, sealed: bytes, now: int) -> None:
+        with self.transaction(revise=False) as cur:
+            cur.execute(
+                "INSERT INTO form_once VALUES (%s, %s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET at = excluded.at, sealed = excluded.sealed",
+                (key, now, sealed),
+            )
+
+    def release_form(self, key: str) -> None:
+        with self.transaction(revise=False) as cur:
+            cur.execute("DELETE FROM form_once WHERE key = %s AND sealed IS NULL", (key,))
+
+    def purge_forms(self, before: int) -> int:
+        with self.transaction(revise=False) as cur:
+            cur.execute("DELETE FROM form_once WHERE at < %s", (before,))
+            return int(cur.rowcount)
+
+    # -- chores several server processes share (mapaid/housekeeping.py) -------------------------
+    def take_lease(self, name: str, now: int, until: int) -> bool:
+        with self.transaction(revise=False) as cur:
+            cur.execute(
+                "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                " WHERE meta.value::bigint <= %s",
+                (f"lease_{name}", str(until), now),
+            )
+            return cur.rowcount > 0
+
 
 def _set_meta(cur: psycopg.Cursor[Any], key: str, value: str) -> None:
     cur.execute(

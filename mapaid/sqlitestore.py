@@ -84,6 +84,15 @@ WALK_CELLS_TABLE = """CREATE TABLE IF NOT EXISTS walk_cells (
     decimetres BLOB NOT NULL
 ) WITHOUT ROWID"""
 
+# One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when its row was
+# written, and the post it made (id and token) sealed under a key only the nonce gives, or NULL while the
+# post is being made. Rows live ten minutes; WITHOUT ROWID, so the file keeps no order of arrival either.
+FORM_ONCE_TABLE = """CREATE TABLE IF NOT EXISTS form_once (
+    key TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    sealed BLOB
+) WITHOUT ROWID"""
+
 SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -151,10 +160,12 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 {reports};
 {walk_cells};
+{form_once};
 {threads}""".replace("{posts}", POSTS_TABLE.format(name="IF NOT EXISTS posts") + ";")
     .replace("{posts_index}", POSTS_INDEX)
     .replace("{reports}", REPORTS_TABLE)
     .replace("{walk_cells}", WALK_CELLS_TABLE)
+    .replace("{form_once}", FORM_ONCE_TABLE)
     .replace("{threads}", THREADS_SCHEMA)
 )
 
@@ -776,6 +787,51 @@ class SQLiteStore(ThreadTables):
 
     def close(self) -> None:
         self.db.close()
+
+    # -- one form, one post (mapaid/formonce.py) -------------------------------------------
+    def claim_form(
+        self, key: str, now: int, stale_before: int, expired_before: int
+    ) -> tuple[bool, bytes | None]:
+        with self.transaction(revise=False) as db:
+            db.execute(FORM_ONCE_TABLE)  # a database made before the table came gets it on first use
+            db.execute("DELETE FROM form_once WHERE at < ?", (expired_before,))
+            row = db.execute("SELECT at, sealed FROM form_once WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                db.execute("INSERT INTO form_once VALUES (?, ?, NULL)", (key, now))
+                return True, None
+            if row["sealed"] is not None:
+                return False, bytes(row["sealed"])
+            if int(row["at"]) < stale_before:  # its server gave up or died while making the post
+                db.execute("UPDATE form_once SET at = ? WHERE key = ?", (now, key))
+                return True, None
+            return False, None
+
+    def finish_form(self, key: str, sealed: bytes, now: int) -> None:
+        with self.transaction(revise=False) as db:
+            db.execute(
+                "INSERT INTO form_once VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET at = excluded.at, sealed = excluded.sealed",
+                (key, now, sealed),
+            )
+
+    def release_form(self, key: str) -> None:
+        with self.transaction(revise=False) as db:
+            db.execute("DELETE FROM form_once WHERE key = ? AND sealed IS NULL", (key,))
+
+    def purge_forms(self, before: int) -> int:
+        with self.transaction(revise=False) as db:
+            db.execute(FORM_ONCE_TABLE)
+            return int(db.execute("DELETE FROM form_once WHERE at < ?", (before,)).rowcount)
+
+    # -- chores several server processes share (mapaid/housekeeping.py) -------------------
+    def take_lease(self, name: str, now: int, until: int) -> bool:
+        with self.transaction(revise=False) as db:
+            taken = db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                " WHERE CAST(meta.value AS INTEGER) <= ?",
+                (f"lease_{name}", str(until), now),
+            )
+            return taken.rowcount > 0
 
 
 # The unmet-needs tally (``open_tally``). The index posts_cell covers every column and is ordered like the

@@ -211,6 +211,38 @@ class Store(Protocol):
     def place_kinds(self) -> dict[str, int]: ...
     def place_sources(self) -> set[str]: ...
 
+    # -- one form, one post (mapaid/formonce.py) -------------------------------------------------
+    # Shared by every server process, so a double tap whose two submissions reach two servers still makes
+    # one post. ``key`` is a keyed hash of the form's nonce; ``sealed`` is the post's id and token encrypted
+    # under a key only the nonce gives (the client holds it), so the rows name no post. Times are whole
+    # seconds. None of these writes counts in the revision: no page shows them.
+    def claim_form(
+        self, key: str, now: int, stale_before: int, expired_before: int
+    ) -> tuple[bool, bytes | None]:
+        """In one transaction that first deletes the rows written before ``expired_before``: (True, None)
+        when this caller now holds the form (a pending row is written, or one left pending since before
+        ``stale_before`` is taken over); (False, sealed) when the form made its post already; (False,
+        None) while another thread or server is still making it."""
+        ...
+
+    def finish_form(self, key: str, sealed: bytes, now: int) -> None:
+        """The claimed form made its post: ``sealed`` replaces the pending mark, kept from ``now``."""
+        ...
+
+    def release_form(self, key: str) -> None:
+        """The claimed form made no post: its pending row goes, so a repeat may try again."""
+        ...
+
+    def purge_forms(self, before: int) -> int:
+        """Delete the form rows written before ``before``; how many."""
+        ...
+
+    # -- chores several server processes share (mapaid/housekeeping.py) -------------------------
+    def take_lease(self, name: str, now: int, until: int) -> bool:
+        """Hold the lease ``name`` until ``until`` (seconds) if nobody holds it at ``now``, in one atomic
+        step; False, writing nothing, while another holds it. Each server tries; one does the chore."""
+        ...
+
 
 def open_store(database: str | Any, *, create: bool = False) -> Store:
     """Open the database the setting names: a ``postgresql://`` (or ``postgres://``) URL is PostGIS, a

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,15 +19,16 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from helpers import database_bytes
+from pgfresh import fresh_postgres
 
 from mapaid.cli import main
 from mapaid.clock import FixedClock
 from mapaid.config import DEFAULT_CATEGORIES
-from mapaid.housekeeping import Housekeeper, next_run, run_once
+from mapaid.housekeeping import LEASE, Housekeeper, next_run, run_once
 from mapaid.models import Status
 from mapaid.pipeline import ingest, rules_for
 from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 
@@ -131,3 +135,83 @@ def test_the_housekeeper_runs_at_start_and_stops_when_told(store: SQLiteStore, d
         keeper.stop()
         keeper.join(timeout=5)
     assert not keeper.is_alive()
+
+
+def test_of_several_server_processes_one_runs_each_round(store: SQLiteStore, db_path: Path) -> None:
+    """Every `mapaid serve` starts a housekeeper; the database's lease lets one of them do each round."""
+    clock = FixedClock(datetime(2026, 11, 28, 0, 1, tzinfo=UTC))
+    expired = [_add(store, f"expired soup {i}", clock.today() - timedelta(days=5), 2, "x") for i in range(3)]
+    keepers = [Housekeeper(db_path, clock) for _ in range(3)]
+    for keeper in keepers:
+        keeper.start()
+    try:
+        deadline = time.monotonic() + 10
+        while sum(k.rounds + k.skipped for k in keepers) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(k.rounds for k in keepers) == [0, 0, 1]
+        assert sum(k.skipped for k in keepers) == 2
+        assert all(store.get(post_id) is None for post_id in expired)
+    finally:
+        for keeper in keepers:
+            keeper.stop()
+            keeper.join(timeout=5)
+    # The lease runs out: the next round is anyone's again.
+    clock.advance(LEASE + timedelta(seconds=1))
+    idle = next(k for k in keepers if k.rounds == 0)
+    idle._round()
+    assert idle.rounds == 1
+
+
+def test_rounds_run_at_once_on_one_database_are_harmless(store: SQLiteStore, db_path: Path) -> None:
+    """Without the lease (a housekeeper of an older mapaid, `mapaid purge-expired` by hand) two rounds at
+    once still end well: each deletes what is due, no error, nothing deleted twice or left."""
+    clock = FixedClock(datetime(2026, 11, 28, 0, 1, tzinfo=UTC))
+    expired = [_add(store, f"expired soup {i}", clock.today() - timedelta(days=5), 2, "x") for i in range(20)]
+    kept = _add(store, "open soup", clock.today(), 3, "y")
+    results: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def one_round() -> None:
+        round_store = open_store(db_path)
+        try:
+            start.wait()
+            results.append(run_once(round_store, clock).expired)
+        except BaseException as error:  # the test reports every failure
+            errors.append(error)
+        finally:
+            round_store.close()
+
+    threads = [threading.Thread(target=one_round) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sum(results) == len(expired)
+    assert store.get(kept) is not None
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgis"])
+def test_the_housekeeping_lease_is_held_by_one_at_a_time(kind: str, db_path: Path) -> None:
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            database = str(db_path)
+        else:
+            database = stack.enter_context(fresh_postgres("lease"))
+            open_store(database, create=True).close()
+        stores = [open_store(database) for _ in range(4)]
+        for store in stores:
+            stack.callback(store.close)
+        start = threading.Barrier(len(stores))
+
+        def take(store: Store) -> bool:
+            start.wait()
+            return store.take_lease("housekeeping", 1000, 1600)
+
+        with ThreadPoolExecutor(len(stores)) as pool:
+            taken = list(pool.map(take, stores))
+        assert sorted(taken) == [False, False, False, True]
+        assert not stores[0].take_lease("housekeeping", 1599, 2199)  # still held
+        assert stores[1].take_lease("housekeeping", 1600, 2200)  # run out: the next may take it
+        assert stores[2].take_lease("another chore", 1600, 2200)  # leases are by name

@@ -144,7 +144,7 @@ def post_submit() -> Response:
     data: dict[str, object] = {k: v for k, v in values.items() if v != ""}
     once = _formonce()
     if nonce:
-        earlier = once.claim(nonce)
+        earlier = once.claim(get_store(), nonce)
         if earlier is not None:
             return _to_posted(earlier)
     try:
@@ -154,15 +154,15 @@ def post_submit() -> Response:
         created = create(data, rules(), get_store(), settings().secret_key.encode())
     except IntakeError as error:
         if nonce:
-            once.release(nonce)
+            once.release(get_store(), nonce)
         return _post_form({**values, "form_nonce": nonce}, problems_by_field(error.problems), 422)
     except BaseException:
         if nonce:
-            once.release(nonce)
+            once.release(get_store(), nonce)
         raise
     made = Made(created.id, created.token)
     if nonce:
-        once.made(nonce, made)
+        once.made(get_store(), nonce, made)
     return _to_posted(made)
 
 
