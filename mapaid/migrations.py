@@ -85,11 +85,29 @@ def _walking_network(db: sqlite3.Connection) -> None:
     db.execute(WALK_CELLS_TABLE)
 
 
+def _form_once(db: sqlite3.Connection) -> None:
+    from mapaid.sqlitestore import FORM_ONCE_TABLE
+
+    db.execute(FORM_ONCE_TABLE)
+
+
+# -- PostgreSQL's steps -----------------------------------------------------------------------------
+
+
+def _pg_form_once(conn: Any) -> None:
+    from mapaid.pgschema import FORM_ONCE_TABLE
+
+    conn.execute(FORM_ONCE_TABLE)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "posts keyed by their random id alone (no rowid that counts them)", sqlite=_posts_without_rowid),
     Step(3, "residents' reports", sqlite=_reports),
     Step(4, "posts.reply_key, threads and messages (private replies)", sqlite=_reply_key),
     Step(5, "walk_cells (walking distances on the street graph)", sqlite=_walking_network),
+    Step(
+        6, "form_once (one form, one post, across app servers)", sqlite=_form_once, postgresql=_pg_form_once
+    ),
 )
 FIRST = {"sqlite": 1, "postgresql": 5}  # the oldest version each dialect's databases can have
 

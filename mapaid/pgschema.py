@@ -19,6 +19,14 @@ T = 'text COLLATE "C"'
 # The tables of the "post family": rewritten together in id order by the store's clean-up (pgstore.reseal).
 POST_FAMILY = ("posts", "cells", "reports", "threads", "messages")
 
+# One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when the row was
+# written (seconds), and the post it made sealed under a key only the nonce gives (NULL while pending).
+FORM_ONCE_TABLE = f"""CREATE TABLE IF NOT EXISTS form_once (
+    key {T} PRIMARY KEY,
+    at bigint NOT NULL,
+    sealed bytea
+)"""
+
 STATEMENTS: tuple[str, ...] = (
     "CREATE EXTENSION IF NOT EXISTS postgis",
     "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)",
@@ -121,13 +129,7 @@ STATEMENTS: tuple[str, ...] = (
     day date NOT NULL,
     PRIMARY KEY (thread_id, seq)
 )""",
-    # One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when the row was
-    # written (seconds), and the post it made sealed under a key only the nonce gives (NULL while pending).
-    f"""CREATE TABLE IF NOT EXISTS form_once (
-    key {T} PRIMARY KEY,
-    at bigint NOT NULL,
-    sealed bytea
-)""",
+    FORM_ONCE_TABLE,
 )
 
 # Columns of each family table as the rewrite copies them (generated columns are computed again).

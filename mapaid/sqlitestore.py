@@ -793,7 +793,6 @@ class SQLiteStore(ThreadTables):
         self, key: str, now: int, stale_before: int, expired_before: int
     ) -> tuple[bool, bytes | None]:
         with self.transaction(revise=False) as db:
-            db.execute(FORM_ONCE_TABLE)  # a database made before the table came gets it on first use
             db.execute("DELETE FROM form_once WHERE at < ?", (expired_before,))
             row = db.execute("SELECT at, sealed FROM form_once WHERE key = ?", (key,)).fetchone()
             if row is None:
@@ -820,7 +819,6 @@ class SQLiteStore(ThreadTables):
 
     def purge_forms(self, before: int) -> int:
         with self.transaction(revise=False) as db:
-            db.execute(FORM_ONCE_TABLE)
             return int(db.execute("DELETE FROM form_once WHERE at < ?", (before,)).rowcount)
 
     # -- chores several server processes share (mapaid/housekeeping.py) -------------------

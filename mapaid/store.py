@@ -27,7 +27,7 @@ from mapaid.walkpairs import Distances
 if TYPE_CHECKING:
     from mapaid.privacy import CoarsePosts
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 POST_COLUMNS = (
     "id",
     "kind",
