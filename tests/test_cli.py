@@ -55,10 +55,10 @@ def test_readme_starts_with_the_two_commands_and_documents_every_setting_and_com
             assert f"mapaid {' '.join(command)}" in README, command
 
 
-def test_init_db_is_idempotent_and_sets_up_wal_and_a_schema_version(cli: Cli, db_path: Path) -> None:
+def test_init_db_is_idempotent_and_sets_up_wal_and_a_schema_version(cli: Cli, database: str) -> None:
     assert cli("init-db").exit_code == 0
     assert cli("init-db").exit_code == 0
-    db = sqlite3.connect(db_path)
+    db = sqlite3.connect(database)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     assert db.execute("SELECT count(*) FROM districts").fetchone()[0] == 9
@@ -225,7 +225,7 @@ def test_a_big_batch_rebuilds_the_indexes_and_a_failed_one_keeps_them(
 
 
 def test_a_deleted_post_leaves_no_trace_on_disk(
-    cli: Cli, store: SQLiteStore, db_path: Path, tmp_path: Path
+    cli: Cli, store: SQLiteStore, database: str, tmp_path: Path
 ) -> None:
     """secure_delete zeroes the rows; the WAL, which keeps older page copies, is checkpointed and cut."""
     from helpers import database_bytes, row, write_csv
@@ -235,12 +235,12 @@ def test_a_deleted_post_leaves_no_trace_on_disk(
         tmp_path / "one.csv", [row(53.9, 27.56, text=secret_text), row(53.9, 27.56, text="Soup")]
     )
     assert cli("import", str(path)).exit_code == 0
-    assert secret_text.encode() in database_bytes(db_path)
+    assert secret_text.encode() in database_bytes(Path(database))
     (post_id,) = store.db.execute("SELECT id FROM posts WHERE text = ?", (secret_text,)).fetchone()
     assert store.delete(post_id)
-    assert secret_text.encode() not in database_bytes(db_path)
+    assert secret_text.encode() not in database_bytes(Path(database))
     with store.transaction() as db:
         db.execute("UPDATE posts SET expires_day = '2020-01-01'")
-    assert b"Soup" in database_bytes(db_path)
+    assert b"Soup" in database_bytes(Path(database))
     assert store.purge_expired(date(2026, 11, 27)) == 1
-    assert b"Soup" not in database_bytes(db_path)
+    assert b"Soup" not in database_bytes(Path(database))

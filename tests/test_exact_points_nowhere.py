@@ -111,16 +111,16 @@ def imported(
 
 
 def test_no_exact_point_in_the_database_files(
-    imported: tuple[str, Path], db_path: Path, far_homes: list[tuple[float, float]]
+    imported: tuple[str, Path], database: str, far_homes: list[tuple[float, float]]
 ) -> None:
     """Nothing numeric is stored as text, so no spelling of a coordinate may appear at all; the stored
     (shown) positions, binary, must not reproduce a home to 4 decimals."""
-    data = database_bytes(db_path)
+    data = database_bytes(Path(database))
     assert data
     for lat, lon in HOMES + far_homes:
         for form in _text_forms(lat) + _text_forms(lon) + _binary_forms(lat) + _binary_forms(lon):
             assert form not in data, (lat, lon, form)
-    shown = np.array(sqlite3.connect(db_path).execute("SELECT lat, lon FROM posts").fetchall())
+    shown = np.array(sqlite3.connect(database).execute("SELECT lat, lon FROM posts").fetchall())
     assert len(shown) == 3 * len(HOMES) + 5 * len(far_homes)
     assert _pair_present(shown[:, 0], shown[:, 1], far_homes) == []
 

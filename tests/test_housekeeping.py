@@ -62,12 +62,13 @@ def test_init_db_makes_the_instance_the_owners_alone(tmp_path: Path, usual_umask
         store.close()
 
 
-def test_a_database_others_could_read_is_tightened_when_opened(db_path: Path) -> None:
+def test_a_database_others_could_read_is_tightened_when_opened(database: str) -> None:
+    db_path = Path(database)
     db_path.chmod(0o644)
     wal = db_path.with_name(db_path.name + "-wal")
     wal.touch(mode=0o644)
     wal.chmod(0o644)
-    open_store(db_path).close()
+    open_store(database).close()
     assert mode(db_path) == 0o600
     assert not wal.exists() or mode(wal) == 0o600
 
@@ -81,7 +82,7 @@ def _add(store: SQLiteStore, text: str, today: date, days: int, contact: str) ->
 
 @pytest.mark.parametrize("at", [(23, 59), (0, 1)], ids=["23:59 UTC", "00:01 UTC"])
 def test_run_once_deletes_expired_and_fulfilled_posts_and_keeps_the_rest(
-    store: SQLiteStore, db_path: Path, at: tuple[int, int]
+    store: SQLiteStore, database: str, at: tuple[int, int]
 ) -> None:
     clock = FixedClock(datetime(2026, 11, 27, *at, tzinfo=UTC))
     today = clock.today()
@@ -104,7 +105,7 @@ def test_run_once_deletes_expired_and_fulfilled_posts_and_keeps_the_rest(
     left = {name for name, post_id in ids.items() if store.get(post_id) is not None}
     assert left == {"open", "last day", "hidden"}
     assert [r[0] for r in store.db.execute("SELECT name_hash FROM login_failures")] == []
-    on_disk = database_bytes(db_path)
+    on_disk = database_bytes(Path(database))
     for gone in (b"expired-contact-3", b"fulfilled-contact-4", b"expired soup", b"fulfilled soup"):
         assert gone not in on_disk
     assert b"open-contact-1" in on_disk
@@ -116,10 +117,10 @@ def test_the_next_round_is_a_minute_after_the_next_utc_midnight() -> None:
         assert next_run(now) == datetime(2026, 11, 28, 0, 1, tzinfo=UTC)
 
 
-def test_the_housekeeper_runs_at_start_and_stops_when_told(store: SQLiteStore, db_path: Path) -> None:
+def test_the_housekeeper_runs_at_start_and_stops_when_told(store: SQLiteStore, database: str) -> None:
     clock = FixedClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
     expired = _add(store, "expired soup", clock.today() - timedelta(days=5), 2, "x")
-    keeper = Housekeeper(db_path, clock)
+    keeper = Housekeeper(database, clock)
     keeper.start()
     try:
         deadline = time.monotonic() + 10

@@ -170,10 +170,10 @@ def test_a_failing_route_logs_its_pattern_and_the_exception_type_only(
         assert secret not in written, secret
 
 
-def test_a_locked_database_logs_no_token(site: Site, caplog: pytest.LogCaptureFixture, db_path: Path) -> None:
+def test_a_locked_database_logs_no_token(site: Site, caplog: pytest.LogCaptureFixture, database: str) -> None:
     """The case seen in the wild: `Exception on /manage/<id>/<token> [POST]` with a locked database."""
     caplog.set_level(logging.DEBUG)
-    other = sqlite3.connect(db_path, isolation_level=None)
+    other = sqlite3.connect(database, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
         status = _request(site, "POST", "/manage/{id}/{token}", {"action": "fulfilled"})
@@ -241,11 +241,11 @@ def _free_port() -> int:
 
 
 def test_mapaid_serve_writes_no_token_when_a_request_fails(
-    env: dict[str, str], db_path: Path, tmp_path: Path
+    env: dict[str, str], database: str, tmp_path: Path
 ) -> None:
     """`mapaid serve` (waitress, its logging set up by the command): the private link's POST fails on a
     locked database, and nothing on its standard error names the post, its token or the cell."""
-    app = create_app({"DATABASE": str(db_path), "SECRET_KEY": env["MAPAID_SECRET_KEY"], "TESTING": True})
+    app = create_app({"DATABASE": database, "SECRET_KEY": env["MAPAID_SECRET_KEY"], "TESTING": True})
     created = (
         app.test_client()
         .post("/api/v1/posts", json={"kind": "need", "category": "food", "text": BODY_TEXT, "cell": CELL})
@@ -274,7 +274,7 @@ def test_mapaid_serve_writes_no_token_when_a_request_fails(
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert csrf
         form = urllib.parse.urlencode({"csrf_token": csrf.group(1), "action": "fulfilled"}).encode()
-        other = sqlite3.connect(db_path, isolation_level=None)
+        other = sqlite3.connect(database, isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")
         try:
             with pytest.raises(urllib.error.HTTPError) as failed:

@@ -190,7 +190,7 @@ def test_a_resident_reports_a_post_and_it_waits_in_the_queue_by_count(
 
 
 def test_reports_keep_no_client_data_and_no_time_finer_than_a_day(
-    client: FlaskClient, store: SQLiteStore, db_path: Path, today: date
+    client: FlaskClient, store: SQLiteStore, database: str, today: date
 ) -> None:
     target = post(client, "look at me")
     assert report(client, target, "other").status_code == 302
@@ -208,7 +208,7 @@ def test_reports_keep_no_client_data_and_no_time_finer_than_a_day(
     (sql,) = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'reports'").fetchone()
     assert "WITHOUT ROWID" in sql  # not even the order in which reports came
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    raw = database_bytes(db_path)
+    raw = database_bytes(Path(database))
     for secret in (CLIENT_ADDRESS, "198.51.100", CLIENT_AGENT, "ReporterBrowser"):
         assert secret.encode() not in raw, secret
 
@@ -262,14 +262,14 @@ def test_reports_are_rate_limited_like_other_writes(config: dict[str, Any], stor
     assert store.db.execute("SELECT sum(count) FROM reports").fetchone()[0] == 4
 
 
-def test_the_reports_table_comes_with_an_upgrade_from_schema_2(db_path: Path, cli: Any) -> None:
-    db = sqlite3.connect(db_path)
+def test_the_reports_table_comes_with_an_upgrade_from_schema_2(database: str, cli: Any) -> None:
+    db = sqlite3.connect(database)
     db.execute("DROP TABLE reports")
     db.execute("UPDATE schema_version SET version = 2")
     db.commit()
     db.close()
     assert cli("init-db").exit_code == 0
-    db = sqlite3.connect(db_path)
+    db = sqlite3.connect(database)
     assert db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
     db.close()

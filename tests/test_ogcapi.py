@@ -5,11 +5,9 @@ text only, in be/ru/en; one browser look at a phone's size)."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +16,7 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import ROOMY_LIMITS, TEST_NOW, TEST_SECRET
+from databases import Databases
 from flask.testing import FlaskClient
 from livesite import serve, shot
 from playwright.sync_api import Browser
@@ -49,11 +48,10 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases) -> Iterator[Site]:
     """330 posts in words of our languages (one of them hostile markup), one hidden, one expired."""
     folder = tmp_path_factory.mktemp("ogcapi")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
+    db = databases.fresh(store_kind, folder)
     clock = FixedClock(TEST_NOW)
     store = open_store(db)
     frame = demo.generate(store.area(), 332, 4, DEFAULT_CATEGORIES)
@@ -70,7 +68,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterato
     store.close()
     assert len(public) == 330
     app = create_app(
-        {"DATABASE": str(db), "SECRET_KEY": TEST_SECRET, "INSTANCE_DIR": str(folder), "CLOCK": clock}
+        {"DATABASE": db, "SECRET_KEY": TEST_SECRET, "INSTANCE_DIR": str(folder), "CLOCK": clock}
         | ROOMY_LIMITS
     )
     yield Site(app.test_client(), public, hidden, expired, clock.today(), app)

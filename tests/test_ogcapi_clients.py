@@ -4,7 +4,6 @@ item; what they get must be exactly the public posts, each once, with the public
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from conftest import TEST_SECRET
+from databases import Databases
 from livesite import serve_process
 from owslib.ogcapi.features import Features
 
@@ -37,11 +37,10 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("ogc")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
-    env = {"MAPAID_DATABASE": str(db), "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
+    db = databases.fresh(store_kind, folder)
+    env = {"MAPAID_DATABASE": db, "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
     result = CliRunner().invoke(main, ["demo", "--posts", str(POSTS), "--seed", "10"], env=env)
     assert result.exit_code == 0, result.output
     store = open_store(db)

@@ -106,8 +106,8 @@ def test_api_lists_do_not_keep_posting_order(numbered: FlaskClient, store: SQLit
     _assert_unordered("moderation list", frame["text"].tolist())
 
 
-def test_a_plain_table_scan_does_not_keep_posting_order(numbered: FlaskClient, db_path: Path) -> None:
-    db = sqlite3.connect(db_path)
+def test_a_plain_table_scan_does_not_keep_posting_order(numbered: FlaskClient, database: str) -> None:
+    db = sqlite3.connect(database)
     texts = [r[0] for r in db.execute("SELECT text FROM (SELECT * FROM posts)")]
     star = [r[3] for r in db.execute("SELECT * FROM posts")]
     (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'posts'").fetchone()
@@ -212,16 +212,17 @@ def _v1_database(path: Path, template: Path) -> list[tuple[Any, ...]]:
 
 
 def test_a_version_1_file_is_refused_until_init_db_upgrades_it(
-    tmp_path: Path, template_db: Path, cli: Any, db_path: Path
+    tmp_path: Path, template_db: Path, cli: Any, database: str
 ) -> None:
+    db_path = Path(database)
     db_path.unlink()
     posts = _v1_database(db_path, template_db)
     with pytest.raises(StoreError, match=r"schema version 1.*run `mapaid init-db`"):
-        open_store(db_path)
+        open_store(database)
     refused = cli("export")
     assert refused.exit_code != 0 and "mapaid init-db" in refused.output
     assert cli("init-db").exit_code == 0
-    store = open_store(db_path)
+    store = open_store(database)
     assert store.db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     (sql,) = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'posts'").fetchone()
     assert "WITHOUT ROWID" in sql

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date
-from pathlib import Path
 
 import h3.api.basic_int as h3
 import numpy as np
@@ -166,7 +165,7 @@ def test_a_finer_cell_is_lifted_to_the_configured_resolution(store: SQLiteStore)
     assert result.cell.tolist() == [h3.cell_to_parent(fine, 9)]
 
 
-def test_area_district_choice_is_by_cell_not_by_point(db_path: Path, store: SQLiteStore) -> None:
+def test_area_district_choice_is_by_cell_not_by_point(database: str, store: SQLiteStore) -> None:
     """A cell cut by a border belongs wholly to the district under its centre, whichever side the
     person stood on: so the district says nothing finer than the cell."""
     area: Area = store.area()
@@ -181,4 +180,4 @@ def test_area_district_choice_is_by_cell_not_by_point(db_path: Path, store: SQLi
         np.array([p[0] for p in points]), np.array([p[1] for p in points]), np.full(len(points), -1), area, 9
     )
     assert len(set(result.code.tolist())) == 1
-    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+    assert sqlite3.connect(database).execute("SELECT count(*) FROM posts").fetchone()[0] == 0

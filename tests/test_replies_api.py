@@ -9,7 +9,6 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import h3.api.basic_int as h3
@@ -558,13 +557,13 @@ def test_a_report_through_a_thread_reaches_coordinators_without_any_message(
 
 # -- schema ------------------------------------------------------------------------------------------------
 def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
-    db_path: Path, cli: Any, client: FlaskClient
+    database: str, cli: Any, client: FlaskClient
 ) -> None:
     made = client.post(
         "/api/v1/posts", json={"kind": "need", "category": "food", "text": "Хлеб", "cell": CELL}
     )
     post_id = made.get_json()["id"]
-    db = sqlite3.connect(db_path, isolation_level=None)
+    db = sqlite3.connect(database, isolation_level=None)
     db.execute("DROP TABLE messages")
     db.execute("DROP TABLE threads")
     db.execute("DROP TABLE walk_cells")  # schema 5's street walks came after the replies (schema 4)
@@ -572,9 +571,9 @@ def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
     db.execute("UPDATE schema_version SET version = 3")
     db.close()
     with pytest.raises(StoreError, match="run `mapaid init-db`"):
-        open_store(db_path)
+        open_store(database)
     assert cli("init-db").exit_code == 0
-    store = open_store(db_path)
+    store = open_store(database)
     try:
         assert store.db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert store.get(post_id)["text"] == "Хлеб" and store.reply_key(post_id) is None  # type: ignore[index]

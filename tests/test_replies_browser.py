@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 import h3.api.basic_int as h3
 import pytest
 from conftest import DATA, ROOMY_LIMITS, TEST_NOW, TEST_SECRET
+from databases import Databases
 from flask import Flask
 from livesite import carries, serve, shot, typed_forms
 from pagesite import DESKTOP, PHONE
@@ -43,13 +43,14 @@ FROM_PYTHON = "Written by a bot in Python: see you at 10"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[tuple[str, Path]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases
+) -> Iterator[tuple[str, Path]]:
     folder = tmp_path_factory.mktemp("replies-browser")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
+    db = databases.fresh(store_kind, folder)
     app: Flask = create_app(
         {
-            "DATABASE": str(db),
+            "DATABASE": db,
             "SECRET_KEY": TEST_SECRET,
             "INSTANCE_DIR": str(folder / "instance"),
             "CLOCK": FixedClock(TEST_NOW),
