@@ -180,3 +180,12 @@ class Databases:
     def drop_all(self) -> None:
         for database in list(self._made):
             self.drop(database)
+
+
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """What a store raises when a write breaks a constraint (a duplicate id, a missing district)."""
+    import sqlite3
+
+    import psycopg
+
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)

@@ -20,7 +20,7 @@ from scene import AWAY, HOME, Scene, build
 
 from mapaid import accounts, create_app, moderation
 from mapaid.config import DEFAULT_CATEGORIES
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 PASSWORD = "correct horse battery"
 
@@ -37,7 +37,7 @@ def login(client: FlaskClient, name: str = "anna", password: str = PASSWORD, **e
 
 
 @pytest.fixture
-def anna(store: SQLiteStore, today: date) -> str:
+def anna(store: Store, today: date) -> str:
     accounts.add(store, "anna", PASSWORD, today)
     return "anna"
 
@@ -49,7 +49,7 @@ def coordinator(client: FlaskClient, anna: str) -> FlaskClient:
 
 
 @pytest.fixture
-def scene(store: SQLiteStore, today: date) -> Scene:
+def scene(store: Store, today: date) -> Scene:
     return build(store, today)
 
 
@@ -103,7 +103,7 @@ def test_login_without_csrf_token_is_refused(client: FlaskClient, anna: str) -> 
 
 
 def test_five_failed_logins_a_minute_then_429(
-    client: FlaskClient, anna: str, store: SQLiteStore, today: date
+    client: FlaskClient, anna: str, store: Store, today: date
 ) -> None:
     for _ in range(accounts.MAX_FAILURES):
         assert login(client, password="wrong password").status_code == 401
@@ -128,7 +128,7 @@ def test_logout(coordinator: FlaskClient) -> None:
     assert coordinator.get("/api/v1/coordinator/districts").status_code == 401
 
 
-def test_removing_an_account_ends_its_session(coordinator: FlaskClient, store: SQLiteStore) -> None:
+def test_removing_an_account_ends_its_session(coordinator: FlaskClient, store: Store) -> None:
     accounts.remove(store, "anna")
     assert coordinator.get("/coordinator").status_code == 302
 
@@ -307,7 +307,7 @@ def act(client: FlaskClient, post_id: str, action: str, **data: str) -> Any:
 
 
 def test_actions_change_status_and_write_the_audit_trail(
-    coordinator: FlaskClient, scene: Scene, store: SQLiteStore
+    coordinator: FlaskClient, scene: Scene, store: Store
 ) -> None:
     post = scene.ids["nm"]
     response = act(coordinator, post, "hide", next="/coordinator/posts?status=hidden")
@@ -327,7 +327,7 @@ def test_actions_change_status_and_write_the_audit_trail(
 
 
 def test_actions_need_csrf_a_known_action_and_a_real_post(
-    coordinator: FlaskClient, scene: Scene, store: SQLiteStore
+    coordinator: FlaskClient, scene: Scene, store: Store
 ) -> None:
     post = scene.ids["nm"]
     assert coordinator.post(f"/coordinator/posts/{post}/hide").status_code == 400
@@ -337,7 +337,7 @@ def test_actions_need_csrf_a_known_action_and_a_real_post(
     assert store.db.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
 
 
-def test_strangers_cannot_moderate(client: FlaskClient, anna: str, scene: Scene, store: SQLiteStore) -> None:
+def test_strangers_cannot_moderate(client: FlaskClient, anna: str, scene: Scene, store: Store) -> None:
     response = client.post(f"/coordinator/posts/{scene.ids['nm']}/hide", data={"csrf_token": token(client)})
     assert response.status_code == 302 and "/coordinator/login" in response.headers["Location"]
     assert store.get(scene.ids["nm"])["status"] == "open"
@@ -430,7 +430,7 @@ def test_export_mistakes_are_explained(client: FlaskClient, path: str, status: i
     assert message in response.text
 
 
-def test_moderation_listing_pages_in_sql(store: SQLiteStore, scene: Scene, today: date) -> None:
+def test_moderation_listing_pages_in_sql(store: Store, scene: Scene, today: date) -> None:
     everything, total = moderation.listing(store, today, {}, limit=1000)
     assert total == len(everything) == len(scene.ids)
     pages = [moderation.listing(store, today, {}, limit=4, offset=k)[0] for k in range(0, total, 4)]

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page
 from scene import Scene, build
 
 from mapaid import accounts, create_app
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
@@ -29,7 +29,7 @@ SIZES = [
 
 
 @pytest.fixture(scope="module")
-def site(live_store: SQLiteStore, live_config: dict[str, Any]) -> Iterator[tuple[str, Scene]]:
+def site(live_store: Store, live_config: dict[str, Any]) -> Iterator[tuple[str, Scene]]:
     """One server for the module; each test logs in in a browser context of its own."""
     today = live_config["CLOCK"].today()
     scene = build(live_store, today)
@@ -91,7 +91,7 @@ def test_pages_fit_the_screen_in_belarusian(
 
 @pytest.mark.parametrize(("viewport", "touch"), SIZES)
 def test_hide_then_undo_keeps_the_list_where_it_was(
-    browser: Browser, site: tuple[str, Scene], live_store: SQLiteStore, viewport: dict[str, int], touch: bool
+    browser: Browser, site: tuple[str, Scene], live_store: Store, viewport: dict[str, int], touch: bool
 ) -> None:
     base, _scene = site
     store = live_store

@@ -22,7 +22,7 @@ from conftest import Cli
 from helpers import database_bytes, row, write_csv
 
 from mapaid.geo import Area, cell_polygons
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 # Exact homes, with more decimals than anyone needs; each checked at 4 decimals (~10 m).
 HOMES = [
@@ -93,7 +93,7 @@ def _pair_present(lats: np.ndarray, lons: np.ndarray, homes: list[tuple[float, f
 
 
 @pytest.fixture
-def far_homes(store: SQLiteStore) -> list[tuple[float, float]]:
+def far_homes(store: Store) -> list[tuple[float, float]]:
     return far_side_homes(store.area())
 
 

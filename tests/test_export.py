@@ -20,11 +20,11 @@ from mapaid.config import DEFAULT_DISTRICTS
 from mapaid.export import PROPERTIES
 from mapaid.geo import cell_polygons
 from mapaid.models import Status
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 
 @pytest.fixture
-def posts(cli: Cli, store: SQLiteStore, today: date) -> pd.DataFrame:
+def posts(cli: Cli, store: Store, today: date) -> pd.DataFrame:
     """400 demo posts; then one hidden, one fulfilled, one expired: 397 public."""
     assert cli("demo", "--posts", "400", "--seed", "3").exit_code == 0
     ids = store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 3").fetchall()

@@ -28,8 +28,7 @@ from flask.testing import FlaskClient
 from helpers import row, write_csv
 
 from mapaid.renderers import RENDERERS
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-gdal: GDAL 3.6's own validator
 VALIDATE_GPKG = Path("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
@@ -42,7 +41,7 @@ FINGERPRINT = [
 
 
 @pytest.fixture
-def site(cli: Cli, store: SQLiteStore, today: date) -> Cli:
+def site(cli: Cli, store: Store, today: date) -> Cli:
     """120 demo posts (Russian, Belarusian, English text); some made days ago, two on their last day."""
     assert cli("demo", "--posts", "120", "--seed", "10").exit_code == 0
     ids = [r[0] for r in store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 6")]
@@ -54,7 +53,7 @@ def site(cli: Cli, store: SQLiteStore, today: date) -> Cli:
     return cli
 
 
-def _fingerprint(store: SQLiteStore, today: date) -> list[tuple[object, ...]]:
+def _fingerprint(store: Store, today: date) -> list[tuple[object, ...]]:
     """What a round trip keeps of each post (ids and shown positions are new in a new instance)."""
     posts = store.posts(today)
     return sorted(tuple(r) for r in posts[FINGERPRINT].astype(object).itertuples(index=False))
@@ -69,7 +68,7 @@ def _tool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_gdal_csv_driver_with_default_options_sees_points(
-    tmp_path: Path, site: Cli, store: SQLiteStore, today: date
+    tmp_path: Path, site: Cli, store: Store, today: date
 ) -> None:
     path = tmp_path / "posts.csv"
     assert site("export", "--format", "csv", "--lang", "ru", "-o", str(path)).exit_code == 0
@@ -112,7 +111,7 @@ def _ods_texts(ods: Path) -> list[str]:
 
 
 def test_libreoffice_reads_cyrillic_from_the_csv_exports(
-    tmp_path: Path, site: Cli, client: FlaskClient, store: SQLiteStore, today: date
+    tmp_path: Path, site: Cli, client: FlaskClient, store: Store, today: date
 ) -> None:
     assert shutil.which("soffice"), "LibreOffice is missing: `make install-test` installs it"
     folder = tmp_path / "csv"
@@ -283,7 +282,7 @@ def test_every_format_of_both_datasets_reads_with_pyogrio_with_equal_counts(
 
 @pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg"])
 def test_export_then_import_into_a_fresh_instance_keeps_every_post(
-    tmp_path: Path, site: Cli, store: SQLiteStore, today: date, template_db: Path, fmt: str
+    tmp_path: Path, site: Cli, store: Store, today: date, template_db: Path, fmt: str
 ) -> None:
     exported = tmp_path / f"posts.{fmt}"
     assert site("export", "--format", fmt, "-o", str(exported)).exit_code == 0
@@ -303,7 +302,7 @@ def test_export_then_import_into_a_fresh_instance_keeps_every_post(
 
 
 def test_intake_takes_an_expiry_of_today_and_refuses_days_past_and_unknown_statuses(
-    tmp_path: Path, cli: Cli, store: SQLiteStore, today: date
+    tmp_path: Path, cli: Cli, store: Store, today: date
 ) -> None:
     header = ("lat", "lon", "kind", "category", "text", "expires", "created", "status")
     good = [

@@ -23,8 +23,7 @@ from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.housekeeping import Housekeeper, next_run, run_once
 from mapaid.models import Status
 from mapaid.pipeline import ingest, rules_for
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 
@@ -73,7 +72,7 @@ def test_a_database_others_could_read_is_tightened_when_opened(database: str) ->
     assert not wal.exists() or mode(wal) == 0o600
 
 
-def _add(store: SQLiteStore, text: str, today: date, days: int, contact: str) -> str:
+def _add(store: Store, text: str, today: date, days: int, contact: str) -> str:
     row = {"cell": CELL, "kind": "offer", "category": "food", "text": text, "contact": contact}
     frame = pd.DataFrame([{**row, "expires": str(days)}])
     result = ingest(frame, ["row 1"], rules_for(DEFAULT_CATEGORIES, 9, today), store, b"k")
@@ -82,7 +81,7 @@ def _add(store: SQLiteStore, text: str, today: date, days: int, contact: str) ->
 
 @pytest.mark.parametrize("at", [(23, 59), (0, 1)], ids=["23:59 UTC", "00:01 UTC"])
 def test_run_once_deletes_expired_and_fulfilled_posts_and_keeps_the_rest(
-    store: SQLiteStore, database: str, at: tuple[int, int]
+    store: Store, database: str, at: tuple[int, int]
 ) -> None:
     clock = FixedClock(datetime(2026, 11, 27, *at, tzinfo=UTC))
     today = clock.today()
@@ -117,7 +116,7 @@ def test_the_next_round_is_a_minute_after_the_next_utc_midnight() -> None:
         assert next_run(now) == datetime(2026, 11, 28, 0, 1, tzinfo=UTC)
 
 
-def test_the_housekeeper_runs_at_start_and_stops_when_told(store: SQLiteStore, database: str) -> None:
+def test_the_housekeeper_runs_at_start_and_stops_when_told(store: Store, database: str) -> None:
     clock = FixedClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
     expired = _add(store, "expired soup", clock.today() - timedelta(days=5), 2, "x")
     keeper = Housekeeper(database, clock)

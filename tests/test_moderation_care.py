@@ -21,8 +21,7 @@ from scene import HOME, Scene, build
 
 from mapaid import accounts, create_app
 from mapaid.clock import FixedClock
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import SCHEMA_VERSION
+from mapaid.store import SCHEMA_VERSION, Store
 
 PASSWORD = "correct horse battery"
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
@@ -37,7 +36,7 @@ def csrf(client: FlaskClient, path: str) -> str:
 
 
 @pytest.fixture
-def coordinator(app: Any, store: SQLiteStore, today: date) -> FlaskClient:
+def coordinator(app: Any, store: Store, today: date) -> FlaskClient:
     accounts.add(store, "anna", PASSWORD, today)
     client: FlaskClient = app.test_client()
     data = {"name": "anna", "password": PASSWORD, "csrf_token": csrf(client, "/coordinator/login")}
@@ -104,7 +103,7 @@ def test_newest_day_first(coordinator: FlaskClient, client: FlaskClient, clock: 
 
 # -- hide, undo ----------------------------------------------------------------------------------------
 def test_hide_comes_back_to_the_same_filters_at_the_row_and_undo_restores_it(
-    coordinator: FlaskClient, store: SQLiteStore
+    coordinator: FlaskClient, store: Store
 ) -> None:
     kept = [post(coordinator, f"offer number {i}") for i in range(5)]
     target = kept[2]
@@ -153,7 +152,7 @@ def report(client: FlaskClient, post_id: str, reason: str, address: str = CLIENT
 
 
 def test_a_resident_reports_a_post_and_it_waits_in_the_queue_by_count(
-    client: FlaskClient, coordinator: FlaskClient, store: SQLiteStore, app: Any
+    client: FlaskClient, coordinator: FlaskClient, store: Store, app: Any
 ) -> None:
     once = post(client, "reported once")
     twice = post(client, "reported twice")
@@ -190,7 +189,7 @@ def test_a_resident_reports_a_post_and_it_waits_in_the_queue_by_count(
 
 
 def test_reports_keep_no_client_data_and_no_time_finer_than_a_day(
-    client: FlaskClient, store: SQLiteStore, database: str, today: date
+    client: FlaskClient, store: Store, database: str, today: date
 ) -> None:
     target = post(client, "look at me")
     assert report(client, target, "other").status_code == 302
@@ -213,7 +212,7 @@ def test_reports_keep_no_client_data_and_no_time_finer_than_a_day(
         assert secret.encode() not in raw, secret
 
 
-def test_reports_go_with_their_post(client: FlaskClient, store: SQLiteStore) -> None:
+def test_reports_go_with_their_post(client: FlaskClient, store: Store) -> None:
     response = client.post(
         "/api/v1/posts", json={"kind": "need", "category": "food", "text": "soon gone", "cell": CELL}
     )
@@ -226,7 +225,7 @@ def test_reports_go_with_their_post(client: FlaskClient, store: SQLiteStore) -> 
 
 
 def test_only_posts_residents_see_can_be_reported_and_only_for_known_reasons(
-    client: FlaskClient, coordinator: FlaskClient, store: SQLiteStore
+    client: FlaskClient, coordinator: FlaskClient, store: Store
 ) -> None:
     hidden = post(client, "hidden soon")
     assert act(coordinator, hidden, "hide", "/coordinator/posts").status_code == 302
@@ -244,7 +243,7 @@ def test_only_posts_residents_see_can_be_reported_and_only_for_known_reasons(
     assert 'href="//evil.example/"' not in page  # "back" leads to our own pages only
 
 
-def test_reports_are_rate_limited_like_other_writes(config: dict[str, Any], store: SQLiteStore) -> None:
+def test_reports_are_rate_limited_like_other_writes(config: dict[str, Any], store: Store) -> None:
     app = create_app({**config, "WRITE_LIMIT": "3 per minute"})
     client = app.test_client()
     target = post(client, "popular")
@@ -277,7 +276,7 @@ def test_the_reports_table_comes_with_an_upgrade_from_schema_2(database: str, cl
 
 # -- the dashboard ---------------------------------------------------------------------------------------
 def test_a_gap_hexagon_links_to_the_list_of_its_unmet_needs(
-    coordinator: FlaskClient, store: SQLiteStore, today: date
+    coordinator: FlaskClient, store: Store, today: date
 ) -> None:
     scene: Scene = build(store, today)
     html = coordinator.get("/coordinator?within=400").text

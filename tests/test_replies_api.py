@@ -20,8 +20,7 @@ from helpers import database_bytes
 from mapaid import accounts, create_app, replycrypto
 from mapaid.clock import FixedClock
 from mapaid.replycrypto import Party
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import SCHEMA_VERSION, StoreError, open_store
+from mapaid.store import SCHEMA_VERSION, Store, StoreError, open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 HELLO = "Могу помочь с продуктами, 3-й подъезд"
@@ -77,7 +76,7 @@ def poster_party(poster: Poster, replier_key: str) -> Party:
 
 @pytest.mark.parametrize("curve", ["p256", "x25519"])
 def test_a_whole_conversation_between_two_python_clients(
-    client: FlaskClient, store: SQLiteStore, today: date, curve: replycrypto.Curve
+    client: FlaskClient, store: Store, today: date, curve: replycrypto.Curve
 ) -> None:
     poster = post(client, curve)
     assert (
@@ -238,9 +237,7 @@ def test_a_post_without_a_key_takes_no_thread(client: FlaskClient) -> None:
     assert listed.get_json() == {"post": post_id, "post_key": None, "threads": []}
 
 
-def test_reply_key_is_checked_published_and_kept_out_of_exports(
-    client: FlaskClient, store: SQLiteStore
-) -> None:
+def test_reply_key_is_checked_published_and_kept_out_of_exports(client: FlaskClient, store: Store) -> None:
     base = {"kind": "need", "category": "food", "text": "Хлеб", "cell": CELL}
     p384 = replycrypto.b64u(bytes.fromhex("3076301006072a8648ce3d020106052b81040022036200") + bytes(97))
     for bad in ("not a key", 42, replycrypto.generate().private, p384, "A" * 300):
@@ -264,7 +261,7 @@ def test_reply_key_is_checked_published_and_kept_out_of_exports(
         assert poster.keys.public.encode() not in exported.data and b"reply_key" not in exported.data
 
 
-def test_the_form_takes_reply_key_as_a_hidden_field(client: FlaskClient, store: SQLiteStore) -> None:
+def test_the_form_takes_reply_key_as_a_hidden_field(client: FlaskClient, store: Store) -> None:
     form = client.get("/post").text
     nonce = re.search(r'name="form_nonce" value="([^"]+)"', form)
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -281,7 +278,7 @@ def test_the_form_takes_reply_key_as_a_hidden_field(client: FlaskClient, store: 
 
 
 def test_only_open_unexpired_posts_take_threads_and_messages(
-    client: FlaskClient, store: SQLiteStore, clock: FixedClock
+    client: FlaskClient, store: Store, clock: FixedClock
 ) -> None:
     poster = post(client, expires_days=1)
     neighbour = reply(client, poster)
@@ -429,7 +426,7 @@ def _conversation(
     return poster, neighbour, [m["message"] for m in read.get_json()["messages"]]
 
 
-def _gone(store: SQLiteStore, wires: list[str], replier_key: str) -> None:
+def _gone(store: Store, wires: list[str], replier_key: str) -> None:
     assert store.db.execute("SELECT count(*) FROM threads").fetchone()[0] == 0
     assert store.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
     on_disk = database_bytes(store.path)
@@ -438,7 +435,7 @@ def _gone(store: SQLiteStore, wires: list[str], replier_key: str) -> None:
     assert replier_key[30:].encode() not in on_disk
 
 
-def test_a_deleted_post_takes_its_conversations_off_the_disk(client: FlaskClient, store: SQLiteStore) -> None:
+def test_a_deleted_post_takes_its_conversations_off_the_disk(client: FlaskClient, store: Store) -> None:
     poster, neighbour, wires = _conversation(client)
     on_disk = database_bytes(store.path)
     assert all(w[3:40].encode() in on_disk for w in wires)  # the search can find them while they live
@@ -455,7 +452,7 @@ def test_a_deleted_post_takes_its_conversations_off_the_disk(client: FlaskClient
 
 
 def test_an_expired_post_purged_takes_its_conversations(
-    client: FlaskClient, store: SQLiteStore, today: date
+    client: FlaskClient, store: Store, today: date
 ) -> None:
     _, neighbour, wires = _conversation(client, expires_days=1)
     keep, _, kept = _conversation(client, expires_days=30)
@@ -466,7 +463,7 @@ def test_an_expired_post_purged_takes_its_conversations(
     _gone(store, wires + kept, neighbour.keys.public)
 
 
-def test_a_fulfilled_post_purged_takes_its_conversations(client: FlaskClient, store: SQLiteStore) -> None:
+def test_a_fulfilled_post_purged_takes_its_conversations(client: FlaskClient, store: Store) -> None:
     poster, neighbour, wires = _conversation(client, "x25519")
     client.post(f"/api/v1/posts/{poster.id}/fulfilled", headers={"X-Post-Token": poster.token})
     assert store.purge_fulfilled() == 1
@@ -474,7 +471,7 @@ def test_a_fulfilled_post_purged_takes_its_conversations(client: FlaskClient, st
 
 
 def test_the_cascade_catches_a_deletion_that_forgets_the_conversations(
-    client: FlaskClient, store: SQLiteStore
+    client: FlaskClient, store: Store
 ) -> None:
     poster, _, _ = _conversation(client)
     with store.transaction() as db:
@@ -483,7 +480,7 @@ def test_the_cascade_catches_a_deletion_that_forgets_the_conversations(
     assert store.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
 
 
-def test_the_tables_keep_days_hashes_and_ciphertext_only(client: FlaskClient, store: SQLiteStore) -> None:
+def test_the_tables_keep_days_hashes_and_ciphertext_only(client: FlaskClient, store: Store) -> None:
     _, neighbour, _ = _conversation(client)
     assert {r[1] for r in store.db.execute("PRAGMA table_info(threads)")} == {
         "id",
@@ -509,7 +506,7 @@ def test_the_tables_keep_days_hashes_and_ciphertext_only(client: FlaskClient, st
 
 # -- coordinators -----------------------------------------------------------------------------------------
 def test_a_report_through_a_thread_reaches_coordinators_without_any_message(
-    client: FlaskClient, app: Flask, store: SQLiteStore, today: date
+    client: FlaskClient, app: Flask, store: Store, today: date
 ) -> None:
     poster, neighbour, wires = _conversation(client)
     headers = {"X-Thread-Token": neighbour.token}

@@ -16,7 +16,7 @@ from test_coordinator import PASSWORD, login, token
 
 from mapaid import accounts, create_app, sessions
 from mapaid.loginguard import LoginGuard
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 TODAY = date(2026, 11, 28)
 PAGE, API = "/coordinator", "/api/v1/coordinator/districts"
@@ -25,7 +25,7 @@ T0 = 1_800_000_000.0  # a whole minute
 
 
 @pytest.fixture
-def anna(store: SQLiteStore) -> str:
+def anna(store: Store) -> str:
     accounts.add(store, "anna", PASSWORD, TODAY)
     return "anna"
 
@@ -90,7 +90,7 @@ def test_removing_and_adding_the_name_again_does_not_revive_old_cookies(
 
 
 def test_a_login_is_tied_to_its_account_row_even_if_its_record_survives(
-    app: Flask, client: FlaskClient, anna: str, store: SQLiteStore
+    app: Flask, client: FlaskClient, anna: str, store: Store
 ) -> None:
     """Say the account row was deleted and made again behind accounts' back: the record's tag no longer
     matches the new row (argon2 salts each hash at random), so the old login is dead all the same."""
@@ -115,7 +115,7 @@ def test_a_new_password_ends_every_login(app: Flask, anna: str, cli: Cli) -> Non
     assert login(app.test_client(), password=new).status_code == 302
 
 
-def test_passwd_asks_twice_and_explains_mistakes(cli: Cli, anna: str, store: SQLiteStore) -> None:
+def test_passwd_asks_twice_and_explains_mistakes(cli: Cli, anna: str, store: Store) -> None:
     new = "another long password"
     assert cli("coordinator", "passwd", "anna", input=f"{new}\n{new}\n").exit_code == 0
     guard = LoginGuard()
@@ -162,7 +162,7 @@ def test_login_rotates_the_session_id(app: Flask, client: FlaskClient, anna: str
 
 
 def test_the_database_holds_only_hashes_of_session_ids(
-    app: Flask, client: FlaskClient, anna: str, store: SQLiteStore
+    app: Flask, client: FlaskClient, anna: str, store: Store
 ) -> None:
     assert login(client).status_code == 302
     sid = session_id(app, client)
@@ -172,9 +172,7 @@ def test_the_database_holds_only_hashes_of_session_ids(
     assert sessions.id_hash(sid).encode() in on_disk  # what is there instead
 
 
-def test_logging_in_and_out_does_not_bump_the_revision(
-    client: FlaskClient, anna: str, store: SQLiteStore
-) -> None:
+def test_logging_in_and_out_does_not_bump_the_revision(client: FlaskClient, anna: str, store: Store) -> None:
     """Page caches key on the revision: a login is not a change of the data."""
     before = store.revision()
     assert login(client).status_code == 302 and accepted(client)
@@ -186,7 +184,7 @@ def test_logging_in_and_out_does_not_bump_the_revision(
 POLICY = sessions.Policy(lifetime_s=12 * HOUR, idle_s=HOUR)
 
 
-def test_idle_timeout(store: SQLiteStore, anna: str) -> None:
+def test_idle_timeout(store: Store, anna: str) -> None:
     sid = sessions.start(store, "anna", T0, POLICY)
     assert sessions.resume(store, sid, T0 + HOUR - 61, POLICY) == "anna"  # used again in time
     assert sessions.resume(store, sid, T0 + 2 * HOUR - 121, POLICY) == "anna"
@@ -195,19 +193,19 @@ def test_idle_timeout(store: SQLiteStore, anna: str) -> None:
     assert sessions.resume(store, sid, T0 + 3 * HOUR, POLICY) is None
 
 
-def test_absolute_lifetime(store: SQLiteStore, anna: str) -> None:
+def test_absolute_lifetime(store: Store, anna: str) -> None:
     sid = sessions.start(store, "anna", T0, POLICY)
     for minutes in range(30, 12 * 60, 30):  # busy all day
         assert sessions.resume(store, sid, T0 + minutes * 60, POLICY) == "anna", minutes
     assert sessions.resume(store, sid, T0 + 12 * HOUR, POLICY) is None
 
 
-def test_a_shorter_setting_applies_to_existing_logins(store: SQLiteStore, anna: str) -> None:
+def test_a_shorter_setting_applies_to_existing_logins(store: Store, anna: str) -> None:
     sid = sessions.start(store, "anna", T0, POLICY)
     assert sessions.resume(store, sid, T0 + 30 * 60, sessions.Policy(HOUR, 20 * 60)) is None
 
 
-def test_last_seen_is_written_at_most_once_a_minute(store: SQLiteStore, anna: str) -> None:
+def test_last_seen_is_written_at_most_once_a_minute(store: Store, anna: str) -> None:
     sid = sessions.start(store, "anna", T0, POLICY)
     before = store.db.total_changes
     for second in range(0, 60, 5):
@@ -223,7 +221,7 @@ def test_last_seen_is_written_at_most_once_a_minute(store: SQLiteStore, anna: st
     ("setting", "shift"), [("SESSION_IDLE_MINUTES", "seen"), ("SESSION_HOURS", "created")]
 )
 def test_the_web_honours_the_timeout_settings(
-    config: dict[str, Any], anna: str, store: SQLiteStore, setting: str, shift: str
+    config: dict[str, Any], anna: str, store: Store, setting: str, shift: str
 ) -> None:
     """The views read the settings: a login whose last use (or start) lies further back than the
     configured idle time (or lifetime) is refused."""
@@ -244,7 +242,7 @@ def test_bad_timeout_settings_are_named(config: dict[str, Any], name: str, value
         create_app({**config, key: value})
 
 
-def test_purge_stale_drops_ended_logins_and_failed_login_rows(store: SQLiteStore, anna: str) -> None:
+def test_purge_stale_drops_ended_logins_and_failed_login_rows(store: Store, anna: str) -> None:
     live = sessions.start(store, "anna", T0, POLICY)
     sessions.start(store, "anna", T0 - 2 * HOUR, POLICY)  # idle for an hour and more by T0
     store.db.execute("INSERT INTO sessions VALUES ('x', 'gone', 'tag', ?, ?, ?)", (T0, T0, T0 + HOUR))
