@@ -6,7 +6,7 @@ The browser tests' shared Chromium and module-wide servers live in livesite.py (
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,25 @@ def empty_database(store_kind: str, tmp_path: Path, databases: Databases) -> Ite
     db = databases.empty(store_kind, tmp_path, "empty.sqlite3")
     yield db
     databases.drop(db)
+
+
+@pytest.fixture
+def more_databases(store_kind: str, tmp_path: Path, databases: Databases) -> Iterator[Callable[[str], str]]:
+    """Makes more databases for this test on its store: ``more_databases("fresh")`` holds the districts,
+    ``more_databases("")`` nothing yet. Dropped at the end of the test."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        if name:
+            db = databases.fresh(store_kind, tmp_path, f"{name}.sqlite3")
+        else:
+            db = databases.empty(store_kind, tmp_path, f"empty-{len(made)}.sqlite3")
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        databases.drop(db)
 
 
 @pytest.fixture

@@ -116,8 +116,8 @@ def test_the_audit_trail_is_stamped_by_the_clock(
 ) -> None:
 
     assert act(coordinator, scene.ids["nm"], "hide").status_code == 302
-    (at,) = store.db.execute("SELECT at FROM audit").fetchone()
-    assert at == clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    (entry,) = store.audit_trail()
+    assert entry.at == clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- the old mistake, shown to still matter ---------------------------------------------------------------

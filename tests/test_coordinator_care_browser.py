@@ -96,7 +96,7 @@ def test_hide_then_undo_keeps_the_list_where_it_was(
     base, _scene = site
     store = live_store
     # The module's server is shared: this test's audit entries are those after the last one now.
-    audited = store.db.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0]
+    audited = len(store.audit_trail(limit=1_000_000))
     page, errors = _open(browser, base, viewport, touch)
     page.goto(f"{base}/coordinator/posts?kind=offer&status=open")
     rows = page.locator("table.posts tbody tr")
@@ -129,8 +129,8 @@ def test_hide_then_undo_keeps_the_list_where_it_was(
     after = page.evaluate("window.scrollY")
     assert abs(after - before) < 40, (before, after)
     assert abs(page.locator(f"#post-{post_id}").evaluate("r => r.getBoundingClientRect().top") - top) < 40
-    audit = store.db.execute("SELECT action FROM audit WHERE seq > ? ORDER BY seq", (audited,))
-    actions = [r[0] for r in audit]
+    trail = store.audit_trail(limit=1_000_000)  # latest first
+    actions = [entry.action for entry in reversed(trail[: len(trail) - audited])]
     assert actions == ["hide", "restore"]
     assert errors == [], errors
     page.context.close()

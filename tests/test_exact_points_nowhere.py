@@ -9,7 +9,6 @@ that shown positions never reproduce a home is therefore made on homes where cha
 from __future__ import annotations
 
 import logging
-import sqlite3
 import struct
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 import shapely
 from conftest import Cli
 from helpers import database_bytes, row, write_csv
+from peek import peek
 
 from mapaid.geo import Area, cell_polygons
 from mapaid.store import Store
@@ -115,12 +115,12 @@ def test_no_exact_point_in_the_database_files(
 ) -> None:
     """Nothing numeric is stored as text, so no spelling of a coordinate may appear at all; the stored
     (shown) positions, binary, must not reproduce a home to 4 decimals."""
-    data = database_bytes(Path(database))
+    data = database_bytes(database)
     assert data
     for lat, lon in HOMES + far_homes:
         for form in _text_forms(lat) + _text_forms(lon) + _binary_forms(lat) + _binary_forms(lon):
             assert form not in data, (lat, lon, form)
-    shown = np.array(sqlite3.connect(database).execute("SELECT lat, lon FROM posts").fetchall())
+    shown = np.array(peek(database, "SELECT lat, lon FROM posts"))
     assert len(shown) == 3 * len(HOMES) + 5 * len(far_homes)
     assert _pair_present(shown[:, 0], shown[:, 1], far_homes) == []
 
