@@ -98,15 +98,20 @@ class PostgresTemplate:
 
     def acquire(self) -> str:
         with _locked(self.shared):
-            name_file, users = self.shared / "pg-name", self.shared / "pg-users"
+            name_file, users, failed = (self.shared / f for f in ("pg-name", "pg-users", "pg-failed"))
+            if failed.exists():  # once is enough: every PostGIS test would try again, and wait
+                pytest.fail(f"the PostgreSQL template could not be made: {failed.read_text()}", pytrace=False)
             if not name_file.exists():
                 name = f"mapaid_tpl_{secrets.token_hex(4)}"
                 admin_execute(self.admin, f'CREATE DATABASE "{name}"')
                 try:
                     self.make(url_of(self.admin, name))
-                except BaseException:
+                except BaseException as e:
                     admin_execute(self.admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    failed.write_text(str(e))
                     raise
+                finally:
+                    close_pool(url_of(self.admin, name))
                 # Nobody connects to a template: CREATE DATABASE ... TEMPLATE refuses a busy one.
                 admin_execute(
                     self.admin,
@@ -131,6 +136,17 @@ class PostgresTemplate:
                     f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)',
                 )
                 name_file.unlink()
+
+
+def close_pool(url: str) -> None:
+    """Close this process's connection pool for ``url`` (mapaid/pgstore.py keeps one per URL for the life
+    of the process), so that it does not try to reconnect to a database the test has dropped."""
+    from mapaid import pgstore
+
+    with pgstore._POOLS_LOCK:
+        found = pgstore._POOLS.pop(url, None)
+    if found is not None:
+        found.close()
 
 
 class Databases:
@@ -174,6 +190,7 @@ class Databases:
             return
         admin, _ = self._postgres_template()
         name = urlsplit(database).path.lstrip("/")
+        close_pool(database)
         admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self._made.remove(database)
 
@@ -189,3 +206,45 @@ def integrity_errors() -> tuple[type[Exception], ...]:
     import psycopg
 
     return (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+@contextmanager
+def locked(database: str) -> Iterator[str]:
+    """The database locked by another connection, so that the app's next statement fails; yields the name of
+    the error type the app then meets. SQLite: an exclusive transaction (``database is locked``,
+    OperationalError). PostgreSQL: the post tables locked while new connections give up waiting after 0.3 s
+    (``lock_timeout``, LockNotAvailable); the app's pooled connections are dropped first so that it makes
+    new ones, and the setting is taken back afterwards."""
+    import sqlite3
+
+    if not is_postgres(database):
+        other = sqlite3.connect(database, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            yield "OperationalError"
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        return
+    import psycopg
+
+    name = urlsplit(database).path.lstrip("/")
+    admin = url_of(database, "postgres")
+    admin_execute(admin, f"ALTER DATABASE \"{name}\" SET lock_timeout = '300ms'")
+    close_pool(database)
+    try:
+        with psycopg.connect(database) as other:
+            other.execute("LOCK TABLE posts, meta IN ACCESS EXCLUSIVE MODE")
+            yield "LockNotAvailable"
+            other.rollback()
+    finally:
+        admin_execute(admin, f'ALTER DATABASE "{name}" RESET lock_timeout')
+        close_pool(database)
+
+
+def impatient(database: str) -> str:
+    """The setting for a server in another process that must fail, not wait, on a ``locked`` database:
+    PostgreSQL connections made from it give up waiting for a lock after 0.3 s. SQLite's is unchanged."""
+    if not is_postgres(database):
+        return database
+    return f"{database}?options=-c%20lock_timeout%3D300ms"

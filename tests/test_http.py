@@ -36,8 +36,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: D
     env = {"MAPAID_DATABASE": db, "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
     assert Cli(env, FixedClock(TEST_NOW))("demo", "--posts", "300", "--seed", "5").exit_code == 0
     store = open_store(db)
-    post_id = str(store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 1").fetchone()[0])
-    cell = int(store.db.execute("SELECT cell FROM posts ORDER BY id LIMIT 1").fetchone()[0])
+    first = store.posts(TEST_NOW.date(), public=False).sort_values("id").iloc[0]
+    post_id, cell = str(first["id"]), int(first["cell"])
     accounts.add(store, "anna", PASSWORD, TEST_NOW.date())
     store.close()
     config = {"DATABASE": db, "SECRET_KEY": TEST_SECRET, "TESTING": True, "INSTANCE_DIR": str(folder)}

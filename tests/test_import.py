@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import Cli
 from helpers import row, write_csv, write_geojson
+from peek import peek
 
 from mapaid.store import Store
 
@@ -141,17 +142,15 @@ def test_a_broken_file_is_refused_with_a_reason(
     assert _state(store) == before
 
 
-def test_csv_and_geojson_import_the_same_posts(tmp_path: Path, cli: Cli, store: Store) -> None:
+def test_csv_and_geojson_import_the_same_posts(tmp_path: Path, cli: Cli, store: Store, database: str) -> None:
     rows = [*GOOD, row(53.93, 27.65, expires="2026-12-31", contact="@yard_7")]
     assert cli("import", str(write_csv(tmp_path / "a.csv", rows))).exit_code == 0
     assert cli("import", str(write_geojson(tmp_path / "a.geojson", rows))).exit_code == 0
-    stored = [
-        dict(r)
-        for r in store.db.execute(
-            "SELECT kind, category, text, contact, cell, district FROM posts"
-            " ORDER BY cell, kind, category, text, contact, district"
-        )
-    ]
+    stored = peek(
+        database,
+        "SELECT kind, category, text, contact, cell, district FROM posts"
+        " ORDER BY cell, kind, category, text, contact, district",
+    )
     assert stored[0::2] == stored[1::2]
     assert store.count() == 6
 
@@ -166,7 +165,7 @@ def test_long_imports_show_a_progress_bar(tmp_path: Path, cli: Cli, store: Store
 
 
 def test_control_characters_are_refused_and_line_ends_normalised(
-    tmp_path: Path, cli: Cli, store: Store
+    tmp_path: Path, cli: Cli, store: Store, database: str
 ) -> None:
     rows = [row(53.9, 27.56, text="bell\x07"), row(53.9, 27.56, contact="two\nlines")]
     result = cli("import", str(write_geojson(tmp_path / "c.geojson", rows)))
@@ -174,4 +173,4 @@ def test_control_characters_are_refused_and_line_ends_normalised(
     assert "feature 2: contact must be a single line of text" in result.output
     ok = [row(53.9, 27.56, text="first\r\nsecond\rthird\tcolumn")]
     assert cli("import", str(write_geojson(tmp_path / "ok.geojson", ok))).exit_code == 0
-    assert store.db.execute("SELECT text FROM posts").fetchone()[0] == "first\nsecond\nthird\tcolumn"
+    assert peek(database, "SELECT text FROM posts") == [("first\nsecond\nthird\tcolumn",)]
