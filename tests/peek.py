@@ -69,15 +69,15 @@ def poke(database: str, sql: str, params: Sequence[Any] = ()) -> int:
         conn.close()
 
 
-def columns(database: str, table: str) -> set[str]:
-    """The names of a table's columns."""
+def columns(database: str, table: str) -> list[str]:
+    """The names of a table's columns, in their order."""
     if is_postgres(database):
         rows = peek(
             database,
             "SELECT column_name FROM information_schema.columns"
-            " WHERE table_schema = current_schema() AND table_name = ?",
+            " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
             (table,),
         )
     else:
         rows = [(r[1],) for r in peek(database, f"PRAGMA table_info({table})")]
-    return {r[0] for r in rows}
+    return [r[0] for r in rows]

@@ -23,7 +23,9 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from conftest import DATA, Cli
+from databases import sqlite_only
 from flask.testing import FlaskClient
+from peek import peek, peek_one, poke
 
 from mapaid.cli import main
 from mapaid.config import DEFAULT_CATEGORIES
@@ -207,7 +209,7 @@ def test_a_way_closed_to_walkers_is_not_walked(cli: Cli, store: Store) -> None:
 
 
 # -- the command line ---------------------------------------------------------------------------------
-def test_build_and_status_say_what_is_built(cli: Cli, store: Store) -> None:
+def test_build_and_status_say_what_is_built(cli: Cli, store: Store, database: str) -> None:
     before = cli("network", "status")
     assert before.exit_code == 0 and "no street graph" in before.output
     result = cli("network", "build", str(KOVALSKAYA))
@@ -221,12 +223,14 @@ def test_build_and_status_say_what_is_built(cli: Cli, store: Store) -> None:
     assert again.exit_code == 0 and "already built" in again.output
     rebuilt = cli("network", "build", str(KOVALSKAYA))  # replaces, does not add
     assert rebuilt.exit_code == 0
-    assert store.db.execute("SELECT count(*) FROM walk_cells").fetchone()[0] == covered
+    assert peek_one(database, "SELECT count(*) FROM walk_cells") == covered
 
 
-def test_files_we_cannot_use_are_refused_and_change_nothing(cli: Cli, store: Store, tmp_path: Path) -> None:
+def test_files_we_cannot_use_are_refused_and_change_nothing(
+    cli: Cli, store: Store, database: str, tmp_path: Path
+) -> None:
     assert cli("network", "build", str(RULES)).exit_code == 0
-    before = store.db.execute("SELECT * FROM walk_cells ORDER BY cell").fetchall()
+    before = peek(database, "SELECT * FROM walk_cells ORDER BY cell")
     version = store.get_meta("network_version")
     not_osm = tmp_path / "notes.osm"
     not_osm.write_text("this is not OpenStreetMap\n")
@@ -246,19 +250,21 @@ def test_files_we_cannot_use_are_refused_and_change_nothing(cli: Cli, store: Sto
     ):
         result = cli("network", "build", str(path))
         assert result.exit_code == 1 and message in result.output, (path.name, result.output)
-        assert store.db.execute("SELECT * FROM walk_cells ORDER BY cell").fetchall() == before
+        assert peek(database, "SELECT * FROM walk_cells ORDER BY cell") == before
         assert store.get_meta("network_version") == version
 
 
-def test_an_older_database_gains_the_walk_table_on_init_db(cli: Cli, store: Store) -> None:
-    """Schema 3 -> 4 (store._walking_network): the table appears, posts stay, nothing is built yet."""
+@sqlite_only
+def test_an_older_database_gains_the_walk_table_on_init_db(cli: Cli, store: Store, database: str) -> None:
+    """Schema 3 -> 4 (store._walking_network): the table appears, posts stay, nothing is built yet. SQLite
+    only: schema 3 is an older SQLite file's; PostgreSQL databases begin at the current schema."""
     body = pd.DataFrame({"kind": ["offer"], "category": ["food"], "cell": ["891f4eab4cbffff"], "text": ["x"]})
     ingest(body, ["1"], rules_for(DEFAULT_CATEGORIES, 9, date(2026, 11, 27)), store, b"k")
-    store.db.execute("DROP TABLE walk_cells")
-    store.db.execute("UPDATE schema_version SET version = 3")
+    poke(database, "DROP TABLE walk_cells")  # as a schema-3 file was
+    poke(database, "UPDATE schema_version SET version = 3")
     assert cli("network", "status").exit_code == 1  # refused until upgraded, naming init-db
     assert cli("init-db").exit_code == 0
-    assert store.db.execute("SELECT count(*) FROM walk_cells").fetchone()[0] == 0
+    assert peek_one(database, "SELECT count(*) FROM walk_cells") == 0
     assert store.count() == 1 and store.walks() is None
 
 

@@ -60,10 +60,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: D
     frame["expires"] = [str(5 + i % 20) for i in range(len(frame))]  # 2026-12-02 to 2026-12-21
     rules = rules_for(DEFAULT_CATEGORIES, 9, clock.today())
     ingest(frame, [f"row {i}" for i in range(len(frame))], rules, store, TEST_SECRET.encode())
-    hidden, expired = (r[0] for r in store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 2 OFFSET 7"))
+    hidden, expired = sorted(store.posts(clock.today(), public=False)["id"])[7:9]
     store.set_status(hidden, Status.HIDDEN)
-    with store.transaction() as conn:
-        conn.execute("UPDATE posts SET expires_day = '2020-01-01' WHERE id = ?", (expired,))
+    store.set_expiry(expired, date(2020, 1, 1))
     public = store.posts(clock.today())
     store.close()
     assert len(public) == 330

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: D
     result = CliRunner().invoke(main, ["demo", "--posts", str(POSTS), "--seed", "10"], env=env)
     assert result.exit_code == 0, result.output
     store = open_store(db)
-    ids = [row[0] for row in store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 2")]
+    ids = sorted(store.posts(SYSTEM.today(), public=False)["id"])[:2]
     store.set_status(ids[0], Status.HIDDEN)
-    with store.transaction() as conn:
-        conn.execute("UPDATE posts SET expires_day = '2020-01-01' WHERE id = ?", (ids[1],))
+    store.set_expiry(ids[1], date(2020, 1, 1))
     public = store.posts(SYSTEM.today())  # the server's clock is the system's
     store.close()
     assert len(public) == POSTS - 2
