@@ -81,3 +81,24 @@ def columns(database: str, table: str) -> list[str]:
     else:
         rows = [(r[1],) for r in peek(database, f"PRAGMA table_info({table})")]
     return [r[0] for r in rows]
+
+
+def peek_dicts(database: str, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Every row of one read-only statement, as dicts by column name."""
+    if is_postgres(database):
+        import psycopg
+
+        with psycopg.connect(database) as conn:
+            conn.read_only = True
+            cur = conn.execute(_pg_sql(sql), params)  # type: ignore[arg-type]
+            names = [d.name for d in cur.description or ()]
+            rows = cur.fetchall()
+    else:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            cur = conn.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        finally:
+            conn.close()
+    return [dict(zip(names, (_plain(v) for v in row), strict=True)) for row in rows]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 
 import h3.api.basic_int as h3
@@ -10,7 +9,9 @@ import numpy as np
 import pytest
 import shapely
 from conftest import TEST_SECRET
+from databases import is_postgres
 from helpers import row
+from peek import columns, peek_dicts, peek_one
 
 from mapaid.geo import Area, cell_polygons
 from mapaid.intake import Rules
@@ -31,8 +32,13 @@ def _ingest_points(store: Store, points: list[tuple[float, float]], text: str = 
     return ingest(frame, [f"row {i}" for i in range(len(frame))], RULES, store, SECRET)
 
 
-def _stored(store: Store) -> list[dict[str, object]]:
-    return [dict(r) for r in store.db.execute("SELECT * FROM posts ORDER BY id")]
+def _stored(database: str) -> list[dict[str, object]]:
+    return peek_dicts(database, "SELECT * FROM posts ORDER BY id")
+
+
+# Where a post is shown: lon and lat; on PostgreSQL also ``geom``, the same point as a geometry column
+# (generated from lon and lat, so that GIS tools open the table as a layer).
+POSITION = {"lon", "lat", "geom"}
 
 
 def _points_in_cell(cell: int, n: int, rng: np.random.Generator) -> list[tuple[float, float]]:
@@ -46,9 +52,9 @@ def _points_in_cell(cell: int, n: int, rng: np.random.Generator) -> list[tuple[f
     return out
 
 
-def test_point_becomes_its_h3_cell_and_the_cells_district(store: Store) -> None:
+def test_point_becomes_its_h3_cell_and_the_cells_district(store: Store, database: str) -> None:
     _ingest_points(store, [CENTRE])
-    (post,) = _stored(store)
+    (post,) = _stored(database)
     assert post["cell"] == h3.latlng_to_cell(*CENTRE, 9)
     centre_lat, centre_lon = h3.cell_to_latlng(post["cell"])
     area = store.area()
@@ -56,22 +62,24 @@ def test_point_becomes_its_h3_cell_and_the_cells_district(store: Store) -> None:
     assert post["district"] == district["slug"].item()
 
 
-def test_two_points_in_one_cell_are_alike_in_everything_but_id_and_position(store: Store) -> None:
+def test_two_points_in_one_cell_are_alike_in_everything_but_id_and_position(
+    store: Store, database: str
+) -> None:
     """Invariant 2: stored fields are a function of the cell, the district and the random id."""
     cell = h3.latlng_to_cell(*CENTRE, 9)
     a, b = _points_in_cell(cell, 2, np.random.default_rng(1))
     assert a != b
     _ingest_points(store, [a, b])
-    first, second = _stored(store)
+    first, second = _stored(database)
     differing = {k for k in first if first[k] != second[k]}
-    assert differing <= {"id", "lon", "lat"}
+    assert differing <= {"id", *POSITION}
     # The shown position is recomputed from (cell, id, secret) alone: the exact point had no say in it.
     for post in (first, second):
         lon, lat = display_positions(np.array([cell]), [str(post["id"])], store.area(), SECRET)
         assert (round(lon[0], 5), round(lat[0], 5)) == (post["lon"], post["lat"])
 
 
-def test_repeating_a_post_from_one_home_does_not_narrow_it_down(store: Store) -> None:
+def test_repeating_a_post_from_one_home_does_not_narrow_it_down(store: Store, database: str) -> None:
     """Invariant 3: shown positions are not noise around the true point, so averaging them finds the
     middle of the cell, not the home. The home here sits near a corner of its cell."""
     cell = h3.latlng_to_cell(*CENTRE, 9)
@@ -80,7 +88,7 @@ def test_repeating_a_post_from_one_home_does_not_narrow_it_down(store: Store) ->
     home = (centre_lat + 0.9 * (corner_lat - centre_lat), centre_lng + 0.9 * (corner_lng - centre_lng))
     assert h3.latlng_to_cell(*home, 9) == cell
     _ingest_points(store, [home] * 300)
-    shown = np.array([(p["lat"], p["lon"]) for p in _stored(store)])
+    shown = np.array([(p["lat"], p["lon"]) for p in _stored(database)])
     mean = shown.mean(axis=0)
     to_home = np.hypot(*(mean - home))
     to_centre = np.hypot(*(mean - (centre_lat, centre_lng)))
@@ -111,14 +119,14 @@ def test_shown_positions_stay_inside_cell_and_district(store: Store) -> None:
     assert edge_cells and cut_cells  # the sample did reach the awkward cells
 
 
-def test_time_is_kept_to_the_day_and_no_client_details_are_stored(store: Store) -> None:
+def test_time_is_kept_to_the_day_and_no_client_details_are_stored(store: Store, database: str) -> None:
     """Invariant 5: created/expires are days; the schema has nowhere to put an IP or a user agent."""
     _ingest_points(store, [CENTRE])
-    (post,) = _stored(store)
+    (post,) = _stored(database)
     assert post["created_day"] == "2026-11-27"
     assert post["expires_day"] == "2026-12-11"  # 14 days by default
-    columns = {r[1] for r in store.db.execute("PRAGMA table_info(posts)")}
-    assert columns == {
+    shown_as_geometry = {"geom"} if is_postgres(database) else set()
+    assert set(columns(database, "posts")) - shown_as_geometry == {
         "id",
         "kind",
         "category",
@@ -180,4 +188,4 @@ def test_area_district_choice_is_by_cell_not_by_point(database: str, store: Stor
         np.array([p[0] for p in points]), np.array([p[1] for p in points]), np.full(len(points), -1), area, 9
     )
     assert len(set(result.code.tolist())) == 1
-    assert sqlite3.connect(database).execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+    assert peek_one(database, "SELECT count(*) FROM posts") == 0
