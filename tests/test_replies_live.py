@@ -60,7 +60,7 @@ def _free_port() -> int:
 @dataclass
 class Site:
     base: str
-    db: Path
+    db: str  # a SQLite file or a PostgreSQL URL
     log: Path
     recorder: Recorder
 
