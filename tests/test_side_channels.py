@@ -27,6 +27,7 @@ from databases import Databases
 from flask import Flask
 from flask.testing import FlaskClient
 from heapscan import references
+from peek import peek
 
 from mapaid import cache, create_app, demo
 from mapaid.clock import FixedClock
@@ -53,7 +54,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: 
     frame = demo.generate(store.area(), POSTS, 41, DEFAULT_CATEGORIES)
     frame["expires"] = "30"
     ingest(frame, [""] * POSTS, rules_for(DEFAULT_CATEGORIES, 9, TODAY), store, SECRET.encode())
-    held = np.unique([row[0] for row in store.db.execute("SELECT cell FROM posts")])
+    held = np.unique([row[0] for row in peek(db, "SELECT cell FROM posts")])
     rng = np.random.default_rng(20)
     chosen = rng.choice(held, size=VIEWED + UNVIEWED + 1, replace=False)
     spare, chosen = int(chosen[-1]), chosen[:-1]
