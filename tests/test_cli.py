@@ -82,9 +82,9 @@ def test_a_database_keeps_its_cell_resolution(cli: Cli, env: dict[str, str]) -> 
     assert result.exit_code == 1 and "MAPAID_CELL_RES must be a whole number" in result.output
 
 
-def test_the_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+def test_the_secret_key_is_generated_once_and_kept_private(tmp_path: Path, empty_database: str) -> None:
     env = {
-        "MAPAID_DATABASE": str(tmp_path / "db.sqlite3"),
+        "MAPAID_DATABASE": empty_database,
         "MAPAID_INSTANCE": str(tmp_path / "inst"),
         "MAPAID_SECRET_KEY": "",
     }
