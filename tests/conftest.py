@@ -24,6 +24,7 @@ from databases import (
 from flask import Flask
 from flask.testing import FlaskClient
 from livesite import browser, live, live_config, live_store  # noqa: F401 - fixtures for every module
+from pgdb import pg_admin, pg_template, pg_url  # noqa: F401 - PostgreSQL databases (tests/pgdb.py)
 
 from mapaid import create_app
 from mapaid.cli import main
