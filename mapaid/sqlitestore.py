@@ -24,7 +24,8 @@ import shapely
 from mapaid import migrations
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
-from mapaid.models import AuditEntry, CoarsePosts, Coordinator, Search, SessionRecord, Status
+from mapaid.models import AuditEntry, Coordinator, Search, SessionRecord, Status
+from mapaid.privacy import CoarsePosts
 from mapaid.store import (
     PLACE_COLUMNS,
     POST_COLUMNS,

@@ -13,17 +13,16 @@ from datetime import date
 from pathlib import Path
 
 import click
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import Cli
 from databases import integrity_errors, is_postgres, sqlite_only
+from helpers import batch_in_cell
 from peek import peek, peek_one, poke
 
 from mapaid.cli import main
 from mapaid.config import SETTINGS
 from mapaid.demo import CHATS_2020
-from mapaid.models import CoarsePosts
 from mapaid.store import SCHEMA_VERSION, Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,20 +129,7 @@ def test_a_failing_write_leaves_the_store_as_it_was(cli: Cli, store: Store) -> N
     assert cli("demo", "--posts", "10").exit_code == 0
     before = (store.count(), store.revision())
     existing = store.posts(date(2026, 11, 27), public=False).iloc[0]
-    batch = CoarsePosts(
-        id=["a" * 20, existing["id"]],
-        kind=["offer", "need"],
-        category=["food", "food"],
-        text=["x", "y"],
-        contact=[None, None],
-        cell=np.array([existing["cell"]] * 2, dtype=np.int64),
-        district=["centralny"] * 2,
-        created_day=date(2026, 11, 27),
-        expires_day=[date(2026, 12, 1)] * 2,
-        token_hash=[None, None],
-        lon=np.array([27.5, 27.5]),
-        lat=np.array([53.9, 53.9]),
-    )
+    batch = batch_in_cell(store, ["a" * 20, existing["id"]], int(existing["cell"]), date(2026, 11, 27))
     with pytest.raises(integrity_errors()):
         store.add(batch)
     assert (store.count(), store.revision()) == before
@@ -214,20 +200,8 @@ def test_a_big_batch_rebuilds_the_indexes_and_a_failed_one_keeps_them(
     assert "posts_cell" in plan
     existing = store.posts(today, public=False).iloc[0]
     n = 60
-    batch = CoarsePosts(
-        id=[f"{i:020x}" for i in range(n - 1)] + [existing["id"]],
-        kind=["offer"] * n,
-        category=["food"] * n,
-        text=["x"] * n,
-        contact=[None] * n,
-        cell=np.array([existing["cell"]] * n, dtype=np.int64),
-        district=["centralny"] * n,
-        created_day=date(2026, 11, 27),
-        expires_day=[date(2026, 12, 1)] * n,
-        token_hash=[None] * n,
-        lon=np.full(n, 27.5),
-        lat=np.full(n, 53.9),
-    )
+    ids = [f"{i:020x}" for i in range(n - 1)] + [existing["id"]]
+    batch = batch_in_cell(store, ids, int(existing["cell"]), date(2026, 11, 27))
     with pytest.raises(sqlite3.IntegrityError):
         store.add(batch)
     assert indexes() == before and store.count() == 50
