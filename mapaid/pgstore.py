@@ -40,7 +40,8 @@ from mapaid import migrations, pgschema
 from mapaid.cache import SharedCache
 from mapaid.dburl import redact
 from mapaid.geo import WGS84, Area
-from mapaid.models import AuditEntry, CoarsePosts, Coordinator, Search, SessionRecord, Status
+from mapaid.models import AuditEntry, Coordinator, Search, SessionRecord, Status
+from mapaid.privacy import CoarsePosts
 from mapaid.store import PLACE_COLUMNS, POST_COLUMNS, BBox, Days, StoreError
 from mapaid.threads import Message, Thread
 from mapaid.walkpairs import Distances
