@@ -216,12 +216,3 @@ def store(database: str, env: dict[str, str]) -> Iterator[Store]:
     s = open_store(database)
     yield s
     s.close()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One xdist group per module and store (`make test` runs ``--dist loadgroup``): a module's tests
-    share its fixtures on one worker, and its SQLite and PostGIS halves may go to different workers."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        kind = callspec.params.get("store_kind", "") if callspec else ""
-        item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}-{kind}" if kind else item.path.stem))
