@@ -10,8 +10,9 @@ Each record is tied to its account row by a tag of the row's password hash (argo
 removing a coordinator and adding the same name again, or changing the password, leaves every older record
 pointing at nothing, even if a record escaped deletion. Times are whole minutes (coarse, like every other
 time we keep), and "last seen" is written at most once a minute, so a busy coordinator costs one small
-write a minute rather than one per request. These writes skip ``Store.transaction`` on purpose: a login is
-not a change of the data and must not bump the revision that page caches key on.
+write a minute rather than one per request. The store writes logins without bumping its revision, on
+purpose: a login is not a change of the data, and page caches key on the revision. The records themselves
+are the store's (``Store.add_session``, ``session``, ...); this module decides who is logged in.
 """
 
 from __future__ import annotations
