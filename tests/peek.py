@@ -62,6 +62,7 @@ def poke(database: str, sql: str, params: Sequence[Any] = ()) -> int:
         with psycopg.connect(database) as conn:
             return conn.execute(_pg_sql(sql), params).rowcount  # type: ignore[arg-type]
     conn = sqlite3.connect(database)
+    conn.execute("PRAGMA foreign_keys = ON")  # as the store's connections have it
     try:
         with conn:
             return conn.execute(sql, params).rowcount
