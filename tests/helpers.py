@@ -1,4 +1,5 @@
-"""Small helpers shared by the foundation tests: writing input files, reading the database raw."""
+"""Small helpers shared by the foundation tests: writing input files, reading the database raw (on either
+store: ``database_bytes``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from databases import is_postgres
 
 HEADER = ("lat", "lon", "kind", "category", "text", "expires", "contact")
 
@@ -40,13 +43,33 @@ def row(lat: float, lon: float, **extra: object) -> dict[str, object]:
     return base
 
 
-def database_bytes(db: Path) -> bytes:
-    """The database file and its WAL and shared-memory files: everything SQLite keeps on disk."""
+def database_bytes(database: str | Path) -> bytes:
+    """Everything the store keeps on disk for this database.
+
+    SQLite: the database file and its WAL and shared-memory files. PostgreSQL: every file of the database's
+    own folder (``base/<oid>``: tables, their TOAST, indexes, free-space maps), after a CHECKPOINT wrote the
+    changed pages out of the server's memory. Not the cluster's write-ahead log (``pg_wal``), which all
+    databases share and which PostgreSQL recycles after checkpoints; the tests run as root, so they may read
+    the server's files."""
+    if is_postgres(str(database)):
+        return _postgres_database_bytes(str(database))
+    db = Path(database)
     return b"".join(
         p.read_bytes()
         for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))
         if p.exists()
     )
+
+
+def _postgres_database_bytes(url: str) -> bytes:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        (folder,) = conn.execute("SHOW data_directory").fetchone()  # type: ignore[misc]
+        (oid,) = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()  # type: ignore[misc]
+    files = sorted((Path(folder) / "base" / str(oid)).iterdir())
+    return b"".join(p.read_bytes() for p in files if p.is_file())
 
 
 def batch_in_cell(store: Any, ids: list[str], cell: int, today: date) -> Any:
