@@ -727,8 +727,12 @@ class PostGISStore:
             where.append("cell = %s")
             params.append(int(search.cell))
         if search.text:
-            # strpos, not LIKE: the text is taken literally; lower() folds Cyrillic as casefold does.
-            where.append("(strpos(lower(text), %s) > 0 OR strpos(lower(coalesce(contact, '')), %s) > 0)")
+            # strpos, not LIKE: the text is taken literally. lower() folds by the collation it is given: the
+            # columns' own "C" folds ASCII only, ICU's root locale folds Cyrillic as casefold does.
+            where.append(
+                '(strpos(lower(text COLLATE "und-x-icu"), %s) > 0'
+                " OR strpos(lower(coalesce(contact, '') COLLATE \"und-x-icu\"), %s) > 0)"
+            )
             needle = search.text.casefold()
             params += [needle, needle]
         if search.reported:

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pgfresh import fresh_postgres
 from test_posting_flow import _form, _private_link, _submit
 
 from mapaid import create_app
@@ -24,17 +21,6 @@ from mapaid.sqlitestore import SQLiteStore
 from mapaid.store import Store, open_store
 
 SECRET = b"test-secret-not-for-production"
-
-
-@pytest.fixture(params=["sqlite", "postgis"])
-def database(request: pytest.FixtureRequest, db_path: Path) -> Iterator[str]:
-    """One database on either store (the form rows need no districts: a PostGIS one has the schema only)."""
-    if request.param == "sqlite":
-        yield str(db_path)
-        return
-    with fresh_postgres("forms") as url:
-        open_store(url, create=True).close()
-        yield url
 
 
 def _rows(store: Store) -> list[tuple[Any, ...]]:
