@@ -51,7 +51,7 @@ def init_db() -> None:
         if settings.places and not places.count(store):
             for path in settings.places:
                 click.echo(load_file(store, path))
-    click.echo(f"database ready: {settings.database}")
+    click.echo(f"database ready: {settings.database_shown}")
 
 
 def _load_districts(store: SQLiteStore, path: Path, name_field: str | None) -> None:

@@ -52,7 +52,7 @@ def next_run(now: datetime) -> datetime:
 class Housekeeper(threading.Thread):
     """Runs ``run_once`` on its own connection to ``database`` at start and then daily, until ``stop``."""
 
-    def __init__(self, database: Path, clock: Clock, guard: LoginGuard | None = None) -> None:
+    def __init__(self, database: str | Path, clock: Clock, guard: LoginGuard | None = None) -> None:
         super().__init__(name="mapaid-housekeeping", daemon=True)
         self.database = database
         self.clock = clock

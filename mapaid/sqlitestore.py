@@ -10,23 +10,24 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from mapaid import migrations
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
 from mapaid.models import CoarsePosts, Status
 from mapaid.store import POST_COLUMNS, SCHEMA_VERSION, SELECT_POSTS, BBox, Days, StoreError
 from mapaid.threads import SCHEMA as THREADS_SCHEMA
-from mapaid.threads import ThreadTables, add_reply_key_column, delete_for_posts
+from mapaid.threads import ThreadTables, delete_for_posts
 from mapaid.walkpairs import Distances
 
 # Posts are kept in the order of their random id (WITHOUT ROWID: the table is a B-tree on the id alone),
@@ -148,39 +149,6 @@ CREATE TABLE IF NOT EXISTS audit (
 )
 
 
-def _posts_without_rowid(db: sqlite3.Connection) -> None:
-    """Schema 1 -> 2: posts rebuilt as a WITHOUT ROWID table keyed by the random id, every row and column
-    kept. The old table's pages are overwritten as they are freed (``secure_delete``)."""
-    db.execute(POSTS_TABLE.format(name="posts_v2"))
-    columns = ", ".join(_V1_POST_COLUMNS)
-    db.execute(f"INSERT INTO posts_v2 ({columns}) SELECT {columns} FROM posts ORDER BY id")  # noqa: S608
-    db.execute("DROP TABLE posts")
-    db.execute("ALTER TABLE posts_v2 RENAME TO posts")
-    db.execute(POSTS_INDEX)
-
-
-def _reports(db: sqlite3.Connection) -> None:
-    """Schema 2 -> 3: the reports table (nothing else changes)."""
-    db.execute(REPORTS_TABLE)
-
-
-def _walking_network(db: sqlite3.Connection) -> None:
-    """Schema 4 -> 5 (issue 11, walking network): the walk_cells table, empty until `mapaid network build`."""
-    db.execute(WALK_CELLS_TABLE)
-
-
-_V1_POST_COLUMNS = (*POST_COLUMNS[: POST_COLUMNS.index("reply_key")], "token_hash")
-# What brings a database from schema version N to N + 1, each run inside the upgrade's one transaction.
-# 3 -> 4: posts.reply_key (the threads and messages tables come with the schema's CREATE ... IF NOT EXISTS);
-# 4 -> 5: the walk_cells table.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _posts_without_rowid,
-    2: _reports,
-    3: add_reply_key_column,
-    4: _walking_network,
-}
-
-
 _SLICE = 50_000  # rows per executemany: progress is reported between slices
 _CACHE = -262144  # KiB: up to 256 MB of pages per connection
 _BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
@@ -216,48 +184,47 @@ class SQLiteStore(ThreadTables):
             self.db.execute(f"PRAGMA {pragma}")
 
     # -- schema and metadata ---------------------------------------------------------------
+    dialect: Literal["sqlite"] = "sqlite"
+
     def init_schema(self) -> None:
-        """Create the schema, or upgrade an older one (``mapaid init-db``), in one transaction."""
-        found = self._version()
-        if found is not None and found > SCHEMA_VERSION:
-            raise StoreError(self._newer(found))
-        with self.transaction() as db:
-            for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
-                MIGRATIONS[version](db)
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            if found is None:
-                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
-            else:
-                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        """Create the schema, or upgrade an older one (``mapaid init-db``), in one transaction
+        (``mapaid.migrations``)."""
+        found = migrations.upgrade(self)
         if found is not None and found < SCHEMA_VERSION:
             self._forget()  # older copies of the rebuilt table's pages leave the WAL too
 
     def check_schema(self) -> None:
-        """Refuse a database this mapaid cannot use, saying what to run. An older schema is not upgraded
-        behind the operator's back: the upgrade rewrites whole tables, so it is a step of its own."""
-        found = self._version()
-        if found is None:
-            raise StoreError(f"{self.path} is not a mapaid database yet; run `mapaid init-db`")
-        if found > SCHEMA_VERSION:
-            raise StoreError(self._newer(found))
-        if found < SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {found}, this mapaid needs {SCHEMA_VERSION}; run "
-                "`mapaid init-db` to upgrade it (it keeps every post)"
-            )
+        """Refuse a database this mapaid cannot use, saying what to run (``mapaid.migrations.check``)."""
+        migrations.check(self)
 
-    def _version(self) -> int | None:
+    def schema_version(self) -> int | None:
         try:
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
         except sqlite3.DatabaseError:
             row = None
         return None if row is None else int(row[0])
 
-    def _newer(self, found: int) -> str:
-        return f"{self.path} has schema version {found}, from a newer mapaid (this one has {SCHEMA_VERSION})"
+    # What mapaid.migrations needs besides the version: a name for messages, the transaction, the schema.
+    def where(self) -> str:
+        return str(self.path)
+
+    def cache_key(self) -> str:
+        return str(self.path.resolve())
+
+    def schema_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.transaction()
+
+    def create_current(self, conn: sqlite3.Connection) -> None:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+
+    def write_version(self, conn: sqlite3.Connection, version: int, first: bool) -> None:
+        if first:
+            conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
+        else:
+            conn.execute("UPDATE schema_version SET version = ?", (version,))
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -329,7 +296,7 @@ class SQLiteStore(ThreadTables):
         request neither re-reads polygons nor meets a cell nobody asked about before."""
         return _AREAS.get_or_make(
             self._load_area,
-            database=str(self.path.resolve()),
+            database=self.cache_key(),
             districts=self.get_meta("districts_version") or "0",
         )
 
@@ -372,7 +339,7 @@ class SQLiteStore(ThreadTables):
         districts = self.get_meta("districts_version") or "0"
         if version is None or self.get_meta("network_districts") != districts:
             return None
-        return _WALKS.get_or_make(self._load_walks, database=str(self.path.resolve()), network=version)
+        return _WALKS.get_or_make(self._load_walks, database=self.cache_key(), network=version)
 
     def _load_walks(self) -> Distances:
         cursor = self.db.execute("SELECT cell, snap_m, neighbours, decimetres FROM walk_cells ORDER BY cell")

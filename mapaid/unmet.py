@@ -250,7 +250,7 @@ def cached_store_unmet(store: SQLiteStore, today: date, categories: Sequence[str
     same for everyone who asks (mapaid.cache)."""
     return _UNMET.get_or_make(
         lambda: store_unmet(store, today, categories, within_m),
-        database=str(store.path.resolve()),
+        database=store.cache_key(),
         revision=store.revision(),
         day=today,
         categories=tuple(categories),

@@ -190,7 +190,7 @@ def _map_parts(
 
     return _MAPS.get_or_make(
         make,
-        database=str(store.path.resolve()),
+        database=store.cache_key(),
         revision=store.revision(),
         day=today(),
         within=within,

@@ -29,7 +29,7 @@ def _gazetteer_bytes() -> bytes:
     store = get_store()
     return _GAZETTEERS.get_or_make(
         lambda: orjson.dumps(places.gazetteer(store)),
-        database=str(store.path.resolve()),
+        database=store.cache_key(),
         revision=store.revision(),
         districts=store.get_meta("districts_version") or "0",
     )
