@@ -76,13 +76,10 @@ def load_demo(database: str, instance: Path, posts: int, seed: int) -> float:
     instance.mkdir(parents=True, exist_ok=True)
     env = mapaid_env(database, instance)
     start = time.perf_counter()
-    subprocess.run([str(MAPAID), "init-db"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [str(MAPAID), "demo", "--posts", str(posts), "--seed", str(seed)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for args in (["init-db"], ["demo", "--posts", str(posts), "--seed", str(seed)]):
+        done = subprocess.run([str(MAPAID), *args], env=env, check=False, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"mapaid {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
