@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import date
 from itertools import repeat
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import geopandas as gpd
 import h3
@@ -66,28 +67,43 @@ _REVISE = "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'revisi
 
 
 def pool(url: str) -> ConnectionPool[Conn]:
-    """The process's pool for ``url``, opened on first use."""
+    """The process's pool for ``url``, opened on first use (after one plain connection, so a database
+    that is not there fails at once with the server's reason rather than after the pool's wait)."""
     with _POOLS_LOCK:
         found = _POOLS.get(url)
         if found is None:
+            try:
+                psycopg.connect(url, connect_timeout=10).close()
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"cannot connect to the PostgreSQL database {redact(url)}: {_reason(exc, url)}"
+                ) from None
             found = ConnectionPool(
-                url,
-                min_size=1,
-                max_size=POOL_MAX,
-                kwargs={"autocommit": True},
-                open=False,
-                name="mapaid",
+                url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=False, name="mapaid"
             )
             try:
                 found.open(wait=True, timeout=POOL_WAIT_S)
             except PoolTimeout:
                 found.close()
-                raise StoreError(
-                    f"cannot connect to the PostgreSQL database {redact(url)}; is it running, and may "
-                    "this user connect?"
-                ) from None
+                raise StoreError(f"cannot connect to the PostgreSQL database {redact(url)}") from None
             _POOLS[url] = found
         return found
+
+
+def _reason(exc: psycopg.Error, url: str) -> str:
+    """The server's or libpq's reason, its last line, with the URL's password (if any) blanked."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    reason = lines[-1] if lines else type(exc).__name__
+    password = urlsplit(url).password
+    return reason.replace(password, "***") if password else reason
+
+
+def close_pool(url: str) -> None:
+    """Close the process's pool for ``url``, if any (before the database is dropped or renamed)."""
+    with _POOLS_LOCK:
+        found = _POOLS.pop(url, None)
+    if found is not None:
+        found.close()
 
 
 def close_pools() -> None:
@@ -442,16 +458,17 @@ class PostGISStore:
         return self._remove("id = %s", (post_id,)) > 0
 
     def purge_expired(self, today: date) -> int:
-        return self._remove("expires_day < %s", (today,))
+        """Delete posts past their last day; reseals even when none went: housekeeping's daily round is
+        when the day's new posts lose the order in which they came (see the module's docstring)."""
+        return self._remove("expires_day < %s", (today,), always=True)
 
     def purge_fulfilled(self) -> int:
         """Delete fulfilled posts (and their contacts and conversations)."""
         return self._remove("status = 'fulfilled'", ())
 
-    def _remove(self, where: str, params: tuple[Any, ...]) -> int:
+    def _remove(self, where: str, params: tuple[Any, ...], *, always: bool = False) -> int:
         """Delete the posts ``where`` picks with their conversations, reports and now empty cells, then
-        reseal the tables, all in one transaction (a daily purge that removes nothing reseals too: it
-        is housekeeping's chance to put the day's new posts in id order)."""
+        reseal the tables, all in one transaction."""
         with self.transaction() as cur:
             _lock_family(cur)
             cur.execute(f"DELETE FROM posts WHERE {where}", params)
@@ -459,7 +476,8 @@ class PostGISStore:
             cur.execute(
                 "DELETE FROM cells WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.cell = cells.cell)"
             )
-            reseal(cur)
+            if deleted > 0 or always:
+                reseal(cur)
         return int(deleted)
 
     def count(self, *, all_statuses: bool = True) -> int:

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from livesite import browser, live, live_config, live_store  # noqa: F401 - fixtures for every module
+from pgdb import pg_admin, pg_template, pg_url  # noqa: F401 - PostgreSQL databases (tests/pgdb.py)
 
 from mapaid import create_app
 from mapaid.cli import main
