@@ -22,7 +22,8 @@ import pandas as pd
 import shapely
 
 from mapaid.geo import Area, CellInfo
-from mapaid.models import CoarsePosts, FloatArray, IntArray, Submissions
+from mapaid.models import CoarsePosts as CoarsePosts  # the store's type (mapaid.store)
+from mapaid.models import FloatArray, IntArray, Submissions
 
 ID_BYTES = 10  # 80 random bits: unguessable
 TOKEN_BYTES = 24

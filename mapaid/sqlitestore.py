@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
 from itertools import repeat
@@ -24,8 +24,17 @@ import shapely
 from mapaid import migrations
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
-from mapaid.models import CoarsePosts, Status
-from mapaid.store import POST_COLUMNS, SCHEMA_VERSION, SELECT_POSTS, BBox, Days, StoreError
+from mapaid.models import AuditEntry, CoarsePosts, Coordinator, Search, SessionRecord, Status
+from mapaid.store import (
+    PLACE_COLUMNS,
+    POST_COLUMNS,
+    SCHEMA_VERSION,
+    SELECT_POSTS,
+    TALLY_COLUMNS,
+    BBox,
+    Days,
+    StoreError,
+)
 from mapaid.threads import SCHEMA as THREADS_SCHEMA
 from mapaid.threads import ThreadTables, delete_for_posts
 from mapaid.walkpairs import Distances
@@ -182,6 +191,8 @@ class SQLiteStore(ThreadTables):
             f"cache_size = {_CACHE}",
         ):
             self.db.execute(f"PRAGMA {pragma}")
+        # The moderation search's case folding (``moderation_page``): Unicode, where LIKE folds ASCII only.
+        self.db.create_function("mapaid_fold", 1, _fold, deterministic=True)
 
     # -- schema and metadata ---------------------------------------------------------------
     dialect: Literal["sqlite"] = "sqlite"
@@ -198,6 +209,7 @@ class SQLiteStore(ThreadTables):
         migrations.check(self)
 
     def schema_version(self) -> int | None:
+        """The schema version the database holds, None when it is not a mapaid database (yet)."""
         try:
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
         except sqlite3.DatabaseError:
@@ -566,8 +578,268 @@ class SQLiteStore(ThreadTables):
             return int(self.db.execute("SELECT count(*) FROM posts").fetchone()[0])
         return int(self.db.execute("SELECT count(*) FROM posts WHERE status = 'open'").fetchone()[0])
 
+    def open_tally(self, today: date) -> pd.DataFrame:
+        """Open, unexpired posts counted per kind, category, cell and district (``TALLY_COLUMNS``, see
+        ``TALLY_SQL``)."""
+        cursor = self.db.execute(TALLY_SQL, (today.isoformat(),))
+        cursor.row_factory = None
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(TALLY_COLUMNS))
+
+    # -- coordinators (mapaid/accounts.py) -------------------------------------------------
+    def add_coordinator(self, name: str, password_hash: str, created_day: date) -> bool:
+        try:
+            with self.transaction() as db:
+                if db.execute("SELECT 1 FROM coordinators WHERE name = ?", (name,)).fetchone():
+                    raise _NothingToWrite
+                db.execute(
+                    "INSERT INTO coordinators VALUES (?, ?, ?)",
+                    (name, password_hash, created_day.isoformat()),
+                )
+        except _NothingToWrite:
+            return False
+        return True
+
+    def remove_coordinator(self, name: str) -> bool:
+        with self.transaction() as db:
+            db.execute("DELETE FROM sessions WHERE coordinator = ?", (name,))
+            return db.execute("DELETE FROM coordinators WHERE name = ?", (name,)).rowcount > 0
+
+    def set_password_hash(self, name: str, password_hash: str) -> bool:
+        try:
+            with self.transaction() as db:
+                sql = "UPDATE coordinators SET password_hash = ? WHERE name = ?"
+                if not db.execute(sql, (password_hash, name)).rowcount:
+                    raise _NothingToWrite
+                db.execute("DELETE FROM sessions WHERE coordinator = ?", (name,))
+        except _NothingToWrite:
+            return False
+        return True
+
+    def password_hash(self, name: str) -> str | None:
+        row = self.db.execute("SELECT password_hash FROM coordinators WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def coordinators(self) -> list[Coordinator]:
+        rows = self.db.execute("SELECT name, created_day FROM coordinators ORDER BY name").fetchall()
+        return [Coordinator(str(r[0]), str(r[1])) for r in rows]
+
+    def purge_login_failures(self) -> int:
+        return int(self.db.execute("DELETE FROM login_failures").rowcount)
+
+    # -- coordinator logins (mapaid/sessions.py) -------------------------------------------
+    # These skip ``transaction`` on purpose (each is one statement, atomic on its own): a login is not a
+    # change of the data and must not bump the revision that page caches key on.
+    def add_session(self, record: SessionRecord) -> None:
+        self.db.execute(
+            "INSERT INTO sessions (id_hash, coordinator, account, created, seen, ends)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (record.id_hash, record.coordinator, record.account, record.created, record.seen, record.ends),
+        )
+
+    def session(self, id_hash: str) -> tuple[SessionRecord, str | None] | None:
+        row = self.db.execute(
+            "SELECT s.id_hash, s.coordinator, s.account, s.created, s.seen, s.ends, c.password_hash"
+            " FROM sessions AS s LEFT JOIN coordinators AS c ON c.name = s.coordinator WHERE s.id_hash = ?",
+            (id_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        record = SessionRecord(str(row[0]), str(row[1]), str(row[2]), int(row[3]), int(row[4]), int(row[5]))
+        return record, None if row[6] is None else str(row[6])
+
+    def touch_session(self, id_hash: str, seen: int, ends: int) -> None:
+        self.db.execute("UPDATE sessions SET seen = ?, ends = ? WHERE id_hash = ?", (seen, ends, id_hash))
+
+    def end_session(self, id_hash: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+
+    def purge_sessions(self, now: int) -> int:
+        cursor = self.db.execute(
+            "DELETE FROM sessions WHERE ends <= ? OR coordinator NOT IN (SELECT name FROM coordinators)",
+            (int(now),),
+        )
+        return int(cursor.rowcount)
+
+    def session_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM sessions").fetchone()[0])
+
+    # -- reports and moderation (mapaid/reports.py, mapaid/moderation.py) --------------------
+    def add_report(self, post_id: str, reason: str, day: date) -> bool:
+        """One statement, so atomic on its own, and outside ``transaction``: no page depends on reports,
+        so a flood of them cannot flush caches."""
+        iso = day.isoformat()
+        return self.db.execute(_ADD_REPORT, (reason, iso, post_id, iso)).rowcount > 0
+
+    def reports_by_reason(self, post_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        ids = list(post_ids)
+        found: dict[str, dict[str, int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT post_id, reason, sum(count) FROM reports WHERE post_id IN ({marks})"  # noqa: S608
+                " GROUP BY post_id, reason",
+                chunk,
+            ).fetchall()
+            for post_id, reason, count in rows:
+                found.setdefault(str(post_id), {})[str(reason)] = int(count)
+        return found
+
+    def reports_queued(self) -> int:
+        return int(self.db.execute("SELECT count(DISTINCT post_id) FROM reports").fetchone()[0])
+
+    def moderate(
+        self, post_id: str, status: Status | None, entry: AuditEntry, *, resolve_reports: bool
+    ) -> bool:
+        try:
+            with self.transaction() as db:
+                if status is None:
+                    found = db.execute("SELECT count(*) FROM posts WHERE id = ?", (post_id,)).fetchone()[0]
+                else:
+                    sql = "UPDATE posts SET status = ? WHERE id = ?"
+                    found = db.execute(sql, (str(status), post_id)).rowcount
+                if not found:
+                    raise _NothingToWrite
+                if resolve_reports:
+                    db.execute("DELETE FROM reports WHERE post_id = ?", (post_id,))
+                db.execute(
+                    "INSERT INTO audit (at, coordinator, action, post_id) VALUES (?, ?, ?, ?)",
+                    (entry.at, entry.coordinator, entry.action, entry.post_id),
+                )
+        except _NothingToWrite:
+            return False
+        return True
+
+    def audit_trail(self, limit: int = 100, post_id: str | None = None) -> list[AuditEntry]:
+        sql = "SELECT at, coordinator, action, post_id FROM audit"
+        params: list[object] = []
+        if post_id is not None:
+            sql += " WHERE post_id = ?"
+            params.append(post_id)
+        rows = self.db.execute(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit]).fetchall()
+        return [AuditEntry(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    def moderation_page(
+        self, filters: Mapping[str, Sequence[str]], search: Search, limit: int, offset: int
+    ) -> tuple[pd.DataFrame, int]:
+        """Paged in SQL, so a page of a million posts reads a hundred rows. The text search folds case with
+        Python's ``casefold`` (``mapaid_fold``, registered on the connection): SQLite's LIKE folds ASCII
+        letters only, and posts are mostly Cyrillic."""
+        where, params = _moderation_where(filters, search)
+        # Column names are fixed here, never from the request; values are parameters.
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        total = int(self.db.execute("SELECT count(*) FROM posts" + clause, params).fetchone()[0])  # noqa: S608
+        if search.keep is not None and where:
+            clause = f" WHERE ({' AND '.join(where)}) OR id = ?"
+            params = [*params, search.keep]
+        count = "(SELECT coalesce(sum(count), 0) FROM reports WHERE post_id = posts.id)"
+        order = f"{count} DESC, created_day DESC, id" if search.reported else "created_day DESC, id"
+        cursor = self.db.execute(
+            SELECT_POSTS + clause + f" ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
+        )
+        cursor.row_factory = None
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS)), total
+
+    # -- named places (mapaid/places.py) ---------------------------------------------------
+    def place_rows(self) -> list[dict[str, Any]]:
+        try:
+            rows = self.db.execute(f"SELECT {', '.join(PLACE_COLUMNS)} FROM places ORDER BY id").fetchall()  # noqa: S608
+        except sqlite3.OperationalError as exc:  # a database made before places existed, not yet upgraded
+            if _table_missing(exc):
+                return []
+            raise
+        return [dict(r) for r in rows]
+
+    def replace_places(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        columns = PLACE_COLUMNS[1:]
+        with self.transaction() as db:
+            db.execute("DELETE FROM places")
+            db.executemany(
+                f"INSERT INTO places ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608
+                [tuple(row[c] for c in columns) for row in rows],
+            )
+
+    def place_kinds(self) -> dict[str, int]:
+        try:
+            rows = self.db.execute("SELECT kind, count(*) FROM places GROUP BY kind").fetchall()
+        except sqlite3.OperationalError as exc:
+            if _table_missing(exc):
+                return {}
+            raise
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def place_sources(self) -> set[str]:
+        try:
+            return {str(r[0]) for r in self.db.execute("SELECT DISTINCT source FROM places")}
+        except sqlite3.OperationalError as exc:
+            if _table_missing(exc):
+                return set()
+            raise
+
     def close(self) -> None:
         self.db.close()
+
+
+# The unmet-needs tally (``open_tally``). The index posts_cell covers every column and is ordered like the
+# GROUP BY, so SQLite streams it without touching the table or sorting; the unary + keeps the planner from
+# weighing any index on status or expiry against it. District is a function of the cell, so grouping by it
+# splits nothing.
+TALLY_SQL = (
+    "SELECT kind, category, cell, district, count(*) FROM posts"
+    " WHERE +status = 'open' AND +expires_day >= ? GROUP BY cell, kind, category, district"
+)
+
+
+class _NothingToWrite(Exception):
+    """Raised inside ``transaction`` to roll it back when a write finds nothing to change (no revision
+    bump either): the method then answers False."""
+
+
+def _table_missing(exc: sqlite3.OperationalError) -> bool:
+    return "no such table" in str(exc)
+
+
+# One statement, so it is atomic on its own; the SELECT's WHERE keeps SQLite from reading ON CONFLICT as a
+# join's ON, and finds nothing (so nothing is written) unless the post is open and unexpired.
+_ADD_REPORT = (
+    "INSERT INTO reports (post_id, reason, day, count)"
+    " SELECT id, ?, ?, 1 FROM posts WHERE id = ? AND status = 'open' AND expires_day >= ?"
+    " ON CONFLICT (post_id, reason, day) DO UPDATE SET count = count + 1"
+)
+_MODERATION_FILTERS = ("kind", "category", "district", "status")
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) matching ``text`` anywhere, its own ``%`` and ``_`` literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fold(value: str | None) -> str | None:
+    """Unicode case folding for ``mapaid_fold``: SQLite's LIKE folds ASCII letters only."""
+    return None if value is None else value.casefold()
+
+
+def _moderation_where(filters: Mapping[str, Sequence[str]], search: Search) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    for column in _MODERATION_FILTERS:
+        values = list(filters.get(column, ()))
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    if search.cell is not None:
+        where.append("cell = ?")
+        params.append(search.cell)
+    if search.text:
+        where.append(
+            "(mapaid_fold(text) LIKE ? ESCAPE '\\' OR mapaid_fold(coalesce(contact, '')) LIKE ? ESCAPE '\\')"
+        )
+        pattern = like_pattern(search.text.casefold())
+        params.extend([pattern, pattern])
+    if search.reported:
+        where.append("id IN (SELECT post_id FROM reports)")
+    return where, params
 
 
 def owner_only(path: Path) -> None:

@@ -170,20 +170,20 @@ def test_straight_pairs_finds_exactly_the_close_pairs() -> None:
 def test_cache_drops_when_a_post_is_hidden(
     store: SQLiteStore, scene: Scene, today: date, clock: FixedClock
 ) -> None:
-    first = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800)
-    assert cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800) is first
+    first = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=str(store.path))
+    assert cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=str(store.path)) is first
     moderate(store, scene.ids["of"], "hide", "anna", clock.now())
-    again = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800)
+    again = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=str(store.path))
     assert again is not first
     assert again.unmet.sum() == first.unmet.sum() + 2  # the two food needs lost their offer
 
 
 def test_the_tally_reads_the_covering_index_in_order(store: SQLiteStore, today: date) -> None:
     """The million-post figure depends on this plan: no table access, no sort (see bench/bench_unmet.py)."""
-    from mapaid.unmet import _TALLY_SQL
+    from mapaid.sqlitestore import TALLY_SQL
 
     _demo(store, today, 500)
     plan = " ".join(
-        str(row[-1]) for row in store.db.execute("EXPLAIN QUERY PLAN " + _TALLY_SQL, ("2020-01-01",))
+        str(row[-1]) for row in store.db.execute("EXPLAIN QUERY PLAN " + TALLY_SQL, ("2020-01-01",))
     )
     assert "COVERING INDEX posts_cell" in plan and "TEMP B-TREE" not in plan, plan

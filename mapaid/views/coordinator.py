@@ -125,7 +125,9 @@ def _sort_args() -> tuple[str, bool]:
 
 def _numbers(within: int) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
     store = get_store()
-    result = cached_store_unmet(store, today(), settings().categories, within)
+    result = cached_store_unmet(
+        store, today(), settings().categories, within, database=str(settings().database)
+    )
     return (
         district_table(result, store.area(), current_language()),
         cell_table(result),
