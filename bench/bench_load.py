@@ -4,8 +4,9 @@
 half each, cells drawn from those holding posts, walking radius 400, 800 or 1200 m) and 10 % posts (``POST
 /api/v1/posts``; the post limits are raised for the run, since every user comes from 127.0.0.1). Setups:
 SQLite with one server, PostGIS with one server, PostGIS with two servers (one locust user class per server,
-so the users are spread evenly, as a round-robin proxy would, without a proxy's CPU in the way). Each setup
-is run a second time with the same 50 users on ``/health`` only: its ceiling.
+so the users are spread evenly, as a round-robin proxy would, without a proxy's CPU in the way), each server
+warmed by a few requests first. Each setup is run a second time with the same 50 users on ``/health`` only:
+its ceiling.
 
 Databases: 100,000 posts each, prepared once (``mapaid init-db`` + ``mapaid demo``), the size the other
 benchmarks call a city's. What a page costs depends on the posts within a walk of the cell, i.e. on density,
@@ -268,8 +269,20 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def warm(url: str, cells: list[str]) -> None:
+    """A few requests of each kind, one at a time, before the clock starts: a fresh process builds its
+    per-process caches (templates, the base map, cell centres) on its first pages, and 50 users arriving at
+    once would all build them together. Steady state is what is measured."""
+    for cell in cells[:3]:
+        for path in (f"/near/{cell}?within=800", f"/api/v1/posts?cell={cell}&within=800", "/health"):
+            with urllib.request.urlopen(url + path, timeout=60) as response:
+                assert response.status == 200, (path, response.status)
+
+
 def setup(name: str, database: str, instance: Path, n: int, data: Path, pg_pid: int | None) -> dict[str, Run]:
     with servers(database, instance, n) as procs:
+        for url, _ in procs:
+            warm(url, json.loads(data.read_text())["cells"])
         pids = {"servers": [p.pid for _, p in procs], "postgres": [pg_pid] if pg_pid else []}
         hosts = [url for url, _ in procs]
         mixed = run_locust(hosts, "mixed", data, pids, instance)
