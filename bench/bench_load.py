@@ -196,9 +196,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _machine_busy() -> float:
+def _machine_busy() -> tuple[float, float]:
+    """CPU seconds the machine's cores were busy (stolen by the hypervisor included) and stolen."""
     times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+    steal = float(getattr(times, "steal", 0.0))
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0)), steal
 
 
 def run_locust(hosts: list[str], mode: str, data: Path, pids: dict[str, list[int]], out: Path) -> Run:
@@ -235,9 +237,10 @@ def run_locust(hosts: list[str], mode: str, data: Path, pids: dict[str, list[int
     )
     cpu = {party: sum(cpu_seconds(p) for p in ps) - before[party] for party, ps in pids.items()}
     cpu["locust"] = _children_cpu() - locust_before
-    cpu["machine"] = _machine_busy() - busy
+    busy_after = _machine_busy()
+    cpu["machine"], cpu["steal"] = busy_after[0] - busy[0], busy_after[1] - busy[1]
     cpu["wall"] = time.monotonic() - start  # locust's start and stop included, hence a little over DURATION
-    cpu["others"] = cpu["machine"] - cpu["locust"] - sum(cpu[p] for p in pids)
+    cpu["others"] = cpu["machine"] - cpu["steal"] - cpu["locust"] - sum(cpu[p] for p in pids)
     cpu["available"] = cpu["wall"] * (psutil.cpu_count() or 1)
     try:
         stats = summarise(json.loads(done.stdout))
@@ -259,8 +262,9 @@ def show(label: str, run: Run) -> None:
     cpu = run.cpu
     print(
         f"    {label:<7} CPU s over the run: servers {cpu['servers']:.1f}, PostgreSQL {cpu['postgres']:.1f},"
-        f" locust {cpu['locust']:.1f}, everything else {cpu['others']:.1f}"
-        f" (machine busy {cpu['machine']:.1f} of {cpu['available']:.1f} in {cpu['wall']:.1f} s);"
+        f" locust {cpu['locust']:.1f}, everything else {cpu['others']:.1f}, stolen by the host"
+        f" {cpu['steal']:.1f} (machine busy {cpu['machine']:.1f} of {cpu['available']:.1f}"
+        f" in {cpu['wall']:.1f} s);"
         f" {run.per_server_cpu():.1f} requests per server-CPU-second"
     )
 
@@ -293,6 +297,7 @@ def setup(name: str, database: str, instance: Path, n: int, data: Path, pg_pid: 
     ratio = mixed.rps / ceiling.rps
     print(
         f"    mixed / /health requests/s: {ratio:.2f} (target >= 0.33: {verdict(ratio >= 1 / 3)});"
+        f" per server-CPU-second {mixed.per_server_cpu() / ceiling.per_server_cpu():.2f};"
         f" errors {mixed.errors + ceiling.errors} (target 0: {verdict(mixed.errors + ceiling.errors == 0)})"
     )
     return {"mixed": mixed, "health": ceiling}

@@ -102,5 +102,11 @@ def postmaster_pid(folder: Path) -> int:
 
 
 def load_average() -> str:
+    """The load average and, where the kernel keeps it, the share of the last minute in which some task
+    waited for a CPU: how quiet the machine was."""
     one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+    waited = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
+        waited = f", CPU pressure {float(some[2].split('=')[1]):.0f} % (last minute)"
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores{waited}"
