@@ -335,10 +335,35 @@ def main() -> None:
             f" = {two.per_server_cpu() / one.per_server_cpu():.2f}x; server CPU used:"
             f" {two.cpu['servers']:.1f} s / {one.cpu['servers']:.1f} s of {DURATION} s"
         )
+        print(f"    {bound(one, 1)}\n    {bound(two, 2)}")
+        print(
+            "    projected 2 / 1 on this machine with nothing else running:"
+            f" {quiet(two, 2) / quiet(one, 1):.2f}x"
+        )
         for name, runs in results.items():
             print(
                 f"  {name:<20} mixed {runs['mixed'].rps:7.1f} req/s, /health {runs['health'].rps:7.1f} req/s"
             )
+
+
+def quiet(run: Run, servers: int) -> float:
+    """Requests/s this setup could reach on this machine with nothing else running, from the CPU one
+    request cost in the run (servers, PostgreSQL, locust): all cores busy with our parties, or each
+    server at one core (one process runs Python on one core at a time), whichever comes first. A
+    projection from measured costs, not a measurement."""
+    n = run.stats["all"].requests
+    each = (run.cpu["servers"] + run.cpu["postgres"] + run.cpu["locust"]) / n
+    return min((psutil.cpu_count() or 1) / each, servers / (run.cpu["servers"] / n))
+
+
+def bound(run: Run, servers: int) -> str:
+    n = run.stats["all"].requests
+    ms = {party: 1000 * run.cpu[party] / n for party in ("servers", "postgres", "locust")}
+    return (
+        f"{servers} server(s): CPU per request {ms['servers']:.1f} ms servers + {ms['postgres']:.1f} ms"
+        f" PostgreSQL + {ms['locust']:.1f} ms locust;"
+        f" with the machine to itself: {quiet(run, servers):.0f} req/s"
+    )
 
 
 if __name__ == "__main__":
