@@ -24,7 +24,8 @@ import shapely
 from mapaid import migrations
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
-from mapaid.models import AuditEntry, CoarsePosts, Coordinator, Search, SessionRecord, Status
+from mapaid.models import AuditEntry, Coordinator, Search, SessionRecord, Status
+from mapaid.privacy import CoarsePosts
 from mapaid.store import (
     PLACE_COLUMNS,
     POST_COLUMNS,
@@ -220,9 +221,6 @@ class SQLiteStore(ThreadTables):
     def where(self) -> str:
         return str(self.path)
 
-    def cache_key(self) -> str:
-        return str(self.path.resolve())
-
     def schema_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return self.transaction()
 
@@ -308,7 +306,7 @@ class SQLiteStore(ThreadTables):
         request neither re-reads polygons nor meets a cell nobody asked about before."""
         return _AREAS.get_or_make(
             self._load_area,
-            database=self.cache_key(),
+            database=str(self.path.resolve()),
             districts=self.get_meta("districts_version") or "0",
         )
 
@@ -351,7 +349,7 @@ class SQLiteStore(ThreadTables):
         districts = self.get_meta("districts_version") or "0"
         if version is None or self.get_meta("network_districts") != districts:
             return None
-        return _WALKS.get_or_make(self._load_walks, database=self.cache_key(), network=version)
+        return _WALKS.get_or_make(self._load_walks, database=str(self.path.resolve()), network=version)
 
     def _load_walks(self) -> Distances:
         cursor = self.db.execute("SELECT cell, snap_m, neighbours, decimetres FROM walk_cells ORDER BY cell")

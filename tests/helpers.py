@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 HEADER = ("lat", "lon", "kind", "category", "text", "expires", "contact")
 
@@ -45,3 +47,39 @@ def database_bytes(db: Path) -> bytes:
         for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))
         if p.exists()
     )
+
+
+def batch_in_cell(store: Any, ids: list[str], cell: int, today: date) -> Any:
+    """Posts with chosen ``ids`` (one in ``cell`` each), made by the privacy step itself (``coarsen``,
+    ``to_posts``): the store takes nothing else. Only the ids are chosen (``new_ids`` is patched for the
+    call), so a test can make a batch that breaks a constraint, such as an id the store holds already."""
+    from unittest import mock
+
+    import numpy as np
+
+    from mapaid import privacy
+    from mapaid.models import Submissions
+
+    n = len(ids)
+    subs = Submissions(
+        kind=["offer"] * n,
+        category=["food"] * n,
+        text=["x"] * n,
+        contact=[None] * n,
+        expires_days=[4] * n,
+        lat=np.full(n, np.nan),
+        lon=np.full(n, np.nan),
+        cell=np.full(n, cell, dtype=np.int64),
+        source_line=list(range(n)),
+    )
+    area = store.area()
+    coarse = privacy.coarsen(subs.lat, subs.lon, subs.cell, area, h3_resolution(cell))
+    with mock.patch.object(privacy, "new_ids", lambda count: list(ids[:count])):
+        posts, _ = privacy.to_posts(subs, coarse, area, b"test secret", today, with_tokens=False)
+    return posts
+
+
+def h3_resolution(cell: int) -> int:
+    import h3.api.basic_int as h3
+
+    return int(h3.get_resolution(cell))

@@ -78,7 +78,6 @@ def pg_template(pg_admin: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "MAPAID_SECRET_KEY": "test-secret-not-for-production",
         "MAPAID_INSTANCE": str(instance),
         "MAPAID_CELL_RES": "9",
-        "MAPAID_PLACES": " ",  # TEMPORARY until i12-sqlite lands: places.add still writes SQLite SQL
     }
     result = CliRunner().invoke(main, ["init-db"], env=env)
     assert result.exit_code == 0, result.output

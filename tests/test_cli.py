@@ -13,15 +13,14 @@ from datetime import date
 from pathlib import Path
 
 import click
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import Cli
+from helpers import batch_in_cell
 
 from mapaid.cli import main
 from mapaid.config import SETTINGS
 from mapaid.demo import CHATS_2020
-from mapaid.models import CoarsePosts
 from mapaid.sqlitestore import SQLiteStore
 from mapaid.store import SCHEMA_VERSION
 
@@ -125,20 +124,7 @@ def test_a_failing_write_leaves_the_store_as_it_was(cli: Cli, store: SQLiteStore
     assert cli("demo", "--posts", "10").exit_code == 0
     before = (store.count(), store.revision())
     existing = store.db.execute("SELECT id, cell FROM posts LIMIT 1").fetchone()
-    batch = CoarsePosts(
-        id=["a" * 20, existing["id"]],
-        kind=["offer", "need"],
-        category=["food", "food"],
-        text=["x", "y"],
-        contact=[None, None],
-        cell=np.array([existing["cell"]] * 2, dtype=np.int64),
-        district=["centralny"] * 2,
-        created_day=date(2026, 11, 27),
-        expires_day=[date(2026, 12, 1)] * 2,
-        token_hash=[None, None],
-        lon=np.array([27.5, 27.5]),
-        lat=np.array([53.9, 53.9]),
-    )
+    batch = batch_in_cell(store, ["a" * 20, existing["id"]], int(existing["cell"]), date(2026, 11, 27))
     with pytest.raises(sqlite3.IntegrityError):
         store.add(batch)
     assert (store.count(), store.revision()) == before
@@ -205,20 +191,8 @@ def test_a_big_batch_rebuilds_the_indexes_and_a_failed_one_keeps_them(
     assert "posts_cell" in plan
     existing = store.db.execute("SELECT id, cell FROM posts LIMIT 1").fetchone()
     n = 60
-    batch = CoarsePosts(
-        id=[f"{i:020x}" for i in range(n - 1)] + [existing["id"]],
-        kind=["offer"] * n,
-        category=["food"] * n,
-        text=["x"] * n,
-        contact=[None] * n,
-        cell=np.array([existing["cell"]] * n, dtype=np.int64),
-        district=["centralny"] * n,
-        created_day=date(2026, 11, 27),
-        expires_day=[date(2026, 12, 1)] * n,
-        token_hash=[None] * n,
-        lon=np.full(n, 27.5),
-        lat=np.full(n, 53.9),
-    )
+    ids = [f"{i:020x}" for i in range(n - 1)] + [existing["id"]]
+    batch = batch_in_cell(store, ids, int(existing["cell"]), date(2026, 11, 27))
     with pytest.raises(sqlite3.IntegrityError):
         store.add(batch)
     assert indexes() == before and store.count() == 50

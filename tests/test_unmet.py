@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import h3.api.basic_int as h3
@@ -170,10 +171,11 @@ def test_straight_pairs_finds_exactly_the_close_pairs() -> None:
 def test_cache_drops_when_a_post_is_hidden(
     store: SQLiteStore, scene: Scene, today: date, clock: FixedClock
 ) -> None:
-    first = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=str(store.path))
-    assert cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=str(store.path)) is first
+    database = uuid.uuid4().hex  # names this test's store in the process-wide cache, whatever the backend
+    first = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=database)
+    assert cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=database) is first
     moderate(store, scene.ids["of"], "hide", "anna", clock.now())
-    again = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=str(store.path))
+    again = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=database)
     assert again is not first
     assert again.unmet.sum() == first.unmet.sum() + 2  # the two food needs lost their offer
 

@@ -192,7 +192,7 @@ def _map_parts(
 
     return _MAPS.get_or_make(
         make,
-        database=store.cache_key(),
+        database=str(settings().database),
         revision=store.revision(),
         day=today(),
         within=within,
