@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DEMO_POSTS ?= 2000
 
-.PHONY: run test lint types bench install install-test browser spreadsheet gdal proxy clean translations pygeoapi-peer
+.PHONY: run test lint types bench load install install-test browser spreadsheet gdal proxy clean translations pygeoapi-peer
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -73,8 +73,17 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) install --quiet -e '.[bench]' || echo "pandana did not install: bench_network reports it and goes on"
 	touch $@
 
-bench: install-test $(VENV)/.installed-bench pygeoapi-peer
+$(VENV)/.installed-load: $(VENV)/.installed-test
+	$(PIP) install --quiet -e '.[load]'
+	touch $@
+
+# bench_stores and bench_load start their own PostgreSQL (scripts/pgcluster installs Debian's packages).
+bench: install-test $(VENV)/.installed-bench $(VENV)/.installed-load pygeoapi-peer
 	$(PY) -m bench
+
+# The locust load test alone (about 8 minutes; `make bench` runs it too).
+load: install-test $(VENV)/.installed-load
+	$(PY) -m bench bench_load
 
 # The peer of bench/bench_ogcapi.py: pygeoapi in a venv of its own, on Debian's python3.11 (its sqlite3
 # may load extensions, which pygeoapi's GeoPackage provider needs) with Debian's SpatiaLite.
