@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from mapaid import loginguard, sessions
 from mapaid.loginguard import LoginGuard, Refusal
 from mapaid.models import Coordinator
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 MAX_FAILURES = loginguard.MAX_PAIR_FAILURES  # failed logins of one client on one account ...
 WINDOW_S = loginguard.WINDOW_S  # ... per minute
@@ -56,35 +56,27 @@ def check_password(password: str) -> str:
     return password
 
 
-def add(store: SQLiteStore, name: str, password: str, today: date) -> None:
+def add(store: Store, name: str, password: str, today: date) -> None:
     check_name(name)
     digest = _hasher.hash(check_password(password))
-    with store.transaction() as db:
-        if db.execute("SELECT 1 FROM coordinators WHERE name = ?", (name,)).fetchone():
-            raise AccountError(f"coordinator {name!r} exists already")
-        db.execute("INSERT INTO coordinators VALUES (?, ?, ?)", (name, digest, today.isoformat()))
+    if not store.add_coordinator(name, digest, today):
+        raise AccountError(f"coordinator {name!r} exists already")
 
 
-def remove(store: SQLiteStore, name: str) -> bool:
+def remove(store: Store, name: str) -> bool:
     """Remove the account and end its logins, in one transaction."""
-    with store.transaction() as db:
-        sessions.end_all(db, name)
-        return db.execute("DELETE FROM coordinators WHERE name = ?", (name,)).rowcount > 0
+    return store.remove_coordinator(name)
 
 
-def set_password(store: SQLiteStore, name: str, password: str) -> None:
+def set_password(store: Store, name: str, password: str) -> None:
     """Give ``name`` a new password and end every login made with the old one, in one transaction."""
     digest = _hasher.hash(check_password(password))
-    with store.transaction() as db:
-        changed = db.execute("UPDATE coordinators SET password_hash = ? WHERE name = ?", (digest, name))
-        if not changed.rowcount:
-            raise AccountError(f"no coordinator called {name!r}; see `mapaid coordinator list`")
-        sessions.end_all(db, name)
+    if not store.set_password_hash(name, digest):
+        raise AccountError(f"no coordinator called {name!r}; see `mapaid coordinator list`")
 
 
-def list_all(store: SQLiteStore) -> list[Coordinator]:
-    rows = store.db.execute("SELECT name, created_day FROM coordinators ORDER BY name").fetchall()
-    return [Coordinator(str(r[0]), str(r[1])) for r in rows]
+def list_all(store: Store) -> list[Coordinator]:
+    return store.coordinators()
 
 
 class Throttled(Exception):
@@ -112,16 +104,16 @@ def hashing_slot(wait: float = SLOT_WAIT_S) -> Iterator[None]:
         _SLOT.release()
 
 
-def _verify(store: SQLiteStore, name: str, password: str) -> bool:
-    row = store.db.execute("SELECT password_hash FROM coordinators WHERE name = ?", (name,)).fetchone()
+def _verify(store: Store, name: str, password: str) -> bool:
+    digest = store.password_hash(name)
     try:
-        return bool(_hasher.verify(row[0] if row else _DUMMY, password)) and row is not None
+        return bool(_hasher.verify(digest or _DUMMY, password)) and digest is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
 def authenticate(
-    store: SQLiteStore,
+    store: Store,
     name: str,
     password: str,
     now: float,
@@ -148,12 +140,12 @@ def authenticate(
     return ok
 
 
-def purge_stale(store: SQLiteStore, now: float, guard: LoginGuard | None = None) -> int:
+def purge_stale(store: Store, now: float, guard: LoginGuard | None = None) -> int:
     """Housekeeping, to run daily (and whenever convenient): deletes logins that ran out or lost their
     account, and any failed-login rows an older mapaid left in ``login_failures`` (this one keeps
     failures in memory only); with ``guard``, drops its finished windows too. Returns the rows deleted."""
     deleted = sessions.purge(store, now)
-    deleted += int(store.db.execute("DELETE FROM login_failures").rowcount)
+    deleted += store.purge_login_failures()
     if guard is not None:
         guard.prune(now)
     return deleted

@@ -24,7 +24,7 @@ from mapaid.geo import choose_metric_crs
 from mapaid.importer import read_any
 from mapaid.intake import IntakeError
 from mapaid.pipeline import Ingested, ingest
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 PROGRESS_FROM = 10_000  # rows; smaller imports finish before a bar would help
 
@@ -51,10 +51,10 @@ def init_db() -> None:
         if settings.places and not places.count(store):
             for path in settings.places:
                 click.echo(load_file(store, path))
-    click.echo(f"database ready: {settings.database}")
+    click.echo(f"database ready: {settings.database_shown}")
 
 
-def _load_districts(store: SQLiteStore, path: Path, name_field: str | None) -> None:
+def _load_districts(store: Store, path: Path, name_field: str | None) -> None:
     frame = read_districts(path, name_field)
     crs = choose_metric_crs(frame.total_bounds)
     store.replace_districts(frame, int(crs.to_epsg() or 0))
@@ -110,7 +110,7 @@ def demo(n: int, seed: int, if_empty: bool) -> None:
 
 
 def _ingest(
-    store: SQLiteStore,
+    store: Store,
     settings: Settings,
     frame: pd.DataFrame,
     where: Sequence[str],

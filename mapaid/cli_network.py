@@ -19,7 +19,7 @@ from tqdm import tqdm
 from mapaid.cli_support import check_res, cli_settings, cli_store, today
 from mapaid.network import LIMIT_M, SNAP_MAX_M, cell_distances
 from mapaid.osmgraph import NetworkError, build_graph
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 
 def _sha256(path: Path) -> str:
@@ -30,7 +30,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _built_from(store: SQLiteStore, sha256: str, res: int) -> bool:
+def _built_from(store: Store, sha256: str, res: int) -> bool:
     return (
         store.walks() is not None
         and store.get_meta("network_sha256") == sha256

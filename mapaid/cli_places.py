@@ -11,12 +11,12 @@ from tqdm import tqdm
 
 from mapaid import placeload, places
 from mapaid.cli_support import cli_store
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 PROGRESS_FROM = 2_000_000  # bytes; smaller files load before a bar would help
 
 
-def load_file(store: SQLiteStore, path: Path, fmt: str | None = None, progress: bool | None = None) -> str:
+def load_file(store: Store, path: Path, fmt: str | None = None, progress: bool | None = None) -> str:
     """Read, clip and store the places in ``path``; returns a line saying what was loaded."""
     if not store.has_districts():
         raise click.ClickException("load the districts first (`mapaid init-db`): places are clipped to them")

@@ -17,8 +17,7 @@ from mapaid.config import ConfigError, Settings, load_settings
 from mapaid.districts import DistrictError
 from mapaid.intake import Rules
 from mapaid.queryargs import BadArgument
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import StoreError, open_store
+from mapaid.store import Store, StoreError, open_store
 
 
 def cli_clock() -> clock.Clock:
@@ -47,7 +46,7 @@ def cli_settings() -> Settings:
 
 
 @contextmanager
-def cli_store(create: bool = False) -> Iterator[SQLiteStore]:
+def cli_store(create: bool = False) -> Iterator[Store]:
     """The configured store, closed afterwards; store and district errors become one-line messages."""
     try:
         store = open_store(cli_settings().database, create=create)
@@ -66,7 +65,7 @@ def cli_rules(settings: Settings) -> Rules:
     return Rules.from_settings(settings, today())
 
 
-def check_res(store: SQLiteStore, settings: Settings) -> None:
+def check_res(store: Store, settings: Settings) -> None:
     """Refuse to mix H3 resolutions: cells of another resolution would not match the stored ones."""
     stored = store.get_meta("cell_res")
     if stored is not None and int(stored) != settings.cell_res:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mapaid import dburl
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The project runs from its checkout (``pip install -e .``), so shipped data lives beside the package.
 SHIPPED_GEODATA = PACKAGE_DIR.parent / "geodata"
@@ -63,7 +65,8 @@ SETTINGS: tuple[Setting, ...] = (
         "MAPAID_DATABASE",
         "DATABASE",
         "<instance>/mapaid.sqlite3",
-        "Path of the SQLite database file.",
+        "The database: a SQLite file's path (or `sqlite:///PATH`), or a PostGIS database's "
+        "`postgresql://user:password@host/dbname` URL (docs/deploy.md). Other kinds are refused.",
     ),
     Setting(
         "MAPAID_SECRET_KEY",
@@ -202,7 +205,7 @@ class Settings:
 
     The rate limits stay text here ("" for the shipped default): mapaid.limits checks and applies them."""
 
-    database: Path
+    database: str  # a SQLite path or a postgresql:// URL (mapaid.dburl); show it as ``database_shown``
     instance_dir: Path
     secret_key: str
     cell_res: int
@@ -225,6 +228,11 @@ class Settings:
     reply_max_messages: int = 50
     reply_max_threads: int = 100
     csv_bom: bool = True
+
+    @property
+    def database_shown(self) -> str:
+        """The database setting fit for output and logs: a URL's password replaced by ``***``."""
+        return dburl.redact(self.database)
 
 
 SecretLoader = Callable[[Path], str]
@@ -286,7 +294,11 @@ def environ_overrides(environ: Mapping[str, str] | None = None) -> dict[str, obj
 def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None = None) -> Settings:
     """Turn raw overrides into checked settings; the secret is loaded (or made) only when missing."""
     instance = Path(str(overrides.get("INSTANCE_DIR", "instance")))
-    database = Path(str(overrides.get("DATABASE", instance / "mapaid.sqlite3")))
+    database = str(overrides.get("DATABASE", instance / "mapaid.sqlite3"))
+    try:
+        dburl.parse(database)
+    except dburl.DatabaseSettingError as exc:
+        raise ConfigError(str(exc)) from None
     secret = overrides.get("SECRET_KEY")
     if not secret:
         loader = secret_loader or default_secret_loader

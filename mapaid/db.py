@@ -10,8 +10,7 @@ from flask import Flask, current_app, g
 from mapaid.clock import Clock
 from mapaid.config import Settings
 from mapaid.intake import Rules
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 
 def settings() -> Settings:
@@ -19,10 +18,10 @@ def settings() -> Settings:
     return value
 
 
-def get_store() -> SQLiteStore:
+def get_store() -> Store:
     if "store" not in g:
         g.store = open_store(settings().database)
-    store: SQLiteStore = g.store
+    store: Store = g.store
     return store
 
 

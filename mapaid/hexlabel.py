@@ -11,7 +11,7 @@ from flask_babel import gettext
 
 from mapaid import places
 from mapaid.geo import Area
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 
 def hexagon_district(area: Area, cell: int, lang: str) -> str:
@@ -20,7 +20,7 @@ def hexagon_district(area: Area, cell: int, lang: str) -> str:
     return area.by_slug[area.slugs[int(code[0])]].name(lang) if code[0] >= 0 else ""
 
 
-def hexagon_label(store: SQLiteStore, cell: int, lang: str) -> str:
+def hexagon_label(store: Store, cell: int, lang: str) -> str:
     """ "A hexagon in Tsentralny District, near Kastryčnickaja" in the request's language (without the
     place when none is named close to the hexagon's centre)."""
     district = hexagon_district(store.area(), cell, lang)

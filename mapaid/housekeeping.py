@@ -18,8 +18,7 @@ from pathlib import Path
 from mapaid import accounts
 from mapaid.clock import Clock
 from mapaid.loginguard import LoginGuard
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 log = logging.getLogger("mapaid.housekeeping")
 AFTER_MIDNIGHT = timedelta(minutes=1)
@@ -33,7 +32,7 @@ class Purged:
     stale_logins: int
 
 
-def run_once(store: SQLiteStore, clock: Clock, guard: LoginGuard | None = None) -> Purged:
+def run_once(store: Store, clock: Clock, guard: LoginGuard | None = None) -> Purged:
     """One round: expired posts (past their last UTC day), fulfilled posts, and stale login records
     (ended coordinator sessions; with ``guard``, the app's finished login-throttle windows)."""
     return Purged(
@@ -52,7 +51,7 @@ def next_run(now: datetime) -> datetime:
 class Housekeeper(threading.Thread):
     """Runs ``run_once`` on its own connection to ``database`` at start and then daily, until ``stop``."""
 
-    def __init__(self, database: Path, clock: Clock, guard: LoginGuard | None = None) -> None:
+    def __init__(self, database: str | Path, clock: Clock, guard: LoginGuard | None = None) -> None:
         super().__init__(name="mapaid-housekeeping", daemon=True)
         self.database = database
         self.clock = clock

@@ -1,8 +1,8 @@
 """Small value types shared by the steps of the data flow.
 
-The split between ``Submission`` (holds an exact point, never leaves intake and privacy) and ``CoarsePosts``
-(what the store accepts) is the type-level half of the privacy guarantee: ``Store.add`` takes only
-``CoarsePosts``, which has no field that could carry an exact coordinate.
+``Submissions`` hold exact points and never leave intake and privacy. What the store accepts is
+``privacy.CoarsePosts``, which has no field that could carry an exact coordinate and which only the privacy
+step can make (it lives and is sealed there): the type-level half of the privacy guarantee.
 """
 
 from __future__ import annotations
@@ -55,34 +55,6 @@ class Submissions:
 
     def __len__(self) -> int:
         return len(self.kind)
-
-
-@dataclass(frozen=True)
-class CoarsePosts:
-    """New posts after the privacy step: everything the store may hold, nothing more.
-
-    ``lon``/``lat`` are the *display* position, a function of (cell, district, id, server secret) only.
-    """
-
-    id: list[str]
-    kind: list[str]
-    category: list[str]
-    text: list[str]
-    contact: list[str | None]
-    cell: IntArray
-    district: list[str]
-    created_day: date | list[date]  # one day for all (a post, an import), or one per post (a round trip)
-    expires_day: list[date]
-    token_hash: list[str | None]
-    lon: FloatArray
-    lat: FloatArray
-    # Public keys for private replies (docs/replies.md), one per post or None where a post takes no
-    # replies; None for the whole batch (imports, the demo) when no post has one.
-    reply_key: list[str | None] | None = None
-    status: list[str] | None = None  # None: all open
-
-    def __len__(self) -> int:
-        return len(self.id)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import pandas as pd
 
 from mapaid.intake import IntakeError, Problem, Rules, validate_frame
 from mapaid.messages import N_, Message
-from mapaid.models import CoarsePosts, Submissions
-from mapaid.privacy import Coarse, coarsen, to_posts
+from mapaid.models import Submissions
+from mapaid.privacy import Coarse, CoarsePosts, coarsen, to_posts
 from mapaid.store import Store
 
 CHUNK = 50_000

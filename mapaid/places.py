@@ -1,4 +1,4 @@
-"""Named places (streets, squares, stops, metro stations, schools, shops, parks) on the store's connection.
+"""Named places (streets, squares, stops, metro stations, schools, shops, parks), kept by the store.
 
 Places are public data an operator loads (``mapaid places load``); nothing a resident types is ever stored
 or sent here. The page downloads the whole gazetteer once (``gazetteer``: the same bytes for everyone) and
@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import math
 import re
-import sqlite3
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import shapely
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 LANGS = ("be", "ru", "en")
 # Kinds in the order results are preferred when they match equally well.
@@ -101,7 +100,7 @@ def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 6_371_000.0 * math.hypot(x, math.radians(lat2 - lat1))
 
 
-def _row_place(row: sqlite3.Row) -> Place:
+def _row_place(row: Mapping[str, Any]) -> Place:
     names = {lang: row[f"name_{lang}"] for lang in LANGS if row[f"name_{lang}"]}
     line = (
         [(float(x), float(y)) for x, y in np.frombuffer(row["line"], "<f8").reshape(-1, 2)]
@@ -152,32 +151,16 @@ def merged(places: Iterable[Place]) -> list[Place]:
     return kept
 
 
-def _table_missing(exc: sqlite3.OperationalError) -> bool:
-    return "no such table" in str(exc)
+def all_places(store: Store) -> list[Place]:
+    return [_row_place(r) for r in store.place_rows()]
 
 
-def all_places(store: SQLiteStore) -> list[Place]:
-    try:
-        rows = store.db.execute("SELECT * FROM places ORDER BY id").fetchall()
-    except sqlite3.OperationalError as exc:  # a database made before places existed, not yet upgraded
-        if _table_missing(exc):
-            return []
-        raise
-    return [_row_place(r) for r in rows]
-
-
-def count(store: SQLiteStore) -> dict[str, int]:
+def count(store: Store) -> dict[str, int]:
     """Places per kind."""
-    try:
-        rows = store.db.execute("SELECT kind, count(*) FROM places GROUP BY kind").fetchall()
-    except sqlite3.OperationalError as exc:
-        if _table_missing(exc):
-            return {}
-        raise
-    return {str(r[0]): int(r[1]) for r in rows}
+    return store.place_kinds()
 
 
-def inside(store: SQLiteStore, places: Sequence[Place]) -> list[Place]:
+def inside(store: Store, places: Sequence[Place]) -> list[Place]:
     """The places that lie in the served area (a street: any point of its line)."""
     area = store.area()
     kept = []
@@ -201,7 +184,7 @@ def _middle(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     return min(points, key=lambda p: (p[0] - mx) ** 2 + (p[1] - my) ** 2)
 
 
-def _districts(store: SQLiteStore, places: Sequence[Place]) -> list[str | None]:
+def _districts(store: Store, places: Sequence[Place]) -> list[str | None]:
     area = store.area()
     lon = np.array([p.lon for p in places], dtype=float)
     lat = np.array([p.lat for p in places], dtype=float)
@@ -212,68 +195,49 @@ def _districts(store: SQLiteStore, places: Sequence[Place]) -> list[str | None]:
     return found
 
 
-def add(store: SQLiteStore, places: Sequence[Place]) -> int:
+def add(store: Store, places: Sequence[Place]) -> int:
     """Store ``places`` (clipped with ``inside``) merged with those stored before; returns how many
     places the table holds afterwards. All or nothing."""
     kept = merged([*all_places(store), *places])
     districts = _districts(store, kept) if kept else []
-    with store.transaction() as db:
-        db.execute("DELETE FROM places")
-        db.executemany(
-            "INSERT INTO places (kind, name, name_be, name_ru, name_en, alt, district, lon, lat, line,"
-            " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_row(p, d) for p, d in zip(kept, districts, strict=True)],
-        )
+    store.replace_places([_row(p, d) for p, d in zip(kept, districts, strict=True)])
     return len(kept)
 
 
-def _row(place: Place, district: str | None) -> tuple[Any, ...]:
+def _row(place: Place, district: str | None) -> dict[str, Any]:
+    """A place as the store keeps it (``PLACE_COLUMNS`` without ``id``); a street's line as little-endian
+    float64 lon, lat pairs, at most 40 points."""
     line = np.asarray(place.line[:40], dtype="<f8").tobytes() if place.line else None
-    return (
-        place.kind,
-        place.name,
-        *(place.names.get(lang) for lang in LANGS),
-        "|".join(place.alt),
-        district,
-        place.lon,
-        place.lat,
-        line,
-        place.source,
-    )
+    return {
+        "kind": place.kind,
+        "name": place.name,
+        **{f"name_{lang}": place.names.get(lang) for lang in LANGS},
+        "alt": "|".join(place.alt),
+        "district": district,
+        "lon": place.lon,
+        "lat": place.lat,
+        "line": line,
+        "source": place.source,
+    }
 
 
-def clear(store: SQLiteStore) -> None:
-    with store.transaction() as db:
-        db.execute("DELETE FROM places")
+def clear(store: Store) -> None:
+    store.replace_places([])
 
 
-def sources(store: SQLiteStore) -> set[str]:
+def sources(store: Store) -> set[str]:
     """Where the stored places come from (``osm``, ``metro4all``, ``list``): the credits a page owes."""
-    try:
-        return {str(r[0]) for r in store.db.execute("SELECT DISTINCT source FROM places")}
-    except sqlite3.OperationalError as exc:
-        if _table_missing(exc):
-            return set()
-        raise
+    return store.place_sources()
 
 
-def gazetteer(store: SQLiteStore) -> dict[str, Any]:
+def gazetteer(store: Store) -> dict[str, Any]:
     """The whole gazetteer in the compact form the page searches: kinds and districts once, then per
     place ``[kind, district, lon, lat, be, ru, en, other names]`` with coordinates to 4 decimals (~10 m)
     and a translation left empty when it equals the Belarusian name. Mostly the same for everyone."""
     districts = store.area().by_slug
     slugs = list(districts)
     rows = []
-    try:
-        found = store.db.execute(
-            "SELECT kind, district, lon, lat, name, name_be, name_ru, name_en, alt FROM places"
-            " ORDER BY kind, name"
-        ).fetchall()
-    except sqlite3.OperationalError as exc:
-        if not _table_missing(exc):
-            raise
-        found = []
-    for r in found:
+    for r in sorted(store.place_rows(), key=lambda r: (r["kind"], r["name"])):
         be = r["name_be"] or r["name"]
         ru = r["name_ru"] if r["name_ru"] and r["name_ru"] != be else ""
         en = r["name_en"] if r["name_en"] and r["name_en"] != be else ""
@@ -298,7 +262,7 @@ def display_name(place: Place, lang: str) -> str:
     return place.name
 
 
-def nearest(store: SQLiteStore, lon: float, lat: float, lang: str, *, within_m: float = 600.0) -> str | None:
+def nearest(store: Store, lon: float, lat: float, lang: str, *, within_m: float = 600.0) -> str | None:
     """The name, in ``lang``, of the named place nearest to (lon, lat) within ``within_m`` metres, for
     naming a hexagon by its centre ("near Kastrychnitskaya"). Metro stations, squares and streets are
     preferred to shops and stops a little closer (they are what people say), and a street is measured

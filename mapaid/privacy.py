@@ -5,6 +5,11 @@ secret. The district is chosen per *cell* (by its centre), not per point, so two
 cell are alike in every stored and published field but their id and text (DESIGN.md, invariant 2). The
 displayed position is drawn inside cell ∩ district by a keyed hash of the id: repeating a post from the same
 home draws new ids, never fresh noise around the true point, so averaging reveals only the cell (invariant 3).
+
+What leaves here for the store is ``CoarsePosts``, and nothing else can make one: its constructor wants
+this module's private seal (``_SEAL``). Building one anywhere else fails the type check (a missing
+argument) and, at run time, with a ``TypeError``; ``Store.add`` takes nothing else, so raw ``Submissions``
+handed to a store fail the type check too (tests/test_privacy_type.py runs mypy to show both).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import date, timedelta
 from itertools import repeat
 
@@ -22,12 +27,63 @@ import pandas as pd
 import shapely
 
 from mapaid.geo import Area, CellInfo
-from mapaid.models import CoarsePosts, FloatArray, IntArray, Submissions
+from mapaid.models import FloatArray, IntArray, Submissions
 
 ID_BYTES = 10  # 80 random bits: unguessable
 TOKEN_BYTES = 24
 DISPLAY_DECIMALS = 5
 _SHRINK = 0.8  # draw inside triangles shrunk towards their centroid, so rounding stays inside
+
+
+class _Seal:
+    """The privacy step's mark on what it makes. One instance, private to this module: ``CoarsePosts``
+    checks for it, so a batch of posts the store accepts has been through ``to_posts``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<privacy seal>"
+
+
+_SEAL = _Seal()
+
+
+@dataclass(frozen=True)
+class CoarsePosts:
+    """New posts after the privacy step: everything the store may hold, nothing more.
+
+    ``lon``/``lat`` are the *display* position, a function of (cell, district, id, server secret) only.
+    ``seal`` must be this module's own (``_SEAL``): only the privacy step makes these (``to_posts``).
+    """
+
+    id: list[str]
+    kind: list[str]
+    category: list[str]
+    text: list[str]
+    contact: list[str | None]
+    cell: IntArray
+    district: list[str]
+    created_day: date | list[date]  # one day for all (a post, an import), or one per post (a round trip)
+    expires_day: list[date]
+    token_hash: list[str | None]
+    lon: FloatArray
+    lat: FloatArray
+    # Public keys for private replies (docs/replies.md), one per post or None where a post takes no
+    # replies; None for the whole batch (imports, the demo) when no post has one.
+    reply_key: list[str | None] | None = None
+    status: list[str] | None = None  # None: all open
+    _: KW_ONLY
+    seal: InitVar[_Seal]
+
+    def __post_init__(self, seal: _Seal) -> None:
+        if seal is not _SEAL:
+            raise TypeError(
+                "CoarsePosts are made by the privacy step only (mapaid.privacy.to_posts, or "
+                "pipeline.ingest): the store takes nothing that has not been through it"
+            )
+
+    def __len__(self) -> int:
+        return len(self.id)
 
 
 class OutsideArea(ValueError):
@@ -203,5 +259,6 @@ def to_posts(
         lat=lat,
         reply_key=None if reply_keys is None else [reply_keys[i] for i in keep.tolist()],
         status=None if subs.status is None else _take(subs.status, keep),
+        seal=_SEAL,
     )
     return posts, tokens

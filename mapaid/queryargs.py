@@ -28,8 +28,8 @@ import numpy as np
 from mapaid.geo import Area
 from mapaid.intake import h3_cell
 from mapaid.messages import N_, Choices, Message
-from mapaid.models import Kind, Status
-from mapaid.moderation import MAX_QUERY, Search
+from mapaid.models import Kind, Search, Status
+from mapaid.moderation import MAX_QUERY
 from mapaid.spatial import DEFAULT_WITHIN, WITHIN_CHOICES
 
 KINDS = tuple(str(k) for k in Kind)

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from mapaid.models import Status
 from mapaid.privacy import new_ids, new_token, token_hash, token_matches
 from mapaid.replycrypto import NONCE_BYTES, VERSION, BadKey, curve_of, load_public, well_formed
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.threads import Message, Sender, Thread, is_open
+from mapaid.store import Store
+from mapaid.threads import Message, Sender, Thread
 
 TAG_BYTES = 16
 _NO_HASH = token_hash("")  # compared against when there is no thread, so both cases take the same work
@@ -70,11 +71,10 @@ def check_message(message: object, limits: Limits) -> str:
     return message
 
 
-def start(
-    store: SQLiteStore, post_id: str, key: object, message: object, today: date, limits: Limits
-) -> Started:
+def start(store: Store, post_id: str, key: object, message: object, today: date, limits: Limits) -> Started:
     """A replier's first message to an open post with a reply key: a new thread with a fresh token."""
-    if not is_open(store.db, post_id, today.isoformat()):
+    post = store.get(post_id)
+    if post is None or post["status"] != Status.OPEN or post["expires_day"] < today.isoformat():
         raise Refused("post")
     post_key = store.reply_key(post_id)
     if post_key is None:
@@ -99,7 +99,7 @@ def start(
     return Started(thread.id, token)
 
 
-def by_thread_token(store: SQLiteStore, thread_id: str, token: str) -> Thread:
+def by_thread_token(store: Store, thread_id: str, token: str) -> Thread:
     """The thread whose token ``token`` is; ``Refused("thread")`` for an unknown id and a wrong token
     alike."""
     thread = store.thread(thread_id)
@@ -109,14 +109,14 @@ def by_thread_token(store: SQLiteStore, thread_id: str, token: str) -> Thread:
     return thread
 
 
-def post_authorised(store: SQLiteStore, post_id: str, token: str) -> bool:
+def post_authorised(store: Store, post_id: str, token: str) -> bool:
     """Whether ``token`` is the post's private token (constant time; a missing post costs the same)."""
     stored = store.token_hash(post_id)
     matches = token_matches(token, stored or _NO_HASH)
     return bool(token) and stored is not None and matches
 
 
-def by_post_token(store: SQLiteStore, thread_id: str, token: str) -> Thread:
+def by_post_token(store: Store, thread_id: str, token: str) -> Thread:
     """The thread, if ``token`` is its post's private token; ``Refused("thread")`` otherwise, alike for an
     unknown thread, an unknown post and a wrong token."""
     thread = store.thread(thread_id)
@@ -126,17 +126,15 @@ def by_post_token(store: SQLiteStore, thread_id: str, token: str) -> Thread:
     return thread
 
 
-def read(store: SQLiteStore, thread: Thread) -> Conversation:
+def read(store: Store, thread: Thread) -> Conversation:
     return Conversation(thread, store.messages(thread.id))
 
 
-def threads_of(store: SQLiteStore, post_id: str) -> list[Conversation]:
+def threads_of(store: Store, post_id: str) -> list[Conversation]:
     return [Conversation(t, store.messages(t.id)) for t in store.threads_of(post_id)]
 
 
-def write(
-    store: SQLiteStore, thread: Thread, sender: Sender, message: object, today: date, limits: Limits
-) -> int:
+def write(store: Store, thread: Thread, sender: Sender, message: object, today: date, limits: Limits) -> int:
     """Append a message from ``sender``; how many the thread now holds."""
     text = check_message(message, limits)
     day = today.isoformat()

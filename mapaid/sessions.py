@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 
 from mapaid.config import Settings
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.models import SessionRecord
+from mapaid.store import Store
 
 MINUTE = 60
 
@@ -58,69 +58,53 @@ def _ends(created: int, seen: int, policy: Policy) -> int:
     return min(created + policy.lifetime_s, seen + policy.idle_s)
 
 
-def start(store: SQLiteStore, coordinator: str, now: float, policy: Policy) -> str:
+def start(store: Store, coordinator: str, now: float, policy: Policy) -> str:
     """A new login for an existing ``coordinator``; returns the id for the cookie (a fresh one every
     time: an id chosen by anyone else is never adopted)."""
-    row = store.db.execute("SELECT password_hash FROM coordinators WHERE name = ?", (coordinator,)).fetchone()
-    if row is None:
+    password_hash = store.password_hash(coordinator)
+    if password_hash is None:
         raise LookupError(f"no coordinator called {coordinator!r}")
     session_id = secrets.token_urlsafe(32)
     at = _minute(now)
-    store.db.execute(
-        "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-        (id_hash(session_id), coordinator, account_tag(row[0]), at, at, _ends(at, at, policy)),
+    store.add_session(
+        SessionRecord(
+            id_hash(session_id), coordinator, account_tag(password_hash), at, at, _ends(at, at, policy)
+        )
     )
     return session_id
 
 
-def resume(store: SQLiteStore, session_id: str, now: float, policy: Policy) -> str | None:
+def resume(store: Store, session_id: str, now: float, policy: Policy) -> str | None:
     """The coordinator whose live login ``session_id`` is, or None. A record that has run out, or whose
     account is gone or re-keyed, is deleted on the way."""
     key = id_hash(session_id)
-    row = store.db.execute(
-        "SELECT s.coordinator, s.account, s.created, s.seen, s.ends, c.password_hash"
-        " FROM sessions AS s LEFT JOIN coordinators AS c ON c.name = s.coordinator WHERE s.id_hash = ?",
-        (key,),
-    ).fetchone()
-    if row is None:
+    found = store.session(key)
+    if found is None:
         return None
-    name, tag, created, seen, ends, password_hash = row
+    record, password_hash = found
     alive = (
         password_hash is not None
-        and secrets.compare_digest(str(tag), account_tag(str(password_hash)))
-        and now < min(int(ends), _ends(int(created), int(seen), policy))
+        and secrets.compare_digest(record.account, account_tag(password_hash))
+        and now < min(record.ends, _ends(record.created, record.seen, policy))
     )
     if not alive:
-        store.db.execute("DELETE FROM sessions WHERE id_hash = ?", (key,))
+        store.end_session(key)
         return None
     at = _minute(now)
-    if at > int(seen):  # at most one write a minute per login
-        store.db.execute(
-            "UPDATE sessions SET seen = ?, ends = ? WHERE id_hash = ?",
-            (at, _ends(int(created), at, policy), key),
-        )
-    return str(name)
+    if at > record.seen:  # at most one write a minute per login
+        store.touch_session(key, at, _ends(record.created, at, policy))
+    return record.coordinator
 
 
-def end(store: SQLiteStore, session_id: str) -> None:
+def end(store: Store, session_id: str) -> None:
     """Log out: the record goes, so every copy of the cookie stops working."""
-    store.db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash(session_id),))
+    store.end_session(id_hash(session_id))
 
 
-def end_all(db: sqlite3.Connection, coordinator: str) -> int:
-    """End every login of ``coordinator``; takes the connection so callers can do it inside the
-    transaction that removes the account or changes its password."""
-    return int(db.execute("DELETE FROM sessions WHERE coordinator = ?", (coordinator,)).rowcount)
-
-
-def purge(store: SQLiteStore, now: float) -> int:
+def purge(store: Store, now: float) -> int:
     """Delete records that ran out (by the policy they were last written with) or lost their account."""
-    cursor = store.db.execute(
-        "DELETE FROM sessions WHERE ends <= ? OR coordinator NOT IN (SELECT name FROM coordinators)",
-        (int(now),),
-    )
-    return int(cursor.rowcount)
+    return store.purge_sessions(int(now))
 
 
-def count(store: SQLiteStore) -> int:
-    return int(store.db.execute("SELECT count(*) FROM sessions").fetchone()[0])
+def count(store: Store) -> int:
+    return store.session_count()

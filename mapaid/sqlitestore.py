@@ -11,24 +11,35 @@ import random
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from mapaid import migrations
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
-from mapaid.models import CoarsePosts, Status
-from mapaid.store import POST_COLUMNS, SCHEMA_VERSION, SELECT_POSTS, BBox, Days, StoreError
+from mapaid.models import AuditEntry, Coordinator, Search, SessionRecord, Status
+from mapaid.privacy import CoarsePosts
+from mapaid.store import (
+    PLACE_COLUMNS,
+    POST_COLUMNS,
+    SCHEMA_VERSION,
+    SELECT_POSTS,
+    TALLY_COLUMNS,
+    BBox,
+    Days,
+    StoreError,
+)
 from mapaid.threads import SCHEMA as THREADS_SCHEMA
-from mapaid.threads import ThreadTables, add_reply_key_column, delete_for_posts
+from mapaid.threads import ThreadTables, delete_for_posts
 from mapaid.walkpairs import Distances
 
 # Posts are kept in the order of their random id (WITHOUT ROWID: the table is a B-tree on the id alone),
@@ -150,39 +161,6 @@ CREATE TABLE IF NOT EXISTS audit (
 )
 
 
-def _posts_without_rowid(db: sqlite3.Connection) -> None:
-    """Schema 1 -> 2: posts rebuilt as a WITHOUT ROWID table keyed by the random id, every row and column
-    kept. The old table's pages are overwritten as they are freed (``secure_delete``)."""
-    db.execute(POSTS_TABLE.format(name="posts_v2"))
-    columns = ", ".join(_V1_POST_COLUMNS)
-    db.execute(f"INSERT INTO posts_v2 ({columns}) SELECT {columns} FROM posts ORDER BY id")  # noqa: S608
-    db.execute("DROP TABLE posts")
-    db.execute("ALTER TABLE posts_v2 RENAME TO posts")
-    db.execute(POSTS_INDEX)
-
-
-def _reports(db: sqlite3.Connection) -> None:
-    """Schema 2 -> 3: the reports table (nothing else changes)."""
-    db.execute(REPORTS_TABLE)
-
-
-def _walking_network(db: sqlite3.Connection) -> None:
-    """Schema 4 -> 5 (issue 11, walking network): the walk_cells table, empty until `mapaid network build`."""
-    db.execute(WALK_CELLS_TABLE)
-
-
-_V1_POST_COLUMNS = (*POST_COLUMNS[: POST_COLUMNS.index("reply_key")], "token_hash")
-# What brings a database from schema version N to N + 1, each run inside the upgrade's one transaction.
-# 3 -> 4: posts.reply_key (the threads and messages tables come with the schema's CREATE ... IF NOT EXISTS);
-# 4 -> 5: the walk_cells table.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _posts_without_rowid,
-    2: _reports,
-    3: add_reply_key_column,
-    4: _walking_network,
-}
-
-
 _SLICE = 50_000  # rows per executemany: progress is reported between slices
 _CACHE = -262144  # KiB: up to 256 MB of pages per connection
 _BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
@@ -219,50 +197,49 @@ class SQLiteStore(ThreadTables):
             f"cache_size = {_CACHE}",
         ):
             self.db.execute(f"PRAGMA {pragma}")
+        # The moderation search's case folding (``moderation_page``): Unicode, where LIKE folds ASCII only.
+        self.db.create_function("mapaid_fold", 1, _fold, deterministic=True)
 
     # -- schema and metadata ---------------------------------------------------------------
+    dialect: Literal["sqlite"] = "sqlite"
+
     def init_schema(self) -> None:
-        """Create the schema, or upgrade an older one (``mapaid init-db``), in one transaction."""
-        found = self._version()
-        if found is not None and found > SCHEMA_VERSION:
-            raise StoreError(self._newer(found))
-        with self.transaction() as db:
-            for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
-                MIGRATIONS[version](db)
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            if found is None:
-                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
-            else:
-                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        """Create the schema, or upgrade an older one (``mapaid init-db``), in one transaction
+        (``mapaid.migrations``)."""
+        found = migrations.upgrade(self)
         if found is not None and found < SCHEMA_VERSION:
             self._forget()  # older copies of the rebuilt table's pages leave the WAL too
 
     def check_schema(self) -> None:
-        """Refuse a database this mapaid cannot use, saying what to run. An older schema is not upgraded
-        behind the operator's back: the upgrade rewrites whole tables, so it is a step of its own."""
-        found = self._version()
-        if found is None:
-            raise StoreError(f"{self.path} is not a mapaid database yet; run `mapaid init-db`")
-        if found > SCHEMA_VERSION:
-            raise StoreError(self._newer(found))
-        if found < SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {found}, this mapaid needs {SCHEMA_VERSION}; run "
-                "`mapaid init-db` to upgrade it (it keeps every post)"
-            )
+        """Refuse a database this mapaid cannot use, saying what to run (``mapaid.migrations.check``)."""
+        migrations.check(self)
 
-    def _version(self) -> int | None:
+    def schema_version(self) -> int | None:
+        """The schema version the database holds, None when it is not a mapaid database (yet)."""
         try:
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
         except sqlite3.DatabaseError:
             row = None
         return None if row is None else int(row[0])
 
-    def _newer(self, found: int) -> str:
-        return f"{self.path} has schema version {found}, from a newer mapaid (this one has {SCHEMA_VERSION})"
+    # What mapaid.migrations needs besides the version: a name for messages, the transaction, the schema.
+    def where(self) -> str:
+        return str(self.path)
+
+    def schema_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.transaction()
+
+    def create_current(self, conn: sqlite3.Connection) -> None:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+
+    def write_version(self, conn: sqlite3.Connection, version: int, first: bool) -> None:
+        if first:
+            conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
+        else:
+            conn.execute("UPDATE schema_version SET version = ?", (version,))
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -629,8 +606,268 @@ class SQLiteStore(ThreadTables):
             return int(self.db.execute("SELECT count(*) FROM posts").fetchone()[0])
         return int(self.db.execute("SELECT count(*) FROM posts WHERE status = 'open'").fetchone()[0])
 
+    def open_tally(self, today: date) -> pd.DataFrame:
+        """Open, unexpired posts counted per kind, category, cell and district (``TALLY_COLUMNS``, see
+        ``TALLY_SQL``)."""
+        cursor = self.db.execute(TALLY_SQL, (today.isoformat(),))
+        cursor.row_factory = None
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(TALLY_COLUMNS))
+
+    # -- coordinators (mapaid/accounts.py) -------------------------------------------------
+    def add_coordinator(self, name: str, password_hash: str, created_day: date) -> bool:
+        try:
+            with self.transaction() as db:
+                if db.execute("SELECT 1 FROM coordinators WHERE name = ?", (name,)).fetchone():
+                    raise _NothingToWrite
+                db.execute(
+                    "INSERT INTO coordinators VALUES (?, ?, ?)",
+                    (name, password_hash, created_day.isoformat()),
+                )
+        except _NothingToWrite:
+            return False
+        return True
+
+    def remove_coordinator(self, name: str) -> bool:
+        with self.transaction() as db:
+            db.execute("DELETE FROM sessions WHERE coordinator = ?", (name,))
+            return db.execute("DELETE FROM coordinators WHERE name = ?", (name,)).rowcount > 0
+
+    def set_password_hash(self, name: str, password_hash: str) -> bool:
+        try:
+            with self.transaction() as db:
+                sql = "UPDATE coordinators SET password_hash = ? WHERE name = ?"
+                if not db.execute(sql, (password_hash, name)).rowcount:
+                    raise _NothingToWrite
+                db.execute("DELETE FROM sessions WHERE coordinator = ?", (name,))
+        except _NothingToWrite:
+            return False
+        return True
+
+    def password_hash(self, name: str) -> str | None:
+        row = self.db.execute("SELECT password_hash FROM coordinators WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def coordinators(self) -> list[Coordinator]:
+        rows = self.db.execute("SELECT name, created_day FROM coordinators ORDER BY name").fetchall()
+        return [Coordinator(str(r[0]), str(r[1])) for r in rows]
+
+    def purge_login_failures(self) -> int:
+        return int(self.db.execute("DELETE FROM login_failures").rowcount)
+
+    # -- coordinator logins (mapaid/sessions.py) -------------------------------------------
+    # These skip ``transaction`` on purpose (each is one statement, atomic on its own): a login is not a
+    # change of the data and must not bump the revision that page caches key on.
+    def add_session(self, record: SessionRecord) -> None:
+        self.db.execute(
+            "INSERT INTO sessions (id_hash, coordinator, account, created, seen, ends)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (record.id_hash, record.coordinator, record.account, record.created, record.seen, record.ends),
+        )
+
+    def session(self, id_hash: str) -> tuple[SessionRecord, str | None] | None:
+        row = self.db.execute(
+            "SELECT s.id_hash, s.coordinator, s.account, s.created, s.seen, s.ends, c.password_hash"
+            " FROM sessions AS s LEFT JOIN coordinators AS c ON c.name = s.coordinator WHERE s.id_hash = ?",
+            (id_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        record = SessionRecord(str(row[0]), str(row[1]), str(row[2]), int(row[3]), int(row[4]), int(row[5]))
+        return record, None if row[6] is None else str(row[6])
+
+    def touch_session(self, id_hash: str, seen: int, ends: int) -> None:
+        self.db.execute("UPDATE sessions SET seen = ?, ends = ? WHERE id_hash = ?", (seen, ends, id_hash))
+
+    def end_session(self, id_hash: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+
+    def purge_sessions(self, now: int) -> int:
+        cursor = self.db.execute(
+            "DELETE FROM sessions WHERE ends <= ? OR coordinator NOT IN (SELECT name FROM coordinators)",
+            (int(now),),
+        )
+        return int(cursor.rowcount)
+
+    def session_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM sessions").fetchone()[0])
+
+    # -- reports and moderation (mapaid/reports.py, mapaid/moderation.py) --------------------
+    def add_report(self, post_id: str, reason: str, day: date) -> bool:
+        """One statement, so atomic on its own, and outside ``transaction``: no page depends on reports,
+        so a flood of them cannot flush caches."""
+        iso = day.isoformat()
+        return self.db.execute(_ADD_REPORT, (reason, iso, post_id, iso)).rowcount > 0
+
+    def reports_by_reason(self, post_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        ids = list(post_ids)
+        found: dict[str, dict[str, int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT post_id, reason, sum(count) FROM reports WHERE post_id IN ({marks})"  # noqa: S608
+                " GROUP BY post_id, reason",
+                chunk,
+            ).fetchall()
+            for post_id, reason, count in rows:
+                found.setdefault(str(post_id), {})[str(reason)] = int(count)
+        return found
+
+    def reports_queued(self) -> int:
+        return int(self.db.execute("SELECT count(DISTINCT post_id) FROM reports").fetchone()[0])
+
+    def moderate(
+        self, post_id: str, status: Status | None, entry: AuditEntry, *, resolve_reports: bool
+    ) -> bool:
+        try:
+            with self.transaction() as db:
+                if status is None:
+                    found = db.execute("SELECT count(*) FROM posts WHERE id = ?", (post_id,)).fetchone()[0]
+                else:
+                    sql = "UPDATE posts SET status = ? WHERE id = ?"
+                    found = db.execute(sql, (str(status), post_id)).rowcount
+                if not found:
+                    raise _NothingToWrite
+                if resolve_reports:
+                    db.execute("DELETE FROM reports WHERE post_id = ?", (post_id,))
+                db.execute(
+                    "INSERT INTO audit (at, coordinator, action, post_id) VALUES (?, ?, ?, ?)",
+                    (entry.at, entry.coordinator, entry.action, entry.post_id),
+                )
+        except _NothingToWrite:
+            return False
+        return True
+
+    def audit_trail(self, limit: int = 100, post_id: str | None = None) -> list[AuditEntry]:
+        sql = "SELECT at, coordinator, action, post_id FROM audit"
+        params: list[object] = []
+        if post_id is not None:
+            sql += " WHERE post_id = ?"
+            params.append(post_id)
+        rows = self.db.execute(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit]).fetchall()
+        return [AuditEntry(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    def moderation_page(
+        self, filters: Mapping[str, Sequence[str]], search: Search, limit: int, offset: int
+    ) -> tuple[pd.DataFrame, int]:
+        """Paged in SQL, so a page of a million posts reads a hundred rows. The text search folds case with
+        Python's ``casefold`` (``mapaid_fold``, registered on the connection): SQLite's LIKE folds ASCII
+        letters only, and posts are mostly Cyrillic."""
+        where, params = _moderation_where(filters, search)
+        # Column names are fixed here, never from the request; values are parameters.
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        total = int(self.db.execute("SELECT count(*) FROM posts" + clause, params).fetchone()[0])  # noqa: S608
+        if search.keep is not None and where:
+            clause = f" WHERE ({' AND '.join(where)}) OR id = ?"
+            params = [*params, search.keep]
+        count = "(SELECT coalesce(sum(count), 0) FROM reports WHERE post_id = posts.id)"
+        order = f"{count} DESC, created_day DESC, id" if search.reported else "created_day DESC, id"
+        cursor = self.db.execute(
+            SELECT_POSTS + clause + f" ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
+        )
+        cursor.row_factory = None
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(POST_COLUMNS)), total
+
+    # -- named places (mapaid/places.py) ---------------------------------------------------
+    def place_rows(self) -> list[dict[str, Any]]:
+        try:
+            rows = self.db.execute(f"SELECT {', '.join(PLACE_COLUMNS)} FROM places ORDER BY id").fetchall()  # noqa: S608
+        except sqlite3.OperationalError as exc:  # a database made before places existed, not yet upgraded
+            if _table_missing(exc):
+                return []
+            raise
+        return [dict(r) for r in rows]
+
+    def replace_places(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        columns = PLACE_COLUMNS[1:]
+        with self.transaction() as db:
+            db.execute("DELETE FROM places")
+            db.executemany(
+                f"INSERT INTO places ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608
+                [tuple(row[c] for c in columns) for row in rows],
+            )
+
+    def place_kinds(self) -> dict[str, int]:
+        try:
+            rows = self.db.execute("SELECT kind, count(*) FROM places GROUP BY kind").fetchall()
+        except sqlite3.OperationalError as exc:
+            if _table_missing(exc):
+                return {}
+            raise
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def place_sources(self) -> set[str]:
+        try:
+            return {str(r[0]) for r in self.db.execute("SELECT DISTINCT source FROM places")}
+        except sqlite3.OperationalError as exc:
+            if _table_missing(exc):
+                return set()
+            raise
+
     def close(self) -> None:
         self.db.close()
+
+
+# The unmet-needs tally (``open_tally``). The index posts_cell covers every column and is ordered like the
+# GROUP BY, so SQLite streams it without touching the table or sorting; the unary + keeps the planner from
+# weighing any index on status or expiry against it. District is a function of the cell, so grouping by it
+# splits nothing.
+TALLY_SQL = (
+    "SELECT kind, category, cell, district, count(*) FROM posts"
+    " WHERE +status = 'open' AND +expires_day >= ? GROUP BY cell, kind, category, district"
+)
+
+
+class _NothingToWrite(Exception):
+    """Raised inside ``transaction`` to roll it back when a write finds nothing to change (no revision
+    bump either): the method then answers False."""
+
+
+def _table_missing(exc: sqlite3.OperationalError) -> bool:
+    return "no such table" in str(exc)
+
+
+# One statement, so it is atomic on its own; the SELECT's WHERE keeps SQLite from reading ON CONFLICT as a
+# join's ON, and finds nothing (so nothing is written) unless the post is open and unexpired.
+_ADD_REPORT = (
+    "INSERT INTO reports (post_id, reason, day, count)"
+    " SELECT id, ?, ?, 1 FROM posts WHERE id = ? AND status = 'open' AND expires_day >= ?"
+    " ON CONFLICT (post_id, reason, day) DO UPDATE SET count = count + 1"
+)
+_MODERATION_FILTERS = ("kind", "category", "district", "status")
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) matching ``text`` anywhere, its own ``%`` and ``_`` literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fold(value: str | None) -> str | None:
+    """Unicode case folding for ``mapaid_fold``: SQLite's LIKE folds ASCII letters only."""
+    return None if value is None else value.casefold()
+
+
+def _moderation_where(filters: Mapping[str, Sequence[str]], search: Search) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    for column in _MODERATION_FILTERS:
+        values = list(filters.get(column, ()))
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    if search.cell is not None:
+        where.append("cell = ?")
+        params.append(search.cell)
+    if search.text:
+        where.append(
+            "(mapaid_fold(text) LIKE ? ESCAPE '\\' OR mapaid_fold(coalesce(contact, '')) LIKE ? ESCAPE '\\')"
+        )
+        pattern = like_pattern(search.text.casefold())
+        params.extend([pattern, pattern])
+    if search.reported:
+        where.append("id IN (SELECT post_id FROM reports)")
+    return where, params
 
 
 def owner_only(path: Path) -> None:

@@ -216,6 +216,16 @@ def open_store(database: str | Any, *, create: bool = False) -> Store:
     """Open the database the setting names: a ``postgresql://`` (or ``postgres://``) URL is PostGIS, a
     ``sqlite:///`` URL or a plain path is a SQLite file; anything else is refused with a message, never
     taken for a file name. ``create`` makes (or upgrades) the schema, otherwise it must be current."""
+    from mapaid.dburl import DatabaseSettingError, parse
+
+    try:
+        found = parse(database)
+    except DatabaseSettingError as exc:
+        raise StoreError(str(exc)) from None
+    if found.kind == "postgresql":
+        from mapaid.pgstore import open_postgis
+
+        return open_postgis(found.target, create=create)
     from mapaid.sqlitestore import open_sqlite
 
-    return open_sqlite(database, create=create)
+    return open_sqlite(found.target, create=create)

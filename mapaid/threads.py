@@ -1,4 +1,6 @@
-"""Where private replies live: the ``threads`` and ``messages`` tables and the SQL that reads and writes them.
+"""Private replies' conversations: their value types (``Thread``, ``Message``), which every store uses, and
+the SQLite store's tables for them (``ThreadTables``, a mixin of ``sqlitestore.SQLiteStore``; the only SQL
+outside sqlitestore.py, and SQLite's alone: another backend keeps conversations in its own file).
 
 What is kept is written down in docs/replies.md ("What the server keeps"): per conversation a random id,
 its post, the replier's public key, a hash of the thread token and the day it began; per message its
@@ -81,7 +83,7 @@ class Message:
 
 
 class ThreadTables:
-    """The store's conversation methods (mixed into ``SQLiteStore``, which provides ``db``)."""
+    """The SQLite store's conversation methods (mixed into ``SQLiteStore``, which provides ``db``)."""
 
     db: sqlite3.Connection
 
@@ -120,7 +122,7 @@ class ThreadTables:
         unexpired on ``open_on`` (an ISO day) and has fewer than ``max_threads`` conversations. None when
         stored; otherwise why not: ``"post"`` (no such open post) or ``"full"``."""
         with self.transaction(revise=False) as db:
-            if not is_open(db, thread.post_id, open_on):
+            if not _is_open(db, thread.post_id, open_on):
                 return "post"
             (count,) = db.execute(
                 "SELECT count(*) FROM threads WHERE post_id = ?", (thread.post_id,)
@@ -145,7 +147,7 @@ class ThreadTables:
             row = db.execute("SELECT post_id FROM threads WHERE id = ?", (thread_id,)).fetchone()
             if row is None:
                 return "thread"
-            if not is_open(db, str(row[0]), open_on):
+            if not _is_open(db, str(row[0]), open_on):
                 return "post"
             (count,) = db.execute(
                 "SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)
@@ -160,7 +162,7 @@ class ThreadTables:
         return int(count) + 1
 
 
-def is_open(db: sqlite3.Connection, post_id: str, day: str) -> bool:
+def _is_open(db: sqlite3.Connection, post_id: str, day: str) -> bool:
     """Whether a post takes new conversations and messages: open and unexpired on ``day`` (ISO)."""
     sql = "SELECT 1 FROM posts WHERE id = ? AND status = 'open' AND expires_day >= ?"
     return db.execute(sql, (post_id, day)).fetchone() is not None

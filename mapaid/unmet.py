@@ -21,20 +21,11 @@ import pandas as pd
 from mapaid.cache import SharedCache
 from mapaid.geo import Area
 from mapaid.models import FloatArray, IntArray
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 from mapaid.walking import Walking, source_names
 from mapaid.walkpairs import Distances
 
 ObjArray = npt.NDArray[np.object_]
-
-# Open, unexpired posts counted per cell, kind and category. The index posts_cell covers every column and
-# is ordered like the GROUP BY, so SQLite streams it without touching the table or sorting; the unary +
-# keeps the planner from weighing any index on status or expiry against it.
-# District is a function of the cell, so grouping by it splits nothing.
-_TALLY_SQL = (
-    "SELECT kind, category, cell, district, count(*) FROM posts"
-    " WHERE +status = 'open' AND +expires_day >= ? GROUP BY cell, kind, category, district"
-)
 
 
 @dataclass(frozen=True)
@@ -107,13 +98,10 @@ def tally_posts(posts: pd.DataFrame, categories: Sequence[str]) -> Tally:
     )
 
 
-def read_tally(store: SQLiteStore, today: date, categories: Sequence[str]) -> Tally:
-    """Tally the store's open, unexpired posts in SQL: a few thousand rows come back, not every post."""
-    cursor = store.db.execute(_TALLY_SQL, (today.isoformat(),))
-    cursor.row_factory = None
-    frame = pd.DataFrame.from_records(
-        cursor.fetchall(), columns=["kind", "category", "cell", "district", "n"]
-    )
+def read_tally(store: Store, today: date, categories: Sequence[str]) -> Tally:
+    """Tally the store's open, unexpired posts, counted in the database: a few thousand rows come back,
+    not every post."""
+    frame = store.open_tally(today)
     return make_tally(
         frame["kind"],
         frame["category"],
@@ -236,7 +224,7 @@ def cell_table(result: Unmet) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def store_unmet(store: SQLiteStore, today: date, categories: Sequence[str], within_m: int) -> Unmet:
+def store_unmet(store: Store, today: date, categories: Sequence[str], within_m: int) -> Unmet:
     """Unmet needs of the store's open posts: the one call the page, the exports and the report share."""
     return unmet_needs(read_tally(store, today, categories), store.area(), within_m, store.walks())
 
@@ -244,13 +232,16 @@ def store_unmet(store: SQLiteStore, today: date, categories: Sequence[str], with
 _UNMET: SharedCache[Unmet] = SharedCache("unmet needs", 32)
 
 
-def cached_store_unmet(store: SQLiteStore, today: date, categories: Sequence[str], within_m: int) -> Unmet:
+def cached_store_unmet(
+    store: Store, today: date, categories: Sequence[str], within_m: int, *, database: str
+) -> Unmet:
     """``store_unmet`` remembered until the data changes (the store's revision is in the key) or the day
     turns (posts expire by day): the page, the API and the exports ask the same question many times. The
-    same for everyone who asks (mapaid.cache)."""
+    same for everyone who asks (mapaid.cache). ``database`` names the store in the key (the setting: a
+    file or a URL), as for ``mapaid.counts``."""
     return _UNMET.get_or_make(
         lambda: store_unmet(store, today, categories, within_m),
-        database=str(store.path.resolve()),
+        database=database,
         revision=store.revision(),
         day=today,
         categories=tuple(categories),

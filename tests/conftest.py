@@ -1,28 +1,35 @@
-"""Fixtures: a fresh SQLite file per test (copied from one set up per run), the app, a CLI runner, and
+"""Fixtures: a fresh database per test on each store (``store_kind``: a SQLite file or a PostgreSQL
+database, copied from one set up per run, see databases.py), the app, a CLI runner, and
 the one clock they all share (``clock``: fixed, in UTC; the app, the CLI and the tests take today from it).
 The browser tests' shared Chromium and module-wide servers live in livesite.py (see its docstring)."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from databases import (
+    STORE_KINDS,
+    Databases,
+    PostgresTemplate,
+    admin_url,
+    shared_folder,
+    sqlite_template,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from livesite import browser, live, live_config, live_store  # noqa: F401 - fixtures for every module
+from pgdb import pg_admin, pg_template, pg_url  # noqa: F401 - PostgreSQL databases (tests/pgdb.py)
 
 from mapaid import create_app
 from mapaid.cli import main
 from mapaid.clock import FixedClock
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 TEST_SECRET = "test-secret-not-for-production"
 # Midday UTC: far from a day boundary. Tests about the boundary move the clock themselves.
@@ -30,9 +37,9 @@ TEST_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DATA = Path(__file__).parent / "data"
 
 
-def _env(db: Path, instance: Path) -> dict[str, str]:
+def _env(db: str, instance: Path) -> dict[str, str]:
     return {
-        "MAPAID_DATABASE": str(db),
+        "MAPAID_DATABASE": db,
         "MAPAID_SECRET_KEY": TEST_SECRET,
         "MAPAID_INSTANCE": str(instance),
         "MAPAID_CELL_RES": "9",
@@ -41,42 +48,95 @@ def _env(db: Path, instance: Path) -> dict[str, str]:
 
 def _make_template(folder: Path) -> Path:
     db = folder / "mapaid.sqlite3"
-    result = CliRunner().invoke(main, ["init-db"], env=_env(db, folder))
+    result = CliRunner().invoke(main, ["init-db"], env=_env(str(db), folder))
     assert result.exit_code == 0, result.output
-    store = open_store(db)
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
+    sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").connection.close()
     return db
+
+
+def _fill_postgres_template(url: str, folder: Path) -> None:
+    result = CliRunner().invoke(main, ["init-db"], env=_env(url, folder))
+    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database with the Minsk districts, made once per run; each test gets its own copy. Under
+    """A SQLite database with the Minsk districts, made once per run; each test gets its own copy. Under
     pytest-xdist the workers share one: the first makes it in the run's own temporary folder (the
     parent of the workers' folders) while the others wait on a lock, then all copy it."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        return _make_template(tmp_path_factory.mktemp("template"))
-    shared = tmp_path_factory.getbasetemp().parent / "template"
-    shared.mkdir(exist_ok=True)
-    with (shared / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        db = shared / "mapaid.sqlite3"
-        if not (shared / "done").exists():
-            _make_template(shared)
-            (shared / "done").touch()
-    return db
+    return sqlite_template(shared_folder(tmp_path_factory), _make_template)
+
+
+@pytest.fixture(scope="session")
+def databases(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """Fresh databases of either kind (tests/databases.py). The PostgreSQL template is made (or, under
+    xdist, found) the first time a PostGIS database is asked for: a run on SQLite alone needs no cluster."""
+    template: list[PostgresTemplate] = []
+
+    def postgres_template() -> tuple[str, str]:
+        if not template:
+            admin = admin_url()
+            made = PostgresTemplate(
+                admin,
+                shared_folder(tmp_path_factory),
+                lambda url: _fill_postgres_template(url, tmp_path_factory.mktemp("pg-template")),
+            )
+            made.acquire()
+            template.append(made)
+        return template[0].admin, template[0].name
+
+    made = Databases(template_db, postgres_template)
+    yield made
+    made.drop_all()
+    if template:
+        template[0].release()
+
+
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store this test runs on. Module-scoped, so a module's shared servers and data are made once
+    per store and pytest runs a module's tests store by store."""
+    return str(request.param)
 
 
 @pytest.fixture
-def db_path(tmp_path: Path, template_db: Path) -> Path:
-    path = tmp_path / "mapaid.sqlite3"
-    shutil.copy(template_db, path)
-    return path
+def database(store_kind: str, tmp_path: Path, databases: Databases) -> Iterator[str]:
+    """This test's own database, holding the districts: a SQLite file's path or a PostgreSQL URL."""
+    db = databases.fresh(store_kind, tmp_path)
+    yield db
+    databases.drop(db)
 
 
 @pytest.fixture
-def env(tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = _env(db_path, tmp_path / "instance")
+def empty_database(store_kind: str, tmp_path: Path, databases: Databases) -> Iterator[str]:
+    """A database with nothing in it yet on this test's store (for `init-db` and `districts load`)."""
+    db = databases.empty(store_kind, tmp_path, "empty.sqlite3")
+    yield db
+    databases.drop(db)
+
+
+@pytest.fixture
+def more_databases(store_kind: str, tmp_path: Path, databases: Databases) -> Iterator[Callable[[str], str]]:
+    """Makes more databases for this test on its store: ``more_databases("fresh")`` holds the districts,
+    ``more_databases("")`` nothing yet. Dropped at the end of the test."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        if name:
+            db = databases.fresh(store_kind, tmp_path, f"{name}.sqlite3")
+        else:
+            db = databases.empty(store_kind, tmp_path, f"empty-{len(made)}.sqlite3")
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        databases.drop(db)
+
+
+@pytest.fixture
+def env(tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = _env(database, tmp_path / "instance")
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
@@ -144,7 +204,16 @@ def cli(env: dict[str, str], clock: FixedClock) -> Cli:
 
 
 @pytest.fixture
-def store(db_path: Path, env: dict[str, str]) -> Iterator[SQLiteStore]:
-    s = open_store(db_path)
+def store(database: str, env: dict[str, str]) -> Iterator[Store]:
+    s = open_store(database)
     yield s
     s.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One xdist group per module and store (`make test` runs ``--dist loadgroup``): a module's tests
+    share its fixtures on one worker, and its SQLite and PostGIS halves may go to different workers."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("store_kind", "") if callspec else ""
+        item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}-{kind}" if kind else item.path.stem))

@@ -8,26 +8,28 @@ seconds, a test's own clicks often less):
 - ``browser`` (fixture, one per test session and xdist worker): the one Chromium. Give every test its own
   ``browser.new_context(...)`` (cookies, storage, permissions, viewport and locale are the context's) and
   close it at the end; never keep pages between tests.
-- ``live_config`` / ``live_store`` (fixtures, one per test module): a config dict like conftest's ``config``
+- ``live_config`` / ``live_store`` (fixtures, one per test module and store: a module's tests run on
+  SQLite, then on PostGIS, see databases.py): a config dict like conftest's ``config``
   (TESTING, ROOMY_LIMITS, the fixed clock TEST_NOW) on the module's own copy of the template database (the
   Minsk districts, made once per run), and a store open on it. Fill it with what the module needs, then
   serve it once for the module: ``with serve(create_app({**live_config, "TESTING": False})) as base``.
 - ``live`` (fixture, one per test module): that, ready made for modules needing nothing but the
-  districts: ``live.base`` is the server's URL, ``live.db`` the database file, ``live.app`` the app.
+  districts: ``live.base`` is the server's URL, ``live.db`` the database (a file's path or a PostgreSQL
+  URL), ``live.app`` the app.
 
 Tests of one module then share the server and its data: each must hold whatever the others post, hide
 or delete, and in any order (``pytest tests/x.py::test_y`` runs one alone, ``-k`` picks a few). A test that
 needs a database of its own keeps the function-scoped ``store``/``config`` fixtures and its own ``serve``.
 
-``make test`` runs the suite with pytest-xdist on two workers, whole modules at a time (``--dist
-loadfile``): so each worker has its own Chromium and a module's fixtures are made once. Nothing may be
+``make test`` runs the suite with pytest-xdist on two workers, a module's tests on one store at a time
+(``--dist loadgroup``, the groups set in conftest.py): so each worker has its own Chromium and a module's
+fixtures are made once per store. Nothing may be
 shared between modules but through these fixtures; ports are always 0 (the system picks a free one) and
 files go to tmp_path or, for screenshots, to test-artifacts/ under a name no other test uses."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -42,14 +44,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from databases import Databases
 from flask import Flask
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 from waitress.server import create_server
 
 from mapaid import create_app
 from mapaid.places import skeleton
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -92,17 +94,19 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def live_config(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> dict[str, Any]:
-    """The ``config`` fixture's settings, on a copy of the template database made for this module."""
+def live_config(
+    tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases
+) -> Iterator[dict[str, Any]]:
+    """The ``config`` fixture's settings, on a copy of the template database made for this module (on
+    the store ``store_kind`` names: the module runs once per store)."""
     from conftest import ROOMY_LIMITS, TEST_NOW, TEST_SECRET
 
     from mapaid.clock import FixedClock
 
     folder = tmp_path_factory.mktemp("live")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
-    return {
-        "DATABASE": str(db),
+    db = databases.fresh(store_kind, folder)
+    yield {
+        "DATABASE": db,
         "SECRET_KEY": TEST_SECRET,
         "TESTING": True,
         "INSTANCE_DIR": str(folder / "instance"),
@@ -110,12 +114,13 @@ def live_config(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> 
         "CLOCK": FixedClock(TEST_NOW),
         **ROOMY_LIMITS,
     }
+    databases.drop(db)
 
 
 @pytest.fixture(scope="module")
-def live_store(live_config: dict[str, Any]) -> Iterator[SQLiteStore]:
+def live_store(live_config: dict[str, Any]) -> Iterator[Store]:
     """The module's database (``live_config``), open for the module's own setup and checks."""
-    store = open_store(Path(live_config["DATABASE"]))
+    store = open_store(live_config["DATABASE"])
     yield store
     store.close()
 

@@ -21,7 +21,7 @@ from scene import Scene, build
 from mapaid import accounts, create_app
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.pipeline import ingest, rules_for
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 PASSWORD = "correct horse battery"
 PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
@@ -52,7 +52,7 @@ class Site:
         return {"dashboard": "/coordinator?within=800", "moderation": "/coordinator/posts"}
 
 
-def _more_posts(store: SQLiteStore, centre: int, today: date) -> None:
+def _more_posts(store: Store, centre: int, today: date) -> None:
     cells = [h3.int_to_str(c) for c in h3.grid_disk(centre, 2)]
     n = 60
     rows = pd.DataFrame(
@@ -70,7 +70,7 @@ def _more_posts(store: SQLiteStore, centre: int, today: date) -> None:
 
 
 @contextmanager
-def site(store: SQLiteStore, config: dict[str, Any], today: date) -> Iterator[Site]:
+def site(store: Store, config: dict[str, Any], today: date) -> Iterator[Site]:
     scene = build(store, today)
     _more_posts(store, scene.centre, today)
     accounts.add(store, "anna", PASSWORD, today)

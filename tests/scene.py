@@ -24,7 +24,7 @@ from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.geo import Area
 from mapaid.models import Status
 from mapaid.pipeline import ingest, rules_for
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 from mapaid.walking import estimate_m as walk_m
 
 SECRET = b"test-secret-not-for-production"
@@ -82,7 +82,7 @@ def _rows(rows: list[tuple[str, str, int, str]], expires: int = 10) -> pd.DataFr
     )
 
 
-def _add(store: SQLiteStore, rows: list[tuple[str, str, int, str]], today: date) -> list[str]:
+def _add(store: Store, rows: list[tuple[str, str, int, str]], today: date) -> list[str]:
     frame = _rows(rows)
     result = ingest(
         frame, [f"row {i}" for i in range(len(frame))], rules_for(DEFAULT_CATEGORIES, 9, today), store, SECRET
@@ -90,7 +90,7 @@ def _add(store: SQLiteStore, rows: list[tuple[str, str, int, str]], today: date)
     return list(result.posts.id)
 
 
-def build(store: SQLiteStore, today: date) -> Scene:
+def build(store: Store, today: date) -> Scene:
     area = store.area()
     centre = _deep_cell(area, HOME)
     near = _cell_at(area, centre, 400, 800)

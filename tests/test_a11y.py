@@ -18,7 +18,7 @@ from livesite import shot
 from pagesite import DESKTOP, LANGUAGES, PHONE, Site, log_in, post, site
 from playwright.sync_api import Browser, Page
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 pytestmark = pytest.mark.browser
 AXE = Axe()
@@ -44,7 +44,7 @@ def check(page: Page, name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def served(live_store: SQLiteStore, live_config: dict[str, Any]) -> Iterator[Site]:
+def served(live_store: Store, live_config: dict[str, Any]) -> Iterator[Site]:
     """One site for the module; each language and screen gets its own browser context."""
     with site(live_store, live_config, live_config["CLOCK"].today()) as s:
         yield s

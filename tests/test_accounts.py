@@ -11,13 +11,14 @@ from helpers import database_bytes
 
 from mapaid import accounts
 from mapaid.loginguard import LoginGuard
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.models import Coordinator
+from mapaid.store import Store
 
 PASSWORD = "correct horse battery"
 
 
 def authenticate(
-    store: SQLiteStore, name: str, password: str, now: float | None = None, guard: LoginGuard | None = None
+    store: Store, name: str, password: str, now: float | None = None, guard: LoginGuard | None = None
 ) -> bool:
     """One login attempt from one client (with a throttle of its own unless ``guard`` is shared)."""
     when = time.time() if now is None else now
@@ -25,11 +26,11 @@ def authenticate(
     return accounts.authenticate(store, name, password, when, guard=guard, client=guard.client("192.0.2.1"))
 
 
-def test_password_is_stored_as_an_argon2id_hash_only(store: SQLiteStore) -> None:
+def test_password_is_stored_as_an_argon2id_hash_only(store: Store) -> None:
     accounts.add(store, "anna", PASSWORD, date(2026, 1, 2))
-    stored = store.db.execute("SELECT password_hash, created_day FROM coordinators").fetchone()
-    assert stored[0].startswith("$argon2id$") and PASSWORD not in stored[0]
-    assert stored[1] == "2026-01-02"
+    stored = store.password_hash("anna")
+    assert stored is not None and stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert store.coordinators() == [Coordinator("anna", "2026-01-02")]
     assert authenticate(store, "anna", PASSWORD)
     assert not authenticate(store, "anna", PASSWORD + "x")
     assert not authenticate(store, "nobody", PASSWORD)
@@ -44,21 +45,21 @@ def test_password_is_stored_as_an_argon2id_hash_only(store: SQLiteStore) -> None
     ],
 )
 def test_bad_names_and_short_passwords_are_refused(
-    store: SQLiteStore, name: str, password: str, message: str, today: date
+    store: Store, name: str, password: str, message: str, today: date
 ) -> None:
     with pytest.raises(accounts.AccountError, match=message):
         accounts.add(store, name, password, today)
     assert accounts.list_all(store) == []
 
 
-def test_a_name_is_taken_once(store: SQLiteStore, today: date) -> None:
+def test_a_name_is_taken_once(store: Store, today: date) -> None:
     accounts.add(store, "anna", PASSWORD, today)
     with pytest.raises(accounts.AccountError, match="exists already"):
         accounts.add(store, "anna", PASSWORD + "2", today)
     assert authenticate(store, "anna", PASSWORD)
 
 
-def test_five_failures_a_minute_then_even_the_right_password_waits(store: SQLiteStore, today: date) -> None:
+def test_five_failures_a_minute_then_even_the_right_password_waits(store: Store, today: date) -> None:
     accounts.add(store, "anna", PASSWORD, today)
     guard = LoginGuard()
     start = 1_000_000.0
@@ -73,21 +74,20 @@ def test_five_failures_a_minute_then_even_the_right_password_waits(store: SQLite
     assert authenticate(store, "anna", PASSWORD, now=start + accounts.WINDOW_S + 0.5, guard=guard)
 
 
-def test_throttle_keeps_no_names_or_passwords(store: SQLiteStore) -> None:
+def test_throttle_keeps_no_names_or_passwords(store: Store, database: str) -> None:
     authenticate(store, "someone-typed-this", "and-this-password", now=5.0)
-    assert store.db.execute("SELECT count(*) FROM login_failures").fetchone()[0] == 0
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    on_disk = database_bytes(store.path)
+    assert store.purge_login_failures() == 0  # no failed-login rows were written
+    on_disk = database_bytes(database)
     assert b"someone-typed-this" not in on_disk and b"and-this-password" not in on_disk
 
 
-def test_failed_logins_do_not_bump_the_revision(store: SQLiteStore) -> None:
+def test_failed_logins_do_not_bump_the_revision(store: Store) -> None:
     before = store.revision()
     authenticate(store, "anna", "wrong")
     assert store.revision() == before
 
 
-def test_cli_add_list_remove(cli: Cli, store: SQLiteStore) -> None:
+def test_cli_add_list_remove(cli: Cli, store: Store) -> None:
     result = cli("coordinator", "add", "anna", "--password-stdin", input=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
     result = cli("coordinator", "add", "boris", input=f"{PASSWORD}\n{PASSWORD}\n")  # prompt, confirmed

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 CENTRE = (53.9023, 27.5619)  # a point in central Minsk
 XSS = "<img src=x onerror=alert(1)>"
@@ -23,7 +23,7 @@ def _post(client: FlaskClient, **fields: Any) -> Any:
     return client.post("/api/v1/posts", json=body)
 
 
-def test_post_with_a_point_is_coarsened_at_once(client: FlaskClient, store: SQLiteStore) -> None:
+def test_post_with_a_point_is_coarsened_at_once(client: FlaskClient, store: Store) -> None:
     lat, lon = 53.902345678, 27.561987654
     response = _post(client, lat=lat, lon=lon, contact="@me", expires_days=3)
     assert response.status_code == 201
@@ -107,7 +107,7 @@ def test_token_marks_fulfilled_and_deletes(client: FlaskClient) -> None:
     ],
 )
 def test_bad_posts_name_the_field(
-    client: FlaskClient, store: SQLiteStore, body: dict[str, Any], status: int, field: str
+    client: FlaskClient, store: Store, body: dict[str, Any], status: int, field: str
 ) -> None:
     response = client.post("/api/v1/posts", json=body)
     assert response.status_code == status

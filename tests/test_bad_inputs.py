@@ -15,7 +15,7 @@ from conftest import Cli
 from flask.testing import FlaskClient
 
 from mapaid.cli import main
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9025, 27.5615, 9))
 PASSWORD = "correct horse battery"
@@ -53,15 +53,13 @@ def test_cell_ids_that_are_no_64_bit_hex(client: FlaskClient, cell: str) -> None
 
 
 @pytest.mark.parametrize("number", [11111111111111111, 2**64, -1, 10**30])
-def test_a_cell_id_as_a_json_number(client: FlaskClient, store: SQLiteStore, number: int) -> None:
+def test_a_cell_id_as_a_json_number(client: FlaskClient, store: Store, number: int) -> None:
     json_error(client.post("/api/v1/posts", json={**POST, "cell": number}), 422, "cell")
     assert store.count() == 0
 
 
 @pytest.mark.parametrize("field", ["text", "contact", "kind", "category", "cell"])
-def test_a_lone_surrogate_in_json_names_the_field(
-    client: FlaskClient, store: SQLiteStore, field: str
-) -> None:
+def test_a_lone_surrogate_in_json_names_the_field(client: FlaskClient, store: Store, field: str) -> None:
     body = {**POST, "contact": "call me"}
     raw = (
         "{"
@@ -75,7 +73,7 @@ def test_a_lone_surrogate_in_json_names_the_field(
 @pytest.mark.parametrize("field", ["text", "contact"])
 @pytest.mark.parametrize("encoded", ["%ED%A0%80", "%FF", "%C3"])
 def test_a_form_that_is_not_utf8_is_refused(
-    client: FlaskClient, store: SQLiteStore, app: Any, field: str, encoded: str
+    client: FlaskClient, store: Store, app: Any, field: str, encoded: str
 ) -> None:
     """A lone surrogate can reach a form only as bytes that are not UTF-8 (``%ED%A0%80``); Werkzeug would
     store U+FFFD in its place."""
@@ -163,7 +161,7 @@ def test_json_null_means_left_out(client: FlaskClient, field: str, value: object
     ],
 )
 def test_json_of_the_wrong_type_names_the_field(
-    client: FlaskClient, store: SQLiteStore, field: str, value: object
+    client: FlaskClient, store: Store, field: str, value: object
 ) -> None:
     json_error(client.post("/api/v1/posts", json={**POST, field: value}), 422, field)
     assert store.count() == 0

@@ -26,12 +26,12 @@ from mapaid.config import DEFAULT_BASEMAP, DEFAULT_CATEGORIES, SHIPPED_GEODATA
 from mapaid.export import public_frame
 from mapaid.pipeline import ingest, rules_for
 from mapaid.spatial import walk_bands
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 CENTRE = (53.8904, 27.5513)
 
 
-def _fill(store: SQLiteStore, today: date, n: int = 300, seed: int = 3) -> None:
+def _fill(store: Store, today: date, n: int = 300, seed: int = 3) -> None:
     """Posts over the whole city, offers and needs mixed, two of them fulfilled (not counted)."""
     rng = np.random.default_rng(seed)
     west, south, east, north = store.area().districts.total_bounds
@@ -60,9 +60,7 @@ def _areas(client: FlaskClient, level: str) -> dict[str, tuple[int, int, float, 
     return {a[0]: (a[1], a[2], a[3], a[4]) for a in response.get_json()["areas"]}
 
 
-def test_counts_equal_the_open_posts_of_each_area(
-    client: FlaskClient, store: SQLiteStore, today: date
-) -> None:
+def test_counts_equal_the_open_posts_of_each_area(client: FlaskClient, store: Store, today: date) -> None:
     _fill(store, today)
     open_posts = store.posts(today)
     first = open_posts["id"].iloc[0]
@@ -85,9 +83,7 @@ def test_counts_equal_the_open_posts_of_each_area(
     assert client.get("/counts.json?res=6").status_code == 400
 
 
-def test_counts_show_no_position_beyond_the_area(
-    client: FlaskClient, store: SQLiteStore, today: date
-) -> None:
+def test_counts_show_no_position_beyond_the_area(client: FlaskClient, store: Store, today: date) -> None:
     _fill(store, today, n=80)
     for res in (7, 8, 9):
         for cell, (_o, _n, lat, lon) in _areas(client, str(res)).items():
@@ -106,7 +102,7 @@ def test_counts_show_no_position_beyond_the_area(
 
 
 def test_counts_are_the_same_for_every_visitor_and_follow_the_revision(
-    app: Flask, store: SQLiteStore, today: date
+    app: Flask, store: Store, today: date
 ) -> None:
     _fill(store, today, n=50)
     answers = set()
@@ -189,7 +185,7 @@ def test_walking_bands_in_words() -> None:
     ],
 )
 def test_near_lists_bands_and_draws_every_listed_cell(
-    client: FlaskClient, store: SQLiteStore, today: date, lang: str, words: list[str]
+    client: FlaskClient, store: Store, today: date, lang: str, words: list[str]
 ) -> None:
     origin = h3.latlng_to_cell(*CENTRE, 9)
     cells = [h3.int_to_str(c) for k in range(5) for c in h3.grid_ring(origin, k)]

@@ -24,7 +24,7 @@ from mapaid import create_app
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.maps import KIND_COLOURS
 from mapaid.pipeline import ingest, rules_for
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 pytestmark = pytest.mark.browser
 CENTRE = (53.8904, 27.5513)  # Minsk-Pasažyrski: the centre the full OSM extract covers
@@ -55,7 +55,7 @@ def posts_rows() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def site(
-    live_store: SQLiteStore, live_config: dict[str, Any], posts_rows: pd.DataFrame
+    live_store: Store, live_config: dict[str, Any], posts_rows: pd.DataFrame
 ) -> Iterator[tuple[str, Flask]]:
     """One server for the module (the tests only look), each test in its own browser context."""
     rules = rules_for(DEFAULT_CATEGORIES, 9, live_config["CLOCK"].today())

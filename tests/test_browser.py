@@ -23,21 +23,19 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 from mapaid import create_app
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.pipeline import ingest, rules_for
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def _centre(store: SQLiteStore) -> tuple[float, float]:
+def _centre(store: Store) -> tuple[float, float]:
     west, south, east, north = store.area().districts.total_bounds
     return float((south + north) / 2), float((west + east) / 2)
 
 
 @pytest.fixture(scope="module")
-def site(
-    live_store: SQLiteStore, live_config: dict[str, Any]
-) -> Iterator[tuple[str, Flask, tuple[float, float]]]:
+def site(live_store: Store, live_config: dict[str, Any]) -> Iterator[tuple[str, Flask, tuple[float, float]]]:
     """The app with posts in the hexagons around the map's first centre, served for real, once for the
     module (the resident's path deletes what it posts)."""
     store, config, today = live_store, live_config, live_config["CLOCK"].today()

@@ -36,7 +36,7 @@ from test_unmet import test_cache_drops_when_a_post_is_hidden  # noqa: F401
 
 from mapaid import accounts, create_app
 from mapaid.clock import SYSTEM, Clock, FixedClock, SystemClock
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 BEFORE_MIDNIGHT = datetime(2026, 11, 27, 23, 59, tzinfo=UTC)
 AFTER_MIDNIGHT = datetime(2026, 11, 28, 0, 1, tzinfo=UTC)
@@ -88,7 +88,7 @@ def test_the_app_and_the_cli_use_the_injected_clock(config: dict[str, object], c
 
 # -- expiry at the day's edge ----------------------------------------------------------------------------
 def test_a_post_lives_to_the_end_of_its_last_utc_day(
-    client: FlaskClient, clock: FixedClock, cli: Cli, store: SQLiteStore
+    client: FlaskClient, clock: FixedClock, cli: Cli, store: Store
 ) -> None:
     cell = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
     body = {"kind": "offer", "category": "food", "text": "Soup", "cell": cell, "expires_days": 1}
@@ -111,18 +111,18 @@ def test_a_post_lives_to_the_end_of_its_last_utc_day(
 def test_the_audit_trail_is_stamped_by_the_clock(
     coordinator: FlaskClient,  # noqa: F811 - the fixture imported above
     scene: Scene,  # noqa: F811
-    store: SQLiteStore,
+    store: Store,
     clock: FixedClock,
 ) -> None:
 
     assert act(coordinator, scene.ids["nm"], "hide").status_code == 302
-    (at,) = store.db.execute("SELECT at FROM audit").fetchone()
-    assert at == clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    (entry,) = store.audit_trail()
+    assert entry.at == clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- the old mistake, shown to still matter ---------------------------------------------------------------
 def test_a_local_date_would_break_the_coordinator_numbers(
-    store: SQLiteStore, config: dict[str, object], minsk: None
+    store: Store, config: dict[str, object], minsk: None
 ) -> None:
     """At 22:30 UTC it is already tomorrow in Minsk. A scene dated by the local date (what the tests did
     with ``date.today()``) disagrees with the app, which counts by the UTC day: the offer that "expired
@@ -138,7 +138,7 @@ def test_a_local_date_would_break_the_coordinator_numbers(
     assert counted == 0, "dated by the local day, the scene's expired offer still counts in UTC"
 
 
-def _home_medicine_unmet(app: Flask, store: SQLiteStore) -> int:
+def _home_medicine_unmet(app: Flask, store: Store) -> int:
     """The medicine needs left unmet in the home district, as the coordinator API reports them."""
     accounts.add(store, "cora", PASSWORD, date(2026, 11, 27))
     client = app.test_client()

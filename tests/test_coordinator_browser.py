@@ -15,14 +15,14 @@ from playwright.sync_api import Browser
 from scene import HOME, Scene, build
 
 from mapaid import accounts, create_app
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def site(store: SQLiteStore, config: dict[str, Any], today: date) -> Iterator[tuple[str, Flask, Scene]]:
+def site(store: Store, config: dict[str, Any], today: date) -> Iterator[tuple[str, Flask, Scene]]:
     scene = build(store, today)
     accounts.add(store, "anna", PASSWORD, today)
     app = create_app({**config, "TESTING": False})
@@ -30,7 +30,7 @@ def site(store: SQLiteStore, config: dict[str, Any], today: date) -> Iterator[tu
         yield base, app, scene
 
 
-def test_coordinator_path(browser: Browser, site: tuple[str, Flask, Scene], store: SQLiteStore) -> None:
+def test_coordinator_path(browser: Browser, site: tuple[str, Flask, Scene], store: Store) -> None:
     base, _app, scene = site
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB")
     page = context.new_page()

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page
 from scene import Scene, build
 
 from mapaid import accounts, create_app
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
@@ -29,7 +29,7 @@ SIZES = [
 
 
 @pytest.fixture(scope="module")
-def site(live_store: SQLiteStore, live_config: dict[str, Any]) -> Iterator[tuple[str, Scene]]:
+def site(live_store: Store, live_config: dict[str, Any]) -> Iterator[tuple[str, Scene]]:
     """One server for the module; each test logs in in a browser context of its own."""
     today = live_config["CLOCK"].today()
     scene = build(live_store, today)
@@ -91,12 +91,12 @@ def test_pages_fit_the_screen_in_belarusian(
 
 @pytest.mark.parametrize(("viewport", "touch"), SIZES)
 def test_hide_then_undo_keeps_the_list_where_it_was(
-    browser: Browser, site: tuple[str, Scene], live_store: SQLiteStore, viewport: dict[str, int], touch: bool
+    browser: Browser, site: tuple[str, Scene], live_store: Store, viewport: dict[str, int], touch: bool
 ) -> None:
     base, _scene = site
     store = live_store
     # The module's server is shared: this test's audit entries are those after the last one now.
-    audited = store.db.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0]
+    audited = len(store.audit_trail(limit=1_000_000))
     page, errors = _open(browser, base, viewport, touch)
     page.goto(f"{base}/coordinator/posts?kind=offer&status=open")
     rows = page.locator("table.posts tbody tr")
@@ -129,8 +129,8 @@ def test_hide_then_undo_keeps_the_list_where_it_was(
     after = page.evaluate("window.scrollY")
     assert abs(after - before) < 40, (before, after)
     assert abs(page.locator(f"#post-{post_id}").evaluate("r => r.getBoundingClientRect().top") - top) < 40
-    audit = store.db.execute("SELECT action FROM audit WHERE seq > ? ORDER BY seq", (audited,))
-    actions = [r[0] for r in audit]
+    trail = store.audit_trail(limit=1_000_000)  # latest first
+    actions = [entry.action for entry in reversed(trail[: len(trail) - audited])]
     assert actions == ["hide", "restore"]
     assert errors == [], errors
     page.context.close()

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from scene import HOME, Scene, build
 
 from mapaid import accounts, create_app
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 PASSWORD = "correct horse battery"
 DISTRICT = {"be": "Фрунзенскі", "ru": "Фрунзенский", "en": "Frunzyenski"}
@@ -146,7 +146,7 @@ def speaking(client: FlaskClient, lang: str) -> FlaskClient:
 
 
 @pytest.fixture
-def scene(store: SQLiteStore, today: date) -> Scene:
+def scene(store: Store, today: date) -> Scene:
     accounts.add(store, "anna", PASSWORD, today)
     return build(store, today)
 
@@ -199,7 +199,7 @@ def test_dashboard_in_the_chosen_language(
 
 @pytest.mark.parametrize("lang", ["be", "ru"])
 def test_moderation_in_the_chosen_language(
-    client: FlaskClient, scene: Scene, store: SQLiteStore, config: dict[str, Any], lang: str
+    client: FlaskClient, scene: Scene, store: Store, config: dict[str, Any], lang: str
 ) -> None:
     speaking(client, lang)
     assert login(client).status_code == 302

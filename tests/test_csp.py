@@ -20,7 +20,7 @@ from scene import Scene, build
 
 from mapaid import accounts, csp
 from mapaid.maps import base_layers, base_map, render
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 from mapaid.unmetmap import unmet_map
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
@@ -84,7 +84,7 @@ def login(client: FlaskClient) -> None:
 
 
 @pytest.fixture
-def scene(store: SQLiteStore) -> Scene:
+def scene(store: Store) -> Scene:
     accounts.add(store, "anna", PASSWORD, date.today())
     return build(store, date.today())
 
@@ -143,7 +143,7 @@ def _hostile(districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
-def test_map_scripts_hold_no_data_and_the_data_stays_text(store: SQLiteStore) -> None:
+def test_map_scripts_hold_no_data_and_the_data_stays_text(store: Store) -> None:
     """Data goes into the page's JSON block for layers.js, escaped; never into folium's templates, where
     branca rendered it a second time as Jinja (``{{ lipsum.__globals__.os.getpid() }}`` ran on the server)."""
     area = store.area()

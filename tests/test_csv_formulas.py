@@ -16,6 +16,7 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,10 +25,10 @@ import pytest
 from conftest import ROOMY_LIMITS, Cli
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from peek import peek
 
 from mapaid import create_app, csvfile
 from mapaid.clock import FixedClock
-from mapaid.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOADS = ["=1+1", '=HYPERLINK("http://x","y")', "+1", "-1+2", "@SUM(1)", "\t=1+1", "\r=1+1"]
@@ -67,7 +68,7 @@ ROUND_TRIP = ["'=x", "''-1", "-", "=", "plain text", "@SUM(1)", "+1", "'", "''",
 
 
 def test_export_then_import_keeps_every_text(
-    cli: Cli, env: dict[str, str], tmp_path: Path, template_db: Path
+    cli: Cli, env: dict[str, str], tmp_path: Path, more_databases: Callable[[str], str]
 ) -> None:
     client = create_app(
         {
@@ -95,32 +96,25 @@ def test_export_then_import_keeps_every_text(
     assert not [c for c in cells if c.startswith(FORMULA_LEAD)]
     assert client.get("/export/posts.csv").data == exported.read_bytes()
 
-    fresh = tmp_path / "fresh.sqlite3"
-    shutil.copy(template_db, fresh)
-    result = Cli({**env, "MAPAID_DATABASE": str(fresh)}, cli.clock)("import", str(exported))
+    fresh = more_databases("fresh")
+    result = Cli({**env, "MAPAID_DATABASE": fresh}, cli.clock)("import", str(exported))
     assert result.exit_code == 0, result.output
-    store = open_store(fresh)
-    try:
-        rows = [tuple(r) for r in store.db.execute("SELECT text, coalesce(contact, '') FROM posts")]
-    finally:
-        store.close()
+    rows = peek(fresh, "SELECT text, coalesce(contact, '') FROM posts")
     assert sorted(rows) == sorted(zip(ROUND_TRIP, reversed(ROUND_TRIP), strict=True))
 
 
 @pytest.fixture
-def payload_site(tmp_path: Path, env: dict[str, str], clock: FixedClock) -> Cli:
+def payload_site(tmp_path: Path, env: dict[str, str], clock: FixedClock, empty_database: str) -> Cli:
     """A database whose district names are formula payloads, with a payload post in each district."""
     source = json.loads((ROOT / "geodata" / "minsk-districts.geojson").read_text(encoding="utf-8"))
     for feature, payload in zip(source["features"], PAYLOADS, strict=False):
         feature["properties"].update(name_en=payload, name_ru=payload, name_be=payload)
     districts = tmp_path / "payload-districts.geojson"
     districts.write_text(json.dumps(source), encoding="utf-8")
-    db = tmp_path / "payload.sqlite3"
-    site = Cli({**env, "MAPAID_DATABASE": str(db), "MAPAID_DISTRICTS": str(districts)}, clock)
+    db = empty_database
+    site = Cli({**env, "MAPAID_DATABASE": db, "MAPAID_DISTRICTS": str(districts)}, clock)
     assert site("init-db").exit_code == 0
-    app = create_app(
-        {"DATABASE": str(db), "SECRET_KEY": "k", "TESTING": True, "CLOCK": clock, **ROOMY_LIMITS}
-    )
+    app = create_app({"DATABASE": db, "SECRET_KEY": "k", "TESTING": True, "CLOCK": clock, **ROOMY_LIMITS})
     client = app.test_client()
     points = gpd.read_file(districts).representative_point()
     for i, point in enumerate(points):

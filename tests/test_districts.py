@@ -20,9 +20,9 @@ from mapaid.store import open_store
 DATA = Path(__file__).parent / "data"
 
 
-def _load(tmp_path: Path, file: Path, *args: str) -> tuple[int, str, Path]:
-    db = tmp_path / "city.sqlite3"
-    env = {"MAPAID_DATABASE": str(db), "MAPAID_SECRET_KEY": "x", "MAPAID_INSTANCE": str(tmp_path)}
+def _load(db: str, tmp_path: Path, file: Path, *args: str) -> tuple[int, str, str]:
+    """`mapaid districts load` into ``db`` (a database with nothing in it yet: the first load makes it)."""
+    env = {"MAPAID_DATABASE": db, "MAPAID_SECRET_KEY": "x", "MAPAID_INSTANCE": str(tmp_path)}
     result = CliRunner().invoke(main, ["districts", "load", str(file), *args], env=env)
     return result.exit_code, result.output, db
 
@@ -46,12 +46,12 @@ def test_minsk_loads_with_three_languages_and_utm_35n(store) -> None:  # type: i
     assert centralny.osm_relation_id == 59249
 
 
-def test_helsinki_shapefile_in_a_finnish_crs_loads(tmp_path: Path) -> None:
+def test_helsinki_shapefile_in_a_finnish_crs_loads(empty_database: str, tmp_path: Path) -> None:
     """A Shapefile in ETRS-TM35FIN (EPSG:3067) is reprojected to EPSG:4326; distances go to UTM 35N."""
     source = gpd.read_file(DATA / "helsinki_city_districts_2021.gpkg").to_crs(3067)
     shp = tmp_path / "helsinki.shp"
     source.to_file(shp)
-    code, output, db = _load(tmp_path, shp, "--name-field", "name")
+    code, output, db = _load(empty_database, tmp_path, shp, "--name-field", "name")
     assert code == 0, output
     assert "loaded 8 districts" in output and "UTM zone 35N" in output
     store = open_store(db)
@@ -73,7 +73,7 @@ def test_a_self_intersecting_polygon_is_repaired(tmp_path: Path) -> None:
     assert frame.geometry.iloc[0].area == pytest.approx(2 * 0.1 * 0.05 / 2)  # both lobes kept
 
 
-def test_a_polygon_that_cannot_be_repaired_is_refused_by_name(tmp_path: Path) -> None:
+def test_a_polygon_that_cannot_be_repaired_is_refused_by_name(empty_database: str, tmp_path: Path) -> None:
     flat = Polygon([(27.0, 53.0), (27.1, 53.1), (27.2, 53.2), (27.0, 53.0)])  # all on one line, nearly
     path = tmp_path / "flat.geojson"
     path.write_text(
@@ -95,7 +95,7 @@ def test_a_polygon_that_cannot_be_repaired_is_refused_by_name(tmp_path: Path) ->
             }
         )
     )
-    code, output, _ = _load(tmp_path, path)
+    code, output, _ = _load(empty_database, tmp_path, path)
     assert code == 1
     assert "feature 2 (Flatland) has no area" in output
     spike = Polygon([(27.0, 53.0), (27.1, 53.0), (27.1, 53.1), (27.1, 53.2), (27.1, 53.1), (27.0, 53.0)])
@@ -105,40 +105,40 @@ def test_a_polygon_that_cannot_be_repaired_is_refused_by_name(tmp_path: Path) ->
     assert read_districts(path).geometry.is_valid.all()  # the spike is cut off, the triangle kept
 
 
-def test_overlapping_districts_are_refused_naming_the_pair(tmp_path: Path) -> None:
+def test_overlapping_districts_are_refused_naming_the_pair(empty_database: str, tmp_path: Path) -> None:
     path = _write(
         tmp_path,
         [box(27.0, 53.0, 27.2, 53.2), box(27.3, 53.0, 27.4, 53.2), box(27.1, 53.1, 27.25, 53.3)],
         ["Old Town", "Riverside", "New Town"],
     )
-    code, output, _ = _load(tmp_path, path)
+    code, output, _ = _load(empty_database, tmp_path, path)
     assert code == 1
     assert "districts 'Old Town' and 'New Town' overlap by" in output
 
 
-def test_districts_sharing_a_border_are_fine(tmp_path: Path) -> None:
+def test_districts_sharing_a_border_are_fine(empty_database: str, tmp_path: Path) -> None:
     path = _write(tmp_path, [box(27.0, 53.0, 27.1, 53.1), box(27.1, 53.0, 27.2, 53.1)], ["West", "East"])
-    code, output, _ = _load(tmp_path, path)
+    code, output, _ = _load(empty_database, tmp_path, path)
     assert code == 0, output
 
 
-def test_points_and_missing_crs_and_names_are_refused(tmp_path: Path) -> None:
+def test_points_and_missing_crs_and_names_are_refused(empty_database: str, tmp_path: Path) -> None:
     points = tmp_path / "points.geojson"
     gpd.GeoDataFrame({"name": ["Dot"]}, geometry=[shapely.Point(27, 53)], crs=4326).to_file(points)
-    assert "feature 1 (Dot) is a Point, not a polygon" in _load(tmp_path, points)[1]
+    assert "feature 1 (Dot) is a Point, not a polygon" in _load(empty_database, tmp_path, points)[1]
 
     shp = tmp_path / "nocrs.shp"
     with pytest.warns(UserWarning, match="'crs' was not provided"):
         gpd.GeoDataFrame({"name": ["A"]}, geometry=[box(0, 0, 1, 1)]).to_file(shp)
-    assert "does not say its coordinate reference system" in _load(tmp_path, shp)[1]
+    assert "does not say its coordinate reference system" in _load(empty_database, tmp_path, shp)[1]
 
     nameless = _write(tmp_path, [box(27, 53, 27.1, 53.1)], ["A"])
-    code, output, _ = _load(tmp_path, nameless, "--name-field", "title")
+    code, output, _ = _load(empty_database, tmp_path, nameless, "--name-field", "title")
     assert code == 1 and "no name field 'title'; pick one with --name-field from: name" in output
 
     junk = tmp_path / "junk.geojson"
     junk.write_text("not json")
-    code, output, _ = _load(tmp_path, junk)
+    code, output, _ = _load(empty_database, tmp_path, junk)
     assert code == 1 and "cannot read" in output
 
 
@@ -179,11 +179,13 @@ def test_read_districts_raises_domain_errors(tmp_path: Path) -> None:
         None,
     ],
 )
-def test_a_slug_the_file_gives_must_be_short_lowercase_ascii(tmp_path: Path, slug: str | None) -> None:
+def test_a_slug_the_file_gives_must_be_short_lowercase_ascii(
+    empty_database: str, tmp_path: Path, slug: str | None
+) -> None:
     """A slug reaches URLs, filters, exports and pages: refused unless it fits, naming the feature; the
     districts already loaded stay as they were."""
     good = _write(tmp_path, [box(27.0, 53.0, 27.1, 53.1), box(27.1, 53.0, 27.2, 53.1)], ["West", "East"])
-    code, output, db = _load(tmp_path, good)
+    code, output, db = _load(empty_database, tmp_path, good)
     assert code == 0, output
     bad = tmp_path / "bad.geojson"
     frame = gpd.GeoDataFrame(
@@ -192,7 +194,7 @@ def test_a_slug_the_file_gives_must_be_short_lowercase_ascii(tmp_path: Path, slu
         crs=4326,
     )
     frame.to_file(bad)
-    code, output, _ = _load(tmp_path, bad)
+    code, output, _ = _load(empty_database, tmp_path, bad)
     assert code != 0
     assert "feature 2 (Riverside) has" in output and "lowercase ASCII" in output, output
     store = open_store(db)
@@ -200,7 +202,7 @@ def test_a_slug_the_file_gives_must_be_short_lowercase_ascii(tmp_path: Path, slu
     store.close()
 
 
-def test_made_slugs_always_fit_the_slug_pattern(tmp_path: Path) -> None:
+def test_made_slugs_always_fit_the_slug_pattern(empty_database: str, tmp_path: Path) -> None:
     names = [
         '<img src=x onerror="window.__pwned=1">',
         "</script><script>window.__pwned=2</script>",
@@ -214,7 +216,7 @@ def test_made_slugs_always_fit_the_slug_pattern(tmp_path: Path) -> None:
     assert all(SLUG_PATTERN.fullmatch(s) for s in slugs), slugs
     assert slugs[4] == "d-1-y-mikrarayon" and len(slugs[5]) <= 40 and slugs[6] == "district"
     geoms = [box(27.0 + i / 10, 53.0, 27.1 + i / 10, 53.1) for i in range(4)]
-    code, output, db = _load(tmp_path, _write(tmp_path, geoms, names[:4]))
+    code, output, db = _load(empty_database, tmp_path, _write(tmp_path, geoms, names[:4]))
     assert code == 0, output
     store = open_store(db)
     assert sorted(store.area().slugs) == sorted(slugs[:4])

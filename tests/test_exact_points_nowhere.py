@@ -9,7 +9,6 @@ that shown positions never reproduce a home is therefore made on homes where cha
 from __future__ import annotations
 
 import logging
-import sqlite3
 import struct
 from pathlib import Path
 
@@ -20,9 +19,10 @@ import pytest
 import shapely
 from conftest import Cli
 from helpers import database_bytes, row, write_csv
+from peek import peek
 
 from mapaid.geo import Area, cell_polygons
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 # Exact homes, with more decimals than anyone needs; each checked at 4 decimals (~10 m).
 HOMES = [
@@ -93,7 +93,7 @@ def _pair_present(lats: np.ndarray, lons: np.ndarray, homes: list[tuple[float, f
 
 
 @pytest.fixture
-def far_homes(store: SQLiteStore) -> list[tuple[float, float]]:
+def far_homes(store: Store) -> list[tuple[float, float]]:
     return far_side_homes(store.area())
 
 
@@ -111,16 +111,16 @@ def imported(
 
 
 def test_no_exact_point_in_the_database_files(
-    imported: tuple[str, Path], db_path: Path, far_homes: list[tuple[float, float]]
+    imported: tuple[str, Path], database: str, far_homes: list[tuple[float, float]]
 ) -> None:
     """Nothing numeric is stored as text, so no spelling of a coordinate may appear at all; the stored
     (shown) positions, binary, must not reproduce a home to 4 decimals."""
-    data = database_bytes(db_path)
+    data = database_bytes(database)
     assert data
     for lat, lon in HOMES + far_homes:
         for form in _text_forms(lat) + _text_forms(lon) + _binary_forms(lat) + _binary_forms(lon):
             assert form not in data, (lat, lon, form)
-    shown = np.array(sqlite3.connect(db_path).execute("SELECT lat, lon FROM posts").fetchall())
+    shown = np.array(peek(database, "SELECT lat, lon FROM posts"))
     assert len(shown) == 3 * len(HOMES) + 5 * len(far_homes)
     assert _pair_present(shown[:, 0], shown[:, 1], far_homes) == []
 

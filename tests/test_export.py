@@ -20,18 +20,17 @@ from mapaid.config import DEFAULT_DISTRICTS
 from mapaid.export import PROPERTIES
 from mapaid.geo import cell_polygons
 from mapaid.models import Status
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 
 @pytest.fixture
-def posts(cli: Cli, store: SQLiteStore, today: date) -> pd.DataFrame:
+def posts(cli: Cli, store: Store, today: date) -> pd.DataFrame:
     """400 demo posts; then one hidden, one fulfilled, one expired: 397 public."""
     assert cli("demo", "--posts", "400", "--seed", "3").exit_code == 0
-    ids = store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 3").fetchall()
-    store.set_status(ids[0][0], Status.HIDDEN)
-    store.set_status(ids[1][0], Status.FULFILLED)
-    with store.transaction() as db:
-        db.execute("UPDATE posts SET expires_day = '2020-01-01' WHERE id = ?", (ids[2][0],))
+    ids = sorted(store.posts(today, public=False)["id"])[:3]
+    store.set_status(ids[0], Status.HIDDEN)
+    store.set_status(ids[1], Status.FULFILLED)
+    store.set_expiry(ids[2], date(2020, 1, 1))
     frame = store.posts(today)
     assert len(frame) == 397
     return frame

@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,10 +27,10 @@ import pytest
 from conftest import Cli
 from flask.testing import FlaskClient
 from helpers import row, write_csv
+from peek import poke
 
 from mapaid.renderers import RENDERERS
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-gdal: GDAL 3.6's own validator
 VALIDATE_GPKG = Path("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
@@ -42,19 +43,21 @@ FINGERPRINT = [
 
 
 @pytest.fixture
-def site(cli: Cli, store: SQLiteStore, today: date) -> Cli:
+def site(cli: Cli, store: Store, database: str, today: date) -> Cli:
     """120 demo posts (Russian, Belarusian, English text); some made days ago, two on their last day."""
     assert cli("demo", "--posts", "120", "--seed", "10").exit_code == 0
-    ids = [r[0] for r in store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 6")]
-    with store.transaction() as db:
-        for i, post_id in enumerate(ids[:4]):
-            day = today - timedelta(days=3 * i + 1)
-            db.execute("UPDATE posts SET created_day = ? WHERE id = ?", (day.isoformat(), post_id))
-        db.execute("UPDATE posts SET expires_day = ? WHERE id IN (?, ?)", (today.isoformat(), ids[4], ids[5]))
+    ids = sorted(store.posts(today, public=False)["id"])[:6]
+    for i, post_id in enumerate(ids[:4]):
+        day = today - timedelta(days=3 * i + 1)
+        # The store stamps a new post with today; a post made days ago is written in directly.
+        assert (
+            poke(database, "UPDATE posts SET created_day = ? WHERE id = ?", (day.isoformat(), post_id)) == 1
+        )
+    assert store.set_expiry(ids[4], today) and store.set_expiry(ids[5], today)
     return cli
 
 
-def _fingerprint(store: SQLiteStore, today: date) -> list[tuple[object, ...]]:
+def _fingerprint(store: Store, today: date) -> list[tuple[object, ...]]:
     """What a round trip keeps of each post (ids and shown positions are new in a new instance)."""
     posts = store.posts(today)
     return sorted(tuple(r) for r in posts[FINGERPRINT].astype(object).itertuples(index=False))
@@ -69,7 +72,7 @@ def _tool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_gdal_csv_driver_with_default_options_sees_points(
-    tmp_path: Path, site: Cli, store: SQLiteStore, today: date
+    tmp_path: Path, site: Cli, store: Store, today: date
 ) -> None:
     path = tmp_path / "posts.csv"
     assert site("export", "--format", "csv", "--lang", "ru", "-o", str(path)).exit_code == 0
@@ -112,7 +115,7 @@ def _ods_texts(ods: Path) -> list[str]:
 
 
 def test_libreoffice_reads_cyrillic_from_the_csv_exports(
-    tmp_path: Path, site: Cli, client: FlaskClient, store: SQLiteStore, today: date
+    tmp_path: Path, site: Cli, client: FlaskClient, store: Store, today: date
 ) -> None:
     assert shutil.which("soffice"), "LibreOffice is missing: `make install-test` installs it"
     folder = tmp_path / "csv"
@@ -187,14 +190,13 @@ def _check_gpkg_file(path: Path, table: str, geometry: str) -> None:
 
 
 def test_geopackage_has_date_and_integer_fields_and_the_same_layout_when_empty(
-    tmp_path: Path, site: Cli, env: dict[str, str], template_db: Path
+    tmp_path: Path, site: Cli, env: dict[str, str], more_databases: Callable[[str], str]
 ) -> None:
     full = tmp_path / "posts.gpkg"
     assert site("export", "--format", "gpkg", "-o", str(full)).exit_code == 0
-    fresh = tmp_path / "empty.sqlite3"
-    shutil.copy(template_db, fresh)
+    fresh = more_databases("nobody")
     empty = tmp_path / "empty.gpkg"
-    nobody = Cli({**env, "MAPAID_DATABASE": str(fresh)}, site.clock)
+    nobody = Cli({**env, "MAPAID_DATABASE": fresh}, site.clock)
     assert nobody("export", "--format", "gpkg", "-o", str(empty)).exit_code == 0
 
     layout = _gpkg_layout(full)
@@ -283,13 +285,12 @@ def test_every_format_of_both_datasets_reads_with_pyogrio_with_equal_counts(
 
 @pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg"])
 def test_export_then_import_into_a_fresh_instance_keeps_every_post(
-    tmp_path: Path, site: Cli, store: SQLiteStore, today: date, template_db: Path, fmt: str
+    tmp_path: Path, site: Cli, store: Store, today: date, more_databases: Callable[[str], str], fmt: str
 ) -> None:
     exported = tmp_path / f"posts.{fmt}"
     assert site("export", "--format", fmt, "-o", str(exported)).exit_code == 0
-    fresh = tmp_path / "fresh.sqlite3"
-    shutil.copy(template_db, fresh)
-    result = Cli({**site.env, "MAPAID_DATABASE": str(fresh)}, site.clock)("import", str(exported))
+    fresh = more_databases("fresh")
+    result = Cli({**site.env, "MAPAID_DATABASE": fresh}, site.clock)("import", str(exported))
     assert result.exit_code == 0, result.output
     assert "imported 120 posts" in result.output
     original = _fingerprint(store, today)
@@ -303,7 +304,7 @@ def test_export_then_import_into_a_fresh_instance_keeps_every_post(
 
 
 def test_intake_takes_an_expiry_of_today_and_refuses_days_past_and_unknown_statuses(
-    tmp_path: Path, cli: Cli, store: SQLiteStore, today: date
+    tmp_path: Path, cli: Cli, store: Store, today: date
 ) -> None:
     header = ("lat", "lon", "kind", "category", "text", "expires", "created", "status")
     good = [

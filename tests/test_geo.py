@@ -8,10 +8,10 @@ import h3.api.basic_int as h3
 import numpy as np
 
 from mapaid.geo import Area
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 
-def test_concurrent_cell_lookups_agree_with_serial_ones(store: SQLiteStore) -> None:
+def test_concurrent_cell_lookups_agree_with_serial_ones(store: Store) -> None:
     """Prepared GEOS geometries build their indexes lazily and shapely queries them without the GIL;
     unguarded, threads meeting new cells at once crash the process or read a half-merged cache."""
     shared = store.area()

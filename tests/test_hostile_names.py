@@ -124,8 +124,8 @@ def _api_post(base: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    db, instance = tmp_path / "hostile.sqlite3", tmp_path / "instance"
+def site(tmp_path: Path, empty_database: str) -> Iterator[Site]:
+    db, instance = empty_database, tmp_path / "instance"
     categories = ",".join((*DEFAULT_CATEGORIES, CATEGORY))
     env = {
         "MAPAID_DATABASE": str(db),

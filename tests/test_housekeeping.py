@@ -15,7 +15,9 @@ import h3.api.basic_int as h3
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from databases import sqlite_only
 from helpers import database_bytes
+from peek import peek, poke
 
 from mapaid.cli import main
 from mapaid.clock import FixedClock
@@ -23,8 +25,7 @@ from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.housekeeping import Housekeeper, next_run, run_once
 from mapaid.models import Status
 from mapaid.pipeline import ingest, rules_for
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 
@@ -62,17 +63,20 @@ def test_init_db_makes_the_instance_the_owners_alone(tmp_path: Path, usual_umask
         store.close()
 
 
-def test_a_database_others_could_read_is_tightened_when_opened(db_path: Path) -> None:
+@sqlite_only
+def test_a_database_others_could_read_is_tightened_when_opened(database: str) -> None:
+    """SQLite only: the store opens the file itself; PostgreSQL's files are its server's (folder 0700)."""
+    db_path = Path(database)
     db_path.chmod(0o644)
     wal = db_path.with_name(db_path.name + "-wal")
     wal.touch(mode=0o644)
     wal.chmod(0o644)
-    open_store(db_path).close()
+    open_store(database).close()
     assert mode(db_path) == 0o600
     assert not wal.exists() or mode(wal) == 0o600
 
 
-def _add(store: SQLiteStore, text: str, today: date, days: int, contact: str) -> str:
+def _add(store: Store, text: str, today: date, days: int, contact: str) -> str:
     row = {"cell": CELL, "kind": "offer", "category": "food", "text": text, "contact": contact}
     frame = pd.DataFrame([{**row, "expires": str(days)}])
     result = ingest(frame, ["row 1"], rules_for(DEFAULT_CATEGORIES, 9, today), store, b"k")
@@ -81,7 +85,7 @@ def _add(store: SQLiteStore, text: str, today: date, days: int, contact: str) ->
 
 @pytest.mark.parametrize("at", [(23, 59), (0, 1)], ids=["23:59 UTC", "00:01 UTC"])
 def test_run_once_deletes_expired_and_fulfilled_posts_and_keeps_the_rest(
-    store: SQLiteStore, db_path: Path, at: tuple[int, int]
+    store: Store, database: str, store_kind: str, at: tuple[int, int]
 ) -> None:
     clock = FixedClock(datetime(2026, 11, 27, *at, tzinfo=UTC))
     today = clock.today()
@@ -95,16 +99,21 @@ def test_run_once_deletes_expired_and_fulfilled_posts_and_keeps_the_rest(
     store.set_status(ids["fulfilled"], Status.FULFILLED)
     store.set_status(ids["hidden"], Status.HIDDEN)
     now = clock.now().timestamp()
-    store.db.executemany("INSERT INTO login_failures VALUES (?, ?)", [("old", now - 3600), ("new", now - 5)])
+    older_rows = 0
+    if store_kind == "sqlite":  # rows an older mapaid left; a PostgreSQL database never had the table
+        for name_hash, at_s in (("old", now - 3600), ("new", now - 5)):
+            older_rows += poke(database, "INSERT INTO login_failures VALUES (?, ?)", (name_hash, at_s))
 
     purged = run_once(store, clock)
 
     # Failed logins live in memory now: rows an older mapaid left behind all go, fresh or not.
-    assert (purged.expired, purged.fulfilled, purged.stale_logins) == (1, 1, 2)
+    assert (purged.expired, purged.fulfilled, purged.stale_logins) == (1, 1, older_rows)
     left = {name for name, post_id in ids.items() if store.get(post_id) is not None}
     assert left == {"open", "last day", "hidden"}
-    assert [r[0] for r in store.db.execute("SELECT name_hash FROM login_failures")] == []
-    on_disk = database_bytes(db_path)
+    assert store.purge_login_failures() == 0  # none left
+    if store_kind == "sqlite":
+        assert older_rows == 2 and peek(database, "SELECT name_hash FROM login_failures") == []
+    on_disk = database_bytes(database)
     for gone in (b"expired-contact-3", b"fulfilled-contact-4", b"expired soup", b"fulfilled soup"):
         assert gone not in on_disk
     assert b"open-contact-1" in on_disk
@@ -116,10 +125,10 @@ def test_the_next_round_is_a_minute_after_the_next_utc_midnight() -> None:
         assert next_run(now) == datetime(2026, 11, 28, 0, 1, tzinfo=UTC)
 
 
-def test_the_housekeeper_runs_at_start_and_stops_when_told(store: SQLiteStore, db_path: Path) -> None:
+def test_the_housekeeper_runs_at_start_and_stops_when_told(store: Store, database: str) -> None:
     clock = FixedClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
     expired = _add(store, "expired soup", clock.today() - timedelta(days=5), 2, "x")
-    keeper = Housekeeper(db_path, clock)
+    keeper = Housekeeper(database, clock)
     keeper.start()
     try:
         deadline = time.monotonic() + 10

@@ -9,11 +9,11 @@ import hashlib
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import TEST_NOW, TEST_SECRET, Cli
+from databases import Databases
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.http import http_date, parse_date
@@ -29,19 +29,18 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> dict[str, Any]:
+def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases) -> dict[str, Any]:
     """One database with 300 demo posts, shared by the tests that only read."""
     folder = tmp_path_factory.mktemp("http")
-    db = folder / "mapaid.sqlite3"
-    db.write_bytes(template_db.read_bytes())
-    env = {"MAPAID_DATABASE": str(db), "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
+    db = databases.fresh(store_kind, folder)
+    env = {"MAPAID_DATABASE": db, "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
     assert Cli(env, FixedClock(TEST_NOW))("demo", "--posts", "300", "--seed", "5").exit_code == 0
     store = open_store(db)
-    post_id = str(store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 1").fetchone()[0])
-    cell = int(store.db.execute("SELECT cell FROM posts ORDER BY id LIMIT 1").fetchone()[0])
+    first = store.posts(TEST_NOW.date(), public=False).sort_values("id").iloc[0]
+    post_id, cell = str(first["id"]), int(first["cell"])
     accounts.add(store, "anna", PASSWORD, TEST_NOW.date())
     store.close()
-    config = {"DATABASE": str(db), "SECRET_KEY": TEST_SECRET, "TESTING": True, "INSTANCE_DIR": str(folder)}
+    config = {"DATABASE": db, "SECRET_KEY": TEST_SECRET, "TESTING": True, "INSTANCE_DIR": str(folder)}
     return {"config": config, "post_id": post_id, "cell": f"{cell:x}"}
 
 

@@ -11,11 +11,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import TEST_NOW, TEST_SECRET, Cli
+from databases import Databases
 from livesite import serve
 from playwright.sync_api import Browser
 
@@ -57,17 +57,18 @@ PROBE_HTML = '<!doctype html><title>elsewhere</title><pre id="out"></pre><script
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[dict[str, Any]]:
+def live(
+    tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases
+) -> Iterator[dict[str, Any]]:
     """Our site with 200 demo posts, its requests recorded (method, path, Range, status)."""
     folder = tmp_path_factory.mktemp("http-clients")
-    db = folder / "mapaid.sqlite3"
-    db.write_bytes(template_db.read_bytes())
-    env = {"MAPAID_DATABASE": str(db), "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
+    db = databases.fresh(store_kind, folder)
+    env = {"MAPAID_DATABASE": db, "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
     assert Cli(env, FixedClock(TEST_NOW))("demo", "--posts", "200", "--seed", "8").exit_code == 0
     store = open_store(db)
     accounts.add(store, "anna", "correct horse battery", TEST_NOW.date())
     store.close()
-    app = create_app({"DATABASE": str(db), "SECRET_KEY": TEST_SECRET, "INSTANCE_DIR": str(folder)})
+    app = create_app({"DATABASE": db, "SECRET_KEY": TEST_SECRET, "INSTANCE_DIR": str(folder)})
     seen: list[tuple[str, str, str | None, int]] = []
     app.wsgi_app = _recording(app.wsgi_app, seen)  # type: ignore[method-assign]
     with serve(app) as base:

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 from conftest import Cli
 from helpers import row, write_csv, write_geojson
+from peek import peek
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 GOOD = [row(53.90, 27.56), row(53.87, 27.60, kind="need", category="medicine", text="Insulin, please")]
 
 
-def _state(store: SQLiteStore) -> tuple[int, int]:
+def _state(store: Store) -> tuple[int, int]:
     return store.count(), store.revision()
 
 
@@ -49,7 +50,7 @@ CASES = [("csv", bad, message) for bad, message in BAD_ROWS] + [
 
 @pytest.mark.parametrize(("fmt", "bad", "message"), CASES, ids=[f"{f}-{m}" for f, _, m in CASES])
 def test_a_bad_row_aborts_the_import_naming_line_and_reason(
-    tmp_path: Path, cli: Cli, store: SQLiteStore, bad: dict[str, object], message: str, fmt: str
+    tmp_path: Path, cli: Cli, store: Store, bad: dict[str, object], message: str, fmt: str
 ) -> None:
     before = _state(store)
     if fmt == "csv":
@@ -66,7 +67,7 @@ def test_a_bad_row_aborts_the_import_naming_line_and_reason(
 
 
 def test_every_bad_line_is_listed_and_skip_invalid_keeps_the_good(
-    tmp_path: Path, cli: Cli, store: SQLiteStore
+    tmp_path: Path, cli: Cli, store: Store
 ) -> None:
     rows = [GOOD[0], row(95, 27.5), GOOD[1], row(53.9, 27.56, kind="gift"), row(53.9, 27.56, text="")]
     path = write_csv(tmp_path / "posts.csv", rows)
@@ -129,7 +130,7 @@ BROKEN_FILES = [
 
 @pytest.mark.parametrize(("name", "content", "message"), BROKEN_FILES, ids=[b[0] for b in BROKEN_FILES])
 def test_a_broken_file_is_refused_with_a_reason(
-    tmp_path: Path, cli: Cli, store: SQLiteStore, name: str, content: bytes, message: str
+    tmp_path: Path, cli: Cli, store: Store, name: str, content: bytes, message: str
 ) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -141,22 +142,20 @@ def test_a_broken_file_is_refused_with_a_reason(
     assert _state(store) == before
 
 
-def test_csv_and_geojson_import_the_same_posts(tmp_path: Path, cli: Cli, store: SQLiteStore) -> None:
+def test_csv_and_geojson_import_the_same_posts(tmp_path: Path, cli: Cli, store: Store, database: str) -> None:
     rows = [*GOOD, row(53.93, 27.65, expires="2026-12-31", contact="@yard_7")]
     assert cli("import", str(write_csv(tmp_path / "a.csv", rows))).exit_code == 0
     assert cli("import", str(write_geojson(tmp_path / "a.geojson", rows))).exit_code == 0
-    stored = [
-        dict(r)
-        for r in store.db.execute(
-            "SELECT kind, category, text, contact, cell, district FROM posts"
-            " ORDER BY cell, kind, category, text, contact, district"
-        )
-    ]
+    stored = peek(
+        database,
+        "SELECT kind, category, text, contact, cell, district FROM posts"
+        " ORDER BY cell, kind, category, text, contact, district",
+    )
     assert stored[0::2] == stored[1::2]
     assert store.count() == 6
 
 
-def test_long_imports_show_a_progress_bar(tmp_path: Path, cli: Cli, store: SQLiteStore) -> None:
+def test_long_imports_show_a_progress_bar(tmp_path: Path, cli: Cli, store: Store) -> None:
     path = write_csv(tmp_path / "many.csv", [row(53.88 + i * 1e-6, 27.56) for i in range(12_000)])
     result = cli("import", str(path), "--progress")
     assert result.exit_code == 0, result.output
@@ -166,7 +165,7 @@ def test_long_imports_show_a_progress_bar(tmp_path: Path, cli: Cli, store: SQLit
 
 
 def test_control_characters_are_refused_and_line_ends_normalised(
-    tmp_path: Path, cli: Cli, store: SQLiteStore
+    tmp_path: Path, cli: Cli, store: Store, database: str
 ) -> None:
     rows = [row(53.9, 27.56, text="bell\x07"), row(53.9, 27.56, contact="two\nlines")]
     result = cli("import", str(write_geojson(tmp_path / "c.geojson", rows)))
@@ -174,4 +173,4 @@ def test_control_characters_are_refused_and_line_ends_normalised(
     assert "feature 2: contact must be a single line of text" in result.output
     ok = [row(53.9, 27.56, text="first\r\nsecond\rthird\tcolumn")]
     assert cli("import", str(write_geojson(tmp_path / "ok.geojson", ok))).exit_code == 0
-    assert store.db.execute("SELECT text FROM posts").fetchone()[0] == "first\nsecond\nthird\tcolumn"
+    assert peek(database, "SELECT text FROM posts") == [("first\nsecond\nthird\tcolumn",)]

@@ -22,7 +22,7 @@ from livesite import shot
 from pagesite import DESKTOP, LANGUAGES, PHONE, Site, log_in, post, site
 from playwright.sync_api import Browser, Page
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +84,7 @@ def open_page(page: Page, s: Site, path: str, lang: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(live_store: SQLiteStore, live_config: dict[str, Any]) -> Any:
+def served(live_store: Store, live_config: dict[str, Any]) -> Any:
     """One site for the module: every test opens its own browser context on it."""
     with site(live_store, live_config, live_config["CLOCK"].today()) as s:
         yield s

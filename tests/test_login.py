@@ -15,13 +15,13 @@ from test_coordinator import PASSWORD, login, token
 
 from mapaid import accounts
 from mapaid.loginguard import MAX_CLIENT_ATTEMPTS, MAX_PAIR_FAILURES, client_address
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 MALLORY, ANNA_AT_HOME = "198.51.100.7", "203.0.113.9"
 
 
 @pytest.fixture
-def anna(store: SQLiteStore) -> str:
+def anna(store: Store) -> str:
     accounts.add(store, "anna", PASSWORD, date(2026, 11, 28))
     return "anna"
 

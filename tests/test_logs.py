@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import h3.api.basic_int as h3
 import pytest
 from conftest import Cli
+from databases import impatient, locked
 from flask import Flask, request
 from flask.testing import FlaskClient
 
@@ -170,19 +170,14 @@ def test_a_failing_route_logs_its_pattern_and_the_exception_type_only(
         assert secret not in written, secret
 
 
-def test_a_locked_database_logs_no_token(site: Site, caplog: pytest.LogCaptureFixture, db_path: Path) -> None:
+def test_a_locked_database_logs_no_token(site: Site, caplog: pytest.LogCaptureFixture, database: str) -> None:
     """The case seen in the wild: `Exception on /manage/<id>/<token> [POST]` with a locked database."""
     caplog.set_level(logging.DEBUG)
-    other = sqlite3.connect(db_path, isolation_level=None)
-    other.execute("BEGIN EXCLUSIVE")
-    try:
+    with locked(database) as error:
         status = _request(site, "POST", "/manage/{id}/{token}", {"action": "fulfilled"})
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
     assert status == 500
     written = _written(caplog.records)
-    assert "Exception on /manage/<post_id>/<token> [POST]" in written and "OperationalError" in written
+    assert "Exception on /manage/<post_id>/<token> [POST]" in written and error in written
     assert site.token not in written and site.post_id not in written
 
 
@@ -241,11 +236,11 @@ def _free_port() -> int:
 
 
 def test_mapaid_serve_writes_no_token_when_a_request_fails(
-    env: dict[str, str], db_path: Path, tmp_path: Path
+    env: dict[str, str], database: str, tmp_path: Path
 ) -> None:
     """`mapaid serve` (waitress, its logging set up by the command): the private link's POST fails on a
     locked database, and nothing on its standard error names the post, its token or the cell."""
-    app = create_app({"DATABASE": str(db_path), "SECRET_KEY": env["MAPAID_SECRET_KEY"], "TESTING": True})
+    app = create_app({"DATABASE": database, "SECRET_KEY": env["MAPAID_SECRET_KEY"], "TESTING": True})
     created = (
         app.test_client()
         .post("/api/v1/posts", json={"kind": "need", "category": "food", "text": BODY_TEXT, "cell": CELL})
@@ -256,7 +251,7 @@ def test_mapaid_serve_writes_no_token_when_a_request_fails(
     errors = (tmp_path / "serve.err").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mapaid.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env},
+        env={**os.environ, **env, "MAPAID_DATABASE": impatient(database)},
         stdout=subprocess.DEVNULL,
         stderr=errors,
     )
@@ -274,20 +269,14 @@ def test_mapaid_serve_writes_no_token_when_a_request_fails(
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert csrf
         form = urllib.parse.urlencode({"csrf_token": csrf.group(1), "action": "fulfilled"}).encode()
-        other = sqlite3.connect(db_path, isolation_level=None)
-        other.execute("BEGIN EXCLUSIVE")
-        try:
-            with pytest.raises(urllib.error.HTTPError) as failed:
-                opener.open(f"{base}/manage/{post_id}/{token}?lang=en", data=form, timeout=30)
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
+        with locked(database) as error, pytest.raises(urllib.error.HTTPError) as failed:
+            opener.open(f"{base}/manage/{post_id}/{token}?lang=en", data=form, timeout=30)
         assert failed.value.code == 500
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     written = (tmp_path / "serve.err").read_text()
-    assert "Exception on /manage/<post_id>/<token> [POST]" in written and "OperationalError" in written
+    assert "Exception on /manage/<post_id>/<token> [POST]" in written and error in written
     assert "POST /manage/<post_id>/<token> 500" in written
     for secret in (post_id, token, CELL, "lang=en", BODY_TEXT):
         assert secret not in written, secret

@@ -1,7 +1,9 @@
 """Walking on the street network (issue 11), on real OpenStreetMap extracts: central Minsk around the railway
 station (.osm.bz2), Minsk around Kovalskaya Sloboda (.osm.bz2) and central Helsinki (.osm.pbf).
 
-One graph build per extract and module (they take seconds); the command-line tests use the small files.
+One graph build per extract and module (they take seconds), whatever the store: the graph and its distances
+are computed from the served area alone; the tests that read them back from a store (and the Helsinki
+tally) run on each. The command-line tests use the small files.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from conftest import DATA, Cli
+from databases import sqlite_only
 from flask.testing import FlaskClient
+from peek import peek, peek_one, poke
 
 from mapaid.cli import main
 from mapaid.config import DEFAULT_CATEGORIES
+from mapaid.geo import Area
 from mapaid.network import LIMIT_M, SNAP_MAX_M, cell_distances, snap
 from mapaid.osmgraph import Graph, build_graph
 from mapaid.pipeline import ingest, rules_for
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import open_store
+from mapaid.store import Store, open_store
 from mapaid.unmet import district_table, read_tally, store_unmet, unmet_needs
 from mapaid.walkable import walkable
 from mapaid.walking import Walking, estimate_m
@@ -46,40 +50,37 @@ SOUTH_OF_RAILWAY, NORTH_OF_RAILWAY = h3.str_to_int("891f4e14d83ffff"), h3.str_to
 
 @dataclass
 class Built:
-    store: SQLiteStore
+    area: Area
     graph: Graph
     walks: Distances
 
 
-def _build(store: SQLiteStore, path: Path) -> Built:
-    graph = build_graph(path, store.area())
-    walks = cell_distances(graph, store.area(), 9)
-    store.replace_walks(walks, {"file": path.name, "res": "9"})
-    return Built(store, graph, walks)
+def _build(area: Area, path: Path) -> Built:
+    graph = build_graph(path, area)
+    return Built(area, graph, cell_distances(graph, area, 9))
 
 
 @pytest.fixture(scope="module")
-def minsk_db(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Minsk database with central Minsk's graph built into it, made once for the module."""
-    path = tmp_path_factory.mktemp("minsk") / "mapaid.sqlite3"
-    shutil.copy(template_db, path)
-    return path
+def minsk(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Area:
+    """The Minsk districts (the template's), for the graph builds, which need no store."""
+    copy = tmp_path_factory.mktemp("minsk") / "mapaid.sqlite3"
+    shutil.copy(template_db, copy)
+    store = open_store(copy)
+    try:
+        return store.area()
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")
-def central(minsk_db: Path) -> Iterator[Built]:
-    store = open_store(minsk_db)
-    yield _build(store, PASS)
-    store.close()
+def central(minsk: Area) -> Built:
+    """Central Minsk's graph and walking distances, made once for the module."""
+    return _build(minsk, PASS)
 
 
 @pytest.fixture(scope="module")
-def kovalskaya(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    path = tmp_path_factory.mktemp("kovalskaya") / "mapaid.sqlite3"
-    shutil.copy(template_db, path)
-    store = open_store(path)
-    yield _build(store, KOVALSKAYA)
-    store.close()
+def kovalskaya(minsk: Area) -> Built:
+    return _build(minsk, KOVALSKAYA)
 
 
 def _nx_graph(graph: Graph) -> nx.Graph:
@@ -126,7 +127,7 @@ def test_walkable_ways(tags: dict[str, str], expected: bool) -> None:
 @pytest.mark.parametrize("name", ["central", "kovalskaya"])
 def test_every_walk_is_at_least_the_straight_line(name: str, request: pytest.FixtureRequest) -> None:
     built: Built = request.getfixturevalue(name)
-    area = built.store.area()
+    area = built.area
     walks, graph = built.walks, built.graph
     assert len(walks.cells) >= 5 and walks.pairs >= 10
     covered, node, snap_m = snap(graph, area, walks.cells)
@@ -147,7 +148,7 @@ def test_walks_match_networkx_shortest_paths(name: str, request: pytest.FixtureR
     metres, within 1 m; a pair not stored is further than the limit."""
     built: Built = request.getfixturevalue(name)
     walks, graph = built.walks, built.graph
-    _, node, snap_m = snap(graph, built.store.area(), walks.cells)
+    _, node, snap_m = snap(graph, built.area, walks.cells)
     table = _walk_table(walks)
     peer = _nx_graph(graph)
     rng = np.random.default_rng(11)
@@ -172,8 +173,10 @@ def test_walks_match_networkx_shortest_paths(name: str, request: pytest.FixtureR
     assert checked_far > 0 or len(stored) == n * (n - 1)  # a small extract may have every pair within reach
 
 
-def test_a_railway_with_no_crossing_nearby_makes_the_walk_much_longer(central: Built) -> None:
-    area = central.store.area()
+def test_a_railway_with_no_crossing_nearby_makes_the_walk_much_longer(central: Built, store: Store) -> None:
+    """Read back from the store: the distances it keeps are the ones computed."""
+    store.replace_walks(central.walks, {"file": PASS.name, "res": "9"})
+    area = store.area()
     estimate = estimate_m(SOUTH_OF_RAILWAY, np.array([NORTH_OF_RAILWAY]), area)[0]
     # The straight line between the two centres does cross the main line (read from the same file).
     rails = []
@@ -184,7 +187,7 @@ def test_a_railway_with_no_crossing_nearby_makes_the_walk_much_longer(central: B
     a, b = h3.cell_to_latlng(SOUTH_OF_RAILWAY), h3.cell_to_latlng(NORTH_OF_RAILWAY)
     line = shapely.LineString([(a[1], a[0]), (b[1], b[0])])
     assert sum(line.crosses(r) for r in rails) >= 2  # several tracks side by side
-    walking = Walking(area, central.store.walks())
+    walking = Walking(area, store.walks())
     reach = walking.reach(SOUTH_OF_RAILWAY, 1200)
     assert NORTH_OF_RAILWAY not in reach.cells.tolist()  # the estimate (412 m) would have it
     assert NORTH_OF_RAILWAY in Walking(area).reach(SOUTH_OF_RAILWAY, 1200).cells.tolist()
@@ -192,7 +195,7 @@ def test_a_railway_with_no_crossing_nearby_makes_the_walk_much_longer(central: B
     assert on_foot > 3 * estimate, (on_foot, estimate)
 
 
-def test_a_way_closed_to_walkers_is_not_walked(cli: Cli, store: SQLiteStore) -> None:
+def test_a_way_closed_to_walkers_is_not_walked(cli: Cli, store: Store) -> None:
     """foot=no and access=private ways join the two centres in 321 m; the only open way is 921 m long."""
     result = cli("network", "build", str(RULES))
     assert result.exit_code == 0, result.output
@@ -206,7 +209,7 @@ def test_a_way_closed_to_walkers_is_not_walked(cli: Cli, store: SQLiteStore) -> 
 
 
 # -- the command line ---------------------------------------------------------------------------------
-def test_build_and_status_say_what_is_built(cli: Cli, store: SQLiteStore) -> None:
+def test_build_and_status_say_what_is_built(cli: Cli, store: Store, database: str) -> None:
     before = cli("network", "status")
     assert before.exit_code == 0 and "no street graph" in before.output
     result = cli("network", "build", str(KOVALSKAYA))
@@ -220,14 +223,14 @@ def test_build_and_status_say_what_is_built(cli: Cli, store: SQLiteStore) -> Non
     assert again.exit_code == 0 and "already built" in again.output
     rebuilt = cli("network", "build", str(KOVALSKAYA))  # replaces, does not add
     assert rebuilt.exit_code == 0
-    assert store.db.execute("SELECT count(*) FROM walk_cells").fetchone()[0] == covered
+    assert peek_one(database, "SELECT count(*) FROM walk_cells") == covered
 
 
 def test_files_we_cannot_use_are_refused_and_change_nothing(
-    cli: Cli, store: SQLiteStore, tmp_path: Path
+    cli: Cli, store: Store, database: str, tmp_path: Path
 ) -> None:
     assert cli("network", "build", str(RULES)).exit_code == 0
-    before = store.db.execute("SELECT * FROM walk_cells ORDER BY cell").fetchall()
+    before = peek(database, "SELECT * FROM walk_cells ORDER BY cell")
     version = store.get_meta("network_version")
     not_osm = tmp_path / "notes.osm"
     not_osm.write_text("this is not OpenStreetMap\n")
@@ -247,25 +250,27 @@ def test_files_we_cannot_use_are_refused_and_change_nothing(
     ):
         result = cli("network", "build", str(path))
         assert result.exit_code == 1 and message in result.output, (path.name, result.output)
-        assert store.db.execute("SELECT * FROM walk_cells ORDER BY cell").fetchall() == before
+        assert peek(database, "SELECT * FROM walk_cells ORDER BY cell") == before
         assert store.get_meta("network_version") == version
 
 
-def test_an_older_database_gains_the_walk_table_on_init_db(cli: Cli, store: SQLiteStore) -> None:
-    """Schema 3 -> 4 (store._walking_network): the table appears, posts stay, nothing is built yet."""
+@sqlite_only
+def test_an_older_database_gains_the_walk_table_on_init_db(cli: Cli, store: Store, database: str) -> None:
+    """Schema 3 -> 4 (store._walking_network): the table appears, posts stay, nothing is built yet. SQLite
+    only: schema 3 is an older SQLite file's; PostgreSQL databases begin at the current schema."""
     body = pd.DataFrame({"kind": ["offer"], "category": ["food"], "cell": ["891f4eab4cbffff"], "text": ["x"]})
     ingest(body, ["1"], rules_for(DEFAULT_CATEGORIES, 9, date(2026, 11, 27)), store, b"k")
-    store.db.execute("DROP TABLE walk_cells")
-    store.db.execute("UPDATE schema_version SET version = 3")
+    poke(database, "DROP TABLE walk_cells")  # as a schema-3 file was
+    poke(database, "UPDATE schema_version SET version = 3")
     assert cli("network", "status").exit_code == 1  # refused until upgraded, naming init-db
     assert cli("init-db").exit_code == 0
-    assert store.db.execute("SELECT count(*) FROM walk_cells").fetchone()[0] == 0
+    assert peek_one(database, "SELECT count(*) FROM walk_cells") == 0
     assert store.count() == 1 and store.walks() is None
 
 
 # -- the walking module where the pages and the API use it ---------------------------------------------------
 def test_the_api_and_the_near_page_say_how_walks_were_measured(
-    client: FlaskClient, store: SQLiteStore, central: Built
+    client: FlaskClient, store: Store, central: Built
 ) -> None:
     store.replace_walks(central.walks, {"file": PASS.name, "res": "9"})
     origin = SOUTH_OF_RAILWAY
@@ -292,26 +297,43 @@ def test_the_api_and_the_near_page_say_how_walks_were_measured(
 
 # -- unmet needs inside the Helsinki extract ------------------------------------------------------------
 @pytest.fixture(scope="module")
-def helsinki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def helsinki(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """Central Helsinki's graph on the Helsinki districts (a SQLite file of their own, read once)."""
     folder = tmp_path_factory.mktemp("helsinki")
-    env = {
-        "MAPAID_DATABASE": str(folder / "h.sqlite3"),
+    result = CliRunner().invoke(main, ["init-db"], env=_helsinki_env(str(folder / "h.sqlite3"), folder))
+    assert result.exit_code == 0, result.output
+    store = open_store(folder / "h.sqlite3")
+    try:
+        return _build(store.area(), HELSINKI)
+    finally:
+        store.close()
+
+
+def _helsinki_env(database: str, folder: Path) -> dict[str, str]:
+    return {
+        "MAPAID_DATABASE": database,
         "MAPAID_INSTANCE": str(folder),
         "MAPAID_SECRET_KEY": "test",
         "MAPAID_DISTRICTS": str(DATA / "helsinki_city_districts_2021.gpkg"),
         "MAPAID_CELL_RES": "9",
     }
-    result = CliRunner().invoke(main, ["init-db"], env=env)
+
+
+@pytest.fixture
+def helsinki_store(empty_database: str, helsinki: Built, tmp_path: Path) -> Iterator[Store]:
+    """This test's store holding the Helsinki districts and the Helsinki walking distances."""
+    result = CliRunner().invoke(main, ["init-db"], env=_helsinki_env(empty_database, tmp_path))
     assert result.exit_code == 0, result.output
-    store = open_store(folder / "h.sqlite3")
-    yield _build(store, HELSINKI)
+    store = open_store(empty_database)
+    store.replace_walks(helsinki.walks, {"file": HELSINKI.name, "res": "9"})
+    yield store
     store.close()
 
 
 def _pick(built: Built, peer: nx.Graph, estimate_ok: bool, streets_ok: bool, within: int) -> tuple[int, int]:
     """Two covered cells whose estimate and street walk (by networkx, not by our code) fall on the given
     sides of ``within``."""
-    area = built.store.area()
+    area = built.area
     cells = built.walks.cells
     _, node, snap_m = snap(built.graph, area, cells)
     for i, a in enumerate(cells.tolist()):
@@ -326,11 +348,11 @@ def _pick(built: Built, peer: nx.Graph, estimate_ok: bool, streets_ok: bool, wit
 
 
 def test_unmet_needs_in_helsinki_differ_with_the_street_graph_and_are_right(
-    helsinki: Built, today: date
+    helsinki: Built, helsinki_store: Store, today: date
 ) -> None:
     """Food: the estimate says the offer is too far (> 800 m), the streets say it is near. Medicine: the
     estimate says near, the streets say too far. Each side checked with networkx on the same graph."""
-    store, within = helsinki.store, 800
+    store, within = helsinki_store, 800
     peer = _nx_graph(helsinki.graph)
     food_need, food_offer = _pick(helsinki, peer, estimate_ok=False, streets_ok=True, within=within)
     medicine_need, medicine_offer = _pick(helsinki, peer, estimate_ok=True, streets_ok=False, within=within)
@@ -361,7 +383,7 @@ def test_unmet_needs_in_helsinki_differ_with_the_street_graph_and_are_right(
 
 
 def test_the_coordinator_exports_and_report_say_how_much_is_measured_on_the_streets(
-    client: FlaskClient, store: SQLiteStore, central: Built, cli: Cli, today: date
+    client: FlaskClient, store: Store, central: Built, cli: Cli, today: date
 ) -> None:
     from test_coordinator import login
 

@@ -28,7 +28,7 @@ from flask.testing import FlaskClient
 from mapaid import accounts, create_app, demo
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.districts import read_districts, romanize_be
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "mapaid" / "translations"
@@ -288,7 +288,7 @@ def coordinator_pages(client: FlaskClient) -> Iterator[tuple[str, int, str]]:
 
 @pytest.mark.parametrize("lang", ["be", "ru"])
 def test_no_english_message_reaches_a_translated_page(
-    client: FlaskClient, store: SQLiteStore, today: date, lang: str
+    client: FlaskClient, store: Store, today: date, lang: str
 ) -> None:
     accounts.add(store, "anna", PASSWORD, today)
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
@@ -364,7 +364,7 @@ def test_dates_and_statuses_in_the_visitors_language(
     assert day in text and status in text and "2026-12-11" not in text
 
 
-def test_demo_posts_come_in_the_languages_of_the_chats(store: SQLiteStore) -> None:
+def test_demo_posts_come_in_the_languages_of_the_chats(store: Store) -> None:
     """Mostly Russian, a good share of Belarusian, a little English, in every kind and category; made up
     (no phone numbers, links or handles)."""
     frame = demo.generate(store.area(), 4000, 2020, DEFAULT_CATEGORIES)

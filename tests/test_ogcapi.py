@@ -5,11 +5,9 @@ text only, in be/ru/en; one browser look at a phone's size)."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +16,7 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import ROOMY_LIMITS, TEST_NOW, TEST_SECRET
+from databases import Databases
 from flask.testing import FlaskClient
 from livesite import serve, shot
 from playwright.sync_api import Browser
@@ -49,11 +48,10 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases) -> Iterator[Site]:
     """330 posts in words of our languages (one of them hostile markup), one hidden, one expired."""
     folder = tmp_path_factory.mktemp("ogcapi")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
+    db = databases.fresh(store_kind, folder)
     clock = FixedClock(TEST_NOW)
     store = open_store(db)
     frame = demo.generate(store.area(), 332, 4, DEFAULT_CATEGORIES)
@@ -62,15 +60,14 @@ def site(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterato
     frame["expires"] = [str(5 + i % 20) for i in range(len(frame))]  # 2026-12-02 to 2026-12-21
     rules = rules_for(DEFAULT_CATEGORIES, 9, clock.today())
     ingest(frame, [f"row {i}" for i in range(len(frame))], rules, store, TEST_SECRET.encode())
-    hidden, expired = (r[0] for r in store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 2 OFFSET 7"))
+    hidden, expired = sorted(store.posts(clock.today(), public=False)["id"])[7:9]
     store.set_status(hidden, Status.HIDDEN)
-    with store.transaction() as conn:
-        conn.execute("UPDATE posts SET expires_day = '2020-01-01' WHERE id = ?", (expired,))
+    store.set_expiry(expired, date(2020, 1, 1))
     public = store.posts(clock.today())
     store.close()
     assert len(public) == 330
     app = create_app(
-        {"DATABASE": str(db), "SECRET_KEY": TEST_SECRET, "INSTANCE_DIR": str(folder), "CLOCK": clock}
+        {"DATABASE": db, "SECRET_KEY": TEST_SECRET, "INSTANCE_DIR": str(folder), "CLOCK": clock}
         | ROOMY_LIMITS
     )
     yield Site(app.test_client(), public, hidden, expired, clock.today(), app)

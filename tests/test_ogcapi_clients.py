@@ -4,9 +4,9 @@ item; what they get must be exactly the public posts, each once, with the public
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from conftest import TEST_SECRET
+from databases import Databases
 from livesite import serve_process
 from owslib.ogcapi.features import Features
 
@@ -37,18 +38,16 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("ogc")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
-    env = {"MAPAID_DATABASE": str(db), "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
+    db = databases.fresh(store_kind, folder)
+    env = {"MAPAID_DATABASE": db, "MAPAID_SECRET_KEY": TEST_SECRET, "MAPAID_INSTANCE": str(folder)}
     result = CliRunner().invoke(main, ["demo", "--posts", str(POSTS), "--seed", "10"], env=env)
     assert result.exit_code == 0, result.output
     store = open_store(db)
-    ids = [row[0] for row in store.db.execute("SELECT id FROM posts ORDER BY id LIMIT 2")]
+    ids = sorted(store.posts(SYSTEM.today(), public=False)["id"])[:2]
     store.set_status(ids[0], Status.HIDDEN)
-    with store.transaction() as conn:
-        conn.execute("UPDATE posts SET expires_day = '2020-01-01' WHERE id = ?", (ids[1],))
+    store.set_expiry(ids[1], date(2020, 1, 1))
     public = store.posts(SYSTEM.today())  # the server's clock is the system's
     store.close()
     assert len(public) == POSTS - 2

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from mapaid import placeload, places
 from mapaid.config import DEFAULT_PLACES, SHIPPED_GEODATA, resolve
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 METRO = SHIPPED_GEODATA / "minsk-metro4all"
 PASS = SHIPPED_GEODATA / "minsk-pass.osm.bz2"
@@ -63,7 +63,7 @@ def test_damaged_names_are_dropped() -> None:
     assert found and not [n for p in found for n in p.all_names() if "?" in n]
 
 
-def test_init_db_loaded_and_merged_the_shipped_places(store: SQLiteStore) -> None:
+def test_init_db_loaded_and_merged_the_shipped_places(store: Store) -> None:
     counts = places.count(store)
     assert counts["metro"] >= 29 and counts["street"] >= 486 + 50 and counts["entrance"] >= 150
     stored = places.all_places(store)
@@ -74,7 +74,7 @@ def test_init_db_loaded_and_merged_the_shipped_places(store: SQLiteStore) -> Non
     assert len(october) == 1
 
 
-def test_places_are_clipped_to_the_served_area(tmp_path: Path, cli: Cli, store: SQLiteStore) -> None:
+def test_places_are_clipped_to_the_served_area(tmp_path: Path, cli: Cli, store: Store) -> None:
     listing = tmp_path / "points.csv"
     listing.write_text(
         "lat,lon,name,name_ru,kind\n53.9,27.55,Наш двор,Наш двор,place\n60.17,24.94,Kamppi,,place\n",
@@ -88,7 +88,7 @@ def test_places_are_clipped_to_the_served_area(tmp_path: Path, cli: Cli, store: 
     assert "list" in places.sources(store)
 
 
-def test_geojson_list(tmp_path: Path, cli: Cli, store: SQLiteStore) -> None:
+def test_geojson_list(tmp_path: Path, cli: Cli, store: Store) -> None:
     path = tmp_path / "p.geojson"
     feature = {
         "type": "Feature",
@@ -134,9 +134,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_files_are_refused_naming_the_problem(
-    case: str, tmp_path: Path, cli: Cli, store: SQLiteStore
-) -> None:
+def test_bad_files_are_refused_naming_the_problem(case: str, tmp_path: Path, cli: Cli, store: Store) -> None:
     name, content = BAD[case]
     path = tmp_path / name
     path.write_bytes(content)
@@ -155,7 +153,7 @@ def test_a_file_outside_the_served_area_is_refused(tmp_path: Path, cli: Cli) -> 
     assert "none of its 2 named places lies in the served area" in result.output
 
 
-def test_places_list_and_clear(cli: Cli, store: SQLiteStore) -> None:
+def test_places_list_and_clear(cli: Cli, store: Store) -> None:
     listed = cli("places", "list")
     assert "metro\t" in listed.output and "total\t" in listed.output
     assert cli("places", "clear").exit_code == 0
@@ -187,7 +185,7 @@ def test_skeleton_is_ascii_words() -> None:
     assert places.skeleton("Кирова") != places.skeleton("Кірэева")
 
 
-def test_nearest_names_a_place_in_the_language_asked(store: SQLiteStore) -> None:
+def test_nearest_names_a_place_in_the_language_asked(store: Store) -> None:
     # Beside Kastrychnitskaya / Kupalaŭskaja metro: a metro station's name in each language.
     assert places.nearest(store, 27.5622, 53.9019, "be") == "Кастрычніцкая"
     assert places.nearest(store, 27.5622, 53.9019, "ru") == "Октябрьская"
@@ -223,7 +221,7 @@ def test_pages_with_the_search_credit_osm_and_metro4all(client: FlaskClient, pat
     assert 'name="place' not in page  # the query is never a form field
 
 
-def test_no_places_no_search_box(client: FlaskClient, store: SQLiteStore) -> None:
+def test_no_places_no_search_box(client: FlaskClient, store: Store) -> None:
     places.clear(store)
     page = client.get("/").get_data(as_text=True)
     assert "place-q" not in page and "Metro4all" not in page

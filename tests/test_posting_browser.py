@@ -15,7 +15,7 @@ import pytest
 from livesite import Live, Watch, shot
 from playwright.sync_api import Browser, Page
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 pytestmark = pytest.mark.browser
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
@@ -98,7 +98,7 @@ def test_post_a_need_and_keep_its_private_link(browser: Browser, live: Live, lan
 
     page.click("#extend-7")
     page.wait_for_selector(".success[role=status]")
-    store = SQLiteStore(db)
+    store = open_store(db)
     try:
         post = store.get(post_id)
         assert post is not None

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 CENTRE = (53.9023, 27.5619)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))
@@ -60,7 +60,7 @@ def _posted(client: FlaskClient, **fields: str) -> tuple[str, str]:
     return post_id, token
 
 
-def test_post_redirects_and_shows_the_link_once(client: FlaskClient, store: SQLiteStore) -> None:
+def test_post_redirects_and_shows_the_link_once(client: FlaskClient, store: Store) -> None:
     response = _submit(client, _form(client))
     assert response.status_code == 303 and store.count() == 1
     location = response.headers["Location"]
@@ -77,7 +77,7 @@ def test_post_redirects_and_shows_the_link_once(client: FlaskClient, store: SQLi
     assert store.token_hash(post_id) not in (None, token)
 
 
-def test_the_same_form_twice_makes_one_post(client: FlaskClient, store: SQLiteStore) -> None:
+def test_the_same_form_twice_makes_one_post(client: FlaskClient, store: Store) -> None:
     form = _form(client)
     first = _submit(client, form)
     _url, post_id, token = _private_link(client.get(first.headers["Location"]).get_data(as_text=True))
@@ -88,9 +88,7 @@ def test_the_same_form_twice_makes_one_post(client: FlaskClient, store: SQLiteSt
     assert third.status_code == 303 and store.count() == 2
 
 
-def test_a_form_with_errors_keeps_its_nonce_and_posts_once_fixed(
-    client: FlaskClient, store: SQLiteStore
-) -> None:
+def test_a_form_with_errors_keeps_its_nonce_and_posts_once_fixed(client: FlaskClient, store: Store) -> None:
     form = _form(client)
     refused = _submit(client, form, text="")
     assert refused.status_code == 422 and store.count() == 0
@@ -100,7 +98,7 @@ def test_a_form_with_errors_keeps_its_nonce_and_posts_once_fixed(
 
 
 @pytest.mark.parametrize("lang", ["en", "ru", "be"])
-def test_every_error_at_once_with_a_summary(client: FlaskClient, store: SQLiteStore, lang: str) -> None:
+def test_every_error_at_once_with_a_summary(client: FlaskClient, store: Store, lang: str) -> None:
     form = _form(client, f"/post?lang={lang}")
     response = client.post(
         f"/post?lang={lang}", data={**form, "cell": "", "kind": "", "category": "food", "text": "   "}
@@ -151,7 +149,7 @@ def _manage_form(client: FlaskClient, post_id: str, token: str) -> str:
     return _field(client.get(f"/manage/{post_id}/{token}").get_data(as_text=True), "csrf_token")
 
 
-def test_extend_through_the_link(client: FlaskClient, store: SQLiteStore, today: date, app: Flask) -> None:
+def test_extend_through_the_link(client: FlaskClient, store: Store, today: date, app: Flask) -> None:
     post_id, token = _posted(client, expires_days="3")
     url = f"/manage/{post_id}/{token}"
     csrf = _manage_form(client, post_id, token)
@@ -176,7 +174,7 @@ def test_extend_choices_stay_within_the_limit(config: dict[str, Any]) -> None:
     assert re.findall(r'name="days" value="(\d+)"', page) == ["7", "14"]
 
 
-def test_edit_through_the_link_shows_every_error(client: FlaskClient, store: SQLiteStore) -> None:
+def test_edit_through_the_link_shows_every_error(client: FlaskClient, store: Store) -> None:
     post_id, token = _posted(client)
     url = f"/manage/{post_id}/{token}"
     csrf = _manage_form(client, post_id, token)
@@ -193,7 +191,7 @@ def test_edit_through_the_link_shows_every_error(client: FlaskClient, store: SQL
     assert {k: v for k, v in after.items() if k != "text"} == {k: v for k, v in before.items() if k != "text"}  # type: ignore[union-attr]
 
 
-def test_delete_asks_first(client: FlaskClient, store: SQLiteStore) -> None:
+def test_delete_asks_first(client: FlaskClient, store: Store) -> None:
     post_id, token = _posted(client)
     url = f"/manage/{post_id}/{token}"
     page = client.get(url).get_data(as_text=True)
@@ -246,7 +244,7 @@ def test_the_token_is_never_in_a_redirect_or_a_query(client: FlaskClient, app: F
     assert seen and all(token not in s and post_id not in s for s in seen)
 
 
-def test_api_extend_and_edit_with_the_token(client: FlaskClient, store: SQLiteStore, today: date) -> None:
+def test_api_extend_and_edit_with_the_token(client: FlaskClient, store: Store, today: date) -> None:
     body = {"kind": "need", "category": "food", "text": "Soup", "cell": CELL, "expires_days": 3}
     created = client.post("/api/v1/posts", json=body).get_json()
     url, token = f"/api/v1/posts/{created['id']}", {"X-Post-Token": created["token"]}

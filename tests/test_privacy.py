@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
-from pathlib import Path
 
 import h3.api.basic_int as h3
 import numpy as np
 import pytest
 import shapely
 from conftest import TEST_SECRET
+from databases import is_postgres
 from helpers import row
+from peek import columns, peek_dicts, peek_one
 
 from mapaid.geo import Area, cell_polygons
 from mapaid.intake import Rules
 from mapaid.pipeline import ingest
 from mapaid.privacy import OutsideArea, coarsen, display_positions, new_ids
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 SECRET = TEST_SECRET.encode()
 RULES = Rules(("food", "medicine", "other"), 9, date(2026, 11, 27))
@@ -25,15 +25,20 @@ RULES = Rules(("food", "medicine", "other"), 9, date(2026, 11, 27))
 CENTRE = (53.8937, 27.5477)
 
 
-def _ingest_points(store: SQLiteStore, points: list[tuple[float, float]], text: str = "Soup"):  # type: ignore[no-untyped-def]
+def _ingest_points(store: Store, points: list[tuple[float, float]], text: str = "Soup"):  # type: ignore[no-untyped-def]
     import pandas as pd
 
     frame = pd.DataFrame([row(lat, lon, text=text) for lat, lon in points])
     return ingest(frame, [f"row {i}" for i in range(len(frame))], RULES, store, SECRET)
 
 
-def _stored(store: SQLiteStore) -> list[dict[str, object]]:
-    return [dict(r) for r in store.db.execute("SELECT * FROM posts ORDER BY id")]
+def _stored(database: str) -> list[dict[str, object]]:
+    return peek_dicts(database, "SELECT * FROM posts ORDER BY id")
+
+
+# Where a post is shown: lon and lat; on PostgreSQL also ``geom``, the same point as a geometry column
+# (generated from lon and lat, so that GIS tools open the table as a layer).
+POSITION = {"lon", "lat", "geom"}
 
 
 def _points_in_cell(cell: int, n: int, rng: np.random.Generator) -> list[tuple[float, float]]:
@@ -47,9 +52,9 @@ def _points_in_cell(cell: int, n: int, rng: np.random.Generator) -> list[tuple[f
     return out
 
 
-def test_point_becomes_its_h3_cell_and_the_cells_district(store: SQLiteStore) -> None:
+def test_point_becomes_its_h3_cell_and_the_cells_district(store: Store, database: str) -> None:
     _ingest_points(store, [CENTRE])
-    (post,) = _stored(store)
+    (post,) = _stored(database)
     assert post["cell"] == h3.latlng_to_cell(*CENTRE, 9)
     centre_lat, centre_lon = h3.cell_to_latlng(post["cell"])
     area = store.area()
@@ -57,22 +62,24 @@ def test_point_becomes_its_h3_cell_and_the_cells_district(store: SQLiteStore) ->
     assert post["district"] == district["slug"].item()
 
 
-def test_two_points_in_one_cell_are_alike_in_everything_but_id_and_position(store: SQLiteStore) -> None:
+def test_two_points_in_one_cell_are_alike_in_everything_but_id_and_position(
+    store: Store, database: str
+) -> None:
     """Invariant 2: stored fields are a function of the cell, the district and the random id."""
     cell = h3.latlng_to_cell(*CENTRE, 9)
     a, b = _points_in_cell(cell, 2, np.random.default_rng(1))
     assert a != b
     _ingest_points(store, [a, b])
-    first, second = _stored(store)
+    first, second = _stored(database)
     differing = {k for k in first if first[k] != second[k]}
-    assert differing <= {"id", "lon", "lat"}
+    assert differing <= {"id", *POSITION}
     # The shown position is recomputed from (cell, id, secret) alone: the exact point had no say in it.
     for post in (first, second):
         lon, lat = display_positions(np.array([cell]), [str(post["id"])], store.area(), SECRET)
         assert (round(lon[0], 5), round(lat[0], 5)) == (post["lon"], post["lat"])
 
 
-def test_repeating_a_post_from_one_home_does_not_narrow_it_down(store: SQLiteStore) -> None:
+def test_repeating_a_post_from_one_home_does_not_narrow_it_down(store: Store, database: str) -> None:
     """Invariant 3: shown positions are not noise around the true point, so averaging them finds the
     middle of the cell, not the home. The home here sits near a corner of its cell."""
     cell = h3.latlng_to_cell(*CENTRE, 9)
@@ -81,14 +88,14 @@ def test_repeating_a_post_from_one_home_does_not_narrow_it_down(store: SQLiteSto
     home = (centre_lat + 0.9 * (corner_lat - centre_lat), centre_lng + 0.9 * (corner_lng - centre_lng))
     assert h3.latlng_to_cell(*home, 9) == cell
     _ingest_points(store, [home] * 300)
-    shown = np.array([(p["lat"], p["lon"]) for p in _stored(store)])
+    shown = np.array([(p["lat"], p["lon"]) for p in _stored(database)])
     mean = shown.mean(axis=0)
     to_home = np.hypot(*(mean - home))
     to_centre = np.hypot(*(mean - (centre_lat, centre_lng)))
     assert to_centre < 0.25 * to_home
 
 
-def test_shown_positions_stay_inside_cell_and_district(store: SQLiteStore) -> None:
+def test_shown_positions_stay_inside_cell_and_district(store: Store) -> None:
     """Invariant 4, including cells cut by a district border or the city edge (5-decimal rounding too)."""
     area = store.area()
     rng = np.random.default_rng(4)
@@ -112,14 +119,14 @@ def test_shown_positions_stay_inside_cell_and_district(store: SQLiteStore) -> No
     assert edge_cells and cut_cells  # the sample did reach the awkward cells
 
 
-def test_time_is_kept_to_the_day_and_no_client_details_are_stored(store: SQLiteStore) -> None:
+def test_time_is_kept_to_the_day_and_no_client_details_are_stored(store: Store, database: str) -> None:
     """Invariant 5: created/expires are days; the schema has nowhere to put an IP or a user agent."""
     _ingest_points(store, [CENTRE])
-    (post,) = _stored(store)
+    (post,) = _stored(database)
     assert post["created_day"] == "2026-11-27"
     assert post["expires_day"] == "2026-12-11"  # 14 days by default
-    columns = {r[1] for r in store.db.execute("PRAGMA table_info(posts)")}
-    assert columns == {
+    shown_as_geometry = {"geom"} if is_postgres(database) else set()
+    assert set(columns(database, "posts")) - shown_as_geometry == {
         "id",
         "kind",
         "category",
@@ -137,7 +144,7 @@ def test_time_is_kept_to_the_day_and_no_client_details_are_stored(store: SQLiteS
     }
 
 
-def test_a_point_outside_every_district_is_refused(store: SQLiteStore) -> None:
+def test_a_point_outside_every_district_is_refused(store: Store) -> None:
     area = store.area()
     helsinki = coarsen(np.array([60.17]), np.array([24.94]), np.array([-1]), area, 9)
     assert helsinki.outside == [0]
@@ -154,19 +161,19 @@ def test_ids_are_random_and_unguessable() -> None:
     assert all(len(i) == 20 and int(i, 16) >= 0 for i in ids)
 
 
-def test_display_position_of_a_cell_outside_the_area_is_an_error(store: SQLiteStore) -> None:
+def test_display_position_of_a_cell_outside_the_area_is_an_error(store: Store) -> None:
     helsinki = h3.latlng_to_cell(60.17, 24.94, 9)
     with pytest.raises(OutsideArea):
         display_positions(np.array([helsinki]), ["x"], store.area(), SECRET)
 
 
-def test_a_finer_cell_is_lifted_to_the_configured_resolution(store: SQLiteStore) -> None:
+def test_a_finer_cell_is_lifted_to_the_configured_resolution(store: Store) -> None:
     fine = h3.latlng_to_cell(*CENTRE, 12)
     result = coarsen(np.array([np.nan]), np.array([np.nan]), np.array([fine]), store.area(), 9)
     assert result.cell.tolist() == [h3.cell_to_parent(fine, 9)]
 
 
-def test_area_district_choice_is_by_cell_not_by_point(db_path: Path, store: SQLiteStore) -> None:
+def test_area_district_choice_is_by_cell_not_by_point(database: str, store: Store) -> None:
     """A cell cut by a border belongs wholly to the district under its centre, whichever side the
     person stood on: so the district says nothing finer than the cell."""
     area: Area = store.area()
@@ -181,4 +188,4 @@ def test_area_district_choice_is_by_cell_not_by_point(db_path: Path, store: SQLi
         np.array([p[0] for p in points]), np.array([p[1] for p in points]), np.full(len(points), -1), area, 9
     )
     assert len(set(result.code.tolist())) == 1
-    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+    assert peek_one(database, "SELECT count(*) FROM posts") == 0

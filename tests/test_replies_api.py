@@ -9,20 +9,20 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import h3.api.basic_int as h3
 import pytest
+from databases import is_postgres, sqlite_only
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import database_bytes
+from peek import columns, peek, peek_one, poke
 
 from mapaid import accounts, create_app, replycrypto
 from mapaid.clock import FixedClock
 from mapaid.replycrypto import Party
-from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import SCHEMA_VERSION, StoreError, open_store
+from mapaid.store import SCHEMA_VERSION, Store, StoreError, open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 HELLO = "Могу помочь с продуктами, 3-й подъезд"
@@ -78,7 +78,7 @@ def poster_party(poster: Poster, replier_key: str) -> Party:
 
 @pytest.mark.parametrize("curve", ["p256", "x25519"])
 def test_a_whole_conversation_between_two_python_clients(
-    client: FlaskClient, store: SQLiteStore, today: date, curve: replycrypto.Curve
+    client: FlaskClient, store: Store, database: str, today: date, curve: replycrypto.Curve
 ) -> None:
     poster = post(client, curve)
     assert (
@@ -122,10 +122,10 @@ def test_a_whole_conversation_between_two_python_clients(
         headers={"X-Thread-Token": neighbour.token},
     )
     assert again.status_code == 201 and again.get_json() == {"messages": 3}
-    stored = store.db.execute("SELECT sender, message FROM messages ORDER BY seq").fetchall()
+    stored = peek(database, "SELECT sender, message FROM messages ORDER BY seq")
     assert [s for s, _ in stored] == ["replier", "poster", "replier"]
     assert all(m.startswith("v1.") for _, m in stored)
-    assert HELLO.encode() not in database_bytes(store.path)
+    assert HELLO.encode() not in database_bytes(database)
 
 
 # -- who may do what ---------------------------------------------------------------------------------------
@@ -239,9 +239,7 @@ def test_a_post_without_a_key_takes_no_thread(client: FlaskClient) -> None:
     assert listed.get_json() == {"post": post_id, "post_key": None, "threads": []}
 
 
-def test_reply_key_is_checked_published_and_kept_out_of_exports(
-    client: FlaskClient, store: SQLiteStore
-) -> None:
+def test_reply_key_is_checked_published_and_kept_out_of_exports(client: FlaskClient, store: Store) -> None:
     base = {"kind": "need", "category": "food", "text": "Хлеб", "cell": CELL}
     p384 = replycrypto.b64u(bytes.fromhex("3076301006072a8648ce3d020106052b81040022036200") + bytes(97))
     for bad in ("not a key", 42, replycrypto.generate().private, p384, "A" * 300):
@@ -265,7 +263,7 @@ def test_reply_key_is_checked_published_and_kept_out_of_exports(
         assert poster.keys.public.encode() not in exported.data and b"reply_key" not in exported.data
 
 
-def test_the_form_takes_reply_key_as_a_hidden_field(client: FlaskClient, store: SQLiteStore) -> None:
+def test_the_form_takes_reply_key_as_a_hidden_field(client: FlaskClient, store: Store) -> None:
     form = client.get("/post").text
     nonce = re.search(r'name="form_nonce" value="([^"]+)"', form)
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -282,7 +280,7 @@ def test_the_form_takes_reply_key_as_a_hidden_field(client: FlaskClient, store: 
 
 
 def test_only_open_unexpired_posts_take_threads_and_messages(
-    client: FlaskClient, store: SQLiteStore, clock: FixedClock
+    client: FlaskClient, store: Store, clock: FixedClock
 ) -> None:
     poster = post(client, expires_days=1)
     neighbour = reply(client, poster)
@@ -430,23 +428,23 @@ def _conversation(
     return poster, neighbour, [m["message"] for m in read.get_json()["messages"]]
 
 
-def _gone(store: SQLiteStore, wires: list[str], replier_key: str) -> None:
-    assert store.db.execute("SELECT count(*) FROM threads").fetchone()[0] == 0
-    assert store.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
-    on_disk = database_bytes(store.path)
+def _gone(database: str, wires: list[str], replier_key: str) -> None:
+    assert peek_one(database, "SELECT count(*) FROM threads") == 0
+    assert peek_one(database, "SELECT count(*) FROM messages") == 0
+    on_disk = database_bytes(database)
     for wire in wires:
         assert wire[3:40].encode() not in on_disk
     assert replier_key[30:].encode() not in on_disk
 
 
-def test_a_deleted_post_takes_its_conversations_off_the_disk(client: FlaskClient, store: SQLiteStore) -> None:
+def test_a_deleted_post_takes_its_conversations_off_the_disk(client: FlaskClient, database: str) -> None:
     poster, neighbour, wires = _conversation(client)
-    on_disk = database_bytes(store.path)
+    on_disk = database_bytes(database)
     assert all(w[3:40].encode() in on_disk for w in wires)  # the search can find them while they live
     assert (
         client.delete(f"/api/v1/posts/{poster.id}", headers={"X-Post-Token": poster.token}).status_code == 204
     )
-    _gone(store, wires, neighbour.keys.public)
+    _gone(database, wires, neighbour.keys.public)
     assert (
         client.get(
             f"/api/v1/threads/{neighbour.thread}", headers={"X-Thread-Token": neighbour.token}
@@ -456,61 +454,69 @@ def test_a_deleted_post_takes_its_conversations_off_the_disk(client: FlaskClient
 
 
 def test_an_expired_post_purged_takes_its_conversations(
-    client: FlaskClient, store: SQLiteStore, today: date
+    client: FlaskClient, store: Store, database: str, today: date
 ) -> None:
     _, neighbour, wires = _conversation(client, expires_days=1)
     keep, _, kept = _conversation(client, expires_days=30)
     assert store.purge_expired(today + timedelta(days=2)) == 1
-    assert store.db.execute("SELECT count(*) FROM threads").fetchone()[0] == 1  # the other post's stays
-    assert store.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
+    assert peek_one(database, "SELECT count(*) FROM threads") == 1  # the other post's stays
+    assert peek_one(database, "SELECT count(*) FROM messages") == 2
     client.delete(f"/api/v1/posts/{keep.id}", headers={"X-Post-Token": keep.token})
-    _gone(store, wires + kept, neighbour.keys.public)
+    _gone(database, wires + kept, neighbour.keys.public)
 
 
-def test_a_fulfilled_post_purged_takes_its_conversations(client: FlaskClient, store: SQLiteStore) -> None:
+def test_a_fulfilled_post_purged_takes_its_conversations(
+    client: FlaskClient, store: Store, database: str
+) -> None:
     poster, neighbour, wires = _conversation(client, "x25519")
     client.post(f"/api/v1/posts/{poster.id}/fulfilled", headers={"X-Post-Token": poster.token})
     assert store.purge_fulfilled() == 1
-    _gone(store, wires, neighbour.keys.public)
+    _gone(database, wires, neighbour.keys.public)
 
 
 def test_the_cascade_catches_a_deletion_that_forgets_the_conversations(
-    client: FlaskClient, store: SQLiteStore
+    client: FlaskClient, database: str
 ) -> None:
     poster, _, _ = _conversation(client)
-    with store.transaction() as db:
-        db.execute("DELETE FROM posts WHERE id = ?", (poster.id,))
-    assert store.db.execute("SELECT count(*) FROM threads").fetchone()[0] == 0
-    assert store.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+    assert (
+        poke(database, "DELETE FROM posts WHERE id = ?", (poster.id,)) == 1
+    )  # as a forgetful deletion would
+    assert peek_one(database, "SELECT count(*) FROM threads") == 0
+    assert peek_one(database, "SELECT count(*) FROM messages") == 0
 
 
-def test_the_tables_keep_days_hashes_and_ciphertext_only(client: FlaskClient, store: SQLiteStore) -> None:
+def test_the_tables_keep_days_hashes_and_ciphertext_only(client: FlaskClient, database: str) -> None:
+    """And on SQLite not even the order in which they came (WITHOUT ROWID); on PostgreSQL the store's reseal
+    puts rows in key order whenever text is taken back (mapaid/pgstore.py)."""
     _, neighbour, _ = _conversation(client)
-    assert {r[1] for r in store.db.execute("PRAGMA table_info(threads)")} == {
+    assert set(columns(database, "threads")) == {
         "id",
         "post_id",
         "replier_key",
         "token_hash",
         "day",
     }
-    assert {r[1] for r in store.db.execute("PRAGMA table_info(messages)")} == {
+    assert set(columns(database, "messages")) == {
         "thread_id",
         "seq",
         "sender",
         "message",
         "day",
     }
-    (row,) = store.db.execute("SELECT token_hash, day FROM threads").fetchall()
+    (row,) = peek(database, "SELECT token_hash, day FROM threads")
     assert row[0] != neighbour.token and len(row[0]) == 64 and row[1] == "2026-11-27"
-    without_rowid = store.db.execute(
-        "SELECT name FROM sqlite_master WHERE name IN ('threads', 'messages') AND sql LIKE '%WITHOUT ROWID%'"
-    ).fetchall()
-    assert len(without_rowid) == 2
+    if not is_postgres(database):
+        without_rowid = peek(
+            database,
+            "SELECT name FROM sqlite_master"
+            " WHERE name IN ('threads', 'messages') AND sql LIKE '%WITHOUT ROWID%'",
+        )
+        assert len(without_rowid) == 2
 
 
 # -- coordinators -----------------------------------------------------------------------------------------
 def test_a_report_through_a_thread_reaches_coordinators_without_any_message(
-    client: FlaskClient, app: Flask, store: SQLiteStore, today: date
+    client: FlaskClient, app: Flask, store: Store, database: str, today: date
 ) -> None:
     poster, neighbour, wires = _conversation(client)
     headers = {"X-Thread-Token": neighbour.token}
@@ -524,9 +530,7 @@ def test_a_report_through_a_thread_reaches_coordinators_without_any_message(
         ).status_code
         == 422
     )
-    assert [tuple(r) for r in store.db.execute("SELECT post_id, reason, count FROM reports")] == [
-        (poster.id, "dangerous", 1)
-    ]
+    assert peek(database, "SELECT post_id, reason, count FROM reports") == [(poster.id, "dangerous", 1)]
 
     accounts.add(store, "anna", "correct horse battery", today)
     coordinator = app.test_client()
@@ -557,14 +561,16 @@ def test_a_report_through_a_thread_reaches_coordinators_without_any_message(
 
 
 # -- schema ------------------------------------------------------------------------------------------------
+@sqlite_only
 def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
-    db_path: Path, cli: Any, client: FlaskClient
+    database: str, cli: Any, client: FlaskClient
 ) -> None:
+    """SQLite only: schema 3 is an older SQLite file's; PostgreSQL databases begin at the current schema."""
     made = client.post(
         "/api/v1/posts", json={"kind": "need", "category": "food", "text": "Хлеб", "cell": CELL}
     )
     post_id = made.get_json()["id"]
-    db = sqlite3.connect(db_path, isolation_level=None)
+    db = sqlite3.connect(database, isolation_level=None)
     db.execute("DROP TABLE messages")
     db.execute("DROP TABLE threads")
     db.execute("DROP TABLE walk_cells")  # schema 5's street walks came after the replies (schema 4)
@@ -572,11 +578,11 @@ def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
     db.execute("UPDATE schema_version SET version = 3")
     db.close()
     with pytest.raises(StoreError, match="run `mapaid init-db`"):
-        open_store(db_path)
+        open_store(database)
     assert cli("init-db").exit_code == 0
-    store = open_store(db_path)
+    store = open_store(database)
     try:
-        assert store.db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert peek_one(database, "SELECT version FROM schema_version") == SCHEMA_VERSION == 5
         assert store.get(post_id)["text"] == "Хлеб" and store.reply_key(post_id) is None  # type: ignore[index]
         assert store.threads_of(post_id) == []
     finally:

@@ -14,25 +14,24 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import h3.api.basic_int as h3
 import pytest
 from conftest import DATA, ROOMY_LIMITS, TEST_NOW, TEST_SECRET
+from databases import Databases
 from flask import Flask
 from livesite import carries, serve, shot, typed_forms
 from pagesite import DESKTOP, PHONE
+from peek import peek, poke
 from playwright.sync_api import Browser, BrowserContext, Page, Request
 
 from mapaid import create_app, replycrypto
 from mapaid.clock import FixedClock
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 pytestmark = pytest.mark.browser
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
@@ -43,13 +42,14 @@ FROM_PYTHON = "Written by a bot in Python: see you at 10"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[tuple[str, Path]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases
+) -> Iterator[tuple[str, str]]:
     folder = tmp_path_factory.mktemp("replies-browser")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
+    db = databases.fresh(store_kind, folder)
     app: Flask = create_app(
         {
-            "DATABASE": str(db),
+            "DATABASE": db,
             "SECRET_KEY": TEST_SECRET,
             "INSTANCE_DIR": str(folder / "instance"),
             "CLOCK": FixedClock(TEST_NOW),
@@ -179,7 +179,7 @@ def _post_a_need(page: Page, base: str) -> tuple[str, str, str]:
     return post_id, token, key
 
 
-def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple[str, Path]) -> None:
+def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple[str, str]) -> None:
     base, db = served
     poster_context = browser.new_context(**PHONE, locale="ru")
     neighbour_context = browser.new_context(**DESKTOP, locale="be")
@@ -187,7 +187,7 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     poster, neighbour = poster_context.new_page(), neighbour_context.new_page()
 
     post_id, post_token, poster_key = _post_a_need(poster, base)
-    store = SQLiteStore(db)
+    store = open_store(db)
     try:
         stored = store.get(post_id)
     finally:
@@ -251,13 +251,14 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     assert neighbour.locator(".message-text").all_inner_texts() == [ANSWER, THANKS, FROM_PYTHON]
 
     # One byte changed on the server: the reader refuses that message whole, and reads the others.
-    with sqlite3.connect(db) as raw:
-        (wire,) = raw.execute(
-            "SELECT message FROM messages WHERE thread_id = ? AND sender = 'poster' ORDER BY seq LIMIT 1",
-            (thread_id,),
-        ).fetchone()
-        changed = wire[:20] + ("A" if wire[20] != "A" else "B") + wire[21:]
-        raw.execute("UPDATE messages SET message = ? WHERE message = ?", (changed, wire))
+    ((wire,),) = peek(
+        db,
+        "SELECT message FROM messages WHERE thread_id = ? AND sender = 'poster' ORDER BY seq LIMIT 1",
+        (thread_id,),
+    )
+    changed = wire[:20] + ("A" if wire[20] != "A" else "B") + wire[21:]
+    # What someone who can write to the database could do; no store call changes a message.
+    assert poke(db, "UPDATE messages SET message = ? WHERE message = ?", (changed, wire)) == 1
     neighbour.reload()
     neighbour.wait_for_selector(".message-damaged")
     assert neighbour.locator(".message-text").all_inner_texts() == [ANSWER, FROM_PYTHON]
@@ -272,10 +273,7 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     neighbour.check("input[name=reason][value=spam]")
     neighbour.get_by_role("button", name="Адправіць скаргу").click()
     neighbour.wait_for_selector("#report-status.success")
-    with sqlite3.connect(db) as raw:
-        assert raw.execute("SELECT reason FROM reports WHERE post_id = ?", (post_id,)).fetchall() == [
-            ("spam",)
-        ]
+    assert peek(db, "SELECT reason FROM reports WHERE post_id = ?", (post_id,)) == [("spam",)]
 
     # A wrong token and an unknown conversation: the same 404, saying nothing more.
     wrong = neighbour.goto(f"{base}/thread/{thread_id}/{thread_token[:-2]}xx")
@@ -305,7 +303,7 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     neighbour_context.close()
 
 
-def test_the_public_post_page(browser: Browser, served: tuple[str, Path]) -> None:
+def test_the_public_post_page(browser: Browser, served: tuple[str, str]) -> None:
     base, _ = served
     context = browser.new_context(**DESKTOP, locale="en")
     page = context.new_page()
@@ -336,7 +334,7 @@ def test_the_public_post_page(browser: Browser, served: tuple[str, Path]) -> Non
     context.close()
 
 
-def test_without_javascript_the_form_still_posts(browser: Browser, served: tuple[str, Path]) -> None:
+def test_without_javascript_the_form_still_posts(browser: Browser, served: tuple[str, str]) -> None:
     """No script, no key: the post goes up and simply takes no private replies; the form says so."""
     base, db = served
     context = browser.new_context(**PHONE, locale="en", java_script_enabled=False)
@@ -350,7 +348,7 @@ def test_without_javascript_the_form_still_posts(browser: Browser, served: tuple
     page.wait_for_selector("#new-post")
     assert "posted without a key" in page.locator("#replies").inner_text()
     post_id = (page.locator("#private-link").get_attribute("href") or "").rsplit("/", 2)[1]
-    store = SQLiteStore(db)
+    store = open_store(db)
     try:
         assert store.get(post_id)["reply_key"] is None  # type: ignore[index]
     finally:

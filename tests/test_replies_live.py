@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 import h3.api.basic_int as h3
 import pytest
 from click.testing import CliRunner, Result
+from databases import Databases
 from helpers import database_bytes
 
 from mapaid import cli_reply, replycrypto
@@ -60,18 +60,17 @@ def _free_port() -> int:
 @dataclass
 class Site:
     base: str
-    db: Path
+    db: str  # a SQLite file or a PostgreSQL URL
     log: Path
     recorder: Recorder
 
 
 @pytest.fixture(scope="module")
-def site(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("live")
-    db = folder / "mapaid.sqlite3"
-    shutil.copy(template_db, db)
+    db = databases.fresh(store_kind, folder)
     env = {
-        "MAPAID_DATABASE": str(db),
+        "MAPAID_DATABASE": db,
         "MAPAID_SECRET_KEY": "live-test-secret",
         "MAPAID_INSTANCE": str(folder / "instance"),
         "MAPAID_CELL_RES": "9",

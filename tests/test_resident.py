@@ -15,7 +15,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import Store
 
 CENTRE = (53.9023, 27.5619)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))
@@ -128,7 +128,7 @@ def test_user_text_is_escaped_in_list_and_data(client: FlaskClient) -> None:
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html  # the map's JSON, parsed as data by near.js
 
 
-def test_post_needs_csrf_and_shows_the_private_link_once(client: FlaskClient, store: SQLiteStore) -> None:
+def test_post_needs_csrf_and_shows_the_private_link_once(client: FlaskClient, store: Store) -> None:
     refused = client.post("/post", data={"cell": CELL, "kind": "offer", "category": "food", "text": "x"})
     assert refused.status_code == 400 and store.count() == 0
     status, html = _post(client, contact="@neighbour", expires_days="3")
@@ -150,7 +150,7 @@ def test_post_needs_csrf_and_shows_the_private_link_once(client: FlaskClient, st
     assert gone.status_code == 200 and store.get(post_id) is None
 
 
-def test_bad_form_keeps_what_was_typed(client: FlaskClient, store: SQLiteStore) -> None:
+def test_bad_form_keeps_what_was_typed(client: FlaskClient, store: Store) -> None:
     status, html = _post(client, text="", category="fireworks", contact="keep me")
     assert status == 422 and store.count() == 0
     assert "Write what you need" in html and "unknown category" in html and 'value="keep me"' in html

@@ -15,7 +15,7 @@ import pytest
 from livesite import Live, Watch, carries, shot, typed_forms
 from playwright.sync_api import Browser, Locator, Page
 
-from mapaid.sqlitestore import SQLiteStore
+from mapaid.store import open_store
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
@@ -160,7 +160,7 @@ def test_find_your_block_post_a_need_and_keep_the_link(
     journey.tap(page.locator(f'.langs a[hreflang="{lang}"]'), "language switch back")
     page.wait_for_selector(f'html[lang="{lang}"]')
 
-    store = SQLiteStore(db)
+    store = open_store(db)
     try:
         before = store.get(post_id)
         assert before is not None and before["kind"] == "need"

@@ -17,16 +17,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import h3.api.basic_int as h3
 import numpy as np
 import pytest
 from conftest import TEST_NOW
+from databases import Databases
 from flask import Flask
 from flask.testing import FlaskClient
 from heapscan import references
+from peek import peek
 
 from mapaid import cache, create_app, demo
 from mapaid.clock import FixedClock
@@ -45,16 +46,15 @@ FOLIUM_ID = re.compile(r"_[0-9a-f]{32}(?![0-9a-f])")  # folium names its element
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> dict[str, Any]:
+def scene(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: Databases) -> dict[str, Any]:
     """A database with posts in many cells, and 100 + 100 cells holding posts, split at random."""
     folder = tmp_path_factory.mktemp("side-channels")
-    db = folder / "mapaid.sqlite3"
-    db.write_bytes(template_db.read_bytes())
+    db = databases.fresh(store_kind, folder)
     store = open_store(db)
     frame = demo.generate(store.area(), POSTS, 41, DEFAULT_CATEGORIES)
     frame["expires"] = "30"
     ingest(frame, [""] * POSTS, rules_for(DEFAULT_CATEGORIES, 9, TODAY), store, SECRET.encode())
-    held = np.unique([row[0] for row in store.db.execute("SELECT cell FROM posts")])
+    held = np.unique([row[0] for row in peek(db, "SELECT cell FROM posts")])
     rng = np.random.default_rng(20)
     chosen = rng.choice(held, size=VIEWED + UNVIEWED + 1, replace=False)
     spare, chosen = int(chosen[-1]), chosen[:-1]
@@ -66,7 +66,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> dict[s
     viewed, unviewed = np.where(flip, pairs[:, 0], pairs[:, 1]), np.where(flip, pairs[:, 1], pairs[:, 0])
     store.close()
     config = {
-        "DATABASE": str(db),
+        "DATABASE": db,
         "SECRET_KEY": SECRET,
         "TESTING": True,
         "INSTANCE_DIR": str(folder),

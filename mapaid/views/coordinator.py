@@ -125,7 +125,9 @@ def _sort_args() -> tuple[str, bool]:
 
 def _numbers(within: int) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
     store = get_store()
-    result = cached_store_unmet(store, today(), settings().categories, within)
+    result = cached_store_unmet(
+        store, today(), settings().categories, within, database=str(settings().database)
+    )
     return (
         district_table(result, store.area(), current_language()),
         cell_table(result),
@@ -190,7 +192,7 @@ def _map_parts(
 
     return _MAPS.get_or_make(
         make,
-        database=str(store.path.resolve()),
+        database=str(settings().database),
         revision=store.revision(),
         day=today(),
         within=within,

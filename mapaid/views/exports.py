@@ -36,7 +36,9 @@ def _posts_frame(area: Area) -> pd.DataFrame:
 
 def _districts_frame(area: Area) -> pd.DataFrame:
     within = queryargs.within(request.args)
-    result = cached_store_unmet(get_store(), today(), settings().categories, within)
+    result = cached_store_unmet(
+        get_store(), today(), settings().categories, within, database=str(settings().database)
+    )
     return aggregates.with_within(district_table(result, area, current_language()), within)
 
 

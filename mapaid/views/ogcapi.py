@@ -236,7 +236,9 @@ def _district_items(area: Area, query: ItemsQuery) -> _Found:
 
 def _district_features(area: Area, within: int | None) -> list[dict[str, Any]]:
     distance = within or queryargs.within({})
-    result = cached_store_unmet(get_store(), today(), settings().categories, distance)
+    result = cached_store_unmet(
+        get_store(), today(), settings().categories, distance, database=str(settings().database)
+    )
     table = district_table(result, area, current_language()).sort_values("district", kind="stable")
     table.insert(2, "within_m", distance)
     return ogcapi.district_features(table, area)

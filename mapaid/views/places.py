@@ -15,7 +15,7 @@ from flask_babel import gettext, pgettext
 
 from mapaid import places
 from mapaid.cache import SharedCache
-from mapaid.db import get_store
+from mapaid.db import get_store, settings
 from mapaid.i18n import current_language
 from mapaid.public import public_read
 
@@ -29,7 +29,7 @@ def _gazetteer_bytes() -> bytes:
     store = get_store()
     return _GAZETTEERS.get_or_make(
         lambda: orjson.dumps(places.gazetteer(store)),
-        database=str(store.path.resolve()),
+        database=str(settings().database),
         revision=store.revision(),
         districts=store.get_meta("districts_version") or "0",
     )
