@@ -11,27 +11,23 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from conftest import ROOMY_LIMITS, TEST_SECRET
 from livesite import free_port
 
 from mapaid.store import Store, open_store
 
-STORES = ("sqlite", "postgis")
-POSTGRES_ENV = "MAPAID_TEST_POSTGRES"  # the test cluster's admin URL (scripts/pgcluster start prints it)
 STARTUP_S = 60.0
 
 
@@ -42,11 +38,12 @@ def _limits_env() -> dict[str, str]:
 
 @dataclass
 class Database:
-    """One fresh mapaid database with the Minsk districts: a SQLite file or a PostGIS database."""
+    """A test's database (conftest's ``database``: the Minsk districts, a SQLite file or a PostGIS
+    database) with what a `mapaid` process on it needs."""
 
     kind: str
     url: str  # what MAPAID_DATABASE says: a file path or a postgresql:// URL
-    folder: Path  # the instance folder and the logs of the processes run on it
+    folder: Path  # the instance folder, the logs of the processes run on it, exports
 
     def env(self) -> dict[str, str]:
         """The environment of a `mapaid` process on this database (the system's clock, roomy limits)."""
@@ -98,62 +95,6 @@ class Database:
         store = self.open()  # raises when the schema is not there or not current
         store.close()
         return problems
-
-
-class Databases:
-    """Makes fresh databases of either kind for a module and removes them afterwards. PostGIS databases
-    are copies (``CREATE DATABASE ... TEMPLATE``) of one made by `mapaid init-db` once per module."""
-
-    def __init__(self, folder: Path, template_db: Path) -> None:
-        self.folder = folder
-        self.template_db = template_db
-        self.pg_template: str | None = None
-        self.pg_made: list[str] = []
-
-    def fresh(self, kind: str) -> Database:
-        folder = self.folder / f"{kind}-{uuid.uuid4().hex[:8]}"
-        folder.mkdir(mode=0o700)
-        if kind == "sqlite":
-            path = folder / "mapaid.sqlite3"
-            shutil.copy(self.template_db, path)
-            return Database(kind, str(path), folder)
-        if self.pg_template is None:
-            self.pg_template = self._pg_create(f"faults_template_{os.getpid()}_{uuid.uuid4().hex[:6]}")
-            made = Database("postgis", self._pg_url(self.pg_template), self.folder)
-            run_mapaid(made.env(), "init-db", timeout=300).check_returncode()
-        name = self._pg_create(f"faults_{uuid.uuid4().hex[:12]}", template=self.pg_template)
-        return Database(kind, self._pg_url(name), folder)
-
-    @staticmethod
-    def _admin() -> str:
-        admin = os.environ.get(POSTGRES_ENV)
-        if not admin:
-            raise RuntimeError(
-                f"{POSTGRES_ENV} is not set: start a cluster (scripts/pgcluster start DIR PORT), set it to "
-                "the admin URL it prints, or run `make test`, which does both"
-            )
-        return admin
-
-    def _pg_url(self, name: str) -> str:
-        parts = urlsplit(self._admin())
-        return urlunsplit(parts._replace(path=f"/{name}"))
-
-    def _pg_create(self, name: str, template: str | None = None) -> str:
-        import psycopg
-
-        with psycopg.connect(self._admin(), autocommit=True) as db:
-            db.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        self.pg_made.append(name)
-        return name
-
-    def close(self) -> None:
-        if not self.pg_made:
-            return
-        import psycopg
-
-        with psycopg.connect(self._admin(), autocommit=True) as db:
-            for name in reversed(self.pg_made):  # the copies before their template
-                db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _process_env(env: dict[str, str]) -> dict[str, str]:

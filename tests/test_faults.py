@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +32,9 @@ from typing import Any
 import h3.api.basic_int as h3
 import pandas as pd
 import pytest
+from databases import sqlite_only
 from faultkit import (
-    STORES,
     Database,
-    Databases,
     request,
     run_mapaid,
     servers,
@@ -61,19 +59,10 @@ LOAD_THREADS = 4  # waitress threads per server
 SEED_POSTS = 2_000  # what the 60 s of reads find around them
 
 
-@pytest.fixture(scope="module")
-def databases(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[Databases]:
-    made = Databases(tmp_path_factory.mktemp("faults"), template_db)
-    try:
-        yield made
-    finally:
-        made.close()
-
-
-@pytest.fixture(params=STORES)
-def database(request: pytest.FixtureRequest, databases: Databases) -> Database:
-    """A fresh database on each store: a SQLite file, a PostGIS database (MAPAID_TEST_POSTGRES's cluster)."""
-    return databases.fresh(str(request.param))
+@pytest.fixture
+def target(store_kind: str, database: str, tmp_path: Path) -> Database:
+    """This test's database (conftest's ``database``, on each store) and where its processes keep files."""
+    return Database(store_kind, database, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +85,11 @@ def _say(what: str) -> None:
 # -- 1. an import killed half-way ---------------------------------------------------------------------------
 
 
-def _import_killed_half_way(database: Database, path: Path) -> int:
+def _import_killed_half_way(target: Database, path: Path) -> int:
     """Start `mapaid import PATH --progress` and SIGKILL it once its bar says half the rows are written
     (the second half of the bar's steps is writing, in one transaction); the rows written by then."""
     process = start_mapaid(
-        database.env(), "import", str(path), "--progress", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        target.env(), "import", str(path), "--progress", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     assert process.stderr is not None
     tail, written = b"", 0
@@ -131,35 +120,35 @@ def _import_killed_half_way(database: Database, path: Path) -> int:
     return written
 
 
-def _exported(database: Database, folder: Path) -> int:
+def _exported(target: Database, folder: Path) -> int:
     """`mapaid export --format csv` works on the database: the number of posts it wrote."""
     out = folder / "export.csv"
-    result = run_mapaid(database.env(), "export", "--format", "csv", "-o", str(out), timeout=300)
+    result = run_mapaid(target.env(), "export", "--format", "csv", "-o", str(out), timeout=300)
     assert result.returncode == 0, result.stderr
     return len(pd.read_csv(out, encoding="utf-8-sig"))
 
 
 def test_an_import_killed_half_way_leaves_a_sound_database_with_none_or_all_rows(
-    database: Database, big_csv: Path
+    target: Database, big_csv: Path
 ) -> None:
     started = time.monotonic()
-    written = _import_killed_half_way(database, big_csv)
-    wal = Path(database.url + "-wal")
-    wal_bytes = wal.stat().st_size if database.kind == "sqlite" and wal.exists() else None
+    written = _import_killed_half_way(target, big_csv)
+    wal = Path(target.url + "-wal")
+    wal_bytes = wal.stat().st_size if target.kind == "sqlite" and wal.exists() else None
 
-    assert database.soundness() == []
-    after_kill = database.count()
+    assert target.soundness() == []
+    after_kill = target.count()
     assert after_kill in (0, ROWS)
     # the commands still work on it: a listing, an export (of every row the store holds)
-    listed = run_mapaid(database.env(), "districts", "list")
+    listed = run_mapaid(target.env(), "districts", "list")
     assert listed.returncode == 0 and "frunzensky" in listed.stdout, listed.stderr
-    assert _exported(database, database.folder) == after_kill
+    assert _exported(target, target.folder) == after_kill
 
-    result = run_mapaid(database.env(), "import", str(big_csv), "--no-progress", timeout=IMPORT_TIMEOUT_S)
+    result = run_mapaid(target.env(), "import", str(big_csv), "--no-progress", timeout=IMPORT_TIMEOUT_S)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"imported {ROWS} posts" in result.stdout
-    assert database.soundness() == []
-    store = database.open()
+    assert target.soundness() == []
+    store = target.open()
     try:
         final = store.count()
         public = len(store.posts(SYSTEM.today()))
@@ -168,7 +157,7 @@ def test_an_import_killed_half_way_leaves_a_sound_database_with_none_or_all_rows
     assert final == after_kill + ROWS
     assert public == final  # every imported row is open and unexpired (3 to 30 days)
     _say(
-        f"{database.kind} import: killed with {written:,} of {ROWS:,} rows written"
+        f"{target.kind} import: killed with {written:,} of {ROWS:,} rows written"
         + (f" (WAL {wal_bytes:,} bytes)" if wal_bytes is not None else "")
         + f"; {after_kill:,} rows after the kill; {final:,} after importing again;"
         f" {time.monotonic() - started:.1f} s"
@@ -190,9 +179,9 @@ class Sent:
     error: str | None = None
 
 
-def _cells(database: Database, n: int) -> list[str]:
+def _cells(target: Database, n: int) -> list[str]:
     """``n`` H3 cells inside the served area (of demo points), as the API takes them."""
-    store = database.open()
+    store = target.open()
     try:
         frame = generate(store.area(), n, 5, DEFAULT_CATEGORIES)
     finally:
@@ -229,11 +218,11 @@ def _poster(base: str, client: int, cells: list[str], stop: threading.Event, sen
         n += 1
 
 
-def test_posts_answered_201_survive_a_server_killed_mid_stream(database: Database) -> None:
+def test_posts_answered_201_survive_a_server_killed_mid_stream(target: Database) -> None:
     started = time.monotonic()
-    cells = _cells(database, 40)
-    before = database.count()
-    server = start_server(database.env(), database.folder / "serve-killed.log")
+    cells = _cells(target, 40)
+    before = target.count()
+    server = start_server(target.env(), target.folder / "serve-killed.log")
     stop = threading.Event()
     logs: list[list[Sent]] = [[] for _ in range(POSTERS)]
     clients = [
@@ -266,8 +255,8 @@ def test_posts_answered_201_survive_a_server_killed_mid_stream(database: Databas
     in_flight = [s for s in unanswered if s.began < killed_at]
     assert len(in_flight) <= POSTERS
 
-    assert database.soundness() == []
-    restarted = start_server(database.env(), database.folder / "serve-restarted.log")
+    assert target.soundness() == []
+    restarted = start_server(target.env(), target.folder / "serve-restarted.log")
     try:
         missing = []
         for one in answered:
@@ -285,7 +274,7 @@ def test_posts_answered_201_survive_a_server_killed_mid_stream(database: Databas
         restarted.stop()
 
     # In the store: the posts answered 201, and of the rest only whole posts of requests never answered.
-    store = database.open()
+    store = target.open()
     try:
         stored = store.posts(SYSTEM.today(), public=False)
     finally:
@@ -304,7 +293,7 @@ def test_posts_answered_201_survive_a_server_killed_mid_stream(database: Databas
     assert {s.post_id for s in answered} <= set(ours["id"])
     extra = len(ours) - len(answered)
     _say(
-        f"{database.kind} server kill: {len(sent)} posts sent, {len(answered)} answered 201, all"
+        f"{target.kind} server kill: {len(sent)} posts sent, {len(answered)} answered 201, all"
         f" {len(answered)} found after the restart; {len(in_flight)} in flight at the kill, {extra} of them"
         f" stored whole, the rest absent; {time.monotonic() - started:.1f} s"
     )
@@ -375,18 +364,18 @@ def _load_client(client: int, bases: list[str], cells: list[str], until: float, 
         n += 1
 
 
-def test_two_servers_share_one_database_for_60_s_without_an_error(database: Database) -> None:
+def test_two_servers_share_one_database_for_60_s_without_an_error(target: Database) -> None:
     started = time.monotonic()
-    seeded = run_mapaid(database.env(), "demo", "--posts", str(SEED_POSTS), "--seed", "3", timeout=300)
+    seeded = run_mapaid(target.env(), "demo", "--posts", str(SEED_POSTS), "--seed", "3", timeout=300)
     assert seeded.returncode == 0, seeded.stderr
-    store = database.open()
+    store = target.open()
     try:
         baseline = set(store.posts(SYSTEM.today(), public=False)["id"])
     finally:
         store.close()
-    cells = _cells(database, 60)
+    cells = _cells(target, 60)
     tallies = [Tally() for _ in range(LOAD_CLIENTS)]
-    with servers(database.env(), database.folder, LOAD_SERVERS, LOAD_THREADS) as running:
+    with servers(target.env(), target.folder, LOAD_SERVERS, LOAD_THREADS) as running:
         bases = [s.base for s in running]
         load_began = time.monotonic()
         until = load_began + LOAD_S
@@ -405,7 +394,7 @@ def test_two_servers_share_one_database_for_60_s_without_an_error(database: Data
     errors = [e for t in tallies for e in t.errors]
     created = set().union(*(t.created for t in tallies))
     deleted = set().union(*(t.deleted for t in tallies))
-    store = database.open()
+    store = target.open()
     try:
         ids = set(store.posts(SYSTEM.today(), public=False)["id"])
         count = store.count()
@@ -413,7 +402,7 @@ def test_two_servers_share_one_database_for_60_s_without_an_error(database: Data
         store.close()
     requests = sum(statuses.values())
     _say(
-        f"{database.kind} 2 servers x {LOAD_THREADS} threads, {LOAD_CLIENTS} clients, {load_s:.1f} s:"
+        f"{target.kind} 2 servers x {LOAD_THREADS} threads, {LOAD_CLIENTS} clients, {load_s:.1f} s:"
         f" {requests} requests ({requests / load_s:.0f}/s), {len(errors)} errors;"
         f" {dict(sorted(statuses.items()))}; created {len(created)}, deleted {len(deleted)},"
         f" store {count} = {len(baseline)} + {len(created)} - {len(deleted)}"
@@ -441,17 +430,19 @@ db.execute("COMMIT")
 HOLD_S = 6.0  # longer than SQLite's busy_timeout (5 s), well within the store's wait for the writer slot
 
 
+@sqlite_only
 def test_a_sqlite_write_waits_for_a_writer_that_holds_the_database_longer_than_busy_timeout(
-    db_path: Path,
+    database: str,
 ) -> None:
-    """Another process holds the write lock for 6 s: a store write waits for it and succeeds, where
-    SQLite's busy_timeout alone gave up after 5 s with "database is locked" (a 500 to the person posting)."""
+    """Another process holds SQLite's write lock for 6 s: a store write waits for it and succeeds, where
+    SQLite's busy_timeout alone gave up after 5 s with "database is locked" (a 500 to the person posting).
+    SQLite alone: PostgreSQL writers queue on row locks, with no such timeout."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_WRITER, str(db_path), str(HOLD_S)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_WRITER, database, str(HOLD_S)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-        store = open_store(db_path)
+        store = open_store(database)
         try:
             started = time.monotonic()
             store.set_meta("faults", "written")
