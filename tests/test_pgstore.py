@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import shapely
 from click.testing import CliRunner
 from conftest import ROOMY_LIMITS, TEST_SECRET
 from helpers import row, write_csv
@@ -32,6 +33,7 @@ from mapaid.pipeline import ingest, rules_for
 from mapaid.sqlitestore import SQLiteStore
 from mapaid.store import POST_COLUMNS, SCHEMA_VERSION, Store, StoreError, open_store
 from mapaid.threads import Message, Thread
+from mapaid.walkpairs import Distances
 
 SECRET = TEST_SECRET.encode()
 
@@ -192,8 +194,40 @@ def rest_transcript(store: Store, today: date) -> list[Any]:
     """The methods beyond posts: meta, districts, conversations, coordinators, logins, reports,
     moderation and its audit, places, walking distances; answers comparable across stores."""
     out: list[Any] = []
+    # districts and walking distances, replaced while the store holds no posts
+    area = store.area()
+    frame = area.districts.drop(
+        columns=[c for c in area.districts.columns if c.startswith("_")], errors="ignore"
+    )
+    store.replace_districts(frame.iloc[::-1], 32635)
+    again = store.area()
+    out.append(
+        (again is not area, list(again.slugs), again.metric_crs.to_epsg(), store.get_meta("metric_epsg"))
+    )
+    out.append(bool(shapely.equals(again.districts.geometry.values, area.districts.geometry.values).all()))
+    out.append(store.walks())
+    walks = Distances(
+        np.array([10, 20], dtype=np.int64),
+        np.array([1.5, 2.5]),
+        np.array([0, 2, 3], dtype=np.int64),
+        np.array([10, 20, 20], dtype=np.int64),
+        np.array([0, 123, 0], dtype=np.uint16),
+    )
+    store.replace_walks(walks, {"file": "minsk.osm.pbf", "day": "2026-11-27"})
+    got = store.walks()
+    assert got is not None and store.walks() is got  # shared (mapaid.cache)
+    out.append(
+        [
+            np.asarray(getattr(got, f)).tolist()
+            for f in ("cells", "snap_m", "start", "neighbours", "decimetres")
+        ]
+    )
+    out.append((store.get_meta("network_file"), store.get_meta("network_day")))
+
     ids = _add(store, today, ROWS)
     names = {v: k for k, v in ids.items()}
+    with pytest.raises(StoreError, match="already holds posts"):
+        store.replace_districts(frame, 32635)
     out.append((store.schema_version(), store.has_districts(), store.get_meta("nothing")))
     store.set_meta("colour", "green")
     store.set_meta("colour", "blue")
@@ -465,11 +499,21 @@ def database_files(url: str) -> bytes:
     return b"".join(p.read_bytes() for p in found)
 
 
-def wal_and_database_files(url: str) -> bytes:
+def wal_since(url: str, first: str) -> bytes:
+    """The WAL segments from ``first`` (a segment's file name) to the current one: what the cluster
+    logged since (later names are recycled segments waiting for reuse)."""
+    last = wal_segment(url)
     with admin(url) as conn:
         (data,) = conn.execute("SHOW data_directory").fetchone()  # type: ignore[misc]
-    wal = sorted((Path(data) / "pg_wal").glob("0*"))
-    return database_files(url) + b"".join(p.read_bytes() for p in wal if p.is_file())
+    wal = sorted(p for p in (Path(data) / "pg_wal").glob("0*") if p.is_file() and first <= p.name <= last)
+    assert wal
+    return b"".join(p.read_bytes() for p in wal)
+
+
+def wal_segment(url: str) -> str:
+    with admin(url) as conn:
+        (name,) = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()  # type: ignore[misc]
+    return str(name)
 
 
 def test_no_exact_point_in_the_database_or_its_wal(pg_url: str, tmp_path: Path) -> None:
@@ -483,9 +527,10 @@ def test_no_exact_point_in_the_database_or_its_wal(pg_url: str, tmp_path: Path) 
         "MAPAID_SECRET_KEY": TEST_SECRET,
         "MAPAID_INSTANCE": str(tmp_path / "i"),
     }
+    first = wal_segment(pg_url)
     result = CliRunner().invoke(main, ["import", str(path)], env=env)
     assert result.exit_code == 0, result.output
-    data = wal_and_database_files(pg_url)
+    data = database_files(pg_url) + wal_since(pg_url, first)
     for lat, lon in HOMES + far_homes:
         for form in _text_forms(lat) + _text_forms(lon) + _binary_forms(lat) + _binary_forms(lon):
             assert form not in data, (lat, lon, form)
@@ -528,7 +573,20 @@ def test_removed_text_leaves_the_table_files(pg: PostGISStore, today: date) -> N
         "Zyx-stays",
     ]
     rows = [(*HOMES[i % 5], "need", "food", t, 1 if t == "Zyx-expired" else 10) for i, t in enumerate(texts)]
-    ids = _add(pg, today, rows)
+    frame = pd.DataFrame(
+        {
+            "lat": [str(r[0]) for r in rows],
+            "lon": [str(r[1]) for r in rows],
+            "kind": [r[2] for r in rows],
+            "category": [r[3] for r in rows],
+            "text": [r[4] for r in rows],
+            "expires": [str(r[5]) for r in rows],
+        }
+    )
+    made = ingest(frame, list(texts), rules_for(DEFAULT_CATEGORIES, 9, today), pg, SECRET, with_tokens=True)
+    ids = dict(zip(made.posts.text, made.posts.id, strict=True))
+    tokens = [t for t in made.tokens if t]
+    assert len(tokens) == len(texts)
     message = "v1.Zyx-private-message"
     first = Message("replier", message, today.isoformat())
     assert (
@@ -539,6 +597,7 @@ def test_removed_text_leaves_the_table_files(pg: PostGISStore, today: date) -> N
     )
     before = database_files(pg.url)
     assert all(t.encode() in before for t in texts) and message.encode() in before
+    assert not [t for t in tokens if t.encode() in before]  # tokens are kept as hashes only
 
     # Without the store's clean-up, PostgreSQL keeps a deleted row in the file (until a VACUUM happens to
     # compact its page over it, or the page is reused): the hazard is real.
@@ -638,6 +697,18 @@ def test_every_step_says_what_it_does_for_each_dialect() -> None:
 # -- connections ---------------------------------------------------------------------------------------
 
 
+def test_a_connection_the_server_dropped_is_replaced_before_use(pg_url: str, pg_admin: str) -> None:
+    store = open_store(pg_url)
+    assert isinstance(store, PostGISStore)
+    (pid,) = store._one("SELECT pg_backend_pid()") or (0,)
+    store.close()
+    with admin(pg_admin) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    again = open_store(pg_url)
+    assert again.count() == 0 and again.has_districts()
+    again.close()
+
+
 def test_stores_share_one_pool_per_url_and_give_connections_back(pg_url: str) -> None:
     first, second = open_store(pg_url), open_store(pg_url)
     assert isinstance(first, PostGISStore) and isinstance(second, PostGISStore)
@@ -689,3 +760,20 @@ def test_the_app_runs_on_postgis(pg_url: str, tmp_path: Path, clock: Any) -> Non
     assert made.status_code == 201, made.get_json()
     near = client.get(f"/api/v1/posts?cell={made.get_json()['cell']}").get_json()
     assert "Zyx soup" in str(near)
+
+
+def test_housekeeping_reseals_only_what_was_written_since(pg: PostGISStore, today: date) -> None:
+    """One batch into empty tables is written in id order by one transaction: nothing to reseal, so a
+    server that starts on a freshly imported million posts does not rewrite them."""
+    _add(pg, today, ROWS)
+    order, writers = _physical(pg.url, "posts", "id")
+    assert order == sorted(order) and writers == 1
+    with admin(pg.url) as conn:
+        (before,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
+        pg.purge_expired(today)
+        (after,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
+        assert after == before  # not rewritten
+        pg.set_status(pg.posts(today)["id"].iloc[0], Status.HIDDEN)  # a second writer
+        pg.purge_expired(today)
+        (resealed,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
+    assert resealed != before and _physical(pg.url, "posts", "id")[1] == 1
