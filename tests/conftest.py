@@ -108,6 +108,14 @@ def database(store_kind: str, tmp_path: Path, databases: Databases) -> Iterator[
 
 
 @pytest.fixture
+def db_path(tmp_path: Path, databases: Databases) -> Path:
+    """A SQLite file of this test's own, holding the districts, whatever ``store_kind``: for tests that
+    hold both stores side by side (tests/test_pgstore.py). A test that touches the store takes
+    ``database`` (or ``store``, ``app``, ...) instead and runs on each store."""
+    return Path(databases.fresh("sqlite", tmp_path, "side-by-side.sqlite3"))
+
+
+@pytest.fixture
 def empty_database(store_kind: str, tmp_path: Path, databases: Databases) -> Iterator[str]:
     """A database with nothing in it yet on this test's store (for `init-db` and `districts load`)."""
     db = databases.empty(store_kind, tmp_path, "empty.sqlite3")

@@ -143,10 +143,7 @@ def close_pool(url: str) -> None:
     of the process), so that it does not try to reconnect to a database the test has dropped."""
     from mapaid import pgstore
 
-    with pgstore._POOLS_LOCK:
-        found = pgstore._POOLS.pop(url, None)
-    if found is not None:
-        found.close()
+    pgstore.close_pool(url)
 
 
 class Databases:
@@ -154,7 +151,7 @@ class Databases:
 
     def __init__(self, sqlite_template: Path, postgres_template: Callable[[], tuple[str, str]]) -> None:
         self.sqlite_template = sqlite_template
-        self._postgres_template = postgres_template  # (admin URL, template name), made when first needed
+        self.postgres_template = postgres_template  # () -> (admin URL, template name), made when first needed
         self._made: list[str] = []
 
     def fresh(self, kind: str, folder: Path, name: str = "mapaid.sqlite3") -> str:
@@ -164,7 +161,7 @@ class Databases:
             shutil.copy(self.sqlite_template, path)
             return str(path)
         assert kind == "postgis", kind
-        admin, template = self._postgres_template()
+        admin, template = self.postgres_template()
         db = f"t_{secrets.token_hex(6)}"
         admin_execute(admin, f'CREATE DATABASE "{db}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         url = url_of(admin, db)
@@ -177,7 +174,7 @@ class Databases:
         if kind == "sqlite":
             return str(folder / name)
         assert kind == "postgis", kind
-        admin, _ = self._postgres_template()
+        admin, _ = self.postgres_template()
         db = f"t_{secrets.token_hex(6)}"
         admin_execute(admin, f'CREATE DATABASE "{db}"')
         url = url_of(admin, db)
@@ -188,7 +185,7 @@ class Databases:
         """Drop a PostgreSQL database made here (connections still open are ended); files stay in tmp."""
         if not is_postgres(database):
             return
-        admin, _ = self._postgres_template()
+        admin, _ = self.postgres_template()
         name = urlsplit(database).path.lstrip("/")
         close_pool(database)
         admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
