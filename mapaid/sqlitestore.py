@@ -7,8 +7,10 @@ The store never sees an exact point: ``add`` takes ``CoarsePosts``. Deleted rows
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
@@ -174,6 +176,9 @@ _SLICE = 50_000  # rows per executemany: progress is reported between slices
 _CACHE = -262144  # KiB: up to 256 MB of pages per connection
 _BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
 _REBUILD_FROM = 100_000  # rows in one batch from which secondary indexes are rebuilt rather than updated
+_BUSY_TIMEOUT_MS = 5000  # how long a statement waits for a lock another connection holds
+_WRITE_WAIT_S = 30.0  # how long a write transaction waits for the database's one writer slot
+_WRITE_RETRY_S = (0.001, 0.01)  # the random pause between two tries for it
 _AREAS: SharedCache[Area] = SharedCache("served area", 8)
 _WALKS: SharedCache[Distances | None] = SharedCache("street walking distances", 8)
 
@@ -199,7 +204,7 @@ class SQLiteStore(ThreadTables):
             "synchronous = NORMAL",
             "foreign_keys = ON",
             "secure_delete = ON",
-            "busy_timeout = 5000",
+            f"busy_timeout = {_BUSY_TIMEOUT_MS}",
             f"cache_size = {_CACHE}",
         ):
             self.db.execute(f"PRAGMA {pragma}")
@@ -271,7 +276,7 @@ class SQLiteStore(ThreadTables):
         """All or nothing: an exception anywhere inside rolls every statement back. ``revise`` counts the
         write in the store's revision, which drops caches of derived pages; writes no page shows (private
         conversations) leave it alone."""
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin_write()
         try:
             yield self.db
         except BaseException:
@@ -281,6 +286,31 @@ class SQLiteStore(ThreadTables):
             if revise:
                 self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
             self.db.execute("COMMIT")
+
+    def _begin_write(self) -> None:
+        """BEGIN IMMEDIATE: take the database's one writer slot, waiting up to ``_WRITE_WAIT_S`` for it.
+
+        SQLite's own wait (``busy_timeout``) tries again at growing intervals, 100 ms apart after the
+        first few; with writers in several threads of several processes, each holding the slot a few
+        milliseconds, a writer that waits can miss every moment the slot is free for the whole 5 s and
+        fail with "database is locked", although no write took long: two `mapaid serve` processes
+        writing one file did so about once in 300 writes (tests/test_faults.py). So we try without
+        SQLite's wait, at short random intervals, which gives each waiting writer its fair share of the
+        free moments, and for longer: a write that waits is slow, one that fails loses what a person sent.
+        """
+        deadline = time.monotonic() + _WRITE_WAIT_S
+        self.db.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                        raise
+                time.sleep(random.uniform(*_WRITE_RETRY_S))
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
     # -- districts -------------------------------------------------------------------------
     def has_districts(self) -> bool:
