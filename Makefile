@@ -63,11 +63,13 @@ types: $(VENV)/.installed-test
 
 # Every test that touches the store runs on SQLite and on PostGIS: scripts/pgtest installs Debian's
 # PostgreSQL + PostGIS where missing, starts a throwaway cluster on a free loopback port for the run (its
-# URL in MAPAID_TEST_POSTGRES) and deletes it afterwards, pass or fail. Two workers (pytest-xdist), a
-# test module per worker at a time, so a module's server and data are made once per store. By hand: scripts/pgcluster start /tmp/pg-mine 55433, export
-# MAPAID_TEST_POSTGRES=<the URL it prints>, then .venv/bin/pytest -q tests/test_x.py
+# URL in MAPAID_TEST_POSTGRES) and deletes it afterwards, pass or fail. Four workers (pytest-xdist) on two
+# cores: the suite spends half its time waiting (browsers, servers starting, 60 s of load), so two workers
+# left a core idle. A test module per worker at a time, so a module's server and data are made once per
+# store. By hand: scripts/pgcluster start /tmp/pg-mine 55433, export MAPAID_TEST_POSTGRES=<the URL it
+# prints>, then .venv/bin/pytest -q tests/test_x.py
 test: install-test lint types
-	scripts/pgtest $(VENV)/bin/pytest -q -n 2 --dist loadfile
+	scripts/pgtest $(VENV)/bin/pytest -q -n 4 --dist loadfile
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) install --quiet -e '.[bench]' || echo "pandana did not install: bench_network reports it and goes on"
