@@ -12,6 +12,10 @@ request timed on SQLite and at once on PostGIS, so a noisy neighbour on the mach
   exports and /ogcapi share), with its per-revision cache emptied before each request so the whole
   computation is timed, as right after a write.
 Median and p95 of each, and PostGIS / SQLite (above 1: PostGIS is slower).
+
+And a poster's deletion (``Store.delete`` of ``DELETES`` posts on each store): SQLite overwrites the row in place
+(``secure_delete``) and cuts its WAL; PostGIS rewrites the post tables so no copy of the text stays in
+their files (pgstore's reseal), which blocks readers while it runs and grows with the table.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ CELLS = 200  # per query; cells drawn from those holding open posts
 UNMET_RUNS = 30
 WARM = 10
 WITHIN = 800
+DELETES = 3
 
 
 def sample_cells(database: str, k: int, seed: int) -> list[str]:
@@ -79,6 +84,24 @@ def side_by_side(
     return times
 
 
+def deletions(databases: dict[str, str], k: int) -> dict[str, list[float]]:
+    """``k`` posts deleted from each store, one call each, in milliseconds (different posts per store:
+    the ids are random per store)."""
+    times: dict[str, list[float]] = {}
+    for name, database in databases.items():
+        store = open_store(database)
+        try:
+            ids = store.public_page(SYSTEM.today(), k, 1000)[0]["id"].tolist()
+            times[name] = []
+            for post_id in ids:
+                start = time.perf_counter()
+                assert store.delete(post_id)
+                times[name].append((time.perf_counter() - start) * 1000)
+        finally:
+            store.close()
+    return times
+
+
 def line(label: str, times: dict[str, list[float]]) -> None:
     sq, pg = np.array(times["SQLite"]), np.array(times["PostGIS"])
     print(
@@ -118,6 +141,7 @@ def main() -> None:
         line(f"/near/<cell>?within={WITHIN} ({CELLS} cells)", near)
         line(f"GET /api/v1/posts ({CELLS} cells)", api)
         line(f"unmet per district ({UNMET_RUNS} runs)", unmet)
+        line(f"a poster's deletion ({DELETES} posts)", deletions(databases, DELETES))
         print(f"  after: {load_average()}")
 
 
