@@ -13,9 +13,9 @@ request timed on SQLite and at once on PostGIS, so a noisy neighbour on the mach
   computation is timed, as right after a write.
 Median and p95 of each, and PostGIS / SQLite (above 1: PostGIS is slower).
 
-And a poster's deletion (``Store.delete`` of ``DELETES`` posts on each store): SQLite overwrites the row in place
-(``secure_delete``) and cuts its WAL; PostGIS rewrites the post tables so no copy of the text stays in
-their files (pgstore's reseal), which blocks readers while it runs and grows with the table.
+And a poster's deletion (``Store.delete`` of ``DELETES`` posts on each store): SQLite overwrites the row
+in place (``secure_delete``) and cuts its WAL; PostGIS rewrites the post tables so no copy of the text
+stays in their files (pgstore's reseal), which blocks readers while it runs and grows with the table.
 """
 
 from __future__ import annotations
