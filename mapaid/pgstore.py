@@ -579,8 +579,8 @@ class PostGISStore:
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
             cur.execute("DELETE FROM coordinators WHERE name = %s", (name,))
             removed = cur.rowcount > 0
-        if removed:
-            self._rewrite_accounts()
+            if removed:
+                _reseal_accounts(cur)
         return removed
 
     def set_password_hash(self, name: str, password_hash: str) -> bool:
@@ -589,15 +589,8 @@ class PostGISStore:
             if cur.rowcount == 0:
                 return False
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
-        self._rewrite_accounts()
+            _reseal_accounts(cur)
         return True
-
-    def _rewrite_accounts(self) -> None:
-        """After an account or a password goes: rewrite the (small) account tables, so the old argon2
-        hash, which could be attacked offline, leaves their files as SQLite's secure_delete zeroes it. A
-        step of its own after the commit (VACUUM runs outside transactions); a reader mid-query keeps the
-        old row version alive until it ends, and the WAL keeps it as for posts (docs/deploy.md)."""
-        self.db.execute("VACUUM FULL coordinators, sessions")
 
     def password_hash(self, name: str) -> str | None:
         row = self._one("SELECT password_hash FROM coordinators WHERE name = %s", (name,))
@@ -878,6 +871,29 @@ def _sealed(cur: psycopg.Cursor[Any]) -> bool:
         for r in cur.execute(sql.SQL("SELECT DISTINCT xmin::text FROM {}").format(sql.Identifier(table)))
     }
     return len(writers) <= 1
+
+
+def _reseal_accounts(cur: psycopg.Cursor[Any]) -> None:
+    """After an account or a password goes: rewrite the (small) account tables in the caller's transaction,
+    so the old argon2 hash, which could be attacked offline, leaves their files as SQLite's secure_delete
+    zeroes it. Copy aside, TRUNCATE (new files; the old ones are emptied at commit), write back: unlike
+    VACUUM FULL, which must keep a row version any open snapshot in the database may still see (an
+    autovacuum worker's, another request's), this leaves nothing behind. The WAL keeps the old row as it
+    does for posts (docs/deploy.md)."""
+    cur.execute("LOCK TABLE coordinators, sessions IN ACCESS EXCLUSIVE MODE")
+    for table in ("coordinators", "sessions"):
+        cur.execute(
+            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT * FROM {}").format(
+                sql.Identifier(f"keep_{table}"), sql.Identifier(table)
+            )
+        )
+    cur.execute("TRUNCATE coordinators, sessions")
+    for table, order in (("coordinators", "name"), ("sessions", "id_hash")):
+        cur.execute(
+            sql.SQL("INSERT INTO {} SELECT * FROM {} ORDER BY {}").format(
+                sql.Identifier(table), sql.Identifier(f"keep_{table}"), sql.Identifier(order)
+            )
+        )
 
 
 def reseal(cur: psycopg.Cursor[Any]) -> None:

@@ -194,8 +194,10 @@ def _each(days: date | list[date], order: np.ndarray) -> Iterator[str] | list[st
 class SQLiteStore(ThreadTables):
     """The default store: one SQLite file in WAL mode (conversations: ``ThreadTables``)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, timeout: float | None = None) -> None:
         self.path = Path(path)
+        self.busy_timeout_ms = _BUSY_TIMEOUT_MS if timeout is None else max(1, round(timeout * 1000))
+        self.write_wait_s = _WRITE_WAIT_S if timeout is None else timeout
         owner_only(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
@@ -204,7 +206,7 @@ class SQLiteStore(ThreadTables):
             "synchronous = NORMAL",
             "foreign_keys = ON",
             "secure_delete = ON",
-            f"busy_timeout = {_BUSY_TIMEOUT_MS}",
+            f"busy_timeout = {self.busy_timeout_ms}",
             f"cache_size = {_CACHE}",
         ):
             self.db.execute(f"PRAGMA {pragma}")
@@ -298,7 +300,7 @@ class SQLiteStore(ThreadTables):
         SQLite's wait, at short random intervals, which gives each waiting writer its fair share of the
         free moments, and for longer: a write that waits is slow, one that fails loses what a person sent.
         """
-        deadline = time.monotonic() + _WRITE_WAIT_S
+        deadline = time.monotonic() + self.write_wait_s
         self.db.execute("PRAGMA busy_timeout = 0")
         try:
             while True:
@@ -310,7 +312,7 @@ class SQLiteStore(ThreadTables):
                         raise
                 time.sleep(random.uniform(*_WRITE_RETRY_S))
         finally:
-            self.db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self.db.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
 
     # -- districts -------------------------------------------------------------------------
     def has_districts(self) -> bool:
@@ -940,9 +942,10 @@ def owner_only(path: Path) -> None:
             pass
 
 
-def open_sqlite(path: Path | str, *, create: bool = False) -> SQLiteStore:
-    """Open the database at ``path``; ``create`` makes the schema, otherwise it must exist already."""
-    store = SQLiteStore(path)
+def open_sqlite(path: Path | str, *, create: bool = False, timeout: float | None = None) -> SQLiteStore:
+    """Open the database at ``path``; ``create`` makes the schema, otherwise it must exist already.
+    ``timeout``: seconds a statement or a write waits for a lock (the URL's ``?timeout=``)."""
+    store = SQLiteStore(path, timeout=timeout)
     if create:
         store.init_schema()
     else:

@@ -260,4 +260,4 @@ def open_store(database: str | Any, *, create: bool = False) -> Store:
         return open_postgis(found.target, create=create)
     from mapaid.sqlitestore import open_sqlite
 
-    return open_sqlite(found.target, create=create)
+    return open_sqlite(found.target, create=create, timeout=found.timeout)

@@ -240,8 +240,9 @@ def locked(database: str) -> Iterator[str]:
 
 
 def impatient(database: str) -> str:
-    """The setting for a server in another process that must fail, not wait, on a ``locked`` database:
-    PostgreSQL connections made from it give up waiting for a lock after 0.3 s. SQLite's is unchanged."""
+    """The setting for an app that must fail, not wait, on a ``locked`` database: it gives up waiting for a
+    lock after 0.3 s (PostgreSQL: ``lock_timeout`` for the connections made from it; SQLite: the URL's
+    ``timeout``, where a write would otherwise wait 30 s for the writer's slot)."""
     if not is_postgres(database):
-        return database
+        return f"sqlite:///{database}?timeout=0.3"
     return f"{database}?options=-c%20lock_timeout%3D300ms"

@@ -5,6 +5,7 @@ coordinator account. ``Site.pages`` names every page a resident or coordinator r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import h3.api.basic_int as h3
 import pandas as pd
 from conftest import TEST_SECRET
 from livesite import serve
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from scene import Scene, build
 
 from mapaid import accounts, create_app
@@ -88,6 +89,7 @@ def post(page: Page, site: Site, lang: str) -> str:
     page.click("#submit")
     page.wait_for_selector("#private-link")
     page.wait_for_function("() => location.hash.startsWith('#k=')")  # with its key for replies (issue 9)
+    expect(page.locator("#private-link")).to_have_attribute("href", re.compile("#k="))  # by replies.js
     link = page.locator("#private-link").get_attribute("href")
     assert link
     return link

@@ -51,7 +51,9 @@ class Site:
 @pytest.fixture
 def site(config: dict[str, Any], cli: Cli) -> Site:
     """A logged-in coordinator's client on an app that answers 500 the way production does."""
-    app = create_app({**config, "PROPAGATE_EXCEPTIONS": False, "WTF_CSRF_ENABLED": False})
+    # impatient: on a locked database (test_a_locked_database_logs_no_token) the app fails at once
+    settings = {"DATABASE": impatient(config["DATABASE"]), "PROPAGATE_EXCEPTIONS": False}
+    app = create_app({**config, **settings, "WTF_CSRF_ENABLED": False})
     hooks: list[Callable[[], None]] = []
 
     @app.before_request

@@ -6,7 +6,10 @@ removed text gone from the table files), migrations on both stores and the datab
 from __future__ import annotations
 
 import re
+import shutil
+import sqlite3
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,7 +30,7 @@ from test_exact_points_nowhere import HOMES, _binary_forms, _pair_present, _text
 from mapaid import create_app, migrations, pgstore
 from mapaid.cli import main
 from mapaid.config import DEFAULT_CATEGORIES, ConfigError
-from mapaid.dburl import DatabaseSettingError, parse, redact
+from mapaid.dburl import Database, DatabaseSettingError, parse, redact
 from mapaid.models import AuditEntry, Search, SessionRecord, Status
 from mapaid.pgstore import PostGISStore
 from mapaid.pipeline import ingest, rules_for
@@ -831,3 +834,34 @@ def test_redact_hides_every_spelling_of_a_password() -> None:
     assert parse("C:\\mapaid\\m.sqlite3").kind == "sqlite"
     with pytest.raises(DatabaseSettingError, match="names no file"):
         parse("sqlite://")
+
+
+def test_a_sqlite_url_sets_how_long_a_write_waits_for_a_lock(template_db: Path, tmp_path: Path) -> None:
+    """``?timeout=SECONDS`` on a sqlite:/// URL: a write on a locked file fails after it, not after the
+    30 s a write otherwise waits for the writer's slot; any other parameter, or a bad value, is refused."""
+    assert parse("sqlite:////srv/m.sqlite3?timeout=2.5") == Database("sqlite", "/srv/m.sqlite3", 2.5)
+    assert parse("sqlite:////srv/m.sqlite3").timeout is None
+    for bad, why in (
+        ("?timeout=soon", "not a number of seconds"),
+        ("?timeout=0", "not a number of seconds"),
+        ("?timeout=nan", "not a number of seconds"),
+        ("?timeout=7200", "not a number of seconds"),
+        ("?mode=ro", "takes one parameter, timeout=SECONDS; not 'mode'"),
+        ("?timeout=1&cache=shared", "not 'cache'"),
+    ):
+        with pytest.raises(DatabaseSettingError, match=re.escape(why)):
+            parse(f"sqlite:////srv/m.sqlite3{bad}")
+    path = tmp_path / "locked.sqlite3"
+    shutil.copy(template_db, path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    store = open_store(f"sqlite:///{path}?timeout=0.3")
+    try:
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            store.add_coordinator("amy", "$argon2id$x", date(2026, 11, 27))
+        assert time.monotonic() - started < 10  # far below the 30 s of the default
+    finally:
+        store.close()
+        other.execute("ROLLBACK")
+        other.close()

@@ -7,13 +7,14 @@ host, and the console stays clean. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import h3.api.basic_int as h3
 import pytest
 from livesite import Live, Watch, shot
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from mapaid.store import open_store
 
@@ -77,6 +78,7 @@ def test_post_a_need_and_keep_its_private_link(browser: Browser, live: Live, lan
 
     page.wait_for_selector("#new-post")
     page.wait_for_function("() => location.hash.startsWith('#k=')")  # the key for replies (issue 9) is in
+    expect(page.locator("#private-link")).to_have_attribute("href", re.compile("#k="))  # by replies.js
     link = page.locator("#private-link").get_attribute("href")  # the link, as the page shows and copies it
     assert link and "/manage/" in link
     post_id, token = urlsplit(link).path.rsplit("/", 2)[1:]
@@ -92,7 +94,8 @@ def test_post_a_need_and_keep_its_private_link(browser: Browser, live: Live, lan
     other = OTHER[lang]
     page.locator(f'.langs a[hreflang="{other}"]').click()
     page.wait_for_selector(f'html[lang="{other}"]')
-    assert page.locator("#private-link").get_attribute("href") == link
+    # The page's script puts the key back into the shown link after the page has loaded: wait for it.
+    expect(page.locator("#private-link")).to_have_attribute("href", link)
     page.locator(f'.langs a[hreflang="{lang}"]').click()
     page.wait_for_selector(f'html[lang="{lang}"]')
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +28,7 @@ from flask import Flask
 from livesite import carries, serve, shot, typed_forms
 from pagesite import DESKTOP, PHONE
 from peek import peek, poke
-from playwright.sync_api import Browser, BrowserContext, Page, Request
+from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
 from mapaid import create_app, replycrypto
 from mapaid.clock import FixedClock
@@ -170,7 +171,8 @@ def _post_a_need(page: Page, base: str) -> tuple[str, str, str]:
     key = url.fragment.removeprefix("k=")
     assert page.evaluate("() => sessionStorage.length") == 0  # the key's one trip is over
     link = page.locator("#private-link")
-    assert link.get_attribute("href", timeout=1000).endswith(f"/manage/{post_id}/{token}#k={key}")  # type: ignore[union-attr]
+    # The page's script puts the key into the shown link once it has loaded: wait for it, then check the rest.
+    expect(link).to_have_attribute("href", re.compile(re.escape(f"/manage/{post_id}/{token}#k={key}") + "$"))
     assert link.inner_text().endswith(f"#k={key}")
     assert page.locator("#copy-link").get_attribute("data-url").endswith(f"#k={key}")  # type: ignore[union-attr]
     for href in page.locator(".langs a").evaluate_all("links => links.map(a => a.getAttribute('href'))"):

@@ -9,11 +9,12 @@ console stays clean. Screenshots go to test-artifacts/resident-journey-*.png."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
 from livesite import Live, Watch, carries, shot, typed_forms
-from playwright.sync_api import Browser, Locator, Page
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from mapaid.store import open_store
 
@@ -144,6 +145,7 @@ def test_find_your_block_post_a_need_and_keep_the_link(
 
     page.wait_for_selector("#new-post")
     page.wait_for_function("() => location.hash.startsWith('#k=')")  # the key for replies (issue 9) is in
+    expect(page.locator("#private-link")).to_have_attribute("href", re.compile("#k="))  # by replies.js
     link = page.locator("#private-link").get_attribute("href")  # the link, as the page shows and copies it
     assert link and "/manage/" in link
     post_id, token = urlsplit(link).path.rsplit("/", 2)[1:]
@@ -156,7 +158,8 @@ def test_find_your_block_post_a_need_and_keep_the_link(
     other = OTHER[lang]
     journey.tap(page.locator(f'.langs a[hreflang="{other}"]'), "language switch")
     page.wait_for_selector(f'html[lang="{other}"]')
-    assert page.locator("#private-link").get_attribute("href") == link
+    # The page's script puts the key back into the shown link after the page has loaded: wait for it.
+    expect(page.locator("#private-link")).to_have_attribute("href", link)
     journey.tap(page.locator(f'.langs a[hreflang="{lang}"]'), "language switch back")
     page.wait_for_selector(f'html[lang="{lang}"]')
 
