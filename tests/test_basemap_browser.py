@@ -85,7 +85,8 @@ def _until(page: Page, expression: str, tries: int = 50) -> None:
 
 
 def _set_view(page: Page, lat: float, lon: float, zoom: int) -> None:
-    page.evaluate(f"window[{_map(page)!r}].setView([{lat}, {lon}], {zoom}, {{animate: false}})")
+    # void: setView returns the map, which Playwright would copy whole (seconds) to hand back
+    page.evaluate(f"void window[{_map(page)!r}].setView([{lat}, {lon}], {zoom}, {{animate: false}})")
     page.wait_for_timeout(300)
 
 
