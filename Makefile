@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DEMO_POSTS ?= 2000
 
-.PHONY: run test lint types bench load install install-test browser spreadsheet gdal proxy clean translations pygeoapi-peer
+.PHONY: run test test-durations lint types bench load install install-test browser spreadsheet gdal proxy clean translations pygeoapi-peer
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -65,11 +65,16 @@ types: $(VENV)/.installed-test
 # PostgreSQL + PostGIS where missing, starts a throwaway cluster on a free loopback port for the run (its
 # URL in MAPAID_TEST_POSTGRES) and deletes it afterwards, pass or fail. Four workers (pytest-xdist) on two
 # cores: the suite spends half its time waiting (browsers, servers starting, 60 s of load), so two workers
-# left a core idle. A test module per worker at a time, so a module's server and data are made once per
-# store. By hand: scripts/pgcluster start /tmp/pg-mine 55433, export MAPAID_TEST_POSTGRES=<the URL it
-# prints>, then .venv/bin/pytest -q tests/test_x.py
+# left a core idle. --dist loadscope hands a worker a module's tests on one store at a time, so their
+# server and data are made once, the longest first by tests/durations.json (tests/schedule.py; refresh
+# it with `make test-durations` when modules change much). By hand: scripts/pgcluster start /tmp/pg-mine
+# 55433, export MAPAID_TEST_POSTGRES=<the URL it prints>, then .venv/bin/pytest -q tests/test_x.py
+PYTEST_PARALLEL = -n 4 --dist loadscope
 test: install-test lint types
-	scripts/pgtest $(VENV)/bin/pytest -q -n 4 --dist loadfile
+	scripts/pgtest $(VENV)/bin/pytest -q $(PYTEST_PARALLEL)
+
+test-durations: install-test
+	scripts/pgtest $(VENV)/bin/pytest -q $(PYTEST_PARALLEL) --record-durations
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) install --quiet -e '.[bench]' || echo "pandana did not install: bench_network reports it and goes on"

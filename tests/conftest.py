@@ -25,6 +25,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from livesite import browser, live, live_config, live_store  # noqa: F401 - fixtures for every module
 from pgdb import pg_admin, pg_template, pg_url  # noqa: F401 - PostgreSQL databases (tests/pgdb.py)
+from schedule import ModuleAndStoreScheduling, Recorder, longest_first
 
 from mapaid import create_app
 from mapaid.cli import main
@@ -35,6 +36,42 @@ TEST_SECRET = "test-secret-not-for-production"
 # Midday UTC: far from a day boundary. Tests about the boundary move the clock themselves.
 TEST_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DATA = Path(__file__).parent / "data"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help="after a run that passed, write each module's time per store to tests/durations.json, "
+        "which `make test` uses to start the longest first (tests/schedule.py)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope``: a module's tests on one store are one unit (tests/schedule.py)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    config.option.loadscopereorder = False  # keep longest_first's order
+    return ModuleAndStoreScheduling(config, log)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped each module's tests by store
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    longest_first(items)
+
+
+_RECORDER = Recorder()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _RECORDER.add(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if config.getoption("record_durations") and exitstatus == 0 and not hasattr(config, "workerinput"):
+        _RECORDER.write()
 
 
 def _env(db: str, instance: Path) -> dict[str, str]:

@@ -190,9 +190,10 @@ class Watch:
 
 def _view(page: Page, lat: float, lon: float, zoom: int = 13) -> tuple[float, float]:
     """Centre the page's map on a point (below the zoom where hexagons appear); its position on screen."""
+    # void: setView returns the map, which Playwright would copy whole (seconds) to hand back
     page.evaluate(
-        "([lat, lon, zoom]) => void window[document.querySelector('.folium-map').id]"  # void: not the map,
-        ".setView([lat, lon], zoom, {animate: false})",  # which Playwright would copy whole (seconds) to return
+        "([lat, lon, zoom]) => void window[document.querySelector('.folium-map').id]"
+        ".setView([lat, lon], zoom, {animate: false})",
         [lat, lon, zoom],
     )
     box = page.locator(".folium-map").bounding_box()
