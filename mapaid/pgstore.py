@@ -828,8 +828,15 @@ def _set_meta(cur: psycopg.Cursor[Any], key: str, value: str) -> None:
     )
 
 
+_COPY_CELLS_FROM = 1000  # new cells in one write from which they go through COPY and a temporary table
+
+
 def _add_cells(cur: psycopg.Cursor[Any], cells: np.ndarray) -> None:
-    """The outlines of ``cells`` the table does not hold yet (lon/lat rings, closed)."""
+    """The outlines of ``cells`` the table does not hold yet (lon/lat rings, closed). Another server's
+    transaction may be adding the same cell at this moment (two first posts in one hexagon), one we
+    cannot see yet: ``ON CONFLICT DO NOTHING`` waits for it and then keeps its row, where a plain insert
+    failed the second post with a duplicate key. A big import copies its cells into a temporary table
+    first (COPY is fast but has no ON CONFLICT)."""
     known = {
         int(r[0])
         for r in cur.execute(
@@ -839,11 +846,24 @@ def _add_cells(cur: psycopg.Cursor[Any], cells: np.ndarray) -> None:
     new = sorted(int(c) for c in cells if int(c) not in known)
     if not new:
         return
-    with cur.copy("COPY cells (cell, geom) FROM STDIN") as copy:
-        for cell in new:
-            ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))]
-            polygon = shapely.Polygon([*ring, ring[0]])
-            copy.write_row((cell, "SRID=4326;" + shapely.to_wkt(polygon, rounding_precision=-1)))
+    rows = [(cell, _outline(cell)) for cell in new]
+    if len(rows) < _COPY_CELLS_FROM:
+        cur.executemany("INSERT INTO cells (cell, geom) VALUES (%s, %s) ON CONFLICT (cell) DO NOTHING", rows)
+        return
+    cur.execute("CREATE TEMP TABLE new_cells (cell bigint, geom text) ON COMMIT DROP")
+    with cur.copy("COPY new_cells (cell, geom) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(
+        "INSERT INTO cells (cell, geom) SELECT cell, geom::geometry FROM new_cells ORDER BY cell"
+        " ON CONFLICT (cell) DO NOTHING"
+    )
+
+
+def _outline(cell: int) -> str:
+    """A hexagon's outline as EWKT, lon/lat, closed."""
+    ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))]
+    return "SRID=4326;" + str(shapely.to_wkt(shapely.Polygon([*ring, ring[0]]), rounding_precision=-1))
 
 
 def _lock_family(cur: psycopg.Cursor[Any]) -> None:

@@ -407,7 +407,7 @@ def test_two_servers_share_one_database_for_60_s_without_an_error(target: Databa
         f" {max(t.slowest_s for t in tallies):.2f} s; {time.monotonic() - started:.1f} s in all"
     )
     assert load_s >= LOAD_S
-    assert errors == []
+    assert errors == [], logs[max(0, logs.find("Exception on")) :][:5000]  # the servers' account of it
     assert {op for op, _ in statuses} == set(OPERATIONS)  # every kind of request ran
     assert count == len(baseline) + len(created) - len(deleted)
     assert ids == (baseline | created) - deleted

@@ -15,8 +15,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 from conftest import TEST_SECRET
+from databases import Databases
 from livesite import serve_process
-from pgfresh import fresh_postgres
 from test_posting_flow import CELL, CENTRE
 
 from mapaid.cli import main
@@ -97,15 +97,18 @@ def sqlite_pair(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def postgis_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    """A fresh database in the test cluster (``MAPAID_TEST_POSTGRES``: its admin URL), made by init-db."""
-    with fresh_postgres("pair") as url:
-        folder = tmp_path_factory.mktemp("two-servers-postgis")
-        made = CliRunner().invoke(
-            main, ["init-db"], env={"MAPAID_DATABASE": url, "MAPAID_INSTANCE": str(folder / "instance")}
-        )
-        assert made.exit_code == 0, made.output
+def postgis_pair(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Pair]:
+    """A new, empty database in the test cluster (``MAPAID_TEST_POSTGRES``), its schema made by init-db."""
+    folder = tmp_path_factory.mktemp("two-servers-postgis")
+    url = databases.empty("postgis", folder)
+    made = CliRunner().invoke(
+        main, ["init-db"], env={"MAPAID_DATABASE": url, "MAPAID_INSTANCE": str(folder / "instance")}
+    )
+    assert made.exit_code == 0, made.output
+    try:
         yield from _start_pair(url, folder)
+    finally:
+        databases.drop(url)
 
 
 @pytest.fixture(params=["sqlite", "postgis"])
