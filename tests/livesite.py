@@ -21,8 +21,9 @@ Tests of one module then share the server and its data: each must hold whatever 
 or delete, and in any order (``pytest tests/x.py::test_y`` runs one alone, ``-k`` picks a few). A test that
 needs a database of its own keeps the function-scoped ``store``/``config`` fixtures and its own ``serve``.
 
-``make test`` runs the suite with pytest-xdist on two workers, whole modules at a time (``--dist
-loadfile``): so each worker has its own Chromium and a module's fixtures are made once per store. Nothing
+``make test`` runs the suite with pytest-xdist on four workers, a module's tests on one store at a time
+(``--dist loadscope``, tests/schedule.py): so each worker has its own Chromium and a module's fixtures are
+made once per store. Nothing
 may be shared between modules but through these fixtures; ports are always 0 (the system picks a free one) and
 files go to tmp_path or, for screenshots, to test-artifacts/ under a name no other test uses."""
 
