@@ -18,6 +18,7 @@ T = 'text COLLATE "C"'
 
 # The tables of the "post family": rewritten together in id order by the store's clean-up (pgstore.reseal).
 POST_FAMILY = ("posts", "cells", "reports", "threads", "messages")
+ACCOUNT_FAMILY = ("coordinators", "sessions")  # resealed when an account or a password goes
 
 # One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when the row was
 # written (seconds), and the post it made sealed under a key only the nonce gives (NULL while pending).
@@ -132,7 +133,7 @@ STATEMENTS: tuple[str, ...] = (
     FORM_ONCE_TABLE,
 )
 
-# Columns of each family table as the rewrite copies them (generated columns are computed again).
+# Columns of each table a reseal rewrites, as it copies them (generated columns are computed again).
 FAMILY_COLUMNS = {
     "posts": (
         "id, kind, category, text, contact, cell, district, created_day, expires_day, status,"
@@ -142,6 +143,8 @@ FAMILY_COLUMNS = {
     "reports": "post_id, reason, day, count",
     "threads": "id, post_id, replier_key, token_hash, day",
     "messages": "thread_id, seq, sender, message, day",
+    "coordinators": "name, password_hash, created_day",
+    "sessions": "id_hash, coordinator, account, created, seen, ends",
 }
 FAMILY_ORDER = {
     "posts": "id",
@@ -149,4 +152,6 @@ FAMILY_ORDER = {
     "reports": "post_id, reason, day",
     "threads": "id",
     "messages": "thread_id, seq",
+    "coordinators": "name",
+    "sessions": "id_hash",
 }

@@ -580,7 +580,8 @@ class PostGISStore:
             cur.execute("DELETE FROM coordinators WHERE name = %s", (name,))
             removed = cur.rowcount > 0
             if removed:
-                _reseal_accounts(cur)
+                _lock_family(cur, pgschema.ACCOUNT_FAMILY)
+                reseal(cur, pgschema.ACCOUNT_FAMILY)
         return removed
 
     def set_password_hash(self, name: str, password_hash: str) -> bool:
@@ -589,7 +590,8 @@ class PostGISStore:
             if cur.rowcount == 0:
                 return False
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
-            _reseal_accounts(cur)
+            _lock_family(cur, pgschema.ACCOUNT_FAMILY)
+            reseal(cur, pgschema.ACCOUNT_FAMILY)
         return True
 
     def password_hash(self, name: str) -> str | None:
@@ -866,10 +868,11 @@ def _outline(cell: int) -> str:
     return "SRID=4326;" + str(shapely.to_wkt(shapely.Polygon([*ring, ring[0]]), rounding_precision=-1))
 
 
-def _lock_family(cur: psycopg.Cursor[Any]) -> None:
-    """Take the post tables before a reseal: writers that would reseal queue here instead of deadlocking
-    on each other's row locks; readers wait for the rewrite (milliseconds at a city's size)."""
-    cur.execute(f"LOCK TABLE {', '.join(pgschema.POST_FAMILY)} IN ACCESS EXCLUSIVE MODE")
+def _lock_family(cur: psycopg.Cursor[Any], family: Sequence[str] = pgschema.POST_FAMILY) -> None:
+    """Take a family's tables (the post tables unless told) before a reseal: writers that would reseal
+    queue here instead of deadlocking on each other's row locks; readers wait for the rewrite
+    (milliseconds at a city's size)."""
+    cur.execute(f"LOCK TABLE {', '.join(family)} IN ACCESS EXCLUSIVE MODE")
 
 
 def _lock_open_post(cur: psycopg.Cursor[Any], post_id: str, day: str, *, share: bool = False) -> bool:
@@ -893,37 +896,20 @@ def _sealed(cur: psycopg.Cursor[Any]) -> bool:
     return len(writers) <= 1
 
 
-def _reseal_accounts(cur: psycopg.Cursor[Any]) -> None:
-    """After an account or a password goes: rewrite the (small) account tables in the caller's transaction,
-    so the old argon2 hash, which could be attacked offline, leaves their files as SQLite's secure_delete
-    zeroes it. Copy aside, TRUNCATE (new files; the old ones are emptied at commit), write back: unlike
-    VACUUM FULL, which must keep a row version any open snapshot in the database may still see (an
-    autovacuum worker's, another request's), this leaves nothing behind. The WAL keeps the old row as it
-    does for posts (docs/deploy.md)."""
-    cur.execute("LOCK TABLE coordinators, sessions IN ACCESS EXCLUSIVE MODE")
-    for table in ("coordinators", "sessions"):
-        cur.execute(
-            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT * FROM {}").format(
-                sql.Identifier(f"keep_{table}"), sql.Identifier(table)
-            )
-        )
-    cur.execute("TRUNCATE coordinators, sessions")
-    for table, order in (("coordinators", "name"), ("sessions", "id_hash")):
-        cur.execute(
-            sql.SQL("INSERT INTO {} SELECT * FROM {} ORDER BY {}").format(
-                sql.Identifier(table), sql.Identifier(f"keep_{table}"), sql.Identifier(order)
-            )
-        )
+def reseal(cur: psycopg.Cursor[Any], family: Sequence[str] = pgschema.POST_FAMILY) -> None:
+    """Rewrite a family of tables (the post tables unless told) inside the caller's transaction: copy the
+    rows aside, truncate (new, empty files; the old files, with every deleted or replaced row in them, are
+    unlinked at commit), write the rows back in key order. Afterwards no deleted text is left in the
+    tables' files, rows lie in key order and every row carries this transaction's id. The secondary
+    indexes and foreign keys are dropped for the rewrite and made again at its end (one sort and one check
+    each, instead of one per row): ~2 s at 100,000 posts, during which readers wait (``_lock_family``).
+    The temporary copies go at commit.
 
-
-def reseal(cur: psycopg.Cursor[Any]) -> None:
-    """Rewrite the post tables inside the caller's transaction: copy the rows aside, truncate (new, empty
-    files; the old files, with every deleted or replaced row in them, are unlinked at commit), write the
-    rows back in key order. Afterwards no deleted text is left in the tables' files, rows lie in id order
-    and every row carries this transaction's id. The secondary indexes and foreign keys are dropped for
-    the rewrite and made again at its end (one sort and one check each, instead of one per row): ~2 s at
-    100,000 posts, during which readers wait (``_lock_family``). The temporary copies go at commit."""
-    family = pgschema.POST_FAMILY
+    The account tables (``ACCOUNT_FAMILY``) are resealed when an account or a password goes, so the old
+    argon2 hash, which could be attacked offline, leaves their files as SQLite's secure_delete zeroes it.
+    A VACUUM FULL would not do: it keeps every row version an open snapshot in the database might still
+    see (an autovacuum worker's, another request's). The WAL keeps old rows for a while (docs/deploy.md).
+    """
     names = [sql.Literal(t) for t in family]
     keys = cur.execute(
         sql.SQL(
