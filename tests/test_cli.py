@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 from conftest import Cli
 from databases import integrity_errors, is_postgres, sqlite_only
 from helpers import batch_in_cell
+from livesite import free_port
 from peek import peek, peek_one, poke
 
 from mapaid.cli import main
@@ -136,14 +136,8 @@ def test_a_failing_write_leaves_the_store_as_it_was(cli: Cli, store: Store) -> N
     assert store.get("a" * 20) is None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_runs_waitress_and_health_answers(env: dict[str, str], tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mapaid.cli", "serve", "--port", str(port)],

@@ -9,7 +9,6 @@ import http.cookiejar
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from conftest import Cli
 from databases import impatient, locked
 from flask import Flask, request
 from flask.testing import FlaskClient
+from livesite import free_port
 
 from mapaid import create_app, grid
 from mapaid.logs import RedactingFilter
@@ -231,12 +231,6 @@ def test_the_filter_keeps_route_free_lines_as_they_are() -> None:
     assert RedactingFilter().filter(record) and record.getMessage() == "Serving on http://x:1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_mapaid_serve_writes_no_token_when_a_request_fails(
     env: dict[str, str], database: str, tmp_path: Path
 ) -> None:
@@ -249,7 +243,7 @@ def test_mapaid_serve_writes_no_token_when_a_request_fails(
         .get_json()
     )
     post_id, token = created["id"], created["token"]
-    port = _free_port()
+    port = free_port()
     errors = (tmp_path / "serve.err").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mapaid.cli", "serve", "--port", str(port)],

@@ -69,11 +69,12 @@ def pg(pg_url: str) -> Iterator[PostGISStore]:
         store.close()
 
 
-def _add(
-    store: Store, today: date, rows: list[tuple[float, float, str, str, str, int]], **kw: Any
-) -> dict[str, str]:
-    """Ingest ``rows`` (lat, lon, kind, category, text, expires in days); {text: id}."""
-    frame = pd.DataFrame(
+Row = tuple[float, float, str, str, str, int]  # lat, lon, kind, category, text, expires in days
+
+
+def _frame(rows: list[Row]) -> pd.DataFrame:
+    """``rows`` as an import's table."""
+    return pd.DataFrame(
         {
             "lat": [str(r[0]) for r in rows],
             "lon": [str(r[1]) for r in rows],
@@ -83,8 +84,12 @@ def _add(
             "expires": [str(r[5]) for r in rows],
         }
     )
+
+
+def _add(store: Store, today: date, rows: list[Row], **kw: Any) -> dict[str, str]:
+    """Ingest ``rows``; {text: id}."""
     result = ingest(
-        frame,
+        _frame(rows),
         [f"row {i}" for i in range(len(rows))],
         rules_for(DEFAULT_CATEGORIES, 9, today),
         store,
@@ -615,17 +620,9 @@ def test_removed_text_leaves_the_table_files(pg: PostGISStore, today: date) -> N
         "Zyx-stays",
     ]
     rows = [(*HOMES[i % 5], "need", "food", t, 1 if t == "Zyx-expired" else 10) for i, t in enumerate(texts)]
-    frame = pd.DataFrame(
-        {
-            "lat": [str(r[0]) for r in rows],
-            "lon": [str(r[1]) for r in rows],
-            "kind": [r[2] for r in rows],
-            "category": [r[3] for r in rows],
-            "text": [r[4] for r in rows],
-            "expires": [str(r[5]) for r in rows],
-        }
+    made = ingest(
+        _frame(rows), list(texts), rules_for(DEFAULT_CATEGORIES, 9, today), pg, SECRET, with_tokens=True
     )
-    made = ingest(frame, list(texts), rules_for(DEFAULT_CATEGORIES, 9, today), pg, SECRET, with_tokens=True)
     ids = dict(zip(made.posts.text, made.posts.id, strict=True))
     tokens = [t for t in made.tokens if t]
     assert len(tokens) == len(texts)

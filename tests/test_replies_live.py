@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 from click.testing import CliRunner, Result
 from databases import Databases
 from helpers import database_bytes
+from livesite import free_port
 
 from mapaid import cli_reply, replycrypto
 from mapaid.cli import main
@@ -51,12 +51,6 @@ class _Answer(io.BytesIO):
     pass
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Site:
     base: str
@@ -77,7 +71,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: D
         "MAPAID_POST_LIMIT": "1000 per minute",
         "MAPAID_WRITE_LIMIT": "1000 per minute",
     }
-    port = _free_port()
+    port = free_port()
     log = folder / "serve.log"
     with log.open("w") as written:
         proc = subprocess.Popen(

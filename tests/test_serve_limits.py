@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 from conftest import TEST_SECRET
 from databases import Databases, sqlite_only
+from livesite import free_port
 
 from mapaid.clock import SYSTEM
 from mapaid.config import DEFAULT_CATEGORIES
@@ -64,12 +65,6 @@ class Server:
             return response.status, dict(response.getheaders()), response.read()
         finally:
             connection.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _posts(database: str) -> dict[str, str]:
@@ -123,7 +118,7 @@ def server(
         MAPAID_INSTANCE=str(folder / "instance"),
         MAPAID_TRUSTED_PROXIES="1",
     )
-    port = _free_port()
+    port = free_port()
     log = folder / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
