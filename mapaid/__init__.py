@@ -11,6 +11,7 @@ from mapaid import cache, clock, db, i18n, limits, logs, wellformed
 from mapaid.config import environ_overrides, resolve
 from mapaid.formonce import FormOnce
 from mapaid.loginguard import LoginGuard
+from mapaid.rounds import Schedule
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -37,10 +38,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT_LANGUAGE,
     )
     app.extensions["mapaid.settings"] = settings
+    app.extensions["mapaid.schedule"] = Schedule.from_settings(settings)
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
     app.extensions["mapaid.loginguard"] = LoginGuard()
     app.extensions["mapaid.formonce"] = FormOnce(
-        settings.secret_key.encode(), lambda: app.extensions["mapaid.clock"].now().timestamp()
+        settings.secret_key.encode(),
+        lambda: app.extensions["mapaid.clock"].now().timestamp(),
+        app.extensions["mapaid.schedule"].bucket_seconds(),
     )
     db.init_app(app)
     logs.init_app(app)

@@ -244,14 +244,26 @@ def purge_expired() -> None:
 
 
 @main.command()
+def publish() -> None:
+    """Run a publication round now: every new post, edit and extension waiting for its round becomes
+    public together (the server does this by itself once in each MAPAID_PUBLISH_MINUTES window)."""
+    from mapaid import rounds
+
+    with cli_store() as store:
+        done = rounds.publish(store)
+    click.echo(f"published {done.posts} posts and {done.changes} changes")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=serving.DEFAULT_THREADS, show_default=True)
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve the web app with waitress, a production WSGI server, and purge daily.
+    """Serve the web app with waitress, a production WSGI server; publish in rounds and purge daily.
 
     Idle connections are closed after 20 s and as many are admitted as the open-file limit allows (raised
-    to the system's maximum at start), so held connections cannot stop the site. Expired and fulfilled
+    to the system's maximum at start), so held connections cannot stop the site. New posts and changes
+    become public at one secret moment in each MAPAID_PUBLISH_MINUTES window. Expired and fulfilled
     posts are deleted at start and a minute after each UTC midnight. Behind a reverse proxy, see
     docs/deploy.md and MAPAID_TRUSTED_PROXIES.
     """
@@ -261,6 +273,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from mapaid import create_app, logs
     from mapaid.housekeeping import Housekeeper
+    from mapaid.rounds import Schedule
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app({"CLOCK": cli_clock()})
@@ -269,7 +282,14 @@ def serve(host: str, port: int, threads: int) -> None:
         store.area()  # the served area and its cell table, built before the first visitor rather than by them
     open_files = serving.raise_open_files()
     options = serving.waitress_options(threads, open_files, app.extensions["mapaid.trusted_proxies"])
-    housekeeper = Housekeeper(cli_settings().database, cli_clock(), app.extensions["mapaid.loginguard"])
+    settings = cli_settings()
+    housekeeper = Housekeeper(
+        settings.database,
+        cli_clock(),
+        app.extensions["mapaid.loginguard"],
+        schedule=Schedule.from_settings(settings),
+        audit_days=settings.audit_days,
+    )
     housekeeper.start()
     click.echo(
         f"mapaid on http://{host}:{port}/ ({options['connection_limit']} connections, {threads} threads)",

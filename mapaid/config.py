@@ -7,6 +7,7 @@ This module does no I/O; ``load_settings`` only reads ``os.environ``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -185,6 +186,19 @@ SETTINGS: tuple[Setting, ...] = (
         "A coordinator's login ends after this many minutes without a request.",
     ),
     Setting(
+        "MAPAID_PUBLISH_MINUTES",
+        "PUBLISH_MINUTES",
+        "30",
+        "New posts, edits and extensions become public together, at one secret moment in each window of "
+        "this many minutes (0: at once; decimals allowed; at most 1440).",
+    ),
+    Setting(
+        "MAPAID_AUDIT_DAYS",
+        "AUDIT_DAYS",
+        "90",
+        "Days the coordinators' audit trail keeps an action (kept to the day), then it is deleted.",
+    ),
+    Setting(
         "MAPAID_CSV_BOM",
         "CSV_BOM",
         "1",
@@ -228,6 +242,8 @@ class Settings:
     reply_max_messages: int = 50
     reply_max_threads: int = 100
     csv_bom: bool = True
+    publish_minutes: float = 30.0  # the publication round's window (mapaid/rounds.py); 0: publish at once
+    audit_days: int = 90
 
     @property
     def database_shown(self) -> str:
@@ -249,6 +265,28 @@ def _int_setting(name: str, raw: object, low: int, high: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+MAX_PUBLISH_MINUTES = 1440
+MIN_PUBLISH_MINUTES = 0.01  # 0.6 s: shorter windows are not rounds any more, only work
+
+
+def _minutes(name: str, raw: object) -> float:
+    """A window in minutes: 0 (none), or a decimal number from ``MIN_PUBLISH_MINUTES`` to a day."""
+    text = str(raw).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of minutes (such as 30 or 0.5), not {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be 0 (publish at once) or a positive number of minutes, not {raw!r}")
+    if value > MAX_PUBLISH_MINUTES:
+        raise ConfigError(f"{name} must be at most {MAX_PUBLISH_MINUTES} minutes (a day), not {raw!r}")
+    if 0 < value < MIN_PUBLISH_MINUTES:
+        raise ConfigError(
+            f"{name} must be 0 (publish at once) or at least {MIN_PUBLISH_MINUTES} minutes, not {raw!r}"
+        )
     return value
 
 
@@ -348,6 +386,8 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
             "MAPAID_REPLY_MAX_THREADS", overrides.get("REPLY_MAX_THREADS", 100), 1, 100_000
         ),
         csv_bom=_flag("MAPAID_CSV_BOM", overrides.get("CSV_BOM", "1")),
+        publish_minutes=_minutes("MAPAID_PUBLISH_MINUTES", overrides.get("PUBLISH_MINUTES", 30)),
+        audit_days=_int_setting("MAPAID_AUDIT_DAYS", overrides.get("AUDIT_DAYS", 90), 1, 3660),
     )
 
 

@@ -10,11 +10,18 @@ from flask import Flask, current_app, g
 from mapaid.clock import Clock
 from mapaid.config import Settings
 from mapaid.intake import Rules
+from mapaid.rounds import Schedule
 from mapaid.store import Store, open_store
 
 
 def settings() -> Settings:
     value: Settings = current_app.extensions["mapaid.settings"]
+    return value
+
+
+def schedule() -> Schedule:
+    """The publication rounds (mapaid/rounds.py): ``schedule().at_once`` when they are off."""
+    value: Schedule = current_app.extensions["mapaid.schedule"]
     return value
 
 

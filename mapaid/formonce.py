@@ -3,19 +3,23 @@
 second post, whichever server process each submission reaches.
 
 What is kept, where, and for how long: in the database (the store's ``form_once`` rows, shared by every
-server), for ``KEEP_SECONDS`` after the post was made:
+server), from ``KEEP_SECONDS`` to ``KEEP_SECONDS`` plus one publication window after the post was made:
 
 - the row's key, a keyed hash of the nonce (HMAC under the server secret), so the database alone cannot
   even be searched for a nonce;
 - the post's id and private token, encrypted (AES-GCM) under a key derived from the nonce, which only
   the visitor's form holds. A seized database therefore gives no token and does not say which post a row
-  belongs to; the token has to be kept at all so a repeat can show the same private link.
+  belongs to; the token has to be kept at all so a repeat can show the same private link;
+- when: only the start of the publication window (mapaid/rounds.py, ``Schedule.bucket``) the row was
+  written in, never the second. A row in the database beside its transaction id would otherwise date
+  the post it made, however the post itself was published.
 
 While the first submission is still being made, its row is pending; a repeat waits for it (up to
-``WAIT_SECONDS``, polling the database, and woken at once when the first runs in the same process). A
-row left pending longer than that belongs to a server that died or gave up: a repeat takes it over.
-After ``KEEP_SECONDS`` the row is deleted and a repeat makes a new post (its CSRF token may refuse it
-first). A server process remembers nothing between requests.
+``WAIT_SECONDS``, polling the database, and woken at once when the first runs in the same process), and
+after waiting that long takes the form over: the first belonged to a server that died or gave up. (The
+row keeps no second that would tell earlier that it is stale.) Once the row's window has been over for
+``KEEP_SECONDS`` it is deleted and a repeat makes a new post (its CSRF token may refuse it first). A server
+process remembers nothing between requests.
 """
 
 from __future__ import annotations
@@ -63,12 +67,19 @@ def _seal_key(nonce: str) -> bytes:
     return hmac.new(nonce.encode(), b"mapaid-formonce-seal", hashlib.sha256).digest()
 
 
+def expired_before(now: float, bucket_seconds: int) -> int:
+    """Rows of windows that began before this are deleted: their window has been over ``KEEP_SECONDS``."""
+    return int(now) - KEEP_SECONDS - bucket_seconds
+
+
 class FormOnce:
     """Nonce -> the post it made, briefly, in the database. Thread-safe and shared by processes: every
-    state is in the store; the condition only wakes this process's waiters early."""
+    state is in the store; the condition only wakes this process's waiters early. ``bucket_seconds``:
+    the publication window (``Schedule.bucket_seconds``), the unit its rows' times are kept in."""
 
-    def __init__(self, secret: bytes, now: Callable[[], float]) -> None:
+    def __init__(self, secret: bytes, now: Callable[[], float], bucket_seconds: int = 60) -> None:
         self._now = now
+        self._bucket_s = bucket_seconds
         self._key = hmac.new(secret, b"mapaid-formonce-key", hashlib.sha256).digest()
         self._changed = threading.Condition()
 
@@ -87,10 +98,11 @@ class FormOnce:
         deadline = time.monotonic() + WAIT_SECONDS
         pause = POLL_SECONDS[0]
         while True:
-            now = int(self._now())
+            now = self._now()
+            at = self._bucket(now)
             forced = time.monotonic() >= deadline  # waited long enough: take the form over
-            stale_before = now + 1 if forced else now - int(WAIT_SECONDS)
-            claimed, sealed = store.claim_form(key, now, stale_before, now - KEEP_SECONDS)
+            stale_before = at + 1 if forced else 0  # a pending row is stale only once we waited for it
+            claimed, sealed = store.claim_form(key, at, stale_before, expired_before(now, self._bucket_s))
             if claimed:
                 return None
             if sealed is not None:
@@ -101,7 +113,7 @@ class FormOnce:
 
     def made(self, store: Store, nonce: str, result: Made) -> None:
         key = self.key(nonce)
-        store.finish_form(key, seal(nonce, key, result), int(self._now()))
+        store.finish_form(key, seal(nonce, key, result), self._bucket(self._now()))
         with self._changed:
             self._changed.notify_all()
 
@@ -111,5 +123,8 @@ class FormOnce:
             self._changed.notify_all()
 
     def purge(self, store: Store) -> int:
-        """Delete rows older than ``KEEP_SECONDS`` (housekeeping; claiming does it too)."""
-        return store.purge_forms(int(self._now()) - KEEP_SECONDS)
+        """Delete rows whose window has been over ``KEEP_SECONDS`` (housekeeping; claiming does it too)."""
+        return store.purge_forms(expired_before(self._now(), self._bucket_s))
+
+    def _bucket(self, now: float) -> int:
+        return int(now // self._bucket_s * self._bucket_s)

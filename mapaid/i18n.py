@@ -125,6 +125,7 @@ def status_label(status: str) -> str:
         "hidden": pgettext("post status", "hidden"),
         "fulfilled": pgettext("post status", "fulfilled"),
         "expired": pgettext("post status", "expired"),
+        "pending": pgettext("post status", "waiting for the next round"),
     }
     return str(labels.get(status, status))
 

@@ -91,6 +91,37 @@ def _form_once(db: sqlite3.Connection) -> None:
     db.execute(FORM_ONCE_TABLE)
 
 
+_V6_POST_COLUMNS = (*POST_COLUMNS, "token_hash")
+# What no time finer than a publication round (issue 17) leaves of older rows: the audit trail keeps days,
+# and the short-lived rows that kept seconds (one-form rows, coordinators' logins) go; their owners make
+# them again (a form is sent once more, a coordinator logs in once more).
+_COARSEN = (
+    "UPDATE audit SET at = substr(at, 1, 10)",
+    "DELETE FROM form_once",
+    "DELETE FROM sessions",
+)
+
+
+def _publication_rounds(db: sqlite3.Connection) -> None:
+    """Posts may wait for their publication round (status ``pending``) and keep a change for it
+    (``draft_text``, ``draft_expires``): the table is rebuilt with the new CHECK and columns, every row
+    kept, as SQLite's own procedure for a changed constraint does (``SQLiteStore.init_schema`` turns
+    foreign keys off around the upgrade, so conversations and reports stay; they are checked here)."""
+    from mapaid.sqlitestore import POSTS_INDEX, POSTS_TABLE
+
+    db.execute(POSTS_TABLE.format(name="posts_v7"))
+    columns = ", ".join(_V6_POST_COLUMNS)
+    db.execute(f"INSERT INTO posts_v7 ({columns}) SELECT {columns} FROM posts ORDER BY id")  # noqa: S608
+    db.execute("DROP TABLE posts")
+    db.execute("ALTER TABLE posts_v7 RENAME TO posts")
+    db.execute(POSTS_INDEX)
+    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise StoreError(f"the upgrade found {len(broken)} rows pointing at no post; nothing was changed")
+    for statement in _COARSEN:
+        db.execute(statement)
+
+
 # -- PostgreSQL's steps -----------------------------------------------------------------------------
 
 
@@ -100,6 +131,30 @@ def _pg_form_once(conn: Any) -> None:
     conn.execute(FORM_ONCE_TABLE)
 
 
+def _pg_publication_rounds(conn: Any) -> None:
+    """As SQLite's step: ``pending`` allowed, the draft columns, the ``fresh`` mark of conversations'
+    and reports' rows that the next round clears (every row written since the last round then carries the
+    round's transaction id), and the coarsened times."""
+    for statement in (
+        "ALTER TABLE posts DROP CONSTRAINT IF EXISTS posts_status_check",
+        "ALTER TABLE posts ADD CONSTRAINT posts_status_check"
+        " CHECK (status IN ('open', 'fulfilled', 'hidden', 'pending'))",
+        'ALTER TABLE posts ADD COLUMN IF NOT EXISTS draft_text text COLLATE "C"'
+        " CHECK (draft_text IS NULL OR char_length(draft_text) BETWEEN 1 AND 280)",
+        "ALTER TABLE posts ADD COLUMN IF NOT EXISTS draft_expires date",
+        *(
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS fresh boolean NOT NULL DEFAULT false"
+            for table in ("threads", "messages", "reports")
+        ),
+        *(
+            f"ALTER TABLE {table} ALTER COLUMN fresh SET DEFAULT true"
+            for table in ("threads", "messages", "reports")
+        ),
+        *_COARSEN,
+    ):
+        conn.execute(statement)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "posts keyed by their random id alone (no rowid that counts them)", sqlite=_posts_without_rowid),
     Step(3, "residents' reports", sqlite=_reports),
@@ -107,6 +162,12 @@ STEPS: tuple[Step, ...] = (
     Step(5, "walk_cells (walking distances on the street graph)", sqlite=_walking_network),
     Step(
         6, "form_once (one form, one post, across app servers)", sqlite=_form_once, postgresql=_pg_form_once
+    ),
+    Step(
+        7,
+        "publication rounds: pending posts and drafts; no time finer than a round kept",
+        sqlite=_publication_rounds,
+        postgresql=_pg_publication_rounds,
     ),
 )
 FIRST = {"sqlite": 1, "postgresql": 5}  # the oldest version each dialect's databases can have

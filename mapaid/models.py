@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,9 +22,18 @@ class Kind(StrEnum):
 
 
 class Status(StrEnum):
+    """What a post shows to coordinators, exports and imports: open, fulfilled or hidden."""
+
     OPEN = "open"
     FULFILLED = "fulfilled"
     HIDDEN = "hidden"
+
+
+# A post's status in the store from its arrival (or a coordinator's restore) until the next publication
+# round makes it open (mapaid/rounds.py). Not a ``Status``: no page, list, export or import ever shows or
+# takes it, and every public read, which asks for ``open``, passes it by without having to know of it.
+PENDING: Final = "pending"
+Stored = Status | Literal["pending"]  # what the store's status column holds
 
 
 MAX_TEXT = 280
@@ -84,6 +94,19 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class Published:
+    """What one publication round made public (mapaid/rounds.py): ``posts`` new to the public (new
+    posts and coordinators' restores), ``changes`` edits and extensions of posts already public."""
+
+    posts: int = 0
+    changes: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.posts or self.changes)
+
+
+@dataclass(frozen=True)
 class Search:
     """What the moderation list shows beyond the column filters: ``text`` found in a post's text or
     contact (any case, taken literally), one ``cell``, only ``reported`` posts (most reported first), and
@@ -99,7 +122,7 @@ class Search:
 @dataclass(frozen=True)
 class SessionRecord:
     """A coordinator's login as the store keeps it (mapaid/sessions.py): a hash of the cookie's id, the
-    account (its name and a tag of its row) and times in whole minutes."""
+    account (its name and a tag of its row) and times as the start of a publication window (seconds)."""
 
     id_hash: str
     coordinator: str

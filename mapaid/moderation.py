@@ -1,20 +1,27 @@
 """Moderation: coordinators hide, restore or mark posts fulfilled, or dismiss residents' reports of a post,
 and every action goes in an audit trail.
 
-The trail says who did what to which post and when (UTC, to the second), and nothing about where: no cell,
-no district, no text. The status change, the reports it resolves and its audit row are one transaction, so
-none exists alone. Hiding a post resolves its reports as dismissing them does (``mapaid.reports``).
+The trail says who did what to which post and on which UTC day (no time of day: nothing on disk is kept
+finer than a publication round, and a day is coarser), and nothing about where: no cell, no district, no
+text. It keeps ``MAPAID_AUDIT_DAYS`` days (the daily housekeeping deletes older entries). The status change,
+the reports it resolves and its audit row are one transaction, so none exists alone. Hiding a post resolves
+its reports as dismissing them does (``mapaid.reports``).
+
+A hide or a "fulfilled" takes the post out of every public answer at once (safety first; the moment is
+public). A restore puts it back at the next publication round (mapaid/rounds.py), as a new post would be
+(at once when rounds are off): until then it is pending, and listed only as the row just acted on.
+Coordinators see no pending post: their list would otherwise time each new post as a poller could.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
 from mapaid import reports
-from mapaid.models import AuditEntry, Search, Status
+from mapaid.models import PENDING, AuditEntry, Search, Status, Stored
 from mapaid.store import Store
 
 # Each action and the status it sets (None: the status stays, as when reports are dismissed).
@@ -28,15 +35,30 @@ RESOLVING = ("hide", "dismiss")  # actions that resolve a post's reports
 MAX_QUERY = 100  # characters of a text search
 
 
-def moderate(store: Store, post_id: str, action: str, coordinator: str, now: datetime) -> bool:
+def moderate(
+    store: Store, post_id: str, action: str, coordinator: str, now: datetime, *, at_once: bool
+) -> bool:
     """Apply ``action`` (hide, restore, fulfilled, dismiss) to a post and record it. False when there is no
-    such post (nothing is recorded then). ``now`` comes from the caller's clock (``mapaid.clock``)."""
+    such post, or none coordinators can see (nothing is recorded then). ``now`` comes from the caller's
+    clock (``mapaid.clock``); only its UTC day is kept. ``at_once``: rounds are off, a restore is public at
+    once; otherwise it waits for the next round."""
     if action not in ACTIONS:
         raise ValueError(f"unknown moderation action {action!r}; one of {', '.join(ACTIONS)}")
-    status = ACTIONS[action]
-    at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    entry = AuditEntry(at, coordinator, action, post_id)
+    status: Stored | None = ACTIONS[action]
+    if status == Status.OPEN and not at_once:
+        status = PENDING
+    entry = AuditEntry(day_of(now).isoformat(), coordinator, action, post_id)
     return store.moderate(post_id, status, entry, resolve_reports=action in RESOLVING)
+
+
+def day_of(now: datetime) -> date:
+    """The UTC day of ``now`` (an aware datetime from the app's clock)."""
+    return now.astimezone(UTC).date()
+
+
+def purge_audit(store: Store, today: date, keep_days: int) -> int:
+    """Delete the audit entries older than ``keep_days`` days (housekeeping, daily)."""
+    return store.purge_audit(today - timedelta(days=keep_days))
 
 
 def audit_trail(store: Store, limit: int = 100, post_id: str | None = None) -> list[AuditEntry]:

@@ -4,7 +4,10 @@ geometry columns GIS tools open as layers).
 - ``posts.geom``: the *display* point (generated from ``lon``/``lat``, which the privacy step computes from
   cell, district, id and the server secret), never a point anyone gave; GiST-indexed.
 - ``cells``: the outline of every hexagon that holds a post (``geometry(Polygon, 4326)``, GiST), kept with
-  the posts in the same transactions, so QGIS draws posts, cells and districts as three layers.
+  the posts in the same transactions, so QGIS draws posts, cells and districts as three layers. A hexagon's
+  row is written by the publication round that publishes its first post, never when a post arrives.
+- ``fresh`` (conversations, messages, reports): set on every row written since the last publication round,
+  which clears it, so every such row then carries the round's transaction id (``xmin``), not its own.
 - ``districts.geom``: ``geometry(MultiPolygon, 4326)``, GiST.
 - Text keys are ``COLLATE "C"``: ids, names and places sort by code point, as SQLite's binary order does,
   whatever locale the database was created with.
@@ -14,14 +17,17 @@ geometry columns GIS tools open as layers).
 
 from __future__ import annotations
 
+from mapaid.visibility import ROUND_WORK
+
 T = 'text COLLATE "C"'
 
 # The tables of the "post family": rewritten together in id order by the store's clean-up (pgstore.reseal).
 POST_FAMILY = ("posts", "cells", "reports", "threads", "messages")
 ACCOUNT_FAMILY = ("coordinators", "sessions")  # resealed when an account or a password goes
 
-# One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when the row was
-# written (seconds), and the post it made sealed under a key only the nonce gives (NULL while pending).
+# One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, the start of the
+# publication window the row was written in (seconds), and the post it made sealed under a key only the
+# nonce gives (NULL while pending).
 FORM_ONCE_TABLE = f"""CREATE TABLE IF NOT EXISTS form_once (
     key {T} PRIMARY KEY,
     at bigint NOT NULL,
@@ -51,16 +57,20 @@ STATEMENTS: tuple[str, ...] = (
     district {T} NOT NULL REFERENCES districts (slug),
     created_day date NOT NULL,
     expires_day date NOT NULL,
-    status {T} NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'fulfilled', 'hidden')),
+    status {T} NOT NULL DEFAULT 'open' CONSTRAINT posts_status_check
+        CHECK (status IN ('open', 'fulfilled', 'hidden', 'pending')),
     token_hash {T},
     lon double precision NOT NULL,
     lat double precision NOT NULL,
     reply_key {T} CHECK (reply_key IS NULL OR char_length(reply_key) <= 200),
+    draft_text {T} CHECK (draft_text IS NULL OR char_length(draft_text) BETWEEN 1 AND 280),
+    draft_expires date,
     geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED
 )""",
     # Cell first (posts near a hexagon), covering for the unmet-needs tally as in SQLite.
     "CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell, kind, category, district, status, expires_day)",
     "CREATE INDEX IF NOT EXISTS posts_geom ON posts USING gist (geom)",
+    f"CREATE INDEX IF NOT EXISTS posts_round ON posts (id) WHERE {ROUND_WORK}",
     """CREATE TABLE IF NOT EXISTS cells (
     cell bigint PRIMARY KEY,
     geom geometry(Polygon, 4326) NOT NULL
@@ -94,6 +104,7 @@ STATEMENTS: tuple[str, ...] = (
     source {T} NOT NULL,
     geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED
 )""",
+    # Who moderated what on which UTC day (never a time of day); deleted after MAPAID_AUDIT_DAYS.
     f"""CREATE TABLE IF NOT EXISTS audit (
     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at {T} NOT NULL,
@@ -106,8 +117,10 @@ STATEMENTS: tuple[str, ...] = (
     reason {T} NOT NULL CHECK (reason IN ('spam', 'dangerous', 'personal', 'other')),
     day date NOT NULL,
     count integer NOT NULL CHECK (count > 0),
+    fresh boolean NOT NULL DEFAULT true,
     PRIMARY KEY (post_id, reason, day)
 )""",
+    "CREATE INDEX IF NOT EXISTS reports_fresh ON reports (post_id) WHERE fresh",
     """CREATE TABLE IF NOT EXISTS walk_cells (
     cell bigint PRIMARY KEY,
     snap_m double precision NOT NULL,
@@ -119,17 +132,21 @@ STATEMENTS: tuple[str, ...] = (
     post_id {T} NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
     replier_key {T} NOT NULL CHECK (char_length(replier_key) <= 200),
     token_hash {T} NOT NULL,
-    day date NOT NULL
+    day date NOT NULL,
+    fresh boolean NOT NULL DEFAULT true
 )""",
     "CREATE INDEX IF NOT EXISTS threads_post ON threads (post_id)",
+    "CREATE INDEX IF NOT EXISTS threads_fresh ON threads (id) WHERE fresh",
     f"""CREATE TABLE IF NOT EXISTS messages (
     thread_id {T} NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
     seq integer NOT NULL CHECK (seq >= 0),
     sender {T} NOT NULL CHECK (sender IN ('poster', 'replier')),
     message {T} NOT NULL,
     day date NOT NULL,
+    fresh boolean NOT NULL DEFAULT true,
     PRIMARY KEY (thread_id, seq)
 )""",
+    "CREATE INDEX IF NOT EXISTS messages_fresh ON messages (thread_id, seq) WHERE fresh",
     FORM_ONCE_TABLE,
 )
 
@@ -137,12 +154,12 @@ STATEMENTS: tuple[str, ...] = (
 FAMILY_COLUMNS = {
     "posts": (
         "id, kind, category, text, contact, cell, district, created_day, expires_day, status,"
-        " token_hash, lon, lat, reply_key"
+        " token_hash, lon, lat, reply_key, draft_text, draft_expires"
     ),
     "cells": "cell, geom",
-    "reports": "post_id, reason, day, count",
-    "threads": "id, post_id, replier_key, token_hash, day",
-    "messages": "thread_id, seq, sender, message, day",
+    "reports": "post_id, reason, day, count, fresh",
+    "threads": "id, post_id, replier_key, token_hash, day, fresh",
+    "messages": "thread_id, seq, sender, message, day, fresh",
     "coordinators": "name, password_hash, created_day",
     "sessions": "id_hash, coordinator, account, created, seen, ends",
 }

@@ -40,10 +40,11 @@ from mapaid import migrations, pgschema
 from mapaid.cache import SharedCache
 from mapaid.dburl import redact
 from mapaid.geo import WGS84, Area
-from mapaid.models import AuditEntry, Coordinator, Search, SessionRecord, Status
+from mapaid.models import PENDING, AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
 from mapaid.privacy import CoarsePosts
-from mapaid.store import PLACE_COLUMNS, POST_COLUMNS, BBox, Days, StoreError
+from mapaid.store import DRAFT_COLUMNS, PLACE_COLUMNS, POST_COLUMNS, BBox, Days, StoreError
 from mapaid.threads import Message, Thread
+from mapaid.visibility import ROUND_WORK, public_where
 from mapaid.walkpairs import Distances
 
 Conn = psycopg.Connection[Any]
@@ -59,13 +60,43 @@ _VACUUM_FROM = 50_000  # rows in one batch from which ``add`` vacuums and analys
 
 # Days leave the database as ISO text, as SQLite keeps them.
 _DAY = "to_char({0}, 'YYYY-MM-DD')"
-_POST_EXPR = {"created_day": _DAY.format("created_day"), "expires_day": _DAY.format("expires_day")}
+_POST_EXPR = {
+    "created_day": _DAY.format("created_day"),
+    "expires_day": _DAY.format("expires_day"),
+    "draft_expires": _DAY.format("draft_expires"),
+}
+PUBLIC = public_where("%s")  # what is public (mapaid.visibility), today bound as the one parameter
 SELECT_POSTS = (
     "SELECT "
     + ", ".join(f"{_POST_EXPR[c]} AS {c}" if c in _POST_EXPR else c for c in POST_COLUMNS)
     + " FROM posts"
 )
+SELECT_PRIVATE = (
+    "SELECT "
+    + ", ".join(f"{_POST_EXPR[c]} AS {c}" if c in _POST_EXPR else c for c in (*POST_COLUMNS, *DRAFT_COLUMNS))
+    + " FROM posts"
+)
 _REVISE = "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'revision'"
+# A pending post's columns as the round writes it anew: open, with any waiting change (a restored post may
+# carry one) in place of the public text and day.
+_AS_PUBLISHED = {
+    "status": "'open'",
+    "text": "coalesce(draft_text, text)",
+    "expires_day": "coalesce(draft_expires, expires_day)",
+    "draft_text": "NULL",
+    "draft_expires": "NULL",
+}
+# Rows of conversations and reports written since the last publication round (``fresh``), cleared by the
+# round so they carry its transaction id; rows a writer holds right now wait for the next round rather
+# than making the round wait for the writer (which may be waiting for the round's lock on posts).
+_UNFRESH = {
+    "threads": "UPDATE threads SET fresh = false WHERE id IN"
+    " (SELECT id FROM threads WHERE fresh FOR UPDATE SKIP LOCKED)",
+    "messages": "UPDATE messages SET fresh = false WHERE (thread_id, seq) IN"
+    " (SELECT thread_id, seq FROM messages WHERE fresh FOR UPDATE SKIP LOCKED)",
+    "reports": "UPDATE reports SET fresh = false WHERE (post_id, reason, day) IN"
+    " (SELECT post_id, reason, day FROM reports WHERE fresh FOR UPDATE SKIP LOCKED)",
+}
 
 
 def pool(url: str) -> ConnectionPool[Conn]:
@@ -161,7 +192,8 @@ class PostGISStore:
 
     @contextmanager
     def transaction(self, *, revise: bool = True) -> Iterator[psycopg.Cursor[Any]]:
-        """All or nothing; ``revise`` counts the write in the store's revision (as SQLite's)."""
+        """All or nothing; ``revise`` counts the write in the store's revision (as SQLite's: only writes
+        that change a public answer; the others pass False and run ``_REVISE`` when they turn out to)."""
         with self.db.transaction(), self.db.cursor() as cur:
             yield cur
             if revise:
@@ -314,9 +346,12 @@ class PostGISStore:
         return Distances(cells, snap, start, joined, metres)
 
     # -- posts ---------------------------------------------------------------------------------
-    def add(self, posts: CoarsePosts, progress: Callable[[int], None] | None = None) -> None:
+    def add(
+        self, posts: CoarsePosts, progress: Callable[[int], None] | None = None, *, pending: bool = False
+    ) -> None:
         """Insert in id order (COPY, in slices so ``progress`` hears how far it got), with the outlines
-        of cells new to the table; one transaction."""
+        of cells new to the table; one transaction. ``pending`` posts wait for the publication round,
+        which writes them anew and adds their cells (``publish_pending``)."""
         order = np.argsort(np.array(posts.id, dtype="S"), kind="stable")
 
         def take(values: Sequence[Any]) -> list[Any]:
@@ -336,7 +371,9 @@ class PostGISStore:
                 take(posts.district),
                 created,
                 take(posts.expires_day),
-                repeat(str(Status.OPEN)) if posts.status is None else take(posts.status),
+                repeat(PENDING if pending else str(Status.OPEN))
+                if posts.status is None
+                else take(posts.status),
                 take(posts.token_hash),
                 posts.lon[order].tolist(),
                 posts.lat[order].tolist(),
@@ -344,7 +381,7 @@ class PostGISStore:
                 strict=False,  # repeat() is endless; the other columns have one value per post
             )
         )
-        with self.transaction() as cur:
+        with self.transaction(revise=not pending) as cur:
             for start in range(0, len(rows), _SLICE):
                 with cur.copy(
                     "COPY posts (id, kind, category, text, contact, cell, district, created_day,"
@@ -354,7 +391,8 @@ class PostGISStore:
                         copy.write_row(row)
                 if progress:
                     progress(min(_SLICE, len(rows) - start))
-            _add_cells(cur, np.unique(posts.cell))
+            if not pending:
+                _add_cells(cur, np.unique(posts.cell))
         if len(rows) >= _VACUUM_FROM:
             # Planner statistics and the visibility map for a big batch now, not whenever autovacuum
             # comes: the tally reads the covering index alone only where the map says the pages are clean.
@@ -364,7 +402,7 @@ class PostGISStore:
         where: list[str] = []
         params: list[Any] = []
         if public:
-            where.append("status = 'open' AND expires_day >= %s")
+            where.append(PUBLIC)
             params.append(today)
         for column, values in filters.items():
             if column not in ("kind", "category", "district", "status", "cell", "id"):
@@ -386,7 +424,7 @@ class PostGISStore:
         **filters: Sequence[str],
     ) -> tuple[pd.DataFrame, int]:
         """As SQLite's: the box is tested against the position as published (5 decimals)."""
-        where = ["status = 'open'", "expires_day >= %s"]
+        where = [PUBLIC]
         params: list[Any] = [today]
         if bbox is not None:
             where.append(
@@ -417,15 +455,14 @@ class PostGISStore:
     def public_span(self, today: date) -> tuple[str, str] | None:
         row = self._one(
             f"SELECT {_DAY.format('min(created_day)')}, {_DAY.format('max(expires_day)')} FROM posts"
-            " WHERE status = 'open' AND expires_day >= %s",
+            f" WHERE {PUBLIC}",
             (today,),
         )
         return None if row is None or row[0] is None else (str(row[0]), str(row[1]))
 
     def open_counts(self, today: date) -> pd.DataFrame:
         rows = self._all(
-            "SELECT cell, district, kind, count(*) FROM posts WHERE status = 'open' AND expires_day >= %s"
-            " GROUP BY cell, district, kind",
+            f"SELECT cell, district, kind, count(*) FROM posts WHERE {PUBLIC} GROUP BY cell, district, kind",
             (today,),
         )
         return _frame(rows, ["cell", "district", "kind", "n"])
@@ -438,7 +475,7 @@ class PostGISStore:
             cur.execute("SET LOCAL work_mem = '64MB'")
             rows = cur.execute(
                 "SELECT kind, category, cell, district, count(*) FROM posts"
-                " WHERE status = 'open' AND expires_day >= %s GROUP BY cell, kind, category, district",
+                f" WHERE {PUBLIC} GROUP BY cell, kind, category, district",
                 (today,),
             ).fetchall()
         return _frame(rows, ["kind", "category", "cell", "district", "n"])
@@ -446,7 +483,7 @@ class PostGISStore:
     def get(self, post_id: str) -> dict[str, Any] | None:
         with self.db.cursor(row_factory=dict_row) as cur:
             found: dict[str, Any] | None = cur.execute(
-                (SELECT_POSTS + " WHERE id = %s"), (post_id,)
+                SELECT_PRIVATE + " WHERE id = %s", (post_id,)
             ).fetchone()
         return found
 
@@ -454,52 +491,160 @@ class PostGISStore:
         row = self._one("SELECT token_hash FROM posts WHERE id = %s", (post_id,))
         return None if row is None else row[0]
 
+    @staticmethod
+    def _status(cur: psycopg.Cursor[Any], post_id: str) -> str | None:
+        """The post's status, its row locked for the rest of the transaction."""
+        row = cur.execute("SELECT status FROM posts WHERE id = %s FOR UPDATE", (post_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def set_status(self, post_id: str, status: Status) -> bool:
-        with self.transaction() as cur:
+        with self.transaction(revise=False) as cur:
+            before = self._status(cur, post_id)
+            if before is None:
+                return False
             cur.execute("UPDATE posts SET status = %s WHERE id = %s", (str(status), post_id))
-            return cur.rowcount > 0
+            if (before == Status.OPEN) != (status == Status.OPEN):
+                cur.execute(_REVISE)
+        return True
 
-    def set_expiry(self, post_id: str, expires_day: date) -> bool:
-        with self.transaction() as cur:
-            cur.execute("UPDATE posts SET expires_day = %s WHERE id = %s", (expires_day, post_id))
-            return cur.rowcount > 0
+    def set_expiry(self, post_id: str, expires_day: date, *, draft: bool = False) -> bool:
+        with self.transaction(revise=False) as cur:
+            return self._change(cur, post_id, "expires_day", expires_day, draft) is not None
 
-    def set_text(self, post_id: str, text: str) -> bool:
-        """The edited text; the old one leaves the table's files (``reseal``) in the same transaction."""
-        with self.transaction() as cur:
+    def set_text(self, post_id: str, text: str, *, draft: bool = False) -> bool:
+        """The edited text (or its draft). Text it takes back (the public text, or an earlier draft or
+        pending text) leaves the table's files (``reseal``) in the same transaction; a first draft takes
+        nothing back, and the round that applies it erases the old text (``erase_removed``)."""
+        with self.transaction(revise=False) as cur:
             _lock_family(cur)
-            cur.execute("UPDATE posts SET text = %s WHERE id = %s", (text, post_id))
-            changed = cur.rowcount > 0
-            if changed:
+            taken_back = self._change(cur, post_id, "text", text, draft)
+            if taken_back:
                 reseal(cur)
-        return changed
+        return taken_back is not None
+
+    @staticmethod
+    def _change(cur: psycopg.Cursor[Any], post_id: str, column: str, value: Any, draft: bool) -> bool | None:
+        """As SQLite's ``_change``; None when there is no such post, else whether a value was replaced
+        (for text: whether text was taken back)."""
+        waiting = f"draft_{column.removesuffix('_day')}"  # draft_text, draft_expires
+        row = cur.execute(
+            sql.SQL("SELECT status, {} IS NOT NULL FROM posts WHERE id = %s FOR UPDATE").format(
+                sql.Identifier(waiting)
+            ),
+            (post_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        status, had_draft = str(row[0]), bool(row[1])
+        if draft and status == Status.OPEN:
+            cur.execute(
+                sql.SQL("UPDATE posts SET {} = nullif(%s, {}) WHERE id = %s").format(
+                    sql.Identifier(waiting), sql.Identifier(column)
+                ),
+                (value, post_id),
+            )
+            return had_draft
+        cur.execute(
+            sql.SQL("UPDATE posts SET {} = %s, {} = NULL WHERE id = %s").format(
+                sql.Identifier(column), sql.Identifier(waiting)
+            ),
+            (value, post_id),
+        )
+        if status == Status.OPEN:
+            cur.execute(_REVISE)
+        return True
 
     def delete(self, post_id: str) -> bool:
         return self._remove("id = %s", (post_id,)) > 0
 
     def purge_expired(self, today: date) -> int:
-        """Delete posts past their last day; reseals even when none went, if rows were written since the
-        last reseal: housekeeping's daily round is when the day's new posts lose the order in which they
-        came (see the module's docstring)."""
-        return self._remove("expires_day < %s", (today,), always=True)
+        """Delete posts past their last day (an extension waiting for its round counts); reseals even
+        when none went, if rows were written since the last reseal: housekeeping's daily round is when
+        the day's new posts lose the order in which they came (see the module's docstring). Expired posts
+        were in no public answer: no revision."""
+        return self._remove("greatest(expires_day, draft_expires) < %s", (today,), always=True, public=False)
 
     def purge_fulfilled(self) -> int:
-        """Delete fulfilled posts (and their contacts and conversations)."""
-        return self._remove("status = 'fulfilled'", ())
+        """Delete fulfilled posts (and their contacts and conversations); no public answer held them."""
+        return self._remove("status = 'fulfilled'", (), public=False)
 
-    def _remove(self, where: str, params: tuple[Any, ...], *, always: bool = False) -> int:
+    def _remove(
+        self, where: str, params: tuple[Any, ...], *, always: bool = False, public: bool = True
+    ) -> int:
         """Delete the posts ``where`` picks with their conversations, reports and now empty cells, then
-        reseal the tables, all in one transaction."""
-        with self.transaction() as cur:
+        reseal the tables, all in one transaction. The revision moves on if an open post went and
+        ``public`` (the caller's posts may be in a public answer)."""
+        with self.transaction(revise=False) as cur:
             _lock_family(cur)
-            cur.execute(f"DELETE FROM posts WHERE {where}", params)
-            deleted = cur.rowcount
+            cur.execute(f"DELETE FROM posts WHERE {where} RETURNING status = 'open'", params)
+            gone = [bool(r[0]) for r in cur.fetchall()]
             cur.execute(
                 "DELETE FROM cells WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.cell = cells.cell)"
             )
-            if deleted > 0 or (always and not _sealed(cur)):
+            if gone or (always and not _sealed(cur)):
                 reseal(cur)
-        return int(deleted)
+            if public and any(gone):
+                cur.execute(_REVISE)
+        return len(gone)
+
+    # -- publication rounds (mapaid/rounds.py) -----------------------------------------------------
+    def publish_pending(self) -> Published:
+        """The round (``Store.publish_pending``), under a lock that keeps writers of posts out (readers
+        go on): pending posts without conversations or reports (every new post; a restored one may have
+        some) are deleted and written anew in id order, so they share this transaction's ``xmin`` and lie
+        in the table in id order, and the cells they bring are added now; waiting changes replace the
+        public text and day; conversations' and reports' rows written since the last round are written
+        again (``fresh``). Text the round replaced is erased by ``erase_removed``."""
+        with self.transaction(revise=False) as cur:
+            cur.execute("LOCK TABLE posts IN EXCLUSIVE MODE")
+            columns = pgschema.FAMILY_COLUMNS["posts"]
+            pending = f"{ROUND_WORK} AND status = 'pending'"
+            cur.execute(
+                f"CREATE TEMP TABLE round_posts ON COMMIT DROP AS SELECT {columns} FROM posts p"
+                f" WHERE {pending} AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.post_id = p.id)"
+                " AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.post_id = p.id)"
+            )
+            cur.execute("DELETE FROM posts WHERE id IN (SELECT id FROM round_posts)")
+            moved = cur.rowcount
+            published = ", ".join(_AS_PUBLISHED.get(c, c) for c in columns.split(", "))
+            cur.execute(f"INSERT INTO posts ({columns}) SELECT {published} FROM round_posts ORDER BY id")
+            cur.execute(f"UPDATE posts SET status = 'open' WHERE {pending} RETURNING cell")
+            cells = [int(r[0]) for r in cur.fetchall()]
+            restored = len(cells)
+            cells += [int(r[0]) for r in cur.execute("SELECT DISTINCT cell FROM round_posts")]
+            drafted = f"{ROUND_WORK} AND (draft_text IS NOT NULL OR draft_expires IS NOT NULL)"
+            row = cur.execute(
+                "SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE draft_text <> text)"
+                f" FROM posts WHERE {drafted}"
+            ).fetchone()
+            changes, replaced = (int(row[0]), int(row[1])) if row else (0, 0)
+            cur.execute(
+                "UPDATE posts SET text = coalesce(draft_text, text), expires_day = coalesce(draft_expires,"
+                f" expires_day), draft_text = NULL, draft_expires = NULL WHERE {drafted}"
+            )
+            _add_cells(cur, np.unique(np.array(cells, dtype=np.int64)))
+            for statement in _UNFRESH.values():
+                cur.execute(statement)
+            if replaced:
+                _set_meta(cur, "erase_due", "1")
+            done = Published(moved + restored, changes)
+            if done.any:
+                cur.execute(_REVISE)
+        return done
+
+    def erase_removed(self) -> None:
+        """Reseal the post tables if a round replaced text since the last reseal (issue 17, item 5 may
+        erase otherwise): the replaced text then leaves the table's files, as at an edit."""
+        with self.transaction(revise=False) as cur:
+            found = cur.execute("SELECT 1 FROM meta WHERE key = 'erase_due' FOR UPDATE").fetchone()
+            if found is None:
+                return
+            _lock_family(cur)
+            reseal(cur)
+            cur.execute("DELETE FROM meta WHERE key = 'erase_due'")
+
+    def compact(self) -> None:
+        """Nothing more to do: ``purge_expired``'s daily reseal rewrites the post tables in key order."""
 
     def count(self, *, all_statuses: bool = True) -> int:
         query = "SELECT count(*) FROM posts" + ("" if all_statuses else " WHERE status = 'open'")
@@ -566,8 +711,9 @@ class PostGISStore:
         return count + 1
 
     # -- coordinators ----------------------------------------------------------------------------
+    # Accounts change no public answer: their writes leave the revision alone.
     def add_coordinator(self, name: str, password_hash: str, created_day: date) -> bool:
-        with self.transaction() as cur:
+        with self.transaction(revise=False) as cur:
             cur.execute(
                 "INSERT INTO coordinators VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING",
                 (name, password_hash, created_day),
@@ -575,7 +721,7 @@ class PostGISStore:
             return cur.rowcount > 0
 
     def remove_coordinator(self, name: str) -> bool:
-        with self.transaction() as cur:
+        with self.transaction(revise=False) as cur:
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
             cur.execute("DELETE FROM coordinators WHERE name = %s", (name,))
             removed = cur.rowcount > 0
@@ -585,7 +731,7 @@ class PostGISStore:
         return removed
 
     def set_password_hash(self, name: str, password_hash: str) -> bool:
-        with self.transaction() as cur:
+        with self.transaction(revise=False) as cur:
             cur.execute("UPDATE coordinators SET password_hash = %s WHERE name = %s", (password_hash, name))
             if cur.rowcount == 0:
                 return False
@@ -657,8 +803,8 @@ class PostGISStore:
         with self.transaction(revise=False) as cur:
             cur.execute(
                 "INSERT INTO reports (post_id, reason, day, count)"
-                " SELECT id, %s, %s, 1 FROM posts WHERE id = %s AND status = 'open' AND expires_day >= %s"
-                " ON CONFLICT (post_id, reason, day) DO UPDATE SET count = reports.count + 1",
+                f" SELECT id, %s, %s, 1 FROM posts WHERE id = %s AND {PUBLIC}"
+                " ON CONFLICT (post_id, reason, day) DO UPDATE SET count = reports.count + 1, fresh = true",
                 (reason, day, post_id, day),
             )
             return cur.rowcount > 0
@@ -681,15 +827,17 @@ class PostGISStore:
         return int(row[0]) if row else 0
 
     def moderate(
-        self, post_id: str, status: Status | None, entry: AuditEntry, *, resolve_reports: bool
+        self, post_id: str, status: Stored | None, entry: AuditEntry, *, resolve_reports: bool
     ) -> bool:
-        with self.transaction() as cur:
-            if status is None:
-                cur.execute("SELECT 1 FROM posts WHERE id = %s FOR UPDATE", (post_id,))
-            else:
-                cur.execute("UPDATE posts SET status = %s WHERE id = %s", (str(status), post_id))
-            if cur.rowcount <= 0:
+        """As SQLite's: the revision moves on when the post enters or leaves the public answers."""
+        with self.transaction(revise=False) as cur:
+            before = self._status(cur, post_id)
+            if before is None:
                 return False
+            if status is not None:
+                cur.execute("UPDATE posts SET status = %s WHERE id = %s", (str(status), post_id))
+                if (before == Status.OPEN) != (status == Status.OPEN):
+                    cur.execute(_REVISE)
             if resolve_reports:
                 cur.execute("DELETE FROM reports WHERE post_id = %s", (post_id,))
             cur.execute(
@@ -707,10 +855,15 @@ class PostGISStore:
         rows = self._all(query + " ORDER BY seq DESC LIMIT %s", [*params, limit])
         return [AuditEntry(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
+    def purge_audit(self, before: date) -> int:
+        with self.transaction(revise=False) as cur:
+            cur.execute("DELETE FROM audit WHERE at < %s", (before.isoformat(),))
+            return int(cur.rowcount)
+
     def moderation_page(
         self, filters: Mapping[str, Sequence[str]], search: Search, limit: int, offset: int
     ) -> tuple[pd.DataFrame, int]:
-        where: list[str] = []
+        where: list[str] = ["status <> 'pending'"]  # coordinators see a post from its first round on
         params: list[Any] = []
         for column in ("kind", "category", "district", "status"):
             values = list(filters.get(column, ()))
@@ -732,10 +885,10 @@ class PostGISStore:
             params += [needle, needle]
         if search.reported:
             where.append("id IN (SELECT post_id FROM reports)")
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        clause = " WHERE " + " AND ".join(where)
         row = self._one("SELECT count(*) FROM posts" + clause, params)
         total = int(row[0]) if row else 0
-        if search.keep is not None and where:
+        if search.keep is not None:
             clause = f" WHERE ({' AND '.join(where)}) OR id = %s"
             params = [*params, search.keep]
         count = "(SELECT coalesce(sum(count), 0) FROM reports WHERE post_id = posts.id)"
@@ -822,6 +975,10 @@ class PostGISStore:
             )
             return cur.rowcount > 0
 
+    def release_lease(self, name: str) -> None:
+        with self.transaction(revise=False) as cur:
+            cur.execute("UPDATE meta SET value = '0' WHERE key = %s", (f"lease_{name}",))
+
 
 def _set_meta(cur: psycopg.Cursor[Any], key: str, value: str) -> None:
     cur.execute(
@@ -878,7 +1035,7 @@ def _lock_family(cur: psycopg.Cursor[Any], family: Sequence[str] = pgschema.POST
 def _lock_open_post(cur: psycopg.Cursor[Any], post_id: str, day: str, *, share: bool = False) -> bool:
     mode = "FOR SHARE" if share else "FOR UPDATE"
     found = cur.execute(
-        f"SELECT 1 FROM posts WHERE id = %s AND status = 'open' AND expires_day >= %s {mode}",
+        f"SELECT 1 FROM posts WHERE id = %s AND {PUBLIC} {mode}",
         (post_id, day),
     ).fetchone()
     return found is not None

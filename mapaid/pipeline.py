@@ -59,10 +59,13 @@ def ingest(
     with_tokens: bool = False,
     progress: Progress | None = None,
     reply_keys: Sequence[str | None] | None = None,
+    pending: bool = False,
 ) -> Ingested:
     """Validate, coarsen and store rows. Raises ``IntakeError`` listing every bad row unless
     ``skip_invalid``, in which case the good rows are stored and the bad ones returned. ``reply_keys``
-    (one per row, already checked) are public keys for private replies, stored with their posts."""
+    (one per row, already checked) are public keys for private replies, stored with their posts.
+    ``pending``: the posts wait for the next publication round (a resident's post; mapaid/rounds.py);
+    otherwise they are public at once (an operator's import or demo batch)."""
     subs, problems = validate_frame(frame, where, rules)
     coarse = _coarsen_chunked(subs, rules, store, progress)
     problems += [
@@ -77,7 +80,7 @@ def ingest(
     posts, tokens = to_posts(
         subs, coarse, store.area(), secret, rules.today, with_tokens=with_tokens, reply_keys=keys
     )
-    store.add(posts, progress)
+    store.add(posts, progress, pending=pending)
     return Ingested(posts, tokens, sorted(problems, key=Problem.order))
 
 

@@ -62,9 +62,12 @@ def _bad_key() -> IntakeError:
     return IntakeError([Problem("", "reply_key", message)])
 
 
-def create(data: Mapping[str, object], rules: Rules, store: Store, secret: bytes) -> Created:
+def create(
+    data: Mapping[str, object], rules: Rules, store: Store, secret: bytes, *, at_once: bool
+) -> Created:
     """Validate and store one post; raises ``IntakeError`` naming the fields at fault. ``reply_key``
-    (optional) is the poster's public key for private replies; the other fields go through the intake."""
+    (optional) is the poster's public key for private replies; the other fields go through the intake.
+    Unless ``at_once`` (rounds off), the post waits for the next publication round (mapaid/rounds.py)."""
     data = dict(data)
     key = data.pop("reply_key", None)
     validate_one(data, rules)
@@ -80,6 +83,7 @@ def create(data: Mapping[str, object], rules: Rules, store: Store, secret: bytes
         secret,
         with_tokens=True,
         reply_keys=[reply_key],
+        pending=not at_once,
     )
     token = result.tokens[0]
     assert token is not None
@@ -99,16 +103,17 @@ def extended_day(current: date, days: int, today: date, max_days: int) -> date:
     return min(max(current, today) + timedelta(days=days), today + timedelta(days=max_days))
 
 
-def extend(store: Store, post_id: str, days: int, rules: Rules) -> date | None:
+def extend(store: Store, post_id: str, days: int, rules: Rules, *, at_once: bool) -> date | None:
     """Give an authorised post ``days`` more; its new last day, or None when the post is gone. The
-    caller checks the token (``authorised``) and that ``days`` is 1..max (``check_days``)."""
+    caller checks the token (``authorised``) and that ``days`` is 1..max (``check_days``). Unless
+    ``at_once``, a public post's new day waits for the next round (its draft, counted from here on)."""
     post = store.get(post_id)
     if post is None:
         return None
-    current = date.fromisoformat(str(post["expires_day"]))
+    current = date.fromisoformat(str(post["draft_expires"] or post["expires_day"]))
     day = extended_day(current, days, rules.today, rules.max_expires_days)
     if day != current:
-        store.set_expiry(post_id, day)
+        store.set_expiry(post_id, day, draft=not at_once)
     return day
 
 
@@ -123,10 +128,11 @@ def check_days(days: object, rules: Rules) -> int:
     return days
 
 
-def edit_text(store: Store, post_id: str, text: object, rules: Rules) -> str | None:
+def edit_text(store: Store, post_id: str, text: object, rules: Rules, *, at_once: bool) -> str | None:
     """Replace an authorised post's text with ``text`` checked as a new post's would be (every problem
     with it in ``IntakeError``); the text as stored, or None when the post is gone. Nothing else about
-    the post, and nothing about its place, changes or is recorded."""
+    the post, and nothing about its place, changes or is recorded. Unless ``at_once``, a public post's
+    new text waits for the next round as its draft."""
     post = store.get(post_id)
     if post is None:
         return None
@@ -139,8 +145,8 @@ def edit_text(store: Store, post_id: str, text: object, rules: Rules) -> str | N
     except IntakeError as error:
         raise IntakeError([p for p in error.problems if p.field == "text"] or error.problems) from None
     new = str(checked.text[0])
-    if new != post["text"]:
-        store.set_text(post_id, new)
+    if new != (post["draft_text"] or post["text"]):
+        store.set_text(post_id, new, draft=not at_once)
     return new
 
 

@@ -8,11 +8,14 @@ but a cookie is worth something only while its id's hash is in the table.
 
 Each record is tied to its account row by a tag of the row's password hash (argon2 salts it at random), so
 removing a coordinator and adding the same name again, or changing the password, leaves every older record
-pointing at nothing, even if a record escaped deletion. Times are whole minutes (coarse, like every other
-time we keep), and "last seen" is written at most once a minute, so a busy coordinator costs one small
-write a minute rather than one per request. The store writes logins without bumping its revision, on
-purpose: a login is not a change of the data, and page caches key on the revision. The records themselves
-are the store's (``Store.add_session``, ``session``, ...); this module decides who is logged in.
+pointing at nothing, even if a record escaped deletion. Times are kept as the start of a publication
+round's window (``Policy.bucket_s``, mapaid/rounds.py: no time on disk is finer than a round), and "last
+seen" is written at most once a window, so a busy coordinator costs one small write per window rather than
+one per request. So a login ends between ``idle_s`` and ``idle_s`` plus one window after its last request
+(it is never cut short), and at most ``lifetime_s`` after it began (up to one window sooner). The store
+writes logins without bumping its revision, on purpose: a login is not a change of the data, and page
+caches key on the revision. The records themselves are the store's (``Store.add_session``, ``session``,
+...); this module decides who is logged in.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 from mapaid.config import Settings
 from mapaid.models import SessionRecord
+from mapaid.rounds import Schedule
 from mapaid.store import Store
 
 MINUTE = 60
@@ -30,14 +34,20 @@ MINUTE = 60
 
 @dataclass(frozen=True)
 class Policy:
-    """How long a login lasts: at most ``lifetime_s`` after it began, and ``idle_s`` after its last use."""
+    """How long a login lasts: at most ``lifetime_s`` after it began, and ``idle_s`` after its last use;
+    times kept in buckets of ``bucket_s`` (the publication window)."""
 
     lifetime_s: int = 12 * 3600
     idle_s: int = 60 * MINUTE
+    bucket_s: int = MINUTE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
-        return cls(settings.session_hours * 3600, settings.session_idle_minutes * MINUTE)
+        bucket = Schedule.from_settings(settings).bucket_seconds()
+        return cls(settings.session_hours * 3600, settings.session_idle_minutes * MINUTE, bucket)
+
+    def bucket(self, now: float) -> int:
+        return int(now) // self.bucket_s * self.bucket_s
 
 
 def id_hash(session_id: str) -> str:
@@ -51,12 +61,9 @@ def account_tag(password_hash: str) -> str:
     return hashlib.sha256(b"mapaid-account\0" + password_hash.encode()).hexdigest()[:32]
 
 
-def _minute(now: float) -> int:
-    return int(now) // MINUTE * MINUTE
-
-
 def _ends(created: int, seen: int, policy: Policy) -> int:
-    return min(created + policy.lifetime_s, seen + policy.idle_s)
+    """``seen`` is the start of the last request's bucket: one bucket more, so idleness is never cut short."""
+    return min(created + policy.lifetime_s, seen + policy.bucket_s + policy.idle_s)
 
 
 def start(store: Store, coordinator: str, now: float, policy: Policy) -> str:
@@ -66,7 +73,7 @@ def start(store: Store, coordinator: str, now: float, policy: Policy) -> str:
     if password_hash is None:
         raise LookupError(f"no coordinator called {coordinator!r}")
     session_id = secrets.token_urlsafe(32)
-    at = _minute(now)
+    at = policy.bucket(now)
     store.add_session(
         SessionRecord(
             id_hash(session_id), coordinator, account_tag(password_hash), at, at, _ends(at, at, policy)
@@ -91,8 +98,8 @@ def resume(store: Store, session_id: str, now: float, policy: Policy) -> str | N
     if not alive:
         store.end_session(key)
         return None
-    at = _minute(now)
-    if at > record.seen:  # at most one write a minute per login
+    at = policy.bucket(now)
+    if at > record.seen:  # at most one write a window per login
         store.touch_session(key, at, _ends(record.created, at, policy))
     return record.coordinator
 

@@ -26,9 +26,10 @@ import shapely
 from mapaid import migrations
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
-from mapaid.models import AuditEntry, Coordinator, Search, SessionRecord, Status
+from mapaid.models import PENDING, AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
 from mapaid.privacy import CoarsePosts
 from mapaid.store import (
+    DRAFT_COLUMNS,
     PLACE_COLUMNS,
     POST_COLUMNS,
     SCHEMA_VERSION,
@@ -40,6 +41,7 @@ from mapaid.store import (
 )
 from mapaid.threads import SCHEMA as THREADS_SCHEMA
 from mapaid.threads import ThreadTables, delete_for_posts
+from mapaid.visibility import ROUND_WORK, public_where
 from mapaid.walkpairs import Distances
 
 # Posts are kept in the order of their random id (WITHOUT ROWID: the table is a B-tree on the id alone),
@@ -54,15 +56,23 @@ POSTS_TABLE = """CREATE TABLE {name} (
     district TEXT NOT NULL REFERENCES districts (slug),
     created_day TEXT NOT NULL,
     expires_day TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'fulfilled', 'hidden')),
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'fulfilled', 'hidden', 'pending')),
     token_hash TEXT,
     lon REAL NOT NULL,  -- display position: a function of cell, district, id and the server secret
     lat REAL NOT NULL,
-    reply_key TEXT CHECK (reply_key IS NULL OR length(reply_key) <= 200)  -- public key text, docs/replies.md
+    reply_key TEXT CHECK (reply_key IS NULL OR length(reply_key) <= 200),  -- public key text, docs/replies.md
+    -- A change of a public post waiting for the next publication round (mapaid/rounds.py), shown only on
+    -- the poster's private link until then.
+    draft_text TEXT CHECK (draft_text IS NULL OR length(draft_text) BETWEEN 1 AND 280),
+    draft_expires TEXT
 ) WITHOUT ROWID"""
 POSTS_INDEX = (
     "CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell, kind, category, district, status, expires_day)"
 )
+# The few rows a publication round has work on (``ROUND_WORK``): a round reads these, never the table.
+ROUND_INDEX = f"CREATE INDEX IF NOT EXISTS posts_round ON posts (id) WHERE {ROUND_WORK}"
+# Every column a post's row holds, as ``publish_pending`` copies it.
+STORED_COLUMNS = (*POST_COLUMNS, "token_hash", *DRAFT_COLUMNS)
 
 # Residents' reports of a post (mapaid/reports.py): how many came per post, reason and day, and nothing about
 # who sent them or when within the day. WITHOUT ROWID, so not even the order in which they came is kept; the
@@ -86,9 +96,10 @@ WALK_CELLS_TABLE = """CREATE TABLE IF NOT EXISTS walk_cells (
     decimetres BLOB NOT NULL
 ) WITHOUT ROWID"""
 
-# One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when its row was
-# written, and the post it made (id and token) sealed under a key only the nonce gives, or NULL while the
-# post is being made. Rows live ten minutes; WITHOUT ROWID, so the file keeps no order of arrival either.
+# One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, the publication window
+# its row was written in (the window's start, seconds), and the post it made (id and token) sealed under a
+# key only the nonce gives, or NULL while the post is being made. Rows live ten minutes past their window;
+# WITHOUT ROWID, so the file keeps no order of arrival either.
 FORM_ONCE_TABLE = """CREATE TABLE IF NOT EXISTS form_once (
     key TEXT PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -112,6 +123,7 @@ CREATE TABLE IF NOT EXISTS districts (
 -- (mapaid/unmet.py), which reads open posts per cell, kind and category from this index alone, in its
 -- order: ~10x faster than from the table at a million posts, and cheaper on insert than a second index.
 {posts_index};
+{round_index};
 -- No index on (status, expires_day): nearly every post is open and unexpired, so such an index selects
 -- nothing, costs every insert and turns a sequential read of the table into a random one.
 CREATE TABLE IF NOT EXISTS coordinators (
@@ -125,7 +137,8 @@ CREATE TABLE IF NOT EXISTS login_failures (name_hash TEXT NOT NULL, at REAL NOT 
 CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures (name_hash, at);
 -- Coordinator logins (mapaid/sessions.py): a hash of the random id in the cookie, never the id itself,
 -- the account (its name and a tag of its row, so a re-added name does not inherit old logins), and times
--- in whole minutes: when the login began, when it was last used and when it ends unless used again.
+-- as the start of a publication round's window (mapaid/sessions.py): when the login began, when it was last
+-- used and when it ends unless used again.
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY,
     coordinator TEXT NOT NULL,
@@ -152,7 +165,8 @@ CREATE TABLE IF NOT EXISTS places (
     line BLOB,
     source TEXT NOT NULL  -- osm, metro4all or list: which credit the pages show
 );
--- Who moderated what and when, deliberately without any location.
+-- Who moderated what and on which UTC day (never a time of day), deliberately without any location;
+-- deleted after MAPAID_AUDIT_DAYS by the daily housekeeping.
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -165,6 +179,7 @@ CREATE TABLE IF NOT EXISTS audit (
 {form_once};
 {threads}""".replace("{posts}", POSTS_TABLE.format(name="IF NOT EXISTS posts") + ";")
     .replace("{posts_index}", POSTS_INDEX)
+    .replace("{round_index}", ROUND_INDEX)
     .replace("{reports}", REPORTS_TABLE)
     .replace("{walk_cells}", WALK_CELLS_TABLE)
     .replace("{form_once}", FORM_ONCE_TABLE)
@@ -172,6 +187,7 @@ CREATE TABLE IF NOT EXISTS audit (
 )
 
 
+PUBLIC = public_where("?")  # what is public (mapaid.store.public_where), today bound as the one parameter
 _SLICE = 50_000  # rows per executemany: progress is reported between slices
 _CACHE = -262144  # KiB: up to 256 MB of pages per connection
 _BULK_CACHE = -1048576  # KiB: 1 GB while a big batch is written
@@ -219,7 +235,13 @@ class SQLiteStore(ThreadTables):
     def init_schema(self) -> None:
         """Create the schema, or upgrade an older one (``mapaid init-db``), in one transaction
         (``mapaid.migrations``)."""
-        found = migrations.upgrade(self)
+        # A step may rebuild a table others refer to (SQLite's own procedure for a changed constraint):
+        # with foreign keys on, dropping the old table would delete its conversations and reports.
+        self.db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            found = migrations.upgrade(self)
+        finally:
+            self.db.execute("PRAGMA foreign_keys = ON")
         if found is not None and found < SCHEMA_VERSION:
             self._forget()  # older copies of the rebuilt table's pages leave the WAL too
 
@@ -270,14 +292,23 @@ class SQLiteStore(ThreadTables):
         )
 
     def revision(self) -> int:
-        """Grows with every write, so caches of derived pages know when to drop."""
+        """Grows with every write that changes a public answer (and only then), so caches of derived
+        pages know when to drop, and nobody learns from a dropped cache that something private was
+        written."""
         return int(self.get_meta("revision") or 0)
+
+    @staticmethod
+    def _revise(db: sqlite3.Connection) -> None:
+        """Count this transaction's write in the revision: call it inside ``transaction(revise=False)``
+        once the write is known to change a public answer."""
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
 
     @contextmanager
     def transaction(self, *, revise: bool = True) -> Iterator[sqlite3.Connection]:
         """All or nothing: an exception anywhere inside rolls every statement back. ``revise`` counts the
-        write in the store's revision, which drops caches of derived pages; writes no page shows (private
-        conversations) leave it alone."""
+        write in the store's revision, which drops caches of derived pages: only for writes that change a
+        public answer (districts, places, walks); the others pass False and call ``_revise`` when they
+        turn out to change one."""
         self._begin_write()
         try:
             yield self.db
@@ -286,7 +317,7 @@ class SQLiteStore(ThreadTables):
             raise
         else:
             if revise:
-                self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+                self._revise(self.db)
             self.db.execute("COMMIT")
 
     def _begin_write(self) -> None:
@@ -412,9 +443,12 @@ class SQLiteStore(ThreadTables):
         return Distances(cells, snap, start, joined, metres)
 
     # -- posts -----------------------------------------------------------------------------
-    def add(self, posts: CoarsePosts, progress: Callable[[int], None] | None = None) -> None:
+    def add(
+        self, posts: CoarsePosts, progress: Callable[[int], None] | None = None, *, pending: bool = False
+    ) -> None:
         """Insert in id order (random ids inserted as they come scatter writes over the whole table), in
-        slices so ``progress`` hears how far it got; one transaction all the same."""
+        slices so ``progress`` hears how far it got; one transaction all the same. ``pending`` posts wait
+        for the publication round (``Store.add``)."""
         expiry = {d: d.isoformat() for d in set(posts.expires_day)}
         order = np.argsort(np.array(posts.id, dtype="S"), kind="stable")
 
@@ -436,11 +470,13 @@ class SQLiteStore(ThreadTables):
                 posts.lat[order].tolist(),
                 take(posts.reply_key if posts.reply_key is not None else [None] * len(posts)),
                 _each(posts.created_day, order),
-                repeat(str(Status.OPEN)) if posts.status is None else take(posts.status),
+                repeat(PENDING if pending else str(Status.OPEN))
+                if posts.status is None
+                else take(posts.status),
                 strict=False,  # repeat() is endless; the other columns have one value per post
             )
         )
-        with self.transaction() as db:
+        with self.transaction(revise=not pending) as db:
             # A batch as big as the table: dropping the secondary indexes and building them afresh (one
             # sort each) beats updating them row by row. DDL is transactional, so a failure restores them.
             rebuild = len(rows) >= max(_REBUILD_FROM, self.count())
@@ -473,13 +509,10 @@ class SQLiteStore(ThreadTables):
         """Posts as a data frame; ``public`` keeps open, unexpired ones. Filters: column -> allowed values
         (kind, category, district, status, cell)."""
         where, params = [], []
-        if public and filters.get("cell"):
+        if public:
             # A few hundred cells near someone: steer SQLite to the cell index (the unary + keeps it from
             # considering any index on status or expiry).
-            where.append("+status = 'open' AND +expires_day >= ?")
-            params.append(today.isoformat())
-        elif public:
-            where.append("status = 'open' AND expires_day >= ?")
+            where.append(public_where("?", "+") if filters.get("cell") else PUBLIC)
             params.append(today.isoformat())
         for column, values in filters.items():
             if column not in ("kind", "category", "district", "status", "cell", "id"):
@@ -511,7 +544,7 @@ class SQLiteStore(ThreadTables):
         read: at 100,000 posts the count and a page of 1,000 at any offset take milliseconds. ``days``
         keeps posts open on some day between its ends (made on or before the last, expiring on or after
         the first)."""
-        where = ["status = 'open'", "expires_day >= ?"]
+        where = [PUBLIC]
         params: list[Any] = [today.isoformat()]
         if bbox is not None:
             where.append("round(lon, 5) BETWEEN ? AND ? AND round(lat, 5) BETWEEN ? AND ?")
@@ -540,7 +573,7 @@ class SQLiteStore(ThreadTables):
     def public_span(self, today: date) -> tuple[str, str] | None:
         """The first day an open post was made and the last day one is open (ISO days), or None."""
         row = self.db.execute(
-            "SELECT min(created_day), max(expires_day) FROM posts WHERE status = 'open' AND expires_day >= ?",
+            f"SELECT min(created_day), max(expires_day) FROM posts WHERE {PUBLIC}",  # noqa: S608 - fixed SQL
             (today.isoformat(),),
         ).fetchone()
         return None if row[0] is None else (str(row[0]), str(row[1]))
@@ -549,7 +582,7 @@ class SQLiteStore(ThreadTables):
         """Open, unexpired posts counted per cell, district and kind (columns cell, district, kind, n):
         the home map's counts, without reading a single text."""
         cursor = self.db.execute(
-            "SELECT cell, district, kind, count(*) FROM posts WHERE status = 'open' AND expires_day >= ?"
+            f"SELECT cell, district, kind, count(*) FROM posts WHERE {PUBLIC}"  # noqa: S608 - fixed SQL
             " GROUP BY cell, district, kind",
             (today.isoformat(),),
         )
@@ -558,7 +591,7 @@ class SQLiteStore(ThreadTables):
 
     def get(self, post_id: str) -> dict[str, Any] | None:
         row = self.db.execute(
-            SELECT_POSTS + " WHERE id = ?",
+            f"SELECT {', '.join((*POST_COLUMNS, *DRAFT_COLUMNS))} FROM posts WHERE id = ?",  # noqa: S608
             (post_id,),
         ).fetchone()
         return None if row is None else dict(row)
@@ -567,46 +600,138 @@ class SQLiteStore(ThreadTables):
         row = self.db.execute("SELECT token_hash FROM posts WHERE id = ?", (post_id,)).fetchone()
         return None if row is None else row[0]
 
+    def _status(self, db: sqlite3.Connection, post_id: str) -> str | None:
+        row = db.execute("SELECT status FROM posts WHERE id = ?", (post_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def set_status(self, post_id: str, status: Status) -> bool:
-        with self.transaction() as db:
-            return db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id)).rowcount > 0
+        with self.transaction(revise=False) as db:
+            before = self._status(db, post_id)
+            if before is None:
+                return False
+            db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id))
+            if (before == Status.OPEN) != (status == Status.OPEN):
+                self._revise(db)
+        return True
 
-    def set_expiry(self, post_id: str, expires_day: date) -> bool:
+    def set_expiry(self, post_id: str, expires_day: date, *, draft: bool = False) -> bool:
         """A poster's "extend by N days" (mapaid.posting decides the day; the store only writes it)."""
-        with self.transaction() as db:
-            sql = "UPDATE posts SET expires_day = ? WHERE id = ?"
-            return db.execute(sql, (expires_day.isoformat(), post_id)).rowcount > 0
+        with self.transaction(revise=False) as db:
+            return self._change(db, post_id, "expires_day", expires_day.isoformat(), draft)
 
-    def set_text(self, post_id: str, text: str) -> bool:
+    def set_text(self, post_id: str, text: str, *, draft: bool = False) -> bool:
         """A poster's edited text, already through the intake. The old text's pages are overwritten
         (``secure_delete``) and the WAL cut, as for a deletion: an edit often takes something back."""
-        with self.transaction() as db:
-            changed = db.execute("UPDATE posts SET text = ? WHERE id = ?", (text, post_id)).rowcount > 0
+        with self.transaction(revise=False) as db:
+            changed = self._change(db, post_id, "text", text, draft)
         self._forget()
         return changed
 
+    def _change(self, db: sqlite3.Connection, post_id: str, column: str, value: str, draft: bool) -> bool:
+        """Write a poster's change of ``column`` (text or expires_day): into its draft column when
+        ``draft`` and the post is public (open), where it waits for the round (and is dropped when it
+        equals the public value); otherwise into the column itself, which drops any draft of it."""
+        status = self._status(db, post_id)
+        if status is None:
+            return False
+        waiting = f"draft_{column.removesuffix('_day')}"  # draft_text, draft_expires
+        if draft and status == Status.OPEN:
+            db.execute(
+                f"UPDATE posts SET {waiting} = nullif(?, {column}) WHERE id = ?",  # noqa: S608 - fixed names
+                (value, post_id),
+            )
+            return True
+        db.execute(f"UPDATE posts SET {column} = ?, {waiting} = NULL WHERE id = ?", (value, post_id))  # noqa: S608
+        if status == Status.OPEN:
+            self._revise(db)
+        return True
+
     def delete(self, post_id: str) -> bool:
-        with self.transaction() as db:
+        with self.transaction(revise=False) as db:
+            if self._status(db, post_id) == Status.OPEN:
+                self._revise(db)
             delete_for_posts(db, "id = ?", (post_id,))  # its conversations, in the same transaction
             deleted = db.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount > 0
         self._forget()
         return deleted
 
     def purge_expired(self, today: date) -> int:
-        with self.transaction() as db:
-            delete_for_posts(db, "expires_day < ?", (today.isoformat(),))
-            deleted = db.execute("DELETE FROM posts WHERE expires_day < ?", (today.isoformat(),)).rowcount
+        """Expired posts were in no public answer since their last day ended: no revision."""
+        gone = "max(expires_day, coalesce(draft_expires, expires_day)) < ?"
+        with self.transaction(revise=False) as db:
+            delete_for_posts(db, gone, (today.isoformat(),))
+            deleted = db.execute(f"DELETE FROM posts WHERE {gone}", (today.isoformat(),)).rowcount  # noqa: S608
         self._forget()
         return int(deleted)
 
     def purge_fulfilled(self) -> int:
         """Delete fulfilled posts (and their contacts and conversations): once help was found, nobody needs
-        them."""
-        with self.transaction() as db:
+        them. No public answer held them any more: no revision."""
+        with self.transaction(revise=False) as db:
             delete_for_posts(db, "status = 'fulfilled'", ())
             deleted = db.execute("DELETE FROM posts WHERE status = 'fulfilled'").rowcount
         self._forget()
         return int(deleted)
+
+    # -- publication rounds (mapaid/rounds.py) ---------------------------------------------
+    def publish_pending(self) -> Published:
+        """The round (``Store.publish_pending``). Pending posts without conversations or reports (every
+        new post; a restored one may have some) are deleted and written anew in id order, so the place a
+        row takes on its page says nothing about when in the window it came (``secure_delete`` zeroes the
+        old cells; ``compact`` rewrites the whole file daily)."""
+        with self.transaction(revise=False) as db:
+            pending = f"{ROUND_WORK} AND status = 'pending'"  # the partial index's rows, then the filter
+            cursor = db.execute(
+                f"SELECT {', '.join(STORED_COLUMNS)} FROM posts WHERE {pending}"  # noqa: S608 - fixed SQL
+                " AND id NOT IN (SELECT post_id FROM threads) AND id NOT IN (SELECT post_id FROM reports)"
+                " ORDER BY id"
+            )
+            cursor.row_factory = None
+            moved = [_published(row) for row in cursor.fetchall()]
+            db.executemany("DELETE FROM posts WHERE id = ?", [(row[0],) for row in moved])
+            marks = ", ".join("?" * len(STORED_COLUMNS))
+            db.executemany(f"INSERT INTO posts ({', '.join(STORED_COLUMNS)}) VALUES ({marks})", moved)  # noqa: S608
+            restored = db.execute(f"UPDATE posts SET status = 'open' WHERE {pending}").rowcount  # noqa: S608
+            drafted = f"{ROUND_WORK} AND (draft_text IS NOT NULL OR draft_expires IS NOT NULL)"
+            changes = int(
+                db.execute(f"SELECT count(*) FROM posts WHERE {drafted} AND status = 'open'").fetchone()[0]  # noqa: S608
+            )
+            db.execute(
+                "UPDATE posts SET text = coalesce(draft_text, text),"  # noqa: S608 - fixed SQL
+                " expires_day = coalesce(draft_expires, expires_day), draft_text = NULL, draft_expires = NULL"
+                f" WHERE {drafted}"
+            )
+            done = Published(len(moved) + int(restored), changes)
+            if done.any:
+                self._revise(db)
+        return done
+
+    def erase_removed(self) -> None:
+        """The text a round replaced was zeroed in the file (``secure_delete``); its older pages leave the
+        WAL here."""
+        self._forget()
+
+    def compact(self) -> None:
+        """VACUUM: every page written anew, rows in key order, no free page left with old bytes, so
+        the file keeps no order in which rows came (a page's cells otherwise lie in the order they were
+        written). In memory (``temp_store``): its working copy of the whole database never touches a
+        temporary file. Readers go on meanwhile (WAL); writers wait for it, as for any write, and a
+        write that holds the database makes it try again (``_WRITE_WAIT_S``). The WAL, which held the
+        new copy, is cut afterwards."""
+        deadline = time.monotonic() + self.write_wait_s
+        self.db.execute("PRAGMA temp_store = MEMORY")
+        try:
+            while True:
+                try:
+                    self.db.execute("VACUUM")
+                    break
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                        raise
+                time.sleep(random.uniform(*_WRITE_RETRY_S))
+        finally:
+            self.db.execute("PRAGMA temp_store = DEFAULT")
+        self._forget()
 
     def _forget(self) -> None:
         """After a deletion: ``secure_delete`` has zeroed the rows in the database file, but the WAL still
@@ -627,9 +752,10 @@ class SQLiteStore(ThreadTables):
         return pd.DataFrame.from_records(cursor.fetchall(), columns=list(TALLY_COLUMNS))
 
     # -- coordinators (mapaid/accounts.py) -------------------------------------------------
+    # Accounts change no public answer: their writes leave the revision alone.
     def add_coordinator(self, name: str, password_hash: str, created_day: date) -> bool:
         try:
-            with self.transaction() as db:
+            with self.transaction(revise=False) as db:
                 if db.execute("SELECT 1 FROM coordinators WHERE name = ?", (name,)).fetchone():
                     raise _NothingToWrite
                 db.execute(
@@ -641,13 +767,13 @@ class SQLiteStore(ThreadTables):
         return True
 
     def remove_coordinator(self, name: str) -> bool:
-        with self.transaction() as db:
+        with self.transaction(revise=False) as db:
             db.execute("DELETE FROM sessions WHERE coordinator = ?", (name,))
             return db.execute("DELETE FROM coordinators WHERE name = ?", (name,)).rowcount > 0
 
     def set_password_hash(self, name: str, password_hash: str) -> bool:
         try:
-            with self.transaction() as db:
+            with self.transaction(revise=False) as db:
                 sql = "UPDATE coordinators SET password_hash = ? WHERE name = ?"
                 if not db.execute(sql, (password_hash, name)).rowcount:
                     raise _NothingToWrite
@@ -730,17 +856,20 @@ class SQLiteStore(ThreadTables):
         return int(self.db.execute("SELECT count(DISTINCT post_id) FROM reports").fetchone()[0])
 
     def moderate(
-        self, post_id: str, status: Status | None, entry: AuditEntry, *, resolve_reports: bool
+        self, post_id: str, status: Stored | None, entry: AuditEntry, *, resolve_reports: bool
     ) -> bool:
+        """The revision moves on when the post enters or leaves the public answers (a hide or a
+        fulfilment of an open post; a restore when rounds are off); a dismissal or a restore waiting for
+        its round changes none."""
         try:
-            with self.transaction() as db:
-                if status is None:
-                    found = db.execute("SELECT count(*) FROM posts WHERE id = ?", (post_id,)).fetchone()[0]
-                else:
-                    sql = "UPDATE posts SET status = ? WHERE id = ?"
-                    found = db.execute(sql, (str(status), post_id)).rowcount
-                if not found:
+            with self.transaction(revise=False) as db:
+                before = self._status(db, post_id)
+                if before is None:
                     raise _NothingToWrite
+                if status is not None:
+                    db.execute("UPDATE posts SET status = ? WHERE id = ?", (str(status), post_id))
+                    if (before == Status.OPEN) != (status == Status.OPEN):
+                        self._revise(db)
                 if resolve_reports:
                     db.execute("DELETE FROM reports WHERE post_id = ?", (post_id,))
                 db.execute(
@@ -760,6 +889,10 @@ class SQLiteStore(ThreadTables):
         rows = self.db.execute(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit]).fetchall()
         return [AuditEntry(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
+    def purge_audit(self, before: date) -> int:
+        with self.transaction(revise=False) as db:
+            return int(db.execute("DELETE FROM audit WHERE at < ?", (before.isoformat(),)).rowcount)
+
     def moderation_page(
         self, filters: Mapping[str, Sequence[str]], search: Search, limit: int, offset: int
     ) -> tuple[pd.DataFrame, int]:
@@ -768,9 +901,9 @@ class SQLiteStore(ThreadTables):
         letters only, and posts are mostly Cyrillic."""
         where, params = _moderation_where(filters, search)
         # Column names are fixed here, never from the request; values are parameters.
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        clause = " WHERE " + " AND ".join(where)
         total = int(self.db.execute("SELECT count(*) FROM posts" + clause, params).fetchone()[0])  # noqa: S608
-        if search.keep is not None and where:
+        if search.keep is not None:
             clause = f" WHERE ({' AND '.join(where)}) OR id = ?"
             params = [*params, search.keep]
         count = "(SELECT coalesce(sum(count), 0) FROM reports WHERE post_id = posts.id)"
@@ -863,15 +996,30 @@ class SQLiteStore(ThreadTables):
             )
             return taken.rowcount > 0
 
+    def release_lease(self, name: str) -> None:
+        with self.transaction(revise=False) as db:
+            db.execute("UPDATE meta SET value = '0' WHERE key = ?", (f"lease_{name}",))
+
 
 # The unmet-needs tally (``open_tally``). The index posts_cell covers every column and is ordered like the
 # GROUP BY, so SQLite streams it without touching the table or sorting; the unary + keeps the planner from
 # weighing any index on status or expiry against it. District is a function of the cell, so grouping by it
 # splits nothing.
 TALLY_SQL = (
-    "SELECT kind, category, cell, district, count(*) FROM posts"
-    " WHERE +status = 'open' AND +expires_day >= ? GROUP BY cell, kind, category, district"
+    "SELECT kind, category, cell, district, count(*) FROM posts"  # noqa: S608 - fixed SQL
+    f" WHERE {public_where('?', '+')} GROUP BY cell, kind, category, district"
 )
+
+
+def _published(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A pending post's stored row (``STORED_COLUMNS``) as the round writes it anew: open, with any
+    waiting change (a restored post may carry one) in place of the public text and day."""
+    values = dict(zip(STORED_COLUMNS, row, strict=True))
+    values["status"] = str(Status.OPEN)
+    values["text"] = values["draft_text"] or values["text"]
+    values["expires_day"] = values["draft_expires"] or values["expires_day"]
+    values["draft_text"] = values["draft_expires"] = None
+    return tuple(values[c] for c in STORED_COLUMNS)
 
 
 class _NothingToWrite(Exception):
@@ -886,8 +1034,8 @@ def _table_missing(exc: sqlite3.OperationalError) -> bool:
 # One statement, so it is atomic on its own; the SELECT's WHERE keeps SQLite from reading ON CONFLICT as a
 # join's ON, and finds nothing (so nothing is written) unless the post is open and unexpired.
 _ADD_REPORT = (
-    "INSERT INTO reports (post_id, reason, day, count)"
-    " SELECT id, ?, ?, 1 FROM posts WHERE id = ? AND status = 'open' AND expires_day >= ?"
+    "INSERT INTO reports (post_id, reason, day, count)"  # noqa: S608 - fixed SQL
+    f" SELECT id, ?, ?, 1 FROM posts WHERE id = ? AND {PUBLIC}"
     " ON CONFLICT (post_id, reason, day) DO UPDATE SET count = count + 1"
 )
 _MODERATION_FILTERS = ("kind", "category", "district", "status")
@@ -905,7 +1053,7 @@ def _fold(value: str | None) -> str | None:
 
 
 def _moderation_where(filters: Mapping[str, Sequence[str]], search: Search) -> tuple[list[str], list[object]]:
-    where: list[str] = []
+    where: list[str] = ["status <> 'pending'"]  # coordinators see a post from its first round on
     params: list[object] = []
     for column in _MODERATION_FILTERS:
         values = list(filters.get(column, ()))

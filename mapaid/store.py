@@ -20,14 +20,14 @@ import geopandas as gpd
 import pandas as pd
 
 from mapaid.geo import Area
-from mapaid.models import AuditEntry, Coordinator, Search, SessionRecord, Status
+from mapaid.models import AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
 from mapaid.threads import Message, Thread
 from mapaid.walkpairs import Distances
 
 if TYPE_CHECKING:
     from mapaid.privacy import CoarsePosts
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 POST_COLUMNS = (
     "id",
     "kind",
@@ -44,6 +44,11 @@ POST_COLUMNS = (
     "reply_key",  # the poster's public key for private replies (mapaid/threads.py), or NULL
 )
 SELECT_POSTS = f"SELECT {', '.join(POST_COLUMNS)} FROM posts"  # noqa: S608 - fixed column names
+# What the poster's private link shows beyond the public columns (``get``): a change of a public post that
+# waits for the next publication round (mapaid/rounds.py). Public reads never select these.
+DRAFT_COLUMNS = ("draft_text", "draft_expires")
+
+
 # The columns of a stored place (mapaid/places.py), as ``place_rows`` gives them: public data only.
 PLACE_COLUMNS = (
     "id",
@@ -97,9 +102,24 @@ class Store(Protocol):
     def walks(self) -> Distances | None: ...
 
     # -- posts ---------------------------------------------------------------------------------
-    def add(self, posts: CoarsePosts, progress: Callable[[int], None] | None = None) -> None: ...
-    def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame: ...
-    def get(self, post_id: str) -> dict[str, Any] | None: ...
+    def add(
+        self, posts: CoarsePosts, progress: Callable[[int], None] | None = None, *, pending: bool = False
+    ) -> None:
+        """Store new posts in one transaction. ``pending``: they wait for the next publication round
+        (status ``pending``; no public answer and no revision changes), as a resident's new post does
+        while rounds are on; otherwise they are public at once (imports, the demo, rounds off)."""
+        ...
+
+    def posts(self, today: date, *, public: bool = True, **filters: Sequence[str]) -> pd.DataFrame:
+        """Posts in id order (``POST_COLUMNS``); ``public`` keeps what ``mapaid.visibility.public_where``
+        allows."""
+        ...
+
+    def get(self, post_id: str) -> dict[str, Any] | None:
+        """One post as its private link sees it, whatever its status: ``POST_COLUMNS`` and
+        ``DRAFT_COLUMNS`` (ISO days). Never for a public answer: those read ``posts``."""
+        ...
+
     def open_counts(self, today: date) -> pd.DataFrame: ...
     def public_page(
         self,
@@ -112,12 +132,49 @@ class Store(Protocol):
     ) -> tuple[pd.DataFrame, int]: ...
     def public_span(self, today: date) -> tuple[str, str] | None: ...
     def token_hash(self, post_id: str) -> str | None: ...
-    def set_status(self, post_id: str, status: Status) -> bool: ...
-    def set_expiry(self, post_id: str, expires_day: date) -> bool: ...
-    def set_text(self, post_id: str, text: str) -> bool: ...
-    def delete(self, post_id: str) -> bool: ...
-    def purge_expired(self, today: date) -> int: ...
+    def set_status(self, post_id: str, status: Status) -> bool:
+        """A poster's "fulfilled": immediate, whether the post is public or pending."""
+        ...
+
+    def set_expiry(self, post_id: str, expires_day: date, *, draft: bool = False) -> bool:
+        """A new last day. ``draft`` (rounds on): an open post's goes into ``draft_expires`` and shows
+        at the next round; a post nobody sees yet (pending, hidden, fulfilled) takes it at once."""
+        ...
+
+    def set_text(self, post_id: str, text: str, *, draft: bool = False) -> bool:
+        """New text, as ``set_expiry`` (``draft_text``). Text taken back (replaced, or a draft replaced
+        by another) leaves the database's files at once, as for a deletion."""
+        ...
+
+    def delete(self, post_id: str) -> bool:
+        """Immediate, whatever the post's status: safety first."""
+        ...
+
+    def purge_expired(self, today: date) -> int:
+        """Delete posts past their last day (an extension waiting for its round counts)."""
+        ...
+
     def purge_fulfilled(self) -> int: ...
+
+    # -- publication rounds (mapaid/rounds.py) ---------------------------------------------------
+    def publish_pending(self) -> Published:
+        """The round, in one transaction: every pending post becomes open and every waiting change of
+        text or expiry replaces the public one; the revision moves on only if something did. Posts are
+        written anew in id order, so nothing in a row or its place in the table says when in the window
+        it came (PostgreSQL: they share the round's ``xmin``, as do conversations and reports written
+        since the last round)."""
+        ...
+
+    def erase_removed(self) -> None:
+        """After a round: make what it took back (text replaced by an edit) leave the database's files.
+        SQLite cuts its WAL; PostgreSQL reseals the post tables if the round replaced text."""
+        ...
+
+    def compact(self) -> None:
+        """Daily: rewrite the database so its pages keep no order of arrival (SQLite's VACUUM;
+        PostgreSQL's daily reseal in ``purge_expired`` does the same for its post tables)."""
+        ...
+
     def count(self, *, all_statuses: bool = True) -> int: ...
     def open_tally(self, today: date) -> pd.DataFrame:
         """Open, unexpired posts counted per kind, category, cell and district (``TALLY_COLUMNS``): the
@@ -180,11 +237,15 @@ class Store(Protocol):
         ...
 
     def moderate(
-        self, post_id: str, status: Status | None, entry: AuditEntry, *, resolve_reports: bool
+        self, post_id: str, status: Stored | None, entry: AuditEntry, *, resolve_reports: bool
     ) -> bool:
-        """In one transaction: set ``status`` (None: leave it), delete the post's reports when
-        ``resolve_reports``, and append ``entry`` to the audit. False, writing nothing, when there is no
-        such post."""
+        """In one transaction: set ``status`` (None: leave it; ``pending`` for a restore that waits for
+        the round), delete the post's reports when ``resolve_reports``, and append ``entry`` to the audit.
+        False, writing nothing, when there is no such post."""
+        ...
+
+    def purge_audit(self, before: date) -> int:
+        """Delete the audit entries of days before ``before``; how many."""
         ...
 
     def audit_trail(self, limit: int = 100, post_id: str | None = None) -> list[AuditEntry]:
@@ -195,8 +256,9 @@ class Store(Protocol):
         self, filters: Mapping[str, Sequence[str]], search: Search, limit: int, offset: int
     ) -> tuple[pd.DataFrame, int]:
         """One page (``POST_COLUMNS``) of the posts ``filters`` (kind, category, district, status) and
-        ``search`` pick, whatever their status: newest day first, then by id; reported only: most reported
-        first. And how many match (``search.keep`` is listed but not counted)."""
+        ``search`` pick, whatever their status but pending (``search.keep`` is shown even then, so a
+        restored post stays in its row until the round): newest day first, then by id; reported only:
+        most reported first. And how many match (``search.keep`` is listed but not counted)."""
         ...
 
     # -- named places (mapaid/places.py) -------------------------------------------------------
@@ -214,8 +276,9 @@ class Store(Protocol):
     # -- one form, one post (mapaid/formonce.py) -------------------------------------------------
     # Shared by every server process, so a double tap whose two submissions reach two servers still makes
     # one post. ``key`` is a keyed hash of the form's nonce; ``sealed`` is the post's id and token encrypted
-    # under a key only the nonce gives (the client holds it), so the rows name no post. Times are whole
-    # seconds. None of these writes counts in the revision: no page shows them.
+    # under a key only the nonce gives (the client holds it), so the rows name no post. Times are seconds
+    # since the epoch, always the start of a round window (mapaid/formonce.py). None of these writes
+    # counts in the revision: no page shows them.
     def claim_form(
         self, key: str, now: int, stale_before: int, expired_before: int
     ) -> tuple[bool, bytes | None]:
@@ -239,8 +302,14 @@ class Store(Protocol):
 
     # -- chores several server processes share (mapaid/housekeeping.py) -------------------------
     def take_lease(self, name: str, now: int, until: int) -> bool:
-        """Hold the lease ``name`` until ``until`` (seconds) if nobody holds it at ``now``, in one atomic
-        step; False, writing nothing, while another holds it. Each server tries; one does the chore."""
+        """Hold the lease ``name`` until ``until`` if nobody holds it at ``now`` (milliseconds since the
+        epoch), in one atomic step; False, writing nothing, while another holds it. Each server tries; one
+        does the chore. Callers pass only scheduled times (a round's moment and its window's end, a UTC
+        midnight), never the moment a request came."""
+        ...
+
+    def release_lease(self, name: str) -> None:
+        """Give the lease ``name`` up (a chore that failed, so another may try again)."""
         ...
 
 

@@ -19,6 +19,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal
 
+from mapaid.visibility import public_where
+
 Sender = Literal["poster", "replier"]
 
 THREADS_TABLE = """CREATE TABLE IF NOT EXISTS threads (
@@ -164,5 +166,5 @@ class ThreadTables:
 
 def _is_open(db: sqlite3.Connection, post_id: str, day: str) -> bool:
     """Whether a post takes new conversations and messages: open and unexpired on ``day`` (ISO)."""
-    sql = "SELECT 1 FROM posts WHERE id = ? AND status = 'open' AND expires_day >= ?"
+    sql = f"SELECT 1 FROM posts WHERE id = ? AND {public_where('?')}"  # noqa: S608 - fixed SQL
     return db.execute(sql, (post_id, day)).fetchone() is not None

@@ -80,6 +80,7 @@ def _env(db: str, instance: Path) -> dict[str, str]:
         "MAPAID_SECRET_KEY": TEST_SECRET,
         "MAPAID_INSTANCE": str(instance),
         "MAPAID_CELL_RES": "9",
+        **{f"MAPAID_{key}": value for key, value in PUBLISH_AT_ONCE.items()},
     }
 
 
@@ -199,6 +200,10 @@ def today(clock: FixedClock) -> date:
     return clock.today()
 
 
+# Tests that post and then read what is public see the post at once: publication rounds (mapaid/rounds.py)
+# have their own tests (test_rounds*.py), which set a window themselves.
+PUBLISH_AT_ONCE = {"PUBLISH_MINUTES": "0"}
+
 # Tests post many times from one address (the test client's); the abuse limits have their own tests
 # (test_limits.py), which build the app with the shipped defaults.
 ROOMY_LIMITS = {
@@ -217,6 +222,7 @@ def config(env: dict[str, str], clock: FixedClock) -> dict[str, Any]:
         "INSTANCE_DIR": env["MAPAID_INSTANCE"],
         "CLOCK": clock,
         **ROOMY_LIMITS,
+        **PUBLISH_AT_ONCE,
     }
 
 

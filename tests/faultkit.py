@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from conftest import ROOMY_LIMITS, TEST_SECRET
+from conftest import PUBLISH_AT_ONCE, ROOMY_LIMITS, TEST_SECRET
 from livesite import free_port
 
 from mapaid.store import Store, open_store
@@ -32,8 +32,9 @@ STARTUP_S = 60.0
 
 
 def _limits_env() -> dict[str, str]:
-    """ROOMY_LIMITS as `mapaid serve` reads them (MAPAID_POST_LIMIT, ...): a 429 is never what we test."""
-    return {f"MAPAID_{key}": value for key, value in ROOMY_LIMITS.items()}
+    """ROOMY_LIMITS as `mapaid serve` reads them (MAPAID_POST_LIMIT, ...): a 429 is never what we test;
+    and posts public at once (PUBLISH_AT_ONCE), as the tests' apps have them."""
+    return {f"MAPAID_{key}": value for key, value in {**ROOMY_LIMITS, **PUBLISH_AT_ONCE}.items()}
 
 
 @dataclass

@@ -99,7 +99,7 @@ def live_config(
 ) -> Iterator[dict[str, Any]]:
     """The ``config`` fixture's settings, on a copy of the template database made for this module (on
     the store ``store_kind`` names: the module runs once per store)."""
-    from conftest import ROOMY_LIMITS, TEST_NOW, TEST_SECRET
+    from conftest import PUBLISH_AT_ONCE, ROOMY_LIMITS, TEST_NOW, TEST_SECRET
 
     from mapaid.clock import FixedClock
 
@@ -113,6 +113,7 @@ def live_config(
         "CELL_RES": 9,
         "CLOCK": FixedClock(TEST_NOW),
         **ROOMY_LIMITS,
+        **PUBLISH_AT_ONCE,
     }
     databases.drop(db)
 

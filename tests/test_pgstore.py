@@ -37,7 +37,7 @@ from mapaid.models import AuditEntry, Search, SessionRecord, Status
 from mapaid.pgstore import PostGISStore
 from mapaid.pipeline import ingest, rules_for
 from mapaid.sqlitestore import SQLiteStore
-from mapaid.store import POST_COLUMNS, SCHEMA_VERSION, Store, StoreError, open_store
+from mapaid.store import DRAFT_COLUMNS, POST_COLUMNS, SCHEMA_VERSION, Store, StoreError, open_store
 from mapaid.threads import Message, Thread
 from mapaid.walkpairs import Distances
 
@@ -164,7 +164,7 @@ def posts_transcript(store: Store, today: date) -> list[Any]:
     out.append((list(tally.columns), sorted(map(tuple, tally.to_numpy().tolist()))))
 
     got = store.get(ids["Soup for two"])
-    assert got is not None and set(got) == set(POST_COLUMNS)
+    assert got is not None and set(got) == {*POST_COLUMNS, *DRAFT_COLUMNS}
     out.append({k: v for k, v in got.items() if k not in ("id", "lon", "lat")})
     out.append({k: type(v).__name__ for k, v in got.items()})
     out.append(store.get("nope"))

@@ -77,7 +77,7 @@ def test_the_near_offer_is_between_400_and_800_m_and_meets_only_food(
 def test_restoring_the_hidden_offer_meets_the_medicine_need(
     store: Store, scene: Scene, today: date, clock: FixedClock
 ) -> None:
-    assert moderate(store, scene.ids["om_hidden"], "restore", "anna", clock.now())
+    assert moderate(store, scene.ids["om_hidden"], "restore", "anna", clock.now(), at_once=True)
     table = district_table(store_unmet(store, today, DEFAULT_CATEGORIES, 400), store.area()).set_index(
         "district"
     )
@@ -174,7 +174,7 @@ def test_cache_drops_when_a_post_is_hidden(
     database = uuid.uuid4().hex  # names this test's store in the process-wide cache, whatever the backend
     first = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=database)
     assert cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=database) is first
-    moderate(store, scene.ids["of"], "hide", "anna", clock.now())
+    moderate(store, scene.ids["of"], "hide", "anna", clock.now(), at_once=True)
     again = cached_store_unmet(store, today, DEFAULT_CATEGORIES, 800, database=database)
     assert again is not first
     assert again.unmet.sum() == first.unmet.sum() + 2  # the two food needs lost their offer

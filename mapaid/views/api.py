@@ -19,7 +19,7 @@ from flask.wrappers import Response
 from werkzeug.exceptions import default_exceptions
 
 from mapaid import openapi, queryargs, reports
-from mapaid.db import get_store, rules, settings, today
+from mapaid.db import get_store, rules, schedule, settings, today
 from mapaid.export import district_shapes, public_frame, to_geojson
 from mapaid.intake import IntakeError
 from mapaid.maps import OSM_ATTRIBUTION
@@ -110,7 +110,9 @@ def create_post() -> Response:
     data = _json_object()
     _check_types(data)
     try:
-        created = create(data, rules(), get_store(), settings().secret_key.encode())
+        created = create(
+            data, rules(), get_store(), settings().secret_key.encode(), at_once=schedule().at_once
+        )
     except IntakeError as error:
         first = error.problems[0]
         fail(422, first.message, "expires_days" if first.field == "expires" else first.field)
@@ -236,7 +238,7 @@ def extend_post(post_id: str) -> Response:
     if not isinstance(days, int) or isinstance(days, bool):
         fail(422, "days must be a whole number of days", "days")
     try:
-        day = extend(get_store(), post_id, check_days(days, rules()), rules())
+        day = extend(get_store(), post_id, check_days(days, rules()), rules(), at_once=schedule().at_once)
     except IntakeError as error:
         fail(422, error.problems[0].message, "days")
     if day is None:  # pragma: no cover - deleted between the token check and now
@@ -254,7 +256,7 @@ def edit_post(post_id: str) -> Response:
     if not isinstance(data.get("text"), str):
         fail(422, "text must be text", "text")
     try:
-        text = edit_text(get_store(), post_id, data["text"], rules())
+        text = edit_text(get_store(), post_id, data["text"], rules(), at_once=schedule().at_once)
     except IntakeError as error:
         fail(422, error.problems[0].message, "text")
     if text is None:  # pragma: no cover - deleted between the token check and now

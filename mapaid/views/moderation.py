@@ -17,7 +17,7 @@ from flask_babel import gettext, pgettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from mapaid import moderation, queryargs, reports
-from mapaid.db import clock, get_store, settings, today
+from mapaid.db import clock, get_store, schedule, settings, today
 from mapaid.i18n import current_language, status_label
 from mapaid.models import Kind, Status
 from mapaid.views.auth import is_local_path, local_target, login_required, no_store, private_page
@@ -110,11 +110,18 @@ def act(post_id: str, action: str) -> BaseResponse:
                 "unknown action %(action)s; one of: %(known)s", action=repr(action), known=known
             ),
         )
-    if not moderation.moderate(get_store(), post_id, action, str(g.coordinator), clock().now()):
+    done = moderation.moderate(
+        get_store(), post_id, action, str(g.coordinator), clock().now(), at_once=schedule().at_once
+    )
+    if not done:
         abort(404, description=gettext("There is no such post (it may have expired and been purged)."))
     messages = {
         "hide": gettext("Post %(id)s is hidden.", id=post_id),
-        "restore": gettext("Post %(id)s is open again.", id=post_id),
+        "restore": (
+            gettext("Post %(id)s is open again.", id=post_id)
+            if schedule().at_once
+            else gettext("Post %(id)s will be public again at the next publication round.", id=post_id)
+        ),
         "fulfilled": gettext("Post %(id)s is marked fulfilled.", id=post_id),
         "dismiss": gettext("The reports of post %(id)s are dismissed.", id=post_id),
     }

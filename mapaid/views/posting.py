@@ -20,7 +20,7 @@ from flask.wrappers import Response
 from flask_babel import gettext
 
 from mapaid import queryargs
-from mapaid.db import get_store, rules, settings
+from mapaid.db import get_store, rules, schedule, settings
 from mapaid.formonce import FormOnce, Made
 from mapaid.hexlabel import hexagon_label
 from mapaid.i18n import current_language, translate
@@ -151,7 +151,9 @@ def post_submit() -> Response:
         problems = form_problems(data, rules())
         if problems:
             raise IntakeError(problems)
-        created = create(data, rules(), get_store(), settings().secret_key.encode())
+        created = create(
+            data, rules(), get_store(), settings().secret_key.encode(), at_once=schedule().at_once
+        )
     except IntakeError as error:
         if nonce:
             once.release(get_store(), nonce)
@@ -251,13 +253,14 @@ def manage_action(post_id: str, token: str) -> Response:
         return _manage_page(post_id, token, done="fulfilled")
     if action is Action.EXTEND:
         try:
-            extend(store, post_id, check_days(request.form.get("days", ""), rules()), rules())
+            days = check_days(request.form.get("days", ""), rules())
+            extend(store, post_id, days, rules(), at_once=schedule().at_once)
         except IntakeError:
             abort(400, description=gettext("Choose how many days to add."))
         return _manage_page(post_id, token, done="extended")
     text = request.form.get("text", "")
     try:
-        edit_text(store, post_id, text, rules())
+        edit_text(store, post_id, text, rules(), at_once=schedule().at_once)
     except IntakeError as error:
         problems = problems_by_field(error.problems)
         return _manage_page(post_id, token, problems=problems, text=text, status=422)
