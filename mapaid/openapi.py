@@ -259,8 +259,14 @@ def _components(ctx: Context) -> dict[str, Any]:
             },
             "Created": {
                 "type": "object",
-                "required": ["id", "cell", "district", "token"],
+                "required": ["id", "cell", "district", "token", "published"],
                 "properties": {
+                    "published": {
+                        "type": "boolean",
+                        "description": "false: the post waits for the site's next publication round (at "
+                        "one secret moment in each MAPAID_PUBLISH_MINUTES window) and until then answers "
+                        "404 on every public route; true: public now (the site publishes at once)",
+                    },
                     "id": {"type": "string", "pattern": ID_PATTERN},
                     "cell": {"type": "string", "pattern": cell_pattern(ctx.cell_res)},
                     "district": {**_enum_or_string(ctx.districts), "description": "district slug"},
@@ -387,7 +393,11 @@ _NEW_ID_AND_TOKEN = {**_NEW_ID, "header.X-Post-Token": "$response.body#/token"}
 def _created_links() -> dict[str, Any]:
     """From a new post to what can be done with it: its id and its private token."""
     return {
-        "GetPost": {"operationId": "getPost", "parameters": _NEW_ID, "description": "read it back"},
+        "GetPost": {
+            "operationId": "getPost",
+            "parameters": _NEW_ID,
+            "description": "read it back (404 until its publication round, while `published` is false)",
+        },
         "ReportPost": {"operationId": "reportPost", "parameters": _NEW_ID},
         "EditPost": {"operationId": "editPost", "parameters": _NEW_ID_AND_TOKEN},
         "ExtendPost": {"operationId": "extendPost", "parameters": _NEW_ID_AND_TOKEN},

@@ -40,9 +40,9 @@ from mapaid import migrations, pgschema
 from mapaid.cache import SharedCache
 from mapaid.dburl import redact
 from mapaid.geo import WGS84, Area
-from mapaid.models import PENDING, AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
+from mapaid.models import AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
 from mapaid.privacy import CoarsePosts
-from mapaid.store import DRAFT_COLUMNS, PLACE_COLUMNS, POST_COLUMNS, BBox, Days, StoreError
+from mapaid.store import DRAFT_COLUMNS, PLACE_COLUMNS, POST_COLUMNS, BBox, Days, StoreError, statuses
 from mapaid.threads import Message, Thread
 from mapaid.visibility import ROUND_WORK, public_where
 from mapaid.walkpairs import Distances
@@ -371,9 +371,7 @@ class PostGISStore:
                 take(posts.district),
                 created,
                 take(posts.expires_day),
-                repeat(PENDING if pending else str(Status.OPEN))
-                if posts.status is None
-                else take(posts.status),
+                statuses(posts, pending, take),
                 take(posts.token_hash),
                 posts.lon[order].tolist(),
                 posts.lat[order].tolist(),

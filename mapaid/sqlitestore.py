@@ -26,7 +26,7 @@ import shapely
 from mapaid import migrations
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
-from mapaid.models import PENDING, AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
+from mapaid.models import AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
 from mapaid.privacy import CoarsePosts
 from mapaid.store import (
     DRAFT_COLUMNS,
@@ -38,6 +38,7 @@ from mapaid.store import (
     BBox,
     Days,
     StoreError,
+    statuses,
 )
 from mapaid.threads import SCHEMA as THREADS_SCHEMA
 from mapaid.threads import ThreadTables, delete_for_posts
@@ -470,9 +471,7 @@ class SQLiteStore(ThreadTables):
                 posts.lat[order].tolist(),
                 take(posts.reply_key if posts.reply_key is not None else [None] * len(posts)),
                 _each(posts.created_day, order),
-                repeat(PENDING if pending else str(Status.OPEN))
-                if posts.status is None
-                else take(posts.status),
+                statuses(posts, pending, take),
                 strict=False,  # repeat() is endless; the other columns have one value per post
             )
         )

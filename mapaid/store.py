@@ -12,15 +12,16 @@ make (see mapaid/privacy.py), so handing it raw submissions fails the type check
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Protocol
 
 import geopandas as gpd
 import pandas as pd
 
 from mapaid.geo import Area
-from mapaid.models import AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
+from mapaid.models import PENDING, AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
 from mapaid.threads import Message, Thread
 from mapaid.walkpairs import Distances
 
@@ -69,6 +70,14 @@ TALLY_COLUMNS = ("kind", "category", "cell", "district", "n")
 
 BBox = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat (CRS84)
 Days = tuple[date | None, date | None]  # first and last day, either open
+
+
+def statuses(posts: CoarsePosts, pending: bool, take: Callable[[Sequence[Any]], list[Any]]) -> Iterable[str]:
+    """The status each new post is stored with: ``pending`` for all when they wait for their round
+    (whatever the intake gave), else each its own (an import of an export), or open."""
+    if pending:
+        return repeat(PENDING)
+    return repeat(str(Status.OPEN)) if posts.status is None else take(posts.status)
 
 
 class StoreError(RuntimeError):

@@ -107,9 +107,7 @@ def test_a_form_left_pending_by_a_dead_server_is_taken_over(
     store.close()
 
 
-def test_rows_keep_the_window_they_were_written_in_never_the_second(
-    database: str, clock: FixedClock
-) -> None:
+def test_rows_keep_the_window_they_were_written_in_never_the_second(database: str, clock: FixedClock) -> None:
     """Issue 17, item 3: a row's time is the start of its publication window, whichever second in the
     window the form came, and it lives from KEEP_SECONDS to KEEP_SECONDS plus a window after that."""
     window = 1800

@@ -122,6 +122,7 @@ def create_post() -> Response:
             "cell": h3.int_to_str(created.cell),
             "district": created.district,
             "token": created.token,
+            "published": schedule().at_once,  # false: public at the next round, 404 everywhere until then
         },
         201,
     )

@@ -11,13 +11,14 @@ link's own page rather than losing it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import h3.api.basic_int as h3
 import numpy as np
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session
 from flask.wrappers import Response
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from mapaid import queryargs
 from mapaid.db import get_store, rules, schedule, settings
@@ -26,7 +27,7 @@ from mapaid.hexlabel import hexagon_label
 from mapaid.i18n import current_language, translate
 from mapaid.intake import IntakeError, Problem
 from mapaid.maps import base_parts
-from mapaid.models import Kind
+from mapaid.models import PENDING, Kind
 from mapaid.nearpage import near_view
 from mapaid.posting import (
     Action,
@@ -39,6 +40,7 @@ from mapaid.posting import (
     extend_choices,
     form_problems,
 )
+from mapaid.rounds import Schedule
 from mapaid.views.places import search_config
 from mapaid.views.replypages import replies_config
 from mapaid.views.resident import _cells_config, _html, _map_options
@@ -190,6 +192,33 @@ def _managed(post_id: str, token: str) -> dict[str, Any]:
     return post
 
 
+def public_within(schedule: Schedule) -> str:
+    """When others will see what waits for its publication round, in words and never a clock time (the
+    moment is the site's secret): the longest wait, two windows (mapaid/rounds.py), rounded up to a
+    figure people say."""
+    minutes = math.ceil(schedule.max_delay_s() / 60)
+    if minutes <= 1:
+        return str(gettext("within a minute"))
+    if minutes == 30:
+        return str(gettext("within half an hour"))
+    if minutes == 60:
+        return str(gettext("within an hour"))
+    if minutes < 60:
+        return str(ngettext("within %(num)s minute", "within %(num)s minutes", minutes))
+    hours = math.ceil(minutes / 60)
+    return str(ngettext("within %(num)s hour", "within %(num)s hours", hours))
+
+
+def waiting_for(post: dict[str, Any]) -> str | None:
+    """What of a post waits for the next round: the post itself (``post``: new, or restored), a change
+    of it (``change``), or nothing."""
+    if post["status"] == PENDING:
+        return "post"
+    if post.get("draft_text") or post.get("draft_expires"):
+        return "change"
+    return None
+
+
 def _manage_page(
     post_id: str,
     token: str,
@@ -202,6 +231,7 @@ def _manage_page(
     confirm_delete: bool = False,
 ) -> Response:
     post = _managed(post_id, token)
+    shown_text = post["draft_text"] or post["text"]  # what the poster made it; others see it at the round
     path = f"{request.script_root}/manage/{post_id}/{token}"
     g.lang_path = path  # the language switcher reopens the link itself (never /posted, never a query)
     body = render_template(
@@ -214,7 +244,11 @@ def _manage_page(
         new=new,
         done=done,
         problems=problems or {},
-        text=post["text"] if text is None else text,
+        text=shown_text if text is None else text,
+        shown_text=shown_text,
+        shown_expires=post["draft_expires"] or post["expires_day"],
+        waiting=waiting_for(post),
+        public_within=public_within(schedule()),
         extend_days=extend_choices(settings().max_expires_days),
         max_days=settings().max_expires_days,
         confirm_delete=confirm_delete,
