@@ -96,9 +96,9 @@ _V6_POST_COLUMNS = (*POST_COLUMNS, "token_hash")
 # and the short-lived rows that kept seconds (one-form rows, coordinators' logins) go; their owners make
 # them again (a form is sent once more, a coordinator logs in once more).
 _COARSEN = (
-    "UPDATE audit SET at = substr(at, 1, 10)",
-    "DELETE FROM form_once",
-    "DELETE FROM sessions",
+    ("audit", "UPDATE audit SET at = substr(at, 1, 10)"),
+    ("form_once", "DELETE FROM form_once"),
+    ("sessions", "DELETE FROM sessions"),
 )
 
 
@@ -116,10 +116,12 @@ def _publication_rounds(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE posts_v7 RENAME TO posts")
     db.execute(POSTS_INDEX)
     broken = db.execute("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        raise StoreError(f"the upgrade found {len(broken)} rows pointing at no post; nothing was changed")
-    for statement in _COARSEN:
-        db.execute(statement)
+    if broken:  # what SQLite would raise with foreign keys on: the whole upgrade rolls back
+        raise sqlite3.IntegrityError(f"FOREIGN KEY constraint failed: {len(broken)} rows point at nothing")
+    tables = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table, statement in _COARSEN:
+        if table in tables:  # a file from before logins came has no sessions yet
+            db.execute(statement)
 
 
 # -- PostgreSQL's steps -----------------------------------------------------------------------------
@@ -150,7 +152,7 @@ def _pg_publication_rounds(conn: Any) -> None:
             f"ALTER TABLE {table} ALTER COLUMN fresh SET DEFAULT true"
             for table in ("threads", "messages", "reports")
         ),
-        *_COARSEN,
+        *(statement for _, statement in _COARSEN),
     ):
         conn.execute(statement)
 

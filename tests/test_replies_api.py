@@ -583,7 +583,7 @@ def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
     assert cli("init-db").exit_code == 0
     store = open_store(database)
     try:
-        assert peek_one(database, "SELECT version FROM schema_version") == SCHEMA_VERSION == 6
+        assert peek_one(database, "SELECT version FROM schema_version") == SCHEMA_VERSION == 7
         assert store.get(post_id)["text"] == "Хлеб" and store.reply_key(post_id) is None  # type: ignore[index]
         assert store.threads_of(post_id) == []
     finally:

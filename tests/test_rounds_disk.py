@@ -31,6 +31,7 @@ from mapaid import accounts, moderation
 from mapaid.clock import FixedClock
 from mapaid.config import DEFAULT_CATEGORIES
 from mapaid.housekeeping import run_once
+from mapaid.models import AuditEntry, SessionRecord
 from mapaid.pipeline import ingest, rules_for
 from mapaid.rounds import Schedule
 from mapaid.store import Store
@@ -309,7 +310,6 @@ def test_the_daily_vacuum_leaves_no_order_of_arrival_in_the_pages(
 def test_the_daily_clean_up_deletes_audit_entries_older_than_the_setting(
     store: Store, database: str, today: date
 ) -> None:
-    from mapaid.models import AuditEntry
 
     for days in (0, 89, 90, 91, 400):
         day = (today - timedelta(days=days)).isoformat()
@@ -321,3 +321,87 @@ def test_the_daily_clean_up_deletes_audit_entries_older_than_the_setting(
     run_once(store, FixedClock(datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=12)))
     kept = sorted(e.at for e in store.audit_trail(100))
     assert kept == sorted((today - timedelta(days=d)).isoformat() for d in (0, 89, 90))
+
+
+# -- the upgrade ---------------------------------------------------------------------------------------
+
+
+def _back_to_schema_6(database: str) -> None:
+    """Make a current database look as schema 6 left it: no pending status, no drafts, no ``fresh``
+    marks, and times to the second in the audit trail and the logins."""
+    if is_postgres(database):
+        import psycopg
+
+        with psycopg.connect(database) as conn:
+            for statement in (
+                "DROP INDEX posts_round",
+                "ALTER TABLE posts DROP COLUMN draft_text, DROP COLUMN draft_expires",
+                "ALTER TABLE posts DROP CONSTRAINT posts_status_check",
+                "ALTER TABLE posts ADD CONSTRAINT posts_status_check"
+                " CHECK (status IN ('open', 'fulfilled', 'hidden'))",
+                *(f"ALTER TABLE {t} DROP COLUMN fresh" for t in ("threads", "messages", "reports")),
+                "UPDATE schema_version SET version = 6",
+            ):
+                conn.execute(statement)
+        return
+    from mapaid.sqlitestore import POSTS_INDEX
+
+    old = (
+        "CREATE TABLE posts_v6 (id TEXT PRIMARY KEY, kind TEXT NOT NULL, category TEXT NOT NULL, text TEXT"
+        " NOT NULL, contact TEXT, cell INTEGER NOT NULL, district TEXT NOT NULL REFERENCES districts (slug),"
+        " created_day TEXT NOT NULL, expires_day TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open' CHECK"
+        " (status IN ('open', 'fulfilled', 'hidden')), token_hash TEXT, lon REAL NOT NULL, lat REAL NOT NULL,"
+        " reply_key TEXT) WITHOUT ROWID"
+    )
+    columns = "id, kind, category, text, contact, cell, district, created_day, expires_day, status,"
+    columns += " token_hash, lon, lat, reply_key"
+    conn = sqlite3.connect(database, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    for statement in (
+        old,
+        f"INSERT INTO posts_v6 SELECT {columns} FROM posts",
+        "DROP TABLE posts",
+        "ALTER TABLE posts_v6 RENAME TO posts",
+        POSTS_INDEX,
+        "UPDATE schema_version SET version = 6",
+    ):
+        conn.execute(statement)
+    conn.close()
+
+
+def test_init_db_upgrades_a_schema_6_database_keeping_posts_conversations_and_reports(
+    config: dict[str, Any], database: str, store: Store, cli: Any, today: date
+) -> None:
+    """Both stores: schema 7 lets posts wait for their round and keeps no second; the upgrade keeps every
+    post, conversation and report (SQLite rebuilds its posts table with foreign keys off, so nothing
+    cascades), cuts the audit trail's times to days and ends logins and one-form rows kept to the second."""
+    from peek import peek, poke
+
+    from mapaid.store import SCHEMA_VERSION
+
+    made = post(rounds_app(config, FixedClock(TEST_NOW), "0").test_client(), "kept soup")
+    day = today.isoformat()
+    thread = Thread("b" * 20, made["id"], "key", "hash", day)
+    assert store.start_thread(thread, Message("replier", "v1.x", day), 10, day) is None
+    assert store.add_report(made["id"], "spam", today)
+    assert store.moderate(
+        made["id"], None, AuditEntry(f"{day}T12:34:56Z", "anna", "dismiss", made["id"]), resolve_reports=False
+    )
+    store.add_coordinator("anna", "hash", today)
+    store.add_session(SessionRecord("h", "anna", "tag", 1_796_000_017, 1_796_000_017, 1_796_003_617))
+    store.close()
+    _back_to_schema_6(database)
+    assert cli("init-db").exit_code == 0
+    assert peek(database, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)] == [(7,)]
+    assert peek(database, "SELECT id, text, status FROM posts WHERE id = ?", (made["id"],)) == [
+        (made["id"], "kept soup", "open")
+    ]
+    assert peek(database, "SELECT id FROM threads") == [(thread.id,)]
+    assert peek(database, "SELECT count(*) FROM messages") == [(1,)]
+    assert peek(database, "SELECT post_id, reason FROM reports") == [(made["id"], "spam")]
+    assert peek(database, "SELECT at FROM audit") == [(day,)]
+    assert peek(database, "SELECT count(*) FROM sessions") == [(0,)]
+    assert (
+        poke(database, "UPDATE posts SET status = 'pending', draft_text = 'x' WHERE id = ?", (made["id"],))
+        == 1
+    )
