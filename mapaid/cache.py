@@ -38,7 +38,7 @@ KEY_PARTS = frozenset(
         "lang",  # language of the words in the value
         "districts",  # which served area (its version, or the very object: ``Same``)
         "database",  # which database file
-        "revision",  # the store's revision: grows with every write
+        "revision",  # the store's revision: grows with every write that changes a public answer
         "day",  # posts expire by day
         "within",  # walking distance asked (400, 800, 1200)
         "categories",  # configured categories

@@ -471,3 +471,29 @@ def test_the_wait_is_said_in_words_people_use(
     app = rounds_app(config, clock, minutes)
     with app.test_request_context("/?lang=en"):
         assert public_within(app.extensions["mapaid.schedule"]) == words
+
+
+def test_conversations_and_messages_change_no_public_answer(
+    site: tuple[Flask, Housekeeper], store: Store
+) -> None:
+    """Item 9: a conversation, its messages and a report of the post are no public change: every public
+    answer (bodies and headers) stays as it was, and no round has anything to publish for them."""
+    from mapaid.threads import Message, Thread
+
+    app, keeper = site
+    client = app.test_client()
+    made = post(client, "answer me")
+    run_round(app, keeper)
+    urls = [*PUBLIC, f"/api/v1/posts/{made['id']}", f"/p/{made['id']}"]
+    before = seen_all(client, urls)
+    day = app.extensions["mapaid.clock"].today().isoformat()
+    thread = Thread("c" * 20, made["id"], "key", "hash", day)
+    assert store.start_thread(thread, Message("replier", "v1.hello", day), 10, day) is None
+    for n in range(5):
+        assert store.add_message(thread.id, Message("poster", f"v1.{n}", day), 10, day) == n + 2
+    assert store.add_report(made["id"], "other", app.extensions["mapaid.clock"].today())
+    assert seen_all(client, urls) == before
+    from mapaid import rounds
+
+    assert not rounds.publish(store).any
+    assert seen_all(client, urls) == before
