@@ -28,7 +28,8 @@ def test_post_with_a_point_is_coarsened_at_once(client: FlaskClient, store: Stor
     response = _post(client, lat=lat, lon=lon, contact="@me", expires_days=3)
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"id", "cell", "district", "token"}
+    assert set(body) == {"id", "cell", "district", "token", "published"}
+    assert body["published"] is True  # the tests' site publishes at once; see test_rounds.py
     assert body["cell"] == h3.int_to_str(h3.latlng_to_cell(lat, lon, 9))
     assert response.headers["Location"].endswith(f"/api/v1/posts/{body['id']}")
     stored = store.get(body["id"])

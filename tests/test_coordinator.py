@@ -315,14 +315,14 @@ def test_actions_change_status_and_write_the_audit_trail(
     assert response.status_code == 302
     assert response.headers["Location"] == f"/coordinator/posts?status=hidden#post-{post}"  # back at its row
     assert store.get(post)["status"] == "hidden"
-    assert act(coordinator, post, "restore").status_code == 302
+    assert act(coordinator, post, "restore").status_code == 302  # the tests' site publishes at once
     assert act(coordinator, post, "fulfilled").status_code == 302
     assert store.get(post)["status"] == "fulfilled"
     rows = list(reversed(store.audit_trail()))  # oldest first
     assert [(r.coordinator, r.action, r.post_id) for r in rows] == [
         ("anna", a, post) for a in ("hide", "restore", "fulfilled")
     ]
-    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r.at) for r in rows)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", r.at) for r in rows)  # the UTC day, no time of day
     assert set(columns(database, "audit")) == {
         "seq",
         "at",

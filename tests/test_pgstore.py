@@ -24,7 +24,7 @@ import pyogrio
 import pytest
 import shapely
 from click.testing import CliRunner
-from conftest import ROOMY_LIMITS, TEST_SECRET
+from conftest import PUBLISH_AT_ONCE, ROOMY_LIMITS, TEST_SECRET
 from helpers import row, write_csv
 from pgdb import admin, drop_database, fresh_database
 from test_exact_points_nowhere import HOMES, _binary_forms, _pair_present, _text_forms, far_side_homes
@@ -810,6 +810,7 @@ def test_the_app_runs_on_postgis(pg_url: str, tmp_path: Path, clock: Any) -> Non
             "INSTANCE_DIR": str(tmp_path / "i"),
             "CLOCK": clock,
             **ROOMY_LIMITS,
+            **PUBLISH_AT_ONCE,
         }
     )
     client = app.test_client()

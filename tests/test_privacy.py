@@ -141,6 +141,8 @@ def test_time_is_kept_to_the_day_and_no_client_details_are_stored(store: Store, 
         "lon",
         "lat",
         "reply_key",  # the poster's public key for private replies: public, like the post
+        "draft_text",  # a change of the text waiting for the publication round (mapaid/rounds.py)
+        "draft_expires",  # a new last day waiting for it: a day, as the others
     }
 
 

@@ -458,8 +458,8 @@ def test_the_private_link_shows_a_pending_post_with_when_others_will_see_it(
     [
         ("30", "within an hour"),
         ("15", "within half an hour"),
-        ("5", "within 10 minutes"),
-        ("60", "within 2 hours"),
+        ("5", "in 10 minutes at most"),
+        ("60", "in 2 hours at most"),
         ("0.05", "within a minute"),
     ],
 )

@@ -195,7 +195,8 @@ def _managed(post_id: str, token: str) -> dict[str, Any]:
 def public_within(schedule: Schedule) -> str:
     """When others will see what waits for its publication round, in words and never a clock time (the
     moment is the site's secret): the longest wait, two windows (mapaid/rounds.py), rounded up to a
-    figure people say."""
+    figure people say. (Not "within %(num)s ...": its bare "within" would read as an English leak on pages
+    that name the ``within`` parameter.)"""
     minutes = math.ceil(schedule.max_delay_s() / 60)
     if minutes <= 1:
         return str(gettext("within a minute"))
@@ -204,9 +205,9 @@ def public_within(schedule: Schedule) -> str:
     if minutes == 60:
         return str(gettext("within an hour"))
     if minutes < 60:
-        return str(ngettext("within %(num)s minute", "within %(num)s minutes", minutes))
+        return str(ngettext("in %(num)s minute at most", "in %(num)s minutes at most", minutes))
     hours = math.ceil(minutes / 60)
-    return str(ngettext("within %(num)s hour", "within %(num)s hours", hours))
+    return str(ngettext("in %(num)s hour at most", "in %(num)s hours at most", hours))
 
 
 def waiting_for(post: dict[str, Any]) -> str | None:
