@@ -240,6 +240,7 @@ def purge_expired() -> None:
     """Delete posts whose expiry day has passed (their bytes are overwritten on disk)."""
     with cli_store() as store:
         n = store.purge_expired(today())
+        store.erase_removed()
     click.echo(f"deleted {n} expired posts")
 
 

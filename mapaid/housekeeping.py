@@ -2,16 +2,21 @@
 remembering to run `mapaid purge-expired`.
 
 ``run_once`` deletes expired posts and fulfilled ones (with their contacts; the store overwrites deleted
-rows and cuts the WAL), stale login records and posting forms older than ten minutes. ``Housekeeper`` is
-the thread `mapaid serve` starts: it runs once at start, then a minute after each UTC midnight by the
-app's clock. Nothing here runs at import or in ``create_app``, so tests and the CLI start it only when
-they mean to.
+rows and cuts the WAL), stale login records and posting forms older than ten minutes, then erases what
+was removed (``Store.erase_removed``). ``Housekeeper`` is the thread `mapaid serve` starts: it runs once at
+start, then a minute after each UTC midnight by the app's clock, and between rounds erases every
+``ERASE_EVERY``: on PostGIS a deletion or an edit takes the text out of every answer at once, and the
+erase rewrites the partitions that still hold it in their files, so ``ERASE_EVERY`` bounds how long a
+seized disk could still give it back (docs/deploy.md). Nothing here runs at import or in
+``create_app``, so tests and the CLI start it only when they mean to.
 
 Several server processes on one database each start a housekeeper. A round is harmless twice (every step
 deletes what is due, so the second finds nothing), but two at once would wait on each other's locks (and,
 on PostgreSQL, could deadlock on the same rows), so a round first takes the store's lease ``housekeeping``
 for ``LEASE``: of the servers waking a minute after midnight one does the work and the others skip it.
-Each process still drops its own finished login-throttle windows, which live in its memory only.
+Each process still drops its own finished login-throttle windows, which live in its memory only. The
+erase between rounds takes the lease ``erase`` the same way (two at once would only wait on each other's
+partition locks).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 
 from mapaid import accounts, formonce
 from mapaid.clock import Clock
@@ -31,6 +37,7 @@ log = logging.getLogger("mapaid.housekeeping")
 AFTER_MIDNIGHT = timedelta(minutes=1)
 RETRY = timedelta(minutes=10)  # after a failed run (a locked database, a full disk)
 LEASE = timedelta(minutes=10)  # a round holds the database's housekeeping lease this long
+ERASE_EVERY = timedelta(minutes=5)  # between rounds: the bound on how long removed text stays in the files
 
 
 @dataclass(frozen=True)
@@ -39,18 +46,23 @@ class Purged:
     fulfilled: int
     stale_logins: int
     forms: int = 0
+    erased: int = 0  # tables (partitions) rewritten so that removed text left their files
 
 
 def run_once(store: Store, clock: Clock, guard: LoginGuard | None = None) -> Purged:
     """One round: expired posts (past their last UTC day), fulfilled posts, and stale login records
     (ended coordinator sessions; with ``guard``, the app's finished login-throttle windows), and the
-    one-form-one-post rows past their time."""
+    one-form-one-post rows past their time; then the erase of what they (and the day's deletions and
+    edits) removed."""
     now = clock.now().timestamp()
+    expired = store.purge_expired(clock.today())
+    fulfilled = store.purge_fulfilled()
     return Purged(
-        expired=store.purge_expired(clock.today()),
-        fulfilled=store.purge_fulfilled(),
+        expired=expired,
+        fulfilled=fulfilled,
         stale_logins=accounts.purge_stale(store, now, guard),
         forms=store.purge_forms(int(now) - formonce.KEEP_SECONDS),
+        erased=store.erase_removed(),
     )
 
 
@@ -61,24 +73,61 @@ def next_run(now: datetime) -> datetime:
 
 
 class Housekeeper(threading.Thread):
-    """Runs ``run_once`` on its own connection to ``database`` at start and then daily, until ``stop``."""
+    """Runs ``run_once`` on its own connection to ``database`` at start and then daily, and the erase every
+    ``erase_every`` in between, until ``stop``."""
 
-    def __init__(self, database: str | Path, clock: Clock, guard: LoginGuard | None = None) -> None:
+    def __init__(
+        self,
+        database: str | Path,
+        clock: Clock,
+        guard: LoginGuard | None = None,
+        erase_every: timedelta = ERASE_EVERY,
+    ) -> None:
         super().__init__(name="mapaid-housekeeping", daemon=True)
         self.database = database
         self.clock = clock
         self.guard = guard
+        self.erase_every = erase_every
         self.rounds = 0  # rounds this process ran
         self.skipped = 0  # rounds another process held the lease for
+        self.erases = 0  # erases between rounds this process ran
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
         self._stop_event.set()
 
     def run(self) -> None:
+        """The round at once, then whichever is due first: the next round or the next erase."""
+        round_at = monotonic()
+        erase_at = round_at + self.erase_every.total_seconds()
         while not self._stop_event.is_set():
-            wait = self._round()
-            self._stop_event.wait(wait.total_seconds())
+            if monotonic() >= round_at:
+                round_at = monotonic() + self._round().total_seconds()
+                erase_at = monotonic() + self.erase_every.total_seconds()  # the round erased
+            elif monotonic() >= erase_at:
+                self._erase()
+                erase_at = monotonic() + self.erase_every.total_seconds()
+            self._stop_event.wait(max(0.0, min(round_at, erase_at) - monotonic()))
+
+    def _erase(self) -> None:
+        """One erase between rounds, under the lease ``erase``; logged by count only, when it did any."""
+        now = self.clock.now().timestamp()
+        try:
+            store = open_store(self.database)
+            try:
+                if not store.take_lease("erase", int(now), int(now + self.erase_every.total_seconds())):
+                    return
+                erased = store.erase_removed()
+            finally:
+                store.close()
+        except Exception:  # the next one may work; what is due stays named in the database
+            log.exception(
+                "erasing removed text failed; trying again in %.0f s", self.erase_every.total_seconds()
+            )
+            return
+        self.erases += 1
+        if erased:
+            log.info("housekeeping: erased removed text from %d tables", erased)
 
     def _round(self) -> timedelta:
         """One round, logged by counts only (never ids or text); how long to wait for the next."""
@@ -99,10 +148,12 @@ class Housekeeper(threading.Thread):
             return wait
         self.rounds += 1
         log.info(
-            "housekeeping: deleted %d expired and %d fulfilled posts, %d stale login records",
+            "housekeeping: deleted %d expired and %d fulfilled posts, %d stale login records;"
+            " erased removed text from %d tables",
             purged.expired,
             purged.fulfilled,
             purged.stale_logins,
+            purged.erased,
         )
         return wait
 

@@ -91,6 +91,10 @@ def _form_once(db: sqlite3.Connection) -> None:
     db.execute(FORM_ONCE_TABLE)
 
 
+def _nothing(db: sqlite3.Connection) -> None:
+    """A version whose change is PostgreSQL's alone: SQLite overwrites removed rows as they go."""
+
+
 # -- PostgreSQL's steps -----------------------------------------------------------------------------
 
 
@@ -100,6 +104,12 @@ def _pg_form_once(conn: Any) -> None:
     conn.execute(FORM_ONCE_TABLE)
 
 
+def _pg_partitioned(conn: Any) -> None:
+    from mapaid.pgpartition import partition_family
+
+    partition_family(conn)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "posts keyed by their random id alone (no rowid that counts them)", sqlite=_posts_without_rowid),
     Step(3, "residents' reports", sqlite=_reports),
@@ -107,6 +117,13 @@ STEPS: tuple[Step, ...] = (
     Step(5, "walk_cells (walking distances on the street graph)", sqlite=_walking_network),
     Step(
         6, "form_once (one form, one post, across app servers)", sqlite=_form_once, postgresql=_pg_form_once
+    ),
+    Step(
+        8,
+        "PostGIS: posts, threads and messages hash-partitioned, erase_due and its triggers (a deletion is"
+        " erased by rewriting one partition, not the whole family under one lock)",
+        sqlite=_nothing,
+        postgresql=_pg_partitioned,
     ),
 )
 FIRST = {"sqlite": 1, "postgresql": 5}  # the oldest version each dialect's databases can have

@@ -608,6 +608,11 @@ class SQLiteStore(ThreadTables):
         self._forget()
         return int(deleted)
 
+    def erase_removed(self) -> int:
+        """Nothing left to erase: ``secure_delete`` zeroed removed rows as they went, and ``_forget`` cut
+        the WAL after each deletion."""
+        return 0
+
     def _forget(self) -> None:
         """After a deletion: ``secure_delete`` has zeroed the rows in the database file, but the WAL still
         holds older copies of those pages. Copy the WAL back and cut it to nothing, so a seized disk does

@@ -27,7 +27,7 @@ from mapaid.walkpairs import Distances
 if TYPE_CHECKING:
     from mapaid.privacy import CoarsePosts
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 POST_COLUMNS = (
     "id",
     "kind",
@@ -118,6 +118,13 @@ class Store(Protocol):
     def delete(self, post_id: str) -> bool: ...
     def purge_expired(self, today: date) -> int: ...
     def purge_fulfilled(self) -> int: ...
+    def erase_removed(self) -> int:
+        """Erase from the database's files what deletions and edits took out of every answer since the
+        last erase; how many tables (or partitions) were rewritten. SQLite overwrites removed rows at once
+        (nothing left: 0); PostGIS rewrites the partitions that held them, one short transaction each, so
+        readers never wait for the whole table (mapaid/pgerase.py). Housekeeping runs it on a timer."""
+        ...
+
     def count(self, *, all_statuses: bool = True) -> int: ...
     def open_tally(self, today: date) -> pd.DataFrame:
         """Open, unexpired posts counted per kind, category, cell and district (``TALLY_COLUMNS``): the
