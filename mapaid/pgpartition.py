@@ -21,9 +21,11 @@ from mapaid import pgerase, pgschema
 
 
 def partition_family(cur: Any) -> None:
-    """Rebuild each of ``pgschema.PARTITIONED`` (posts, threads, messages) as partitioned, if not yet."""
+    """Rebuild each of ``pgschema.PARTITIONED`` (posts, threads, messages) as partitioned, if not yet;
+    then the planner's statistics, without samples of text (``pgschema.NO_STATISTICS``)."""
     for table, key in pgschema.PARTITIONED.items():
         _partition(cur, table, key)
+    cur.execute(pgschema.no_statistics("reports"))
     cur.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, pgschema.PARTITIONED))))
 
 
@@ -64,6 +66,7 @@ def _partition(cur: Any, table: str, key: str) -> None:
     )
     for statement in pgschema.partitions(table):
         cur.execute(statement)
+    cur.execute(pgschema.no_statistics(table))  # before the ANALYZE below
     cur.execute(
         sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
             sql.Identifier(table), names, names, sql.Identifier(old), order

@@ -86,7 +86,27 @@ BEGIN
     DELETE FROM messages WHERE thread_id IN (SELECT id FROM gone);
     RETURN NULL;
 END $$"""
+# Columns ANALYZE keeps no statistics of: its samples (most common values, histogram bounds) of text,
+# contacts, ciphertext and ids would be copies of them in pg_statistic, which no erase rewrites. The
+# queries never filter on them by range or frequency (ids are looked up through unique keys).
+NO_STATISTICS = {
+    "posts": ("id", "text", "contact", "token_hash", "reply_key"),
+    "threads": ("id", "post_id", "replier_key", "token_hash"),
+    "messages": ("thread_id", "message"),
+    "reports": ("post_id",),
+}
+
+
+def no_statistics(table: str) -> str:
+    """The statement that keeps ANALYZE's samples of ``table``'s ``NO_STATISTICS`` columns out of
+    pg_statistic (on a partitioned table: its partitions too)."""
+    return f"ALTER TABLE {table} " + ", ".join(
+        f"ALTER COLUMN {c} SET STATISTICS 0" for c in NO_STATISTICS[table]
+    )
+
+
 ERASE_STATEMENTS: tuple[str, ...] = (
+    *(no_statistics(table) for table in NO_STATISTICS),
     ERASE_DUE_TABLE,
     ERASE_SEALED_TABLE,
     _MARK,
