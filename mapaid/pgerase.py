@@ -12,15 +12,18 @@ each table that now holds removed text in ``erase_due``. ``erase`` (the store's 
 run by housekeeping) later rewrites exactly those tables, one short transaction each. The big tables are
 hash-partitioned (``pgschema.PARTITIONED``), so a deletion dirties one partition of ``posts`` and maybe
 one of ``threads`` and ``messages``: a reader waits at most for one partition's rewrite, never for the
-whole family. What we measured (``make bench``, bench/bench_stores.py; 2 shared cores, loaded): a rewrite
-of all posts took ~8.7 s at 1,000,000 posts; with 32 partitions one partition takes ~1/32 of that, and
-``/near``'s query (which reads every partition: it asks by cell, not by id) cost no more at 100,000 and
-1,000,000 posts than with one table, where 64 and more partitions cost it planning time.
+whole family. How many partitions (``pgschema.PARTITIONS``, 64) is a trade we measured (2 shared cores,
+heavily loaded; load average 15-30): ``/near``'s query reads every partition (it asks by cell, not by id),
+and a rewrite grows faster than the partition (index upkeep row by row). At 100,000 posts the whole
+``/near`` page cost 1.12x (32 partitions) and 1.15x (64) of one table, and one partition's rewrite 250 ms
+and 150 ms (the whole table: 5.2 s); at 1,000,000 posts the page cost 0.98x and 1.04x, one partition's
+rewrite 4.5 s and 1.8 s (the whole table: 180 s at that load; 8.7 s quiet, with the indexes rebuilt).
 
-``erase`` takes each table's lock with a short ``lock_timeout``: a long read (an export) holding the
-table would otherwise queue every later reader behind the waiting rewrite. It tries again a few times,
-then once more without the limit, so the bound holds whatever reads there are (a reader then waits for
-the long read to end, as it would for any rewrite).
+``erase`` takes each table's lock with a short ``lock_timeout``: a long read (an export, a ``pg_dump``)
+holding the table would otherwise queue every later reader behind the waiting rewrite. It lets the readers
+go first and tries again a few times (about 3 s in all); a table still held then stays due for the next
+erase, and is logged (by count). So the bound is the erase's interval, unless a read holds a partition
+through every try.
 
 Arrival order: a heap keeps rows where they were appended (``ctid``) and each row carries the id of the
 transaction that wrote it (``xmin``). A rewrite writes every row back in key order in one transaction,
@@ -32,6 +35,7 @@ row any other transaction wrote, so the next erase rewrites it too: after it, ne
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -44,9 +48,10 @@ from mapaid import pgschema
 Conn = psycopg.Connection[Any]
 Cursor = psycopg.Cursor[Any]
 
+log = logging.getLogger("mapaid.erase")
 LOCK_WAIT_MS = 100  # how long a rewrite waits for its table's lock before it lets the readers go first
-TRIES = 8  # then one more without a limit
-BACKOFF_S = 0.25  # between tries, doubled each time (~30 s in all)
+TRIES = 5  # per table; once one table stayed held, the others of the same erase get one try each
+BACKOFF_S = 0.2  # between tries, doubled each time (~3 s in all)
 
 
 def leaves(cur: Cursor, family: Sequence[str] = pgschema.POST_FAMILY) -> list[str]:
@@ -169,32 +174,38 @@ def erase(db: Conn, sleep: Callable[[float], None] = time.sleep) -> int:
     with db.cursor() as cur:
         known = set(leaves(cur))
         names = due(cur)
-    done = 0
+    done = held = 0
     for name in names:
         if name not in known:  # a table a later schema dropped or renamed: nothing of it to erase
             db.execute("DELETE FROM erase_due WHERE relation = %s", (name,))
             continue
-        done += _erase_one(db, name, sleep)
+        result = _erase_one(db, name, 1 if held else TRIES, sleep)
+        done += result == "done"
+        held += result == "held"
+    if held:
+        log.warning("erase: %d tables stay due for the next erase: a long read held them", held)
     return done
 
 
-def _erase_one(db: Conn, table: str, sleep: Callable[[float], None]) -> int:
-    """Rewrite ``table`` if it is still due, letting readers go first while its lock is busy."""
+def _erase_one(db: Conn, table: str, tries: int, sleep: Callable[[float], None]) -> str:
+    """Rewrite ``table`` if it is still due ("done"; "gone": another process did it), letting readers go
+    first while its lock is busy ("held": it was busy at every try)."""
     wait = BACKOFF_S
-    for attempt in range(TRIES + 1):
-        limit = f"{LOCK_WAIT_MS}ms" if attempt < TRIES else "0"
+    for attempt in range(tries):
+        if attempt:
+            sleep(wait)
+            wait *= 2
         try:
             with db.transaction(), db.cursor() as cur:
-                cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(limit)))
+                cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{LOCK_WAIT_MS}ms")))
                 cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(table)))
                 cur.execute("SET LOCAL lock_timeout = 0")
                 # Read after the lock: every deletion that named it has committed, and no other can run.
                 cur.execute("DELETE FROM erase_due WHERE relation = %s", (table,))
-                if cur.rowcount == 0:  # another process erased it meanwhile
-                    return 0
+                if cur.rowcount == 0:
+                    return "gone"
                 rewrite(cur, table)
-            return 1
+            return "done"
         except psycopg.errors.LockNotAvailable:
-            sleep(wait)
-            wait *= 2
-    return 0
+            continue
+    return "held"

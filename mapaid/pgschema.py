@@ -34,7 +34,7 @@ ACCOUNT_FAMILY = ("coordinators", "sessions")  # resealed when an account or a p
 # Hash-partitioned family tables and their partition keys; how many partitions each (measured: see
 # mapaid/pgerase.py).
 PARTITIONED = {"posts": "id", "threads": "id", "messages": "thread_id"}
-PARTITIONS = 32
+PARTITIONS = 64
 
 
 def partition_name(table: str, remainder: int) -> str:
