@@ -48,6 +48,7 @@ WARM = 10
 WITHIN = 800
 DELETES = 3
 QUIET_S = 10.0  # the reader alone, before the deletions
+DELETE_EVERY_S = 2.0  # the deletions' pace; the erase follows the last
 
 
 def sample_cells(database: str, k: int, seed: int) -> list[str]:
@@ -113,8 +114,9 @@ class Reader(threading.Thread):
 
 
 def deletions(databases: dict[str, str], clients: dict[str, Any], cells: list[str], k: int) -> dict[str, Any]:
-    """On each store: a reader on ``/near`` alone for ``QUIET_S``, then ``k`` posts deleted one call each
-    and the erase; the deletions' and the erase's ms, and the reader's ms in each spell."""
+    """On each store: a reader on ``/near`` alone for ``QUIET_S``, then ``k`` posts deleted one call each,
+    ``DELETE_EVERY_S`` apart, and the erase (the spell lasts ``k * DELETE_EVERY_S`` at least); the
+    deletions' and the erase's ms, and the reader's ms in each spell."""
     found: dict[str, Any] = {}
     urls = [f"/near/{c}?within={WITHIN}" for c in cells]
     for name, database in databases.items():
@@ -127,15 +129,17 @@ def deletions(databases: dict[str, str], clients: dict[str, Any], cells: list[st
             time.sleep(QUIET_S)
             busy_from = time.perf_counter()
             deleted = []
-            for post_id in ids:
+            for i, post_id in enumerate(ids):
+                time.sleep(max(0.0, busy_from + i * DELETE_EVERY_S - time.perf_counter()))
                 start = time.perf_counter()
                 assert store.delete(post_id)
                 deleted.append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
             erased = store.erase_removed()
             erase_ms = (time.perf_counter() - start) * 1000
+            time.sleep(max(0.0, busy_from + k * DELETE_EVERY_S - time.perf_counter()))
             busy_to = time.perf_counter()
-            time.sleep(1.0)  # the request under way when the erase ended
+            time.sleep(1.0)  # the request under way when the spell ended
         finally:
             reader.stop.set()
             reader.join()
@@ -155,7 +159,7 @@ def deletion_lines(found: dict[str, Any]) -> None:
         quiet, busy = np.array(got["quiet"]), np.array(got["busy"] or [np.nan])
         print(
             f"  {name:<7} a poster's deletion median {np.median(got['delete']):7.1f} ms;"
-            f" the erase: {got['erased']} tables in {got['erase']:7.1f} ms |"
+            f" the erase: {got['erased']} tables in {got['erase']:7.1f} ms (pauses included) |"
             f" /near while deleting and erasing: median {np.median(busy):6.1f} ms, max {np.max(busy):7.1f} ms"
             f" ({len(busy)} requests) vs quiet median {np.median(quiet):6.1f} ms"
             f" ({np.median(busy) / np.median(quiet):4.2f}x)"

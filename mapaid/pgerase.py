@@ -19,6 +19,11 @@ and a rewrite grows faster than the partition (index upkeep row by row). At 100,
 and 150 ms (the whole table: 5.2 s); at 1,000,000 posts the page cost 0.98x and 1.04x, one partition's
 rewrite 4.5 s and 1.8 s (the whole table: 180 s at that load; 8.7 s quiet, with the indexes rebuilt).
 
+A query that reads every partition (``/near`` asks by cell) takes their locks one after another, so
+rewrites run back to back would have it wait for each in turn, the whole erase. ``erase`` therefore
+pauses after each rewrite for as long as the rewrite took (at least ``PAUSE_S``): the readers waiting on
+that partition take all their locks and run, and a reader waits for one partition's rewrite at most.
+
 ``erase`` takes each table's lock with a short ``lock_timeout``: a long read (an export, a ``pg_dump``)
 holding the table would otherwise queue every later reader behind the waiting rewrite. It lets the readers
 go first and tries again a few times (about 3 s in all); a table still held then stays due for the next
@@ -52,6 +57,7 @@ log = logging.getLogger("mapaid.erase")
 LOCK_WAIT_MS = 100  # how long a rewrite waits for its table's lock before it lets the readers go first
 TRIES = 5  # per table; once one table stayed held, the others of the same erase get one try each
 BACKOFF_S = 0.2  # between tries, doubled each time (~3 s in all)
+PAUSE_S = 0.05  # after a rewrite, at least: the readers it held go first
 
 
 def leaves(cur: Cursor, family: Sequence[str] = pgschema.POST_FAMILY) -> list[str]:
@@ -179,8 +185,11 @@ def erase(db: Conn, sleep: Callable[[float], None] = time.sleep) -> int:
         if name not in known:  # a table a later schema dropped or renamed: nothing of it to erase
             db.execute("DELETE FROM erase_due WHERE relation = %s", (name,))
             continue
+        started = time.monotonic()
         result = _erase_one(db, name, 1 if held else TRIES, sleep)
-        done += result == "done"
+        if result == "done":
+            done += 1
+            sleep(max(PAUSE_S, time.monotonic() - started))  # the readers it held go first
         held += result == "held"
     if held:
         log.warning("erase: %d tables stay due for the next erase: a long read held them", held)
