@@ -253,8 +253,9 @@ def serve(host: str, port: int, threads: int) -> None:
 
     Idle connections are closed after 20 s and as many are admitted as the open-file limit allows (raised
     to the system's maximum at start), so held connections cannot stop the site. Expired and fulfilled
-    posts are deleted at start and a minute after each UTC midnight. Behind a reverse proxy, see
-    docs/deploy.md and MAPAID_TRUSTED_PROXIES.
+    posts are deleted at start and a minute after each UTC midnight; what deletions and edits removed
+    leaves a PostGIS database's files within 5 minutes. Behind a reverse proxy, see docs/deploy.md and
+    MAPAID_TRUSTED_PROXIES.
     """
     import logging
 
