@@ -240,6 +240,7 @@ def purge_expired() -> None:
     """Delete posts whose expiry day has passed (their bytes are overwritten on disk)."""
     with cli_store() as store:
         n = store.purge_expired(today())
+        store.erase_removed()
     click.echo(f"deleted {n} expired posts")
 
 
@@ -264,8 +265,9 @@ def serve(host: str, port: int, threads: int) -> None:
     Idle connections are closed after 20 s and as many are admitted as the open-file limit allows (raised
     to the system's maximum at start), so held connections cannot stop the site. New posts and changes
     become public at one secret moment in each MAPAID_PUBLISH_MINUTES window. Expired and fulfilled
-    posts are deleted at start and a minute after each UTC midnight. Behind a reverse proxy, see
-    docs/deploy.md and MAPAID_TRUSTED_PROXIES.
+    posts are deleted at start and a minute after each UTC midnight; what deletions and edits removed
+    leaves a PostGIS database's files within 5 minutes. Behind a reverse proxy, see docs/deploy.md and
+    MAPAID_TRUSTED_PROXIES.
     """
     import logging
 

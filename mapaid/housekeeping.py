@@ -11,7 +11,11 @@ themselves after moving a fixed clock):
   fulfilled ones (with their contacts; the store overwrites deleted rows and cuts the WAL), stale login
   records, one-form rows past their time, audit entries older than ``MAPAID_AUDIT_DAYS``, then the store's
   ``compact`` (SQLite's VACUUM: no page keeps the order in which its rows came). With rounds off it also
-  publishes anything a round would have (posts left pending when rounds were on).
+  publishes anything a round would have (posts left pending when rounds were on);
+- between them, every ``ERASE_EVERY`` of real time, the erase (``Store.erase_removed``): on PostGIS a
+  deletion or an edit takes the text out of every answer at once, and the erase rewrites the partitions
+  that still hold it in their files, so ``ERASE_EVERY`` bounds how long a seized disk could still give it
+  back (docs/deploy.md). The daily clean-up and each round erase too.
 
 Nothing here runs at import or in ``create_app``, so tests and the CLI start it only when they mean to.
 
@@ -21,7 +25,9 @@ harmless twice (every step deletes what is due), but two at once would wait on e
 on PostgreSQL, could deadlock on the same rows), so it first takes the lease ``housekeeping`` until the
 next UTC midnight: one server does each day's, whether at its start or after midnight, and a failed one
 gives the lease back so the next try (``RETRY`` later) may run. Leases keep only those scheduled times.
-Each process still drops its own finished login-throttle windows, which live in its memory only.
+Each process still drops its own finished login-throttle windows, which live in its memory only. The
+erase between rounds takes the lease ``erase`` the same way (two at once would only wait on each other's
+partition locks).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 
 from mapaid import accounts, formonce, moderation, rounds
 from mapaid.clock import Clock
@@ -46,6 +53,7 @@ RETRY = timedelta(minutes=10)  # after a failed clean-up (a locked database, a f
 LEASE = "housekeeping"
 DEFAULT_AUDIT_DAYS = 90
 _OFF = Schedule(0, b"")
+ERASE_EVERY = timedelta(minutes=5)  # between rounds: the bound on how long removed text stays in the files
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class Purged:
     stale_logins: int
     forms: int = 0
     audit: int = 0
+    erased: int = 0  # tables (partitions) rewritten so that removed text left their files
 
 
 def run_once(
@@ -67,15 +76,15 @@ def run_once(
 ) -> Purged:
     """One day's clean-up: expired posts (past their last UTC day), fulfilled posts, stale login records
     (ended coordinator sessions; with ``guard``, the app's finished login-throttle windows), the
-    one-form-one-post rows past their time, old audit entries; then the store is compacted."""
+    one-form-one-post rows past their time, old audit entries; then the erase of what they (and the day's
+    deletions and edits) removed, and the store is compacted."""
     now = clock.now().timestamp()
-    purged = Purged(
-        expired=store.purge_expired(clock.today()),
-        fulfilled=store.purge_fulfilled(),
-        stale_logins=accounts.purge_stale(store, now, guard),
-        forms=store.purge_forms(formonce.expired_before(now, schedule.bucket_seconds())),
-        audit=moderation.purge_audit(store, clock.today(), audit_days),
-    )
+    expired = store.purge_expired(clock.today())
+    fulfilled = store.purge_fulfilled()
+    stale_logins = accounts.purge_stale(store, now, guard)
+    forms = store.purge_forms(formonce.expired_before(now, schedule.bucket_seconds()))
+    audit = moderation.purge_audit(store, clock.today(), audit_days)
+    purged = Purged(expired, fulfilled, stale_logins, forms, audit, erased=store.erase_removed())
     store.compact()
     return purged
 
@@ -91,7 +100,8 @@ def _midnight(now: datetime) -> datetime:
 
 
 class Housekeeper(threading.Thread):
-    """Runs the rounds and the daily clean-up on its own connections to ``database``, until ``stop``."""
+    """Runs the rounds, the daily clean-up and the erase between them on its own connections to
+    ``database``, until ``stop``."""
 
     def __init__(
         self,
@@ -101,6 +111,7 @@ class Housekeeper(threading.Thread):
         *,
         schedule: Schedule = _OFF,
         audit_days: int = DEFAULT_AUDIT_DAYS,
+        erase_every: timedelta = ERASE_EVERY,
     ) -> None:
         super().__init__(name="mapaid-housekeeping", daemon=True)
         self.database = database
@@ -112,6 +123,9 @@ class Housekeeper(threading.Thread):
         self.skipped = 0  # daily clean-ups another process held the lease for
         self.published = 0  # publication rounds this process ran
         self.published_skipped = 0  # publication rounds another process held the lease for
+        self.erase_every = erase_every
+        self.erases = 0  # erases between rounds this process ran
+        self._erase_at = monotonic() + erase_every.total_seconds()  # real time: the bound is in real time
         self._stop_event = threading.Event()
         self._daily_due = clock.now()  # the first clean-up at start
         self._round_due = None if schedule.at_once else schedule.next_round(clock.now())
@@ -132,10 +146,38 @@ class Housekeeper(threading.Thread):
             self._round_due = self.schedule.next_round(now)
         if now >= self._daily_due:
             self._daily_due = now + self._daily()
-        waits = [self._daily_due - now]
+            self._erase_at = monotonic() + self.erase_every.total_seconds()  # the clean-up erased
+        elif monotonic() >= self._erase_at:
+            self._erase()
+            self._erase_at = monotonic() + self.erase_every.total_seconds()
+        waits = [(self._daily_due - now).total_seconds(), self._erase_at - monotonic()]
         if self._round_due is not None:
-            waits.append(self.schedule.moment(self._round_due) - now)
-        return max(0.001, min(waits).total_seconds())
+            waits.append((self.schedule.moment(self._round_due) - now).total_seconds())
+        return max(0.001, min(waits))
+
+    def _erase(self) -> None:
+        """One erase between rounds, under the lease ``erase``; logged by count only, when it did any."""
+        every = max(1, math.floor(self.erase_every.total_seconds() * 1000))
+        start = _ms(self.clock.now()) // every * every  # a scheduled time: the start of this erase period
+        try:
+            store = open_store(self.database)
+            try:
+                if not store.take_lease("erase", start, start + every):
+                    return
+                try:
+                    erased = store.erase_removed()
+                finally:
+                    store.release_lease("erase")  # held only while erasing: another may erase next time
+            finally:
+                store.close()
+        except Exception:  # the next one may work; what is due stays named in the database
+            log.exception(
+                "erasing removed text failed; trying again in %.0f s", self.erase_every.total_seconds()
+            )
+            return
+        self.erases += 1
+        if erased:
+            log.info("housekeeping: erased removed text from %d tables", erased)
 
     def _publish(self, window: int) -> None:
         """The round of ``window``, if this process takes its lease; logged by counts only."""
@@ -174,11 +216,12 @@ class Housekeeper(threading.Thread):
         self.rounds += 1
         log.info(
             "housekeeping: deleted %d expired and %d fulfilled posts, %d stale login records,"
-            " %d audit entries",
+            " %d audit entries; erased removed text from %d tables",
             purged.expired,
             purged.fulfilled,
             purged.stale_logins,
             purged.audit,
+            purged.erased,
         )
         return wait
 

@@ -124,6 +124,10 @@ def _publication_rounds(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _nothing(db: sqlite3.Connection) -> None:
+    """A version whose change is PostgreSQL's alone: SQLite overwrites removed rows as they go."""
+
+
 # -- PostgreSQL's steps -----------------------------------------------------------------------------
 
 
@@ -157,6 +161,12 @@ def _pg_publication_rounds(conn: Any) -> None:
         conn.execute(statement)
 
 
+def _pg_partitioned(conn: Any) -> None:
+    from mapaid.pgpartition import partition_family
+
+    partition_family(conn)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "posts keyed by their random id alone (no rowid that counts them)", sqlite=_posts_without_rowid),
     Step(3, "residents' reports", sqlite=_reports),
@@ -170,6 +180,13 @@ STEPS: tuple[Step, ...] = (
         "publication rounds: pending posts and drafts; no time finer than a round kept",
         sqlite=_publication_rounds,
         postgresql=_pg_publication_rounds,
+    ),
+    Step(
+        8,
+        "PostGIS: posts, threads and messages hash-partitioned, erase_due and its triggers (a deletion is"
+        " erased by rewriting one partition, not the whole family under one lock)",
+        sqlite=_nothing,
+        postgresql=_pg_partitioned,
     ),
 )
 FIRST = {"sqlite": 1, "postgresql": 5}  # the oldest version each dialect's databases can have

@@ -13,6 +13,17 @@ geometry columns GIS tools open as layers).
   whatever locale the database was created with.
 - Days are ``date`` (QGIS shows them as dates); the store hands them out as ISO text, as SQLite keeps them.
 - Cells are ``bigint``: an H3 id's top bit is always 0, so it fits a signed 64-bit integer as in SQLite.
+- ``posts`` (by id), ``threads`` (by id) and ``messages`` (by thread) are hash-partitioned into
+  ``PARTITIONS`` tables each (``posts_p00`` ...), so that erasing what a deletion or an edit removed
+  (mapaid/pgerase.py) rewrites a few small tables, each in its own short transaction, instead of the whole
+  post family under one lock. A thread and its messages hash alike (same key type), so they share a
+  partition number. No foreign key points at a partitioned family table (a partition it references could
+  not be truncated): the store deletes conversations and reports with their post explicitly, and the
+  ``*_gone`` triggers below catch any path that forgets, as ``ON DELETE CASCADE`` did.
+- ``erase_due``: the family's tables (partitions, or ``cells`` and ``reports`` whole) that hold removed
+  text until the next erase rewrites them; written by triggers in the transaction that removed it, so a
+  crash between a deletion and its erase is caught by the next erase. ``erase_sealed``: which transaction
+  last wrote each of them whole (the daily round rewrites those holding rows of any other).
 """
 
 from __future__ import annotations
@@ -21,9 +32,28 @@ from mapaid.visibility import ROUND_WORK
 
 T = 'text COLLATE "C"'
 
-# The tables of the "post family": rewritten together in id order by the store's clean-up (pgstore.reseal).
+# The tables of the "post family": what a deletion or an edit removes from them is erased by rewriting the
+# tables (or their partitions) that held it (mapaid/pgerase.py).
 POST_FAMILY = ("posts", "cells", "reports", "threads", "messages")
 ACCOUNT_FAMILY = ("coordinators", "sessions")  # resealed when an account or a password goes
+# Hash-partitioned family tables and their partition keys; how many partitions each (measured: see
+# mapaid/pgerase.py).
+PARTITIONED = {"posts": "id", "threads": "id", "messages": "thread_id"}
+PARTITIONS = 64
+
+
+def partition_name(table: str, remainder: int) -> str:
+    return f"{table}_p{remainder:02d}"
+
+
+def partitions(table: str) -> tuple[str, ...]:
+    """The statements that make ``table``'s partitions (``PARTITIONED``), each only if missing."""
+    return tuple(
+        f"CREATE TABLE IF NOT EXISTS {partition_name(table, r)} PARTITION OF {table}"
+        f" FOR VALUES WITH (MODULUS {PARTITIONS}, REMAINDER {r})"
+        for r in range(PARTITIONS)
+    )
+
 
 # One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, the start of the
 # publication window the row was written in (seconds), and the post it made sealed under a key only the
@@ -33,6 +63,83 @@ FORM_ONCE_TABLE = f"""CREATE TABLE IF NOT EXISTS form_once (
     at bigint NOT NULL,
     sealed bytea
 )"""
+
+# What needs erasing (mapaid/pgerase.py): each family table (a partition of a partitioned one) in which a
+# row was deleted, a post's text, draft or contact replaced, or a round wrote a row again, is named once per
+# transaction (a transaction-local setting remembers it), in that transaction. No key: an insert never
+# waits for another's.
+ERASE_DUE_TABLE = f"CREATE TABLE IF NOT EXISTS erase_due (relation {T} NOT NULL)"
+# The transaction that last wrote each family table (partition) whole, in key order: its last rewrite, or
+# the one batch that filled it. A table holding any row another transaction wrote still shows the order in
+# which those rows came (``xmin``, ``ctid``), and the daily round names it for the next erase.
+ERASE_SEALED_TABLE = f"CREATE TABLE IF NOT EXISTS erase_sealed (relation {T} PRIMARY KEY, xid xid NOT NULL)"
+_MARK = """CREATE OR REPLACE FUNCTION mapaid_erase_due() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('mapaid.erase_' || TG_TABLE_NAME, true) IS DISTINCT FROM 'due' THEN
+        INSERT INTO erase_due (relation) VALUES (TG_TABLE_NAME);
+        PERFORM set_config('mapaid.erase_' || TG_TABLE_NAME, 'due', true);
+    END IF;
+    RETURN NULL;
+END $$"""
+# In place of ON DELETE CASCADE: a post's conversations and reports, a thread's messages.
+_POSTS_GONE = """CREATE OR REPLACE FUNCTION mapaid_posts_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM threads WHERE post_id IN (SELECT id FROM gone);
+    DELETE FROM reports WHERE post_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END $$"""
+_THREADS_GONE = """CREATE OR REPLACE FUNCTION mapaid_threads_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM messages WHERE thread_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END $$"""
+# Columns ANALYZE keeps no statistics of: its samples (most common values, histogram bounds) of text,
+# contacts, ciphertext and ids would be copies of them in pg_statistic, which no erase rewrites. The
+# queries never filter on them by range or frequency (ids are looked up through unique keys).
+NO_STATISTICS = {
+    "posts": ("id", "text", "contact", "token_hash", "reply_key", "draft_text"),
+    "threads": ("id", "post_id", "replier_key", "token_hash"),
+    "messages": ("thread_id", "message"),
+    "reports": ("post_id",),
+}
+
+
+def no_statistics(table: str) -> str:
+    """The statement that keeps ANALYZE's samples of ``table``'s ``NO_STATISTICS`` columns out of
+    pg_statistic (on a partitioned table: its partitions too)."""
+    return f"ALTER TABLE {table} " + ", ".join(
+        f"ALTER COLUMN {c} SET STATISTICS 0" for c in NO_STATISTICS[table]
+    )
+
+
+ERASE_STATEMENTS: tuple[str, ...] = (
+    *(no_statistics(table) for table in NO_STATISTICS),
+    ERASE_DUE_TABLE,
+    ERASE_SEALED_TABLE,
+    _MARK,
+    _POSTS_GONE,
+    _THREADS_GONE,
+    *(
+        f"CREATE OR REPLACE TRIGGER {table}_erase AFTER DELETE ON {table}"
+        " FOR EACH ROW EXECUTE FUNCTION mapaid_erase_due()"
+        for table in POST_FAMILY
+    ),
+    "CREATE OR REPLACE TRIGGER posts_replaced AFTER UPDATE ON posts FOR EACH ROW"
+    " WHEN (OLD.text IS DISTINCT FROM NEW.text OR OLD.contact IS DISTINCT FROM NEW.contact"
+    " OR OLD.draft_text IS DISTINCT FROM NEW.draft_text)"
+    " EXECUTE FUNCTION mapaid_erase_due()",
+    # A publication round writes again the conversations' and reports' rows that came since the last one
+    # (``fresh``): their old versions, which carry the moment they came (``xmin``), leave at the erase.
+    *(
+        f"CREATE OR REPLACE TRIGGER {table}_rewritten AFTER UPDATE ON {table} FOR EACH ROW"
+        " EXECUTE FUNCTION mapaid_erase_due()"
+        for table in ("threads", "messages", "reports")
+    ),
+    "CREATE OR REPLACE TRIGGER posts_gone AFTER DELETE ON posts REFERENCING OLD TABLE AS gone"
+    " FOR EACH STATEMENT EXECUTE FUNCTION mapaid_posts_gone()",
+    "CREATE OR REPLACE TRIGGER threads_gone AFTER DELETE ON threads REFERENCING OLD TABLE AS gone"
+    " FOR EACH STATEMENT EXECUTE FUNCTION mapaid_threads_gone()",
+)
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE EXTENSION IF NOT EXISTS postgis",
@@ -66,7 +173,8 @@ STATEMENTS: tuple[str, ...] = (
     draft_text {T} CHECK (draft_text IS NULL OR char_length(draft_text) BETWEEN 1 AND 280),
     draft_expires date,
     geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED
-)""",
+) PARTITION BY HASH (id)""",
+    *partitions("posts"),
     # Cell first (posts near a hexagon), covering for the unmet-needs tally as in SQLite.
     "CREATE INDEX IF NOT EXISTS posts_cell ON posts (cell, kind, category, district, status, expires_day)",
     "CREATE INDEX IF NOT EXISTS posts_geom ON posts USING gist (geom)",
@@ -113,7 +221,7 @@ STATEMENTS: tuple[str, ...] = (
     post_id {T} NOT NULL
 )""",
     f"""CREATE TABLE IF NOT EXISTS reports (
-    post_id {T} NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    post_id {T} NOT NULL,
     reason {T} NOT NULL CHECK (reason IN ('spam', 'dangerous', 'personal', 'other')),
     day date NOT NULL,
     count integer NOT NULL CHECK (count > 0),
@@ -129,46 +237,26 @@ STATEMENTS: tuple[str, ...] = (
 )""",
     f"""CREATE TABLE IF NOT EXISTS threads (
     id {T} PRIMARY KEY,
-    post_id {T} NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    post_id {T} NOT NULL,
     replier_key {T} NOT NULL CHECK (char_length(replier_key) <= 200),
     token_hash {T} NOT NULL,
     day date NOT NULL,
     fresh boolean NOT NULL DEFAULT true
-)""",
+) PARTITION BY HASH (id)""",
+    *partitions("threads"),
     "CREATE INDEX IF NOT EXISTS threads_post ON threads (post_id)",
     "CREATE INDEX IF NOT EXISTS threads_fresh ON threads (id) WHERE fresh",
     f"""CREATE TABLE IF NOT EXISTS messages (
-    thread_id {T} NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    thread_id {T} NOT NULL,
     seq integer NOT NULL CHECK (seq >= 0),
     sender {T} NOT NULL CHECK (sender IN ('poster', 'replier')),
     message {T} NOT NULL,
     day date NOT NULL,
     fresh boolean NOT NULL DEFAULT true,
     PRIMARY KEY (thread_id, seq)
-)""",
+) PARTITION BY HASH (thread_id)""",
+    *partitions("messages"),
     "CREATE INDEX IF NOT EXISTS messages_fresh ON messages (thread_id, seq) WHERE fresh",
     FORM_ONCE_TABLE,
+    *ERASE_STATEMENTS,
 )
-
-# Columns of each table a reseal rewrites, as it copies them (generated columns are computed again).
-FAMILY_COLUMNS = {
-    "posts": (
-        "id, kind, category, text, contact, cell, district, created_day, expires_day, status,"
-        " token_hash, lon, lat, reply_key, draft_text, draft_expires"
-    ),
-    "cells": "cell, geom",
-    "reports": "post_id, reason, day, count, fresh",
-    "threads": "id, post_id, replier_key, token_hash, day, fresh",
-    "messages": "thread_id, seq, sender, message, day, fresh",
-    "coordinators": "name, password_hash, created_day",
-    "sessions": "id_hash, coordinator, account, created, seen, ends",
-}
-FAMILY_ORDER = {
-    "posts": "id",
-    "cells": "cell",
-    "reports": "post_id, reason, day",
-    "threads": "id",
-    "messages": "thread_id, seq",
-    "coordinators": "name",
-    "sessions": "id_hash",
-}

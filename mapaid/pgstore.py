@@ -5,14 +5,13 @@ Connections come from one pool per database URL per process (``psycopg_pool``), 
 objects ``open_store`` makes per request and per command; ``close`` gives the connection back. Reads run in
 autocommit; every write method is one transaction.
 
-Privacy on PostgreSQL (docs/deploy.md, "PostgreSQL/PostGIS"): a heap table keeps rows where they were
-appended (``ctid``) and each row version carries the id of the transaction that wrote it (``xmin``), and
-a deleted or replaced row stays in the table's file until the table is rewritten. So whenever text is
-taken back (``delete``, ``set_text``, ``purge_*``) the store *reseals* the post tables in the same
-transaction: it copies the remaining rows aside, truncates the tables (new, empty files; the old ones are
-unlinked at commit) and writes the rows back in id order. Afterwards the files hold no copy of what was
-removed, rows lie in id order and all carry the same ``xmin``. Between reseals, posts added or changed
-since the last one still show their order by ``ctid`` and ``xmin``; housekeeping reseals daily.
+Privacy on PostgreSQL (docs/deploy.md, "PostgreSQL/PostGIS"): a heap table keeps a deleted or replaced
+row in its file until the table is rewritten, and each row carries the id of the transaction that wrote
+it (``xmin``) where it was appended (``ctid``). A deletion or an edit removes the post from every answer at
+once and names the tables (partitions) that still hold its text; ``erase_removed`` (housekeeping) rewrites
+those, one short transaction each, so a reader waits for one partition's rewrite at most
+(mapaid/pgerase.py). The daily round has every table written by more than one transaction rewritten too,
+so rows lose the order in which they came.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mapaid import migrations, pgschema
+from mapaid import migrations, pgerase, pgschema
 from mapaid.cache import SharedCache
 from mapaid.dburl import redact
 from mapaid.geo import WGS84, Area
@@ -391,6 +390,8 @@ class PostGISStore:
                     progress(min(_SLICE, len(rows) - start))
             if not pending:
                 _add_cells(cur, np.unique(posts.cell))
+            if len(rows) > 1:  # an import: the tables it filled from empty are as a rewrite leaves them
+                pgerase.seal(cur, pgerase.leaves(cur, ("posts", "cells")))
         if len(rows) >= _VACUUM_FROM:
             # Planner statistics and the visibility map for a big batch now, not whenever autovacuum
             # comes: the tally reads the covering index alone only where the map says the pages are clean.
@@ -511,14 +512,10 @@ class PostGISStore:
 
     def set_text(self, post_id: str, text: str, *, draft: bool = False) -> bool:
         """The edited text (or its draft). Text it takes back (the public text, or an earlier draft or
-        pending text) leaves the table's files (``reseal``) in the same transaction; a first draft takes
-        nothing back, and the round that applies it erases the old text (``erase_removed``)."""
+        pending text) leaves the table's files at the next erase (``erase_removed``: the
+        ``posts_replaced`` trigger names its partition); so does the text a round replaces."""
         with self.transaction(revise=False) as cur:
-            _lock_family(cur)
-            taken_back = self._change(cur, post_id, "text", text, draft)
-            if taken_back:
-                reseal(cur)
-        return taken_back is not None
+            return self._change(cur, post_id, "text", text, draft) is not None
 
     @staticmethod
     def _change(cur: psycopg.Cursor[Any], post_id: str, column: str, value: Any, draft: bool) -> bool | None:
@@ -556,34 +553,38 @@ class PostGISStore:
         return self._remove("id = %s", (post_id,)) > 0
 
     def purge_expired(self, today: date) -> int:
-        """Delete posts past their last day (an extension waiting for its round counts); reseals even
-        when none went, if rows were written since the last reseal: housekeeping's daily round is when
-        the day's new posts lose the order in which they came (see the module's docstring). Expired posts
-        were in no public answer: no revision."""
-        return self._remove("greatest(expires_day, draft_expires) < %s", (today,), always=True, public=False)
+        """Delete posts past their last day (an extension waiting for its round counts); and, as
+        housekeeping's daily round, name for the next erase every table or partition written by more than
+        one transaction since its last rewrite, so the day's new posts lose the order in which they came
+        (see the module's docstring). Expired posts were in no public answer: no revision."""
+        return self._remove("greatest(expires_day, draft_expires) < %s", (today,), daily=True, public=False)
 
     def purge_fulfilled(self) -> int:
         """Delete fulfilled posts (and their contacts and conversations); no public answer held them."""
         return self._remove("status = 'fulfilled'", (), public=False)
 
     def _remove(
-        self, where: str, params: tuple[Any, ...], *, always: bool = False, public: bool = True
+        self, where: str, params: tuple[Any, ...], *, daily: bool = False, public: bool = True
     ) -> int:
-        """Delete the posts ``where`` picks with their conversations, reports and now empty cells, then
-        reseal the tables, all in one transaction. The revision moves on if an open post went and
-        ``public`` (the caller's posts may be in a public answer)."""
+        """Delete the posts ``where`` picks with their conversations, reports and now empty cells, in one
+        transaction: gone from every answer at once. The triggers name the partitions that held them for
+        the next erase (``erase_removed``); the ``posts_gone`` trigger deletes what a concurrent write
+        added to a post between the first statements and the post's own deletion. The revision moves on
+        if an open post went and ``public`` (the caller's posts may be in a public answer)."""
+        of_posts = f"SELECT id FROM posts WHERE {where}"
         with self.transaction(revise=False) as cur:
-            _lock_family(cur)
-            cur.execute(f"DELETE FROM posts WHERE {where} RETURNING status = 'open'", params)
-            gone = [bool(r[0]) for r in cur.fetchall()]
-            cur.execute(
-                "DELETE FROM cells WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.cell = cells.cell)"
-            )
-            if gone or (always and not _sealed(cur)):
-                reseal(cur)
-            if public and any(gone):
+            of_threads = f"SELECT id FROM threads WHERE post_id IN ({of_posts})"
+            cur.execute(f"DELETE FROM messages WHERE thread_id IN ({of_threads})", params)
+            cur.execute(f"DELETE FROM threads WHERE post_id IN ({of_posts})", params)
+            cur.execute(f"DELETE FROM reports WHERE post_id IN ({of_posts})", params)
+            gone = cur.execute(f"DELETE FROM posts WHERE {where} RETURNING cell, status = 'open'", params)
+            rows = gone.fetchall()
+            _drop_empty_cells(cur, sorted({int(r[0]) for r in rows}))
+            if daily:
+                pgerase.mark_unsealed(cur)
+            if public and any(bool(r[1]) for r in rows):
                 cur.execute(_REVISE)
-        return len(gone)
+        return len(rows)
 
     # -- publication rounds (mapaid/rounds.py) -----------------------------------------------------
     def publish_pending(self) -> Published:
@@ -592,10 +593,11 @@ class PostGISStore:
         some) are deleted and written anew in id order, so they share this transaction's ``xmin`` and lie
         in the table in id order, and the cells they bring are added now; waiting changes replace the
         public text and day; conversations' and reports' rows written since the last round are written
-        again (``fresh``). Text the round replaced is erased by ``erase_removed``."""
+        again (``fresh``). What the round deleted, replaced or rewrote is named for the erase (the
+        triggers of mapaid/pgschema.py), which ``rounds.publish`` runs right after it."""
         with self.transaction(revise=False) as cur:
             cur.execute("LOCK TABLE posts IN EXCLUSIVE MODE")
-            columns = pgschema.FAMILY_COLUMNS["posts"]
+            columns = ", ".join(pgerase.columns(cur, "posts"))
             pending = f"{ROUND_WORK} AND status = 'pending'"
             cur.execute(
                 f"CREATE TEMP TABLE round_posts ON COMMIT DROP AS SELECT {columns} FROM posts p"
@@ -611,11 +613,8 @@ class PostGISStore:
             restored = len(cells)
             cells += [int(r[0]) for r in cur.execute("SELECT DISTINCT cell FROM round_posts")]
             drafted = f"{ROUND_WORK} AND (draft_text IS NOT NULL OR draft_expires IS NOT NULL)"
-            row = cur.execute(
-                "SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE draft_text <> text)"
-                f" FROM posts WHERE {drafted}"
-            ).fetchone()
-            changes, replaced = (int(row[0]), int(row[1])) if row else (0, 0)
+            row = cur.execute(f"SELECT count(*) FROM posts WHERE {drafted} AND status = 'open'").fetchone()
+            changes = int(row[0]) if row else 0
             cur.execute(
                 "UPDATE posts SET text = coalesce(draft_text, text), expires_day = coalesce(draft_expires,"
                 f" expires_day), draft_text = NULL, draft_expires = NULL WHERE {drafted}"
@@ -623,26 +622,19 @@ class PostGISStore:
             _add_cells(cur, np.unique(np.array(cells, dtype=np.int64)))
             for statement in _UNFRESH.values():
                 cur.execute(statement)
-            if replaced:
-                _set_meta(cur, "erase_due", "1")
             done = Published(moved + restored, changes)
             if done.any:
                 cur.execute(_REVISE)
         return done
 
-    def erase_removed(self) -> None:
-        """Reseal the post tables if a round replaced text since the last reseal (issue 17, item 5 may
-        erase otherwise): the replaced text then leaves the table's files, as at an edit."""
-        with self.transaction(revise=False) as cur:
-            found = cur.execute("SELECT 1 FROM meta WHERE key = 'erase_due' FOR UPDATE").fetchone()
-            if found is None:
-                return
-            _lock_family(cur)
-            reseal(cur)
-            cur.execute("DELETE FROM meta WHERE key = 'erase_due'")
+    def erase_removed(self) -> int:
+        """Rewrite the tables (partitions) that hold deleted or replaced text, one short transaction
+        each (mapaid/pgerase.py); how many."""
+        return pgerase.erase(self.db)
 
     def compact(self) -> None:
-        """Nothing more to do: ``purge_expired``'s daily reseal rewrites the post tables in key order."""
+        """Nothing more to do: ``purge_expired`` names every partition written by more than one
+        transaction for the erase that follows it, which rewrites them in key order."""
 
     def count(self, *, all_statuses: bool = True) -> int:
         query = "SELECT count(*) FROM posts" + ("" if all_statuses else " WHERE status = 'open'")
@@ -724,8 +716,7 @@ class PostGISStore:
             cur.execute("DELETE FROM coordinators WHERE name = %s", (name,))
             removed = cur.rowcount > 0
             if removed:
-                _lock_family(cur, pgschema.ACCOUNT_FAMILY)
-                reseal(cur, pgschema.ACCOUNT_FAMILY)
+                pgerase.reseal(cur, pgschema.ACCOUNT_FAMILY)
         return removed
 
     def set_password_hash(self, name: str, password_hash: str) -> bool:
@@ -734,8 +725,7 @@ class PostGISStore:
             if cur.rowcount == 0:
                 return False
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
-            _lock_family(cur, pgschema.ACCOUNT_FAMILY)
-            reseal(cur, pgschema.ACCOUNT_FAMILY)
+            pgerase.reseal(cur, pgschema.ACCOUNT_FAMILY)
         return True
 
     def password_hash(self, name: str) -> str | None:
@@ -800,8 +790,10 @@ class PostGISStore:
     def add_report(self, post_id: str, reason: str, day: date) -> bool:
         with self.transaction(revise=False) as cur:
             cur.execute(
+                # FOR KEY SHARE: a deletion of the post waits for this report, then deletes it too (what the
+                # foreign key's check did before the post tables were partitioned).
                 "INSERT INTO reports (post_id, reason, day, count)"
-                f" SELECT id, %s, %s, 1 FROM posts WHERE id = %s AND {PUBLIC}"
+                f" SELECT id, %s, %s, 1 FROM posts WHERE id = %s AND {PUBLIC} FOR KEY SHARE"
                 " ON CONFLICT (post_id, reason, day) DO UPDATE SET count = reports.count + 1, fresh = true",
                 (reason, day, post_id, day),
             )
@@ -992,12 +984,15 @@ def _add_cells(cur: psycopg.Cursor[Any], cells: np.ndarray) -> None:
     """The outlines of ``cells`` the table does not hold yet (lon/lat rings, closed). Another server's
     transaction may be adding the same cell at this moment (two first posts in one hexagon), one we
     cannot see yet: ``ON CONFLICT DO NOTHING`` waits for it and then keeps its row, where a plain insert
-    failed the second post with a duplicate key. A big import copies its cells into a temporary table
-    first (COPY is fast but has no ON CONFLICT)."""
+    failed the second post with a duplicate key. The outlines found are held (``FOR KEY SHARE``) until
+    commit, so a deletion emptying one of them at the same time (``_drop_empty_cells``) either waits and
+    then sees this post, or has deleted it first and this insert puts it back. A big import copies its
+    cells into a temporary table first (COPY is fast but has no ON CONFLICT)."""
     known = {
         int(r[0])
         for r in cur.execute(
-            "SELECT cell FROM cells WHERE cell = ANY(%s::bigint[])", ([int(c) for c in cells],)
+            "SELECT cell FROM cells WHERE cell = ANY(%s::bigint[]) ORDER BY cell FOR KEY SHARE",
+            ([int(c) for c in cells],),
         )
     }
     new = sorted(int(c) for c in cells if int(c) not in known)
@@ -1017,17 +1012,26 @@ def _add_cells(cur: psycopg.Cursor[Any], cells: np.ndarray) -> None:
     )
 
 
+def _drop_empty_cells(cur: psycopg.Cursor[Any], cells: Sequence[int]) -> None:
+    """Delete the outlines of ``cells`` that no post is in any more. Their rows are taken first, in a
+    statement of their own: a post being added in one of them holds its row (``_add_cells``) until it
+    commits, and the deletion's own statement, which starts after, then sees that post."""
+    if not cells:
+        return
+    cur.execute(
+        "SELECT cell FROM cells WHERE cell = ANY(%s::bigint[]) ORDER BY cell FOR UPDATE", (list(cells),)
+    )
+    cur.execute(
+        "DELETE FROM cells WHERE cell = ANY(%s::bigint[])"
+        " AND NOT EXISTS (SELECT 1 FROM posts WHERE posts.cell = cells.cell)",
+        (list(cells),),
+    )
+
+
 def _outline(cell: int) -> str:
     """A hexagon's outline as EWKT, lon/lat, closed."""
     ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))]
     return "SRID=4326;" + str(shapely.to_wkt(shapely.Polygon([*ring, ring[0]]), rounding_precision=-1))
-
-
-def _lock_family(cur: psycopg.Cursor[Any], family: Sequence[str] = pgschema.POST_FAMILY) -> None:
-    """Take a family's tables (the post tables unless told) before a reseal: writers that would reseal
-    queue here instead of deadlocking on each other's row locks; readers wait for the rewrite
-    (milliseconds at a city's size)."""
-    cur.execute(f"LOCK TABLE {', '.join(family)} IN ACCESS EXCLUSIVE MODE")
 
 
 def _lock_open_post(cur: psycopg.Cursor[Any], post_id: str, day: str, *, share: bool = False) -> bool:
@@ -1037,83 +1041,6 @@ def _lock_open_post(cur: psycopg.Cursor[Any], post_id: str, day: str, *, share: 
         (post_id, day),
     ).fetchone()
     return found is not None
-
-
-def _sealed(cur: psycopg.Cursor[Any]) -> bool:
-    """Whether the post tables are as a reseal leaves them: every row written by one transaction (the
-    last reseal, or the one batch that filled empty tables, which writes in key order too). Any later
-    post, change, report or message is a second writer. One sequential read of each table."""
-    writers = {
-        str(r[0])
-        for table in pgschema.POST_FAMILY
-        for r in cur.execute(sql.SQL("SELECT DISTINCT xmin::text FROM {}").format(sql.Identifier(table)))
-    }
-    return len(writers) <= 1
-
-
-def reseal(cur: psycopg.Cursor[Any], family: Sequence[str] = pgschema.POST_FAMILY) -> None:
-    """Rewrite a family of tables (the post tables unless told) inside the caller's transaction: copy the
-    rows aside, truncate (new, empty files; the old files, with every deleted or replaced row in them, are
-    unlinked at commit), write the rows back in key order. Afterwards no deleted text is left in the
-    tables' files, rows lie in key order and every row carries this transaction's id. The secondary
-    indexes and foreign keys are dropped for the rewrite and made again at its end (one sort and one check
-    each, instead of one per row): ~2 s at 100,000 posts, during which readers wait (``_lock_family``).
-    The temporary copies go at commit.
-
-    The account tables (``ACCOUNT_FAMILY``) are resealed when an account or a password goes, so the old
-    argon2 hash, which could be attacked offline, leaves their files as SQLite's secure_delete zeroes it.
-    A VACUUM FULL would not do: it keeps every row version an open snapshot in the database might still
-    see (an autovacuum worker's, another request's). The WAL keeps old rows for a while (docs/deploy.md).
-    """
-    names = [sql.Literal(t) for t in family]
-    keys = cur.execute(
-        sql.SQL(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE contype = 'f' AND conrelid::regclass::text IN ({}) ORDER BY conname"
-        ).format(sql.SQL(", ").join(names))
-    ).fetchall()
-    indexes = cur.execute(
-        sql.SQL(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
-            " AND tablename IN ({}) AND indexname NOT IN (SELECT conname FROM pg_constraint)"
-            " ORDER BY indexname"
-        ).format(sql.SQL(", ").join(names))
-    ).fetchall()
-    for table in family:
-        cur.execute(
-            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {}").format(
-                sql.Identifier(f"keep_{table}"),
-                sql.SQL(pgschema.FAMILY_COLUMNS[table]),
-                sql.Identifier(table),
-            )
-        )
-    for table, name, _ in keys:
-        cur.execute(
-            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name))
-        )
-    for name, _ in indexes:
-        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-    cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, family))))
-    for table in family:
-        columns = sql.SQL(pgschema.FAMILY_COLUMNS[table])
-        cur.execute(
-            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
-                sql.Identifier(table),
-                columns,
-                columns,
-                sql.Identifier(f"keep_{table}"),
-                sql.SQL(pgschema.FAMILY_ORDER[table]),
-            )
-        )
-        cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"keep_{table}")))
-    for _, definition in indexes:
-        cur.execute(sql.SQL(definition))
-    for table, name, definition in keys:
-        cur.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                sql.Identifier(table), sql.Identifier(name), sql.SQL(definition)
-            )
-        )
 
 
 def open_postgis(url: str, *, create: bool = False) -> PostGISStore:

@@ -705,10 +705,11 @@ class SQLiteStore(ThreadTables):
                 self._revise(db)
         return done
 
-    def erase_removed(self) -> None:
-        """The text a round replaced was zeroed in the file (``secure_delete``); its older pages leave the
-        WAL here."""
+    def erase_removed(self) -> int:
+        """Nothing left in the file: ``secure_delete`` zeroed removed rows as they went (the text a round
+        replaced too); their older pages leave the WAL here. Nothing rewritten: 0."""
         self._forget()
+        return 0
 
     def compact(self) -> None:
         """VACUUM: every page written anew, rows in key order, no free page left with old bytes, so

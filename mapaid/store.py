@@ -28,7 +28,7 @@ from mapaid.walkpairs import Distances
 if TYPE_CHECKING:
     from mapaid.privacy import CoarsePosts
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 POST_COLUMNS = (
     "id",
     "kind",
@@ -174,14 +174,17 @@ class Store(Protocol):
         since the last round)."""
         ...
 
-    def erase_removed(self) -> None:
-        """After a round: make what it took back (text replaced by an edit) leave the database's files.
-        SQLite cuts its WAL; PostgreSQL reseals the post tables if the round replaced text."""
+    def erase_removed(self) -> int:
+        """Erase from the database's files what deletions, edits and rounds took out of every answer
+        since the last erase; how many tables (or partitions) were rewritten. SQLite overwrites removed
+        rows at once (nothing left: 0; it cuts its WAL); PostGIS rewrites the partitions that held them,
+        one short transaction each, so readers never wait for the whole table (mapaid/pgerase.py).
+        Housekeeping runs it on a timer and after each round."""
         ...
 
     def compact(self) -> None:
         """Daily: rewrite the database so its pages keep no order of arrival (SQLite's VACUUM;
-        PostgreSQL's daily reseal in ``purge_expired`` does the same for its post tables)."""
+        PostgreSQL's daily ``purge_expired`` names every partition for the erase, which does the same)."""
         ...
 
     def count(self, *, all_statuses: bool = True) -> int: ...

@@ -43,6 +43,19 @@ def row(lat: float, lon: float, **extra: object) -> dict[str, object]:
     return base
 
 
+def erase(database: str | Path) -> int:
+    """What housekeeping runs every few minutes (mapaid/housekeeping.py, ``ERASE_EVERY``): on PostGIS the
+    rewrite of the partitions that still hold removed text in their files (mapaid/pgerase.py); SQLite
+    overwrote it as it went (nothing to do). How many tables were rewritten."""
+    from mapaid.store import open_store
+
+    store = open_store(database)
+    try:
+        return store.erase_removed()
+    finally:
+        store.close()
+
+
 def database_bytes(database: str | Path) -> bytes:
     """Everything the store keeps on disk for this database.
 

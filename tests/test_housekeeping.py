@@ -145,6 +145,30 @@ def test_the_housekeeper_runs_at_start_and_stops_when_told(store: Store, databas
     assert not keeper.is_alive()
 
 
+def test_the_housekeeper_erases_between_rounds(store: Store, database: str) -> None:
+    """A deletion between daily rounds leaves the database's files at the next erase (every
+    ``ERASE_EVERY``; a fraction of a second here), not at the next round."""
+    clock = FixedClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    going = _add(store, "Zyx-between-rounds", clock.today(), 3, "Zyx-contact-between")
+    keeper = Housekeeper(database, clock, erase_every=timedelta(seconds=0.5))
+    keeper.start()
+    try:
+        deadline = time.monotonic() + 30
+        while keeper.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert keeper.rounds == 1
+        assert store.delete(going)  # after the round: only the erase takes it off the disk
+        erases = keeper.erases
+        while keeper.erases < erases + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert keeper.erases >= erases + 2 and keeper.rounds == 1
+    finally:
+        keeper.stop()
+        keeper.join(timeout=5)
+    on_disk = database_bytes(database)
+    assert b"Zyx-between-rounds" not in on_disk and b"Zyx-contact-between" not in on_disk
+
+
 def test_of_several_server_processes_one_runs_each_round(store: Store, database: str) -> None:
     """Every `mapaid serve` starts a housekeeper; the database's lease lets one of them do each round."""
     clock = FixedClock(datetime(2026, 11, 28, 0, 1, tzinfo=UTC))

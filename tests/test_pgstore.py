@@ -34,6 +34,7 @@ from mapaid.cli import main
 from mapaid.config import DEFAULT_CATEGORIES, ConfigError
 from mapaid.dburl import Database, DatabaseSettingError, parse, redact
 from mapaid.models import AuditEntry, Search, SessionRecord, Status
+from mapaid.pgschema import PARTITIONS
 from mapaid.pgstore import PostGISStore
 from mapaid.pipeline import ingest, rules_for
 from mapaid.sqlitestore import SQLiteStore
@@ -587,12 +588,38 @@ def test_no_exact_point_in_the_database_or_its_wal(pg_url: str, tmp_path: Path) 
     assert _pair_present(shown[:, 0], shown[:, 1], far_homes) == []
 
 
-def _physical(url: str, table: str, key: str) -> tuple[list[str], int]:
-    """The table's keys in the order they lie in its file, and how many transactions wrote its rows."""
+def _physical(url: str, table: str, key: str) -> list[tuple[str, list[str], list[int]]]:
+    """The table's partitions (the table itself when it has none), each with its keys in the order they
+    lie in its file and the ids of the transactions that wrote them, in the same order."""
     with admin(url) as conn:
-        order = [str(r[0]) for r in conn.execute(f"SELECT {key} FROM {table} ORDER BY ctid").fetchall()]
-        (writers,) = conn.execute(f"SELECT count(DISTINCT xmin::text) FROM {table}").fetchone()  # type: ignore[misc]
-    return order, int(writers)
+        rows = conn.execute(
+            f"SELECT tableoid::regclass::text, {key}::text, xmin::text::bigint FROM {table}"
+            " ORDER BY tableoid::regclass::text, ctid"
+        ).fetchall()
+    found: dict[str, tuple[list[str], list[int]]] = {}
+    for part, value, writer in rows:
+        keys, writers = found.setdefault(str(part), ([], []))
+        keys.append(str(value))
+        writers.append(int(writer))
+    return [(part, keys, writers) for part, (keys, writers) in found.items()]
+
+
+def _sealed(url: str, table: str, key: str) -> bool:
+    """Whether the table's files keep no arrival order: in each partition the rows lie in key order and
+    one transaction wrote them all."""
+    parts = _physical(url, table, key)
+    ordered = all(keys == sorted(keys, key=int if key == "cell" else str) for _, keys, _ in parts)
+    return ordered and all(len(set(writers)) == 1 for _, _, writers in parts)
+
+
+def _by_writer(url: str) -> list[str]:
+    """Post ids in the order of the transactions that wrote them (ties: by partition, then id)."""
+    rows = [
+        (w, part, k)
+        for part, keys, ws in _physical(url, "posts", "id")
+        for k, w in zip(keys, ws, strict=True)
+    ]
+    return [k for _, _, k in sorted(rows)]
 
 
 def test_housekeeping_leaves_no_insertion_order_in_the_files(pg: PostGISStore, today: date) -> None:
@@ -600,13 +627,18 @@ def test_housekeeping_leaves_no_insertion_order_in_the_files(pg: PostGISStore, t
     for i in range(8):  # one post per transaction, as people post
         (post_id,) = _add(pg, today, [(*HOMES[i % 5], "offer", "food", f"post {i}", 10)]).values()
         added.append(post_id)
-    order, writers = _physical(pg.url, "posts", "id")
-    assert order == added and writers == 8  # what a heap keeps until the reseal
-    pg.purge_expired(today)  # housekeeping's daily round (nothing expired)
-    order, writers = _physical(pg.url, "posts", "id")
-    assert order == sorted(added) and writers == 1
-    cells, writers = _physical(pg.url, "cells", "cell")
-    assert cells == sorted(cells, key=int) and writers == 1
+    parts = _physical(pg.url, "posts", "id")
+    in_files = [k for _, keys, _ in parts for k in keys]
+    writers = {w for _, _, ws in parts for w in ws}
+    assert sorted(in_files) == sorted(added) and len(writers) == 8  # what a heap keeps until the erase
+    assert _by_writer(pg.url) == added  # xmin alone gives the order in which the posts came
+    pg.purge_expired(today)  # housekeeping's daily round (nothing expired) ...
+    pg.erase_removed()  # ... and the erase it runs
+    assert _sealed(pg.url, "posts", "id") and _sealed(pg.url, "cells", "cell")
+    # Partitions are rewritten one after another, in the order of their names: xmin now says which
+    # partition (a hash of the random id) was rewritten first, not which post came first.
+    by_partition = [k for part, keys, _ in sorted(_physical(pg.url, "posts", "id")) for k in keys]
+    assert _by_writer(pg.url) == by_partition != added
     assert pg.count() == 8
 
 
@@ -649,6 +681,8 @@ def test_removed_text_leaves_the_table_files(pg: PostGISStore, today: date) -> N
     assert pg.purge_expired(today + timedelta(days=2)) == 1
     assert pg.set_status(ids["Zyx-fulfilled"], Status.FULFILLED)
     assert pg.purge_fulfilled() == 1
+    assert sorted(pg.posts(today, public=False)["text"]) == ["Zyx-new-wording", "Zyx-stays"]  # at once
+    assert pg.erase_removed() > 0  # what housekeeping runs every few minutes (mapaid/pgerase.py)
     after = database_files(pg.url)
     for gone in (
         "Zyx-delete-me",
@@ -836,21 +870,38 @@ def test_the_app_runs_on_postgis(pg_url: str, tmp_path: Path, clock: Any) -> Non
     assert "Zyx soup" in str(near)
 
 
+def _filenodes(url: str) -> dict[str, int]:
+    """Every post-family table or partition and the file it is in now (a rewrite gives it a new one)."""
+    with admin(url) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, pg_relation_filenode(c.oid) FROM pg_class c WHERE c.relkind = 'r'"
+            " AND (c.relname IN ('cells', 'reports') OR c.relname ~ '^(posts|threads|messages)_p[0-9]+$')"
+        ).fetchall()
+    return {str(name): int(node) for name, node in rows}
+
+
 def test_housekeeping_reseals_only_what_was_written_since(pg: PostGISStore, today: date) -> None:
     """One batch into empty tables is written in id order by one transaction: nothing to reseal, so a
-    server that starts on a freshly imported million posts does not rewrite them."""
+    server that starts on a freshly imported million posts does not rewrite them. A change rewrites the
+    one partition it touched, not the table."""
     _add(pg, today, ROWS)
-    order, writers = _physical(pg.url, "posts", "id")
-    assert order == sorted(order) and writers == 1
+    assert _sealed(pg.url, "posts", "id")
+    before = _filenodes(pg.url)
+    assert len(before) == 2 + 3 * PARTITIONS
+    pg.purge_expired(today)
+    assert pg.erase_removed() == 0
+    assert _filenodes(pg.url) == before  # not rewritten
+    changed = pg.posts(today)["id"].iloc[0]
+    pg.set_status(changed, Status.HIDDEN)  # a second writer
+    pg.purge_expired(today)
+    assert pg.erase_removed() == 1
+    after = _filenodes(pg.url)
     with admin(pg.url) as conn:
-        (before,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
-        pg.purge_expired(today)
-        (after,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
-        assert after == before  # not rewritten
-        pg.set_status(pg.posts(today)["id"].iloc[0], Status.HIDDEN)  # a second writer
-        pg.purge_expired(today)
-        (resealed,) = conn.execute("SELECT pg_relation_filenode('posts')").fetchone()  # type: ignore[misc]
-    assert resealed != before and _physical(pg.url, "posts", "id")[1] == 1
+        (part,) = conn.execute(
+            "SELECT tableoid::regclass::text FROM posts WHERE id = %s", (changed,)
+        ).fetchone()  # type: ignore[misc]
+    assert {name for name in before if after[name] != before[name]} == {part}
+    assert _sealed(pg.url, "posts", "id")
 
 
 def test_redact_hides_every_spelling_of_a_password() -> None:

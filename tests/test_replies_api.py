@@ -16,7 +16,7 @@ import pytest
 from databases import is_postgres, sqlite_only
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import database_bytes
+from helpers import database_bytes, erase
 from peek import columns, peek, peek_one, poke
 
 from mapaid import accounts, create_app, replycrypto
@@ -429,8 +429,10 @@ def _conversation(
 
 
 def _gone(database: str, wires: list[str], replier_key: str) -> None:
+    """Gone from the tables at once, and from the files after the store's erase (housekeeping's)."""
     assert peek_one(database, "SELECT count(*) FROM threads") == 0
     assert peek_one(database, "SELECT count(*) FROM messages") == 0
+    erase(database)
     on_disk = database_bytes(database)
     for wire in wires:
         assert wire[3:40].encode() not in on_disk
@@ -588,7 +590,7 @@ def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
     assert cli("init-db").exit_code == 0
     store = open_store(database)
     try:
-        assert peek_one(database, "SELECT version FROM schema_version") == SCHEMA_VERSION == 7
+        assert peek_one(database, "SELECT version FROM schema_version") == SCHEMA_VERSION == 8
         assert store.get(post_id)["text"] == "Хлеб" and store.reply_key(post_id) is None  # type: ignore[index]
         assert store.threads_of(post_id) == []
     finally:

@@ -23,6 +23,7 @@ import pandas as pd
 from conftest import TEST_NOW
 from databases import is_postgres, sqlite_only
 from flask import Flask
+from peek import peek, peek_one
 from test_coordinator import PASSWORD, login
 from test_posting_flow import _form, _submit
 from test_rounds import counts, keeper_for, post, rounds_app, window_with_room
@@ -132,6 +133,7 @@ def test_no_table_keeps_a_time_finer_than_a_round_and_a_rounds_rows_share_its_tr
             assert _submit(resident, _form(resident), cell=CELLS[i], text=f"post {i}").status_code == 303
     clock.set(_at(schedule, window, 901))
     assert login(coordinator).status_code == 302
+    before_first = _xid(database)  # every post above was written by an earlier transaction
     clock.set(schedule.moment(window))
     keeper.tick()
     assert keeper.published == 1
@@ -148,6 +150,7 @@ def test_no_table_keeps_a_time_finer_than_a_round_and_a_rounds_rows_share_its_tr
     clock.set(schedule.moment(window) + timedelta(seconds=444))
     hidden = ids[2]  # a hide is immediate, its moment public: its row has its own transaction
     assert moderation.moderate(store, hidden, "hide", "anna", clock.now(), at_once=False)
+    before_second = _xid(database)
     clock.set(schedule.moment(window + 1))
     keeper.tick()
     assert keeper.published == 2
@@ -171,18 +174,42 @@ def test_no_table_keeps_a_time_finer_than_a_round_and_a_rounds_rows_share_its_tr
     assert [r["at"] for r in everything["audit"]] == [clock.today().isoformat()]
     if not is_postgres(database):
         return
+    # The round wrote its posts anew in its one transaction; the erase that follows it (rounds.publish)
+    # rewrote each partition the round touched, whole and in key order, in one transaction of its own. So
+    # every row of a partition shares one transaction id, later than every post's own writing, and lies in
+    # id order: nothing in xmin or ctid orders the posts by when they came, or dates one before its round.
     posts = [r for r in everything["posts"] if r["text"].startswith("post ") and r["id"] != hidden]
     assert len(posts) == 11
-    assert len({r["xmin"] for r in posts}) == 1, "the round's posts carry more than one transaction id"
-    in_table = [
-        r["id"] for r in sorted(posts, key=lambda r: tuple(map(int, r["ctid"].strip("()").split(","))))
-    ]
-    assert in_table == sorted(in_table), "the round's posts lie in the order they came, not by id"
-    (first_round,) = {r["xmin"] for r in posts}
-    assert {r["xmin"] for r in everything["cells"]} <= {first_round}
-    second_round = {r["xmin"] for t in ("threads", "messages", "reports") for r in everything[t]}
-    assert len(second_round) == 1 and second_round != {first_round}
-    assert all(r["fresh"] is False for t in ("threads", "messages", "reports") for r in everything[t])
+    held = _partitions_of(database, "posts", [r["id"] for r in posts])
+    for partition in held:
+        rows = [
+            r for r in peek(database, f"SELECT id, xmin::text, ctid::text FROM {partition}") if r[0] != hidden
+        ]
+        assert len({xmin for _, xmin, _ in rows}) == 1, f"{partition} holds rows of several transactions"
+        (xmin,) = {xmin for _, xmin, _ in rows}
+        assert int(xmin) > before_first, f"{partition} keeps a post's own transaction"
+        in_table = [i for i, _, _ in sorted(rows, key=lambda r: tuple(map(int, r[2].strip("()").split(","))))]
+        assert in_table == sorted(in_table), f"{partition}'s rows lie in the order they came, not by id"
+    assert all(int(r["xmin"]) > before_first for r in everything["cells"])
+    fresh = [r for t in ("threads", "messages", "reports") for r in everything[t]]
+    assert len(fresh) == 4 and all(int(r["xmin"]) > before_second for r in fresh)
+    assert all(r["fresh"] is False for r in fresh)
+
+
+def _xid(database: str) -> int:
+    """A transaction id taken now: every row written before has a smaller one (PostgreSQL; else 0)."""
+    if not is_postgres(database):
+        return 0
+    return int(peek_one(database, "SELECT pg_current_xact_id()::text"))
+
+
+def _partitions_of(database: str, table: str, ids: list[str]) -> set[str]:
+    return {
+        str(r[0])
+        for r in peek(
+            database, f"SELECT DISTINCT tableoid::regclass::text FROM {table} WHERE id = ANY(?)", [ids]
+        )
+    }
 
 
 def test_several_servers_publish_one_round_once(
@@ -335,6 +362,7 @@ def _back_to_schema_6(database: str) -> None:
         with psycopg.connect(database) as conn:
             for statement in (
                 "DROP INDEX posts_round",
+                "DROP TRIGGER posts_replaced ON posts",  # it names draft_text; schema 8 makes it again
                 "ALTER TABLE posts DROP COLUMN draft_text, DROP COLUMN draft_expires",
                 "ALTER TABLE posts DROP CONSTRAINT posts_status_check",
                 "ALTER TABLE posts ADD CONSTRAINT posts_status_check"
@@ -375,7 +403,7 @@ def test_init_db_upgrades_a_schema_6_database_keeping_posts_conversations_and_re
     """Both stores: schema 7 lets posts wait for their round and keeps no second; the upgrade keeps every
     post, conversation and report (SQLite rebuilds its posts table with foreign keys off, so nothing
     cascades), cuts the audit trail's times to days and ends logins and one-form rows kept to the second."""
-    from peek import peek, poke
+    from peek import poke
 
     from mapaid.store import SCHEMA_VERSION
 
@@ -392,7 +420,7 @@ def test_init_db_upgrades_a_schema_6_database_keeping_posts_conversations_and_re
     store.close()
     _back_to_schema_6(database)
     assert cli("init-db").exit_code == 0
-    assert peek(database, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)] == [(7,)]
+    assert peek(database, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)] == [(8,)]
     assert peek(database, "SELECT id, text, status FROM posts WHERE id = ?", (made["id"],)) == [
         (made["id"], "kept soup", "open")
     ]
