@@ -245,7 +245,13 @@ def purge_expired() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=5000,
+    show_default=True,
+    help="Port to listen on; 0 takes a free one, named in the first line written.",
+)
 @click.option("--threads", type=click.IntRange(1, 64), default=serving.DEFAULT_THREADS, show_default=True)
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with waitress, a production WSGI server, and purge daily.
@@ -253,31 +259,34 @@ def serve(host: str, port: int, threads: int) -> None:
     Idle connections are closed after 20 s and as many are admitted as the open-file limit allows (raised
     to the system's maximum at start), so held connections cannot stop the site. Expired and fulfilled
     posts are deleted at start and a minute after each UTC midnight. Behind a reverse proxy, see
-    docs/deploy.md and MAPAID_TRUSTED_PROXIES.
+    docs/deploy.md and MAPAID_TRUSTED_PROXIES. Nothing is logged of a request that was answered unless
+    MAPAID_ACCESS_LOG says so; a 5xx answer, errors, the start and housekeeping are, without a time of day.
     """
-    import logging
-
-    from waitress import serve as waitress_serve
+    from waitress.server import create_server
 
     from mapaid import create_app, logs
     from mapaid.housekeeping import Housekeeper
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app({"CLOCK": cli_clock()})
-    logs.install(logging.getLogger().handlers, app.url_map)  # every line written, whoever logs it
+    logs.configure(app.url_map)
     with cli_store() as store:  # fail early, with a clear message, when the database is not set up
         store.area()  # the served area and its cell table, built before the first visitor rather than by them
     open_files = serving.raise_open_files()
     options = serving.waitress_options(threads, open_files, app.extensions["mapaid.trusted_proxies"])
+    server = create_server(app, host=host, port=port, **options)
     housekeeper = Housekeeper(cli_settings().database, cli_clock(), app.extensions["mapaid.loginguard"])
     housekeeper.start()
-    click.echo(
-        f"mapaid on http://{host}:{port}/ ({options['connection_limit']} connections, {threads} threads)",
-        err=True,
-    )
+    traffic = logs.TrafficWriter(app.extensions[logs.TRAFFIC], cli_clock())
+    if cli_settings().access_log == "hourly":
+        traffic.start()
+    for where in serving.addresses(server):
+        click.echo(
+            f"mapaid on {where} ({options['connection_limit']} connections, {threads} threads)", err=True
+        )
     try:
-        waitress_serve(app, host=host, port=port, **options)
+        server.run()
     finally:
+        traffic.stop()
         housekeeper.stop()
 
 

@@ -190,10 +190,18 @@ SETTINGS: tuple[Setting, ...] = (
         "1",
         "CSV exports start with a UTF-8 byte-order mark, so spreadsheets read Cyrillic; 0 leaves it out.",
     ),
+    Setting(
+        "MAPAID_ACCESS_LOG",
+        "ACCESS_LOG",
+        "off",
+        "What `mapaid serve` logs of answered requests: `off` (a line per 5xx answer only), `hourly` (counts"
+        " per hour, route pattern and status class) or `requests` (a line per request); never an address.",
+    ),
 )
 
 
 MAX_TRUSTED_PROXIES = 5
+ACCESS_LOGS = ("off", "hourly", "requests")  # MAPAID_ACCESS_LOG's values (mapaid.logs)
 _OFF = ("", "0", "false", "no", "off")
 
 
@@ -228,6 +236,7 @@ class Settings:
     reply_max_messages: int = 50
     reply_max_threads: int = 100
     csv_bom: bool = True
+    access_log: str = "off"  # one of ACCESS_LOGS
 
     @property
     def database_shown(self) -> str:
@@ -283,6 +292,13 @@ def _basemap(raw: object) -> Path | None:
     if text is None:
         return DEFAULT_BASEMAP
     return None if text.lower() == "none" else Path(text)
+
+
+def _access_log(raw: object) -> str:
+    value = str(raw).strip().lower() or "off"
+    if value not in ACCESS_LOGS:
+        raise ConfigError(f"MAPAID_ACCESS_LOG must be one of {', '.join(ACCESS_LOGS)}, not {raw!r}")
+    return value
 
 
 def environ_overrides(environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -348,6 +364,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
             "MAPAID_REPLY_MAX_THREADS", overrides.get("REPLY_MAX_THREADS", 100), 1, 100_000
         ),
         csv_bom=_flag("MAPAID_CSV_BOM", overrides.get("CSV_BOM", "1")),
+        access_log=_access_log(overrides.get("ACCESS_LOG", "off")),
     )
 
 
@@ -377,6 +394,17 @@ def default_secret_loader(instance: Path) -> str:
     finally:
         draft.unlink(missing_ok=True)
     return key
+
+
+def journal_stream() -> tuple[int, int] | None:
+    """systemd's ``JOURNAL_STREAM`` (``device:inode`` of the journal's stream, set for a service whose
+    output goes to journald), not a setting of ours: mapaid.logs marks each line's priority for journald
+    when standard error is that stream. None when unset or not in that form."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        return int(device), int(inode)
+    except ValueError:
+        return None
 
 
 def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
