@@ -268,20 +268,27 @@ def serve(host: str, port: int, threads: int) -> None:
     from mapaid.housekeeping import Housekeeper
 
     app = create_app({"CLOCK": cli_clock()})
+    settings: Settings = app.extensions["mapaid.settings"]
     logs.configure(app.url_map)
     with cli_store() as store:  # fail early, with a clear message, when the database is not set up
         store.area()  # the served area and its cell table, built before the first visitor rather than by them
     open_files = serving.raise_open_files()
     options = serving.waitress_options(threads, open_files, app.extensions["mapaid.trusted_proxies"])
     server = create_server(app, host=host, port=port, **options)
-    housekeeper = Housekeeper(cli_settings().database, cli_clock(), app.extensions["mapaid.loginguard"])
+    housekeeper = Housekeeper(settings.database, cli_clock(), app.extensions["mapaid.loginguard"])
     housekeeper.start()
     traffic = logs.TrafficWriter(app.extensions[logs.TRAFFIC], cli_clock())
-    if cli_settings().access_log == "hourly":
+    if settings.access_log == "hourly":
         traffic.start()
     for where in serving.addresses(server):
         click.echo(
             f"mapaid on {where} ({options['connection_limit']} connections, {threads} threads)", err=True
+        )
+    if settings.base_url is None and options["clear_untrusted_proxy_headers"] is False:
+        click.echo(
+            "warning: MAPAID_BASE_URL is not set: absolute links follow each request's Host header, which a"
+            " client chooses (docs/deploy.md)",
+            err=True,
         )
     try:
         server.run()

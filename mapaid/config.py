@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mapaid import dburl
 
@@ -197,6 +198,13 @@ SETTINGS: tuple[Setting, ...] = (
         "What `mapaid serve` logs of answered requests: `off` (a line per 5xx answer only), `hourly` (counts"
         " per hour, route pattern and status class) or `requests` (a line per request); never an address.",
     ),
+    Setting(
+        "MAPAID_BASE_URL",
+        "BASE_URL",
+        "",
+        "The site's public address (`https://mapaid.example.org`); every absolute URL in an answer uses it"
+        " instead of the request's Host header.",
+    ),
 )
 
 
@@ -237,6 +245,7 @@ class Settings:
     reply_max_threads: int = 100
     csv_bom: bool = True
     access_log: str = "off"  # one of ACCESS_LOGS
+    base_url: str | None = None  # scheme://host[:port][/path], no trailing slash; None: from the request
 
     @property
     def database_shown(self) -> str:
@@ -299,6 +308,25 @@ def _access_log(raw: object) -> str:
     if value not in ACCESS_LOGS:
         raise ConfigError(f"MAPAID_ACCESS_LOG must be one of {', '.join(ACCESS_LOGS)}, not {raw!r}")
     return value
+
+
+def _base_url(raw: object) -> str | None:
+    """MAPAID_BASE_URL: an http(s) address with a host and at most a port and a path (no query, fragment,
+    user or password), kept without its trailing slash; None when unset."""
+    text = _text(raw)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        port_ok = False
+    plain = not any(c.isspace() or c in "?#@\\\"'<>" for c in text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or not plain:
+        raise ConfigError(
+            f"MAPAID_BASE_URL must be the site's address, like https://mapaid.example.org, not {raw!r}"
+        )
+    return text.rstrip("/")
 
 
 def environ_overrides(environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -365,6 +393,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         ),
         csv_bom=_flag("MAPAID_CSV_BOM", overrides.get("CSV_BOM", "1")),
         access_log=_access_log(overrides.get("ACCESS_LOG", "off")),
+        base_url=_base_url(overrides.get("BASE_URL")),
     )
 
 

@@ -39,6 +39,7 @@ from mapaid.posting import (
     extend_choices,
     form_problems,
 )
+from mapaid.siteurl import absolute
 from mapaid.views.places import search_config
 from mapaid.views.replypages import replies_config
 from mapaid.views.resident import _cells_config, _html, _map_options
@@ -206,7 +207,7 @@ def _manage_page(
         "manage.html",
         post=post,
         hexagon=hexagon_label(get_store(), int(post["cell"]), current_language()),
-        manage_url=f"{request.host_url.rstrip('/')}{path}",
+        manage_url=absolute(f"/manage/{post_id}/{token}"),
         manage_path=path,
         cell=h3.int_to_str(int(post["cell"])),
         new=new,
