@@ -47,6 +47,7 @@ WAITRESS_LOGGERS = ("waitress", "waitress.queue")
 LINE_FORMAT = "%(levelname)s %(name)s %(message)s"  # no time: whatever collects the lines adds its own
 TRAFFIC = "mapaid.traffic"  # app.extensions key of the app's TrafficCounts
 HOUR = timedelta(hours=1)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "<unmatched>"
 CLEAN = "mapaid_clean"  # set on records built from route patterns and types only: nothing to redact
 _ExcInfo = tuple[type[BaseException], BaseException, types.TracebackType | None]
@@ -190,8 +191,11 @@ class TrafficCounts:
         self._counts: Counter[tuple[str, str, str]] = Counter()
 
     def add(self, method: str, pattern: str, status: int) -> None:
+        """Count one answer; a method outside HTTP's usual few counts as ``OTHER`` (a client may send any
+        word there, and each new word must not make a new line, or new memory, until the hour ends)."""
+        key = (method if method in METHODS else "OTHER", pattern, f"{status // 100}xx")
         with self._lock:
-            self._counts[(method, pattern, f"{status // 100}xx")] += 1
+            self._counts[key] += 1
 
     def take(self) -> Counter[tuple[str, str, str]]:
         """The counts so far, starting afresh."""

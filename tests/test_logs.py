@@ -386,6 +386,8 @@ def test_hourly_counts_are_kept_per_route_pattern_and_written_at_the_hour(
     client = app.test_client()
     _some_requests(client)
     assert client.get("/health").status_code == 200
+    for word in ("BREW", "WHEN", "WHO"):  # a method of the client's own making is one more OTHER
+        client.open("/health", method=word)
     writer = logs.TrafficWriter(app.extensions[logs.TRAFFIC], clock)
     writer.start()
     try:
@@ -405,6 +407,7 @@ def test_hourly_counts_are_kept_per_route_pattern_and_written_at_the_hour(
         "2026-11-27 12:00-13:00 UTC GET /health 2xx 2",
         "2026-11-27 12:00-13:00 UTC GET /near/<cell> 2xx 1",
         "2026-11-27 12:00-13:00 UTC GET <unmatched> 4xx 1",
+        "2026-11-27 12:00-13:00 UTC OTHER <unmatched> 4xx 3",
         "2026-11-27 12:00-13:00 UTC POST /api/v1/posts 2xx 1",
     ]
     assert _access_records(caplog) == []
