@@ -27,8 +27,6 @@ from livesite import start_serve, stop_serve, wait_for_serve
 
 from mapaid.store import Store, open_store
 
-STARTUP_S = 60.0
-
 
 def _limits_env() -> dict[str, str]:
     """ROOMY_LIMITS as `mapaid serve` reads them (MAPAID_POST_LIMIT, ...): a 429 is never what we test."""
@@ -173,7 +171,7 @@ def start_server(env: dict[str, str], log: Path, threads: int = 8) -> Server:
     (bounded wait; livesite.start_serve says why never a port chosen beforehand)."""
     process, since = start_serve(_process_env(env), log, "--threads", str(threads))
     try:
-        base = wait_for_serve(process, log, since, STARTUP_S)
+        base = wait_for_serve(process, log, since)
     except RuntimeError:
         stop_serve(process)
         raise

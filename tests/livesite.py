@@ -196,6 +196,7 @@ def free_port() -> int:
 
 
 SERVING = re.compile(rb"mapaid on (http://[^/\s]+)/")  # the line `mapaid serve` starts with
+STARTUP_S = 120.0  # imports and the served area's tables: seconds, over a minute at a load average of 30
 
 
 def start_serve(
@@ -216,7 +217,7 @@ def start_serve(
 
 
 def wait_for_serve(
-    process: subprocess.Popen[bytes], log: Path, since: int = 0, startup_s: float = 60.0
+    process: subprocess.Popen[bytes], log: Path, since: int = 0, startup_s: float = STARTUP_S
 ) -> str:
     """The base URL (``http://127.0.0.1:PORT``) a `mapaid serve` process wrote into ``log`` after byte
     ``since``, once /health answers 200 there; RuntimeError when it exits or takes over ``startup_s``."""
@@ -250,7 +251,7 @@ def stop_serve(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serve_process(env: dict[str, str], log: Path, startup_s: float = 60.0) -> Iterator[str]:
+def serve_process(env: dict[str, str], log: Path, startup_s: float = STARTUP_S) -> Iterator[str]:
     """A real `mapaid serve` in its own process on a free loopback port, for clients that hold the GIL
     while they wait for the answer (GDAL through pyogrio reads a page without releasing it, so a server
     thread in the same process would never answer)."""

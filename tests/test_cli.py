@@ -141,7 +141,7 @@ def test_serve_runs_waitress_on_the_port_the_system_gives_and_health_answers(
     log = tmp_path / "serve.log"
     process, since = start_serve({**os.environ, **env}, log)
     try:
-        base = wait_for_serve(process, log, since, startup_s=30)
+        base = wait_for_serve(process, log, since)
         with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
             assert response.status == 200
             assert b'"status":"ok"' in response.read().replace(b" ", b"")

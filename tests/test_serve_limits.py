@@ -37,7 +37,6 @@ from mapaid.store import open_store
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 HELD = 300  # idle connections held open while /health must still answer
-STARTUP_S = 60.0
 
 
 @dataclass
@@ -108,7 +107,7 @@ def server(
     log = folder / "serve.log"
     process, since = start_serve(env, log)
     try:
-        base = wait_for_serve(process, log, since, STARTUP_S)
+        base = wait_for_serve(process, log, since)
         yield Server(int(base.rsplit(":", 1)[1]), db, log, ids, process)
     finally:
         stop_serve(process)
