@@ -298,7 +298,7 @@ def configure(url_map: Map) -> None:
 def init_app(app: Flask) -> None:
     """The filter on every logger the app and waitress write to, and what a request leaves: a line for a
     5xx always; with ``MAPAID_ACCESS_LOG`` a count (``hourly``) or a line (``requests``) for every one."""
-    # Flask's own handler writes "[%(asctime)s] ..." wherever no handler was set up before the app was made;
+    # Flask's own handler stamps every line with the time of day wherever no handler was set up first;
     # the app's lines go where the process sends every line (``configure``), or to Python's last resort.
     app.logger.removeHandler(default_handler)
     install([app.logger, access_log, *map(logging.getLogger, WAITRESS_LOGGERS)], app.url_map)
