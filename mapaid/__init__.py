@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from mapaid import cache, clock, db, i18n, limits, logs, wellformed
+from mapaid import cache, clock, db, i18n, limits, logs, postedlink, wellformed
 from mapaid.config import environ_overrides, resolve
 from mapaid.formonce import FormOnce
 from mapaid.loginguard import LoginGuard
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     db.init_app(app)
     logs.init_app(app)
+    postedlink.init_app(app)
     wellformed.init_app(app)
     cache.init_app(app)
     from mapaid import web

@@ -257,7 +257,13 @@ def publish() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=5000,
+    show_default=True,
+    help="Port to listen on; 0 takes a free one, named in the first line written.",
+)
 @click.option("--threads", type=click.IntRange(1, 64), default=serving.DEFAULT_THREADS, show_default=True)
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with waitress, a production WSGI server; publish in rounds and purge daily.
@@ -268,23 +274,23 @@ def serve(host: str, port: int, threads: int) -> None:
     posts are deleted at start and a minute after each UTC midnight; what deletions and edits removed
     leaves a PostGIS database's files within 5 minutes. Behind a reverse proxy, see docs/deploy.md and
     MAPAID_TRUSTED_PROXIES.
+    Nothing is logged of a request that was answered unless MAPAID_ACCESS_LOG says so; a 5xx answer,
+    errors, the start and housekeeping are, without a time of day.
     """
-    import logging
-
-    from waitress import serve as waitress_serve
+    from waitress.server import create_server
 
     from mapaid import create_app, logs
     from mapaid.housekeeping import Housekeeper
     from mapaid.rounds import Schedule
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app({"CLOCK": cli_clock()})
-    logs.install(logging.getLogger().handlers, app.url_map)  # every line written, whoever logs it
+    settings: Settings = app.extensions["mapaid.settings"]
+    logs.configure(app.url_map)
     with cli_store() as store:  # fail early, with a clear message, when the database is not set up
         store.area()  # the served area and its cell table, built before the first visitor rather than by them
     open_files = serving.raise_open_files()
     options = serving.waitress_options(threads, open_files, app.extensions["mapaid.trusted_proxies"])
-    settings = cli_settings()
+    server = create_server(app, host=host, port=port, **options)
     housekeeper = Housekeeper(
         settings.database,
         cli_clock(),
@@ -293,13 +299,23 @@ def serve(host: str, port: int, threads: int) -> None:
         audit_days=settings.audit_days,
     )
     housekeeper.start()
-    click.echo(
-        f"mapaid on http://{host}:{port}/ ({options['connection_limit']} connections, {threads} threads)",
-        err=True,
-    )
+    traffic = logs.TrafficWriter(app.extensions[logs.TRAFFIC], cli_clock())
+    if settings.access_log == "hourly":
+        traffic.start()
+    for where in serving.addresses(server):
+        click.echo(
+            f"mapaid on {where} ({options['connection_limit']} connections, {threads} threads)", err=True
+        )
+    if settings.base_url is None and options["clear_untrusted_proxy_headers"] is False:
+        click.echo(
+            "warning: MAPAID_BASE_URL is not set: absolute links follow each request's Host header, which a"
+            " client chooses (docs/deploy.md)",
+            err=True,
+        )
     try:
-        waitress_serve(app, host=host, port=port, **options)
+        server.run()
     finally:
+        traffic.stop()
         housekeeper.stop()
 
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mapaid import dburl
 
@@ -204,10 +205,25 @@ SETTINGS: tuple[Setting, ...] = (
         "1",
         "CSV exports start with a UTF-8 byte-order mark, so spreadsheets read Cyrillic; 0 leaves it out.",
     ),
+    Setting(
+        "MAPAID_ACCESS_LOG",
+        "ACCESS_LOG",
+        "off",
+        "What `mapaid serve` logs of answered requests: `off` (a line per 5xx answer only), `hourly` (counts"
+        " per hour, route pattern and status class) or `requests` (a line per request); never an address.",
+    ),
+    Setting(
+        "MAPAID_BASE_URL",
+        "BASE_URL",
+        "",
+        "The site's public address (`https://mapaid.example.org`); every absolute URL in an answer uses it"
+        " instead of the request's Host header.",
+    ),
 )
 
 
 MAX_TRUSTED_PROXIES = 5
+ACCESS_LOGS = ("off", "hourly", "requests")  # MAPAID_ACCESS_LOG's values (mapaid.logs)
 _OFF = ("", "0", "false", "no", "off")
 
 
@@ -244,6 +260,8 @@ class Settings:
     csv_bom: bool = True
     publish_minutes: float = 30.0  # the publication round's window (mapaid/rounds.py); 0: publish at once
     audit_days: int = 90
+    access_log: str = "off"  # one of ACCESS_LOGS
+    base_url: str | None = None  # scheme://host[:port][/path], no trailing slash; None: from the request
 
     @property
     def database_shown(self) -> str:
@@ -323,6 +341,32 @@ def _basemap(raw: object) -> Path | None:
     return None if text.lower() == "none" else Path(text)
 
 
+def _access_log(raw: object) -> str:
+    value = str(raw).strip().lower() or "off"
+    if value not in ACCESS_LOGS:
+        raise ConfigError(f"MAPAID_ACCESS_LOG must be one of {', '.join(ACCESS_LOGS)}, not {raw!r}")
+    return value
+
+
+def _base_url(raw: object) -> str | None:
+    """MAPAID_BASE_URL: an http(s) address with a host and at most a port and a path (no query, fragment,
+    user or password), kept without its trailing slash; None when unset."""
+    text = _text(raw)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        port_ok = False
+    plain = not any(c.isspace() or c in "?#@\\\"'<>" for c in text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or not plain:
+        raise ConfigError(
+            f"MAPAID_BASE_URL must be the site's address, like https://mapaid.example.org, not {raw!r}"
+        )
+    return text.rstrip("/")
+
+
 def environ_overrides(environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """The settings present in the environment, keyed like Flask config (``CELL_RES`` ...)."""
     env = os.environ if environ is None else environ
@@ -388,6 +432,8 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         csv_bom=_flag("MAPAID_CSV_BOM", overrides.get("CSV_BOM", "1")),
         publish_minutes=_minutes("MAPAID_PUBLISH_MINUTES", overrides.get("PUBLISH_MINUTES", 30)),
         audit_days=_int_setting("MAPAID_AUDIT_DAYS", overrides.get("AUDIT_DAYS", 90), 1, 3660),
+        access_log=_access_log(overrides.get("ACCESS_LOG", "off")),
+        base_url=_base_url(overrides.get("BASE_URL")),
     )
 
 
@@ -417,6 +463,17 @@ def default_secret_loader(instance: Path) -> str:
     finally:
         draft.unlink(missing_ok=True)
     return key
+
+
+def journal_stream() -> tuple[int, int] | None:
+    """systemd's ``JOURNAL_STREAM`` (``device:inode`` of the journal's stream, set for a service whose
+    output goes to journald), not a setting of ours: mapaid.logs marks each line's priority for journald
+    when standard error is that stream. None when unset or not in that form."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        return int(device), int(inode)
+    except ValueError:
+        return None
 
 
 def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:

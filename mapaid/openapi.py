@@ -374,9 +374,11 @@ def _components(ctx: Context) -> dict[str, Any]:
 
 
 _TOKEN_ERRORS = {
-    "401": _error("no X-Post-Token header"),
-    "403": _error("the token is not this post's"),
-    "404": _error("no such post"),
+    "401": _error(
+        "no X-Post-Token header, or not this post's token: the same answer whether the post is open,"
+        " hidden, fulfilled, deleted or never was"
+    ),
+    "404": _error("the post was deleted while the request was served (after its token was checked)"),
     "429": _error("too many writes from this client in a short time; see Retry-After"),
 }
 _BODY_ERRORS = {

@@ -7,6 +7,10 @@ kilobytes, not a thread. So we raise the process's open-file limit to what the s
 many connections as it leaves room for (``poll``, not ``select``, which stops at descriptor 1024), and
 close a connection that sends nothing for ``CHANNEL_TIMEOUT`` seconds. On the internet, put a reverse
 proxy in front (docs/deploy.md): it holds slow clients and cuts slow uploads before they reach us.
+
+A request waiting for a thread is not idle: waitress counts a connection as idle only when it holds no
+complete request (``maintenance`` skips channels with ``requests``), so a queue deeper than the timeout
+is answered in full (tests/test_serve_limits.py holds that against a waitress upgrade).
 """
 
 from __future__ import annotations
@@ -56,3 +60,10 @@ def waitress_options(threads: int, open_files: int, trusted_proxies: int) -> dic
         "clear_untrusted_proxy_headers": trusted_proxies == 0,
         "ident": "mapaid",
     }
+
+
+def addresses(server: Any) -> list[str]:
+    """The URLs a waitress server (``create_server``'s: one socket or several) listens on, with the port
+    the system gave for ``--port 0``."""
+    listen = getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
+    return [f"http://{f'[{host}]' if ':' in str(host) else host}:{port}/" for host, port in listen]

@@ -15,20 +15,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from conftest import PUBLISH_AT_ONCE, ROOMY_LIMITS, TEST_SECRET
-from livesite import free_port
+from livesite import start_serve, stop_serve, wait_for_serve
 
 from mapaid.store import Store, open_store
-
-STARTUP_S = 60.0
 
 
 def _limits_env() -> dict[str, str]:
@@ -171,24 +168,15 @@ class Server:
 
 
 def start_server(env: dict[str, str], log: Path, threads: int = 8) -> Server:
-    """`mapaid serve --threads N` on a free port, once /health answers (bounded wait)."""
-    port = free_port()
-    with log.open("ab") as out:
-        process = start_mapaid(
-            env, "serve", "--port", str(port), "--threads", str(threads), stdout=out, stderr=subprocess.STDOUT
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + STARTUP_S
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"mapaid serve exited: {server.log_text()[-2000:]}")
-        with suppress(OSError):
-            if request(server.base, "GET", "/health", timeout=1)[0] == 200:
-                return server
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"mapaid serve did not answer within {STARTUP_S} s")
-        time.sleep(0.1)
+    """`mapaid serve --threads N` on a port the system picks at its bind, once /health answers there
+    (bounded wait; livesite.start_serve says why never a port chosen beforehand)."""
+    process, since = start_serve(_process_env(env), log, "--threads", str(threads))
+    try:
+        base = wait_for_serve(process, log, since)
+    except RuntimeError:
+        stop_serve(process)
+        raise
+    return Server(process, base, log)
 
 
 @contextmanager

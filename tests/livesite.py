@@ -25,11 +25,19 @@ needs a database of its own keeps the function-scoped ``store``/``config`` fixtu
 (``--dist loadscope``, tests/schedule.py): so each worker has its own Chromium and a module's fixtures are
 made once per store. Nothing
 may be shared between modules but through these fixtures; ports are always 0 (the system picks a free one) and
-files go to tmp_path or, for screenshots, to test-artifacts/ under a name no other test uses."""
+files go to tmp_path or, for screenshots, to test-artifacts/ under a name no other test uses.
+
+A `mapaid serve` process is started with ``--port 0`` too (``start_serve``, ``serve_process``): it binds a
+port the system picks and names it in its first line. A port chosen by the test first (``free_port``) is
+free only until the test lets it go, and a server takes seconds to import before it binds: meanwhile
+another test's server (on this machine, any engineer's) can take it, answer this test's /health, and reset
+its connections when that other test ends (`test_posts_answered_201_survive_a_server_killed_mid_stream`
+failed so on a loaded machine). ``free_port`` stays for programs that cannot say which port they took."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -188,38 +196,69 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SERVING = re.compile(rb"mapaid on (http://[^/\s]+)/")  # the line `mapaid serve` starts with
+STARTUP_S = 120.0  # imports and the served area's tables: seconds, over a minute at a load average of 30
+
+
+def start_serve(
+    env: dict[str, str], log: Path, *args: str, **popen: Any
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`mapaid serve --port 0 ARGS` with exactly ``env`` as its environment, its output appended to
+    ``log``; the process, and where in the log its own lines begin (for ``wait_for_serve``)."""
+    since = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mapaid.cli", "serve", "--port", "0", *args],
+            env=env,
+            stdout=popen.pop("stdout", out),
+            stderr=popen.pop("stderr", subprocess.STDOUT),
+            **popen,
+        )
+    return process, since
+
+
+def wait_for_serve(
+    process: subprocess.Popen[bytes], log: Path, since: int = 0, startup_s: float = STARTUP_S
+) -> str:
+    """The base URL (``http://127.0.0.1:PORT``) a `mapaid serve` process wrote into ``log`` after byte
+    ``since``, once /health answers 200 there; RuntimeError when it exits or takes over ``startup_s``."""
+    deadline = time.monotonic() + startup_s
+    base = None
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"mapaid serve exited: {log.read_text(errors='replace')[-2000:]}")
+        if base is None:
+            found = SERVING.search(log.read_bytes()[since:])
+            base = found.group(1).decode() if found else None
+        if base is not None:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        return base
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"mapaid serve did not answer within {startup_s} s: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+def stop_serve(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @contextmanager
-def serve_process(env: dict[str, str], log: Path, startup_s: float = 60.0) -> Iterator[str]:
+def serve_process(env: dict[str, str], log: Path, startup_s: float = STARTUP_S) -> Iterator[str]:
     """A real `mapaid serve` in its own process on a free loopback port, for clients that hold the GIL
     while they wait for the answer (GDAL through pyogrio reads a page without releasing it, so a server
     thread in the same process would never answer)."""
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mapaid.cli", "serve", "--port", str(port)],
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("MAPAID_")}, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("MAPAID_")}, **env}
+    process, since = start_serve(full_env, log)
     try:
-        deadline = time.monotonic() + startup_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"mapaid serve exited: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield url
+        yield wait_for_serve(process, log, since, startup_s)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_serve(process)

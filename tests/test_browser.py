@@ -52,7 +52,8 @@ def site(live_store: Store, live_config: dict[str, Any]) -> Iterator[tuple[str, 
     )
     rules = rules_for(DEFAULT_CATEGORIES, 9, today)
     ingest(rows, [str(i) for i in range(len(rows))], rules, store, TEST_SECRET.encode())
-    app = create_app({**config, "TESTING": False})
+    # A line per request (MAPAID_ACCESS_LOG=requests), the most the log can hold, for the resident's path
+    app = create_app({**config, "TESTING": False, "ACCESS_LOG": "requests"})
     with serve(app) as base:
         yield base, app, (lat, lon)
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
-import time
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -17,7 +14,7 @@ from click.testing import CliRunner
 from conftest import Cli
 from databases import integrity_errors, is_postgres, sqlite_only
 from helpers import batch_in_cell
-from livesite import free_port
+from livesite import start_serve, stop_serve, wait_for_serve
 from peek import peek, peek_one, poke
 
 from mapaid.cli import main
@@ -136,32 +133,22 @@ def test_a_failing_write_leaves_the_store_as_it_was(cli: Cli, store: Store) -> N
     assert store.get("a" * 20) is None
 
 
-def test_serve_runs_waitress_and_health_answers(env: dict[str, str], tmp_path: Path) -> None:
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mapaid.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+def test_serve_runs_waitress_on_the_port_the_system_gives_and_health_answers(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`--port 0`: the server binds a port the system picks and names it in its first line, so whoever
+    started it talks to it and not to whatever took a port chosen beforehand (issue 17, item 10)."""
+    log = tmp_path / "serve.log"
+    process, since = start_serve({**os.environ, **env}, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    assert response.status == 200
-                    assert b'"status":"ok"' in response.read().replace(b" ", b"")
-                    break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.2)
+        base = wait_for_serve(process, log, since)
+        with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
+            assert response.status == 200
+            assert b'"status":"ok"' in response.read().replace(b" ", b"")
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    output = (tmp_path / "serve.log").read_text()
-    assert "waitress" in output.lower() or f"127.0.0.1:{port}" in output
+        stop_serve(process)
+    first = log.read_text().splitlines()[0]
+    assert first.startswith(f"mapaid on {base}/ (") and not base.endswith(":0"), first
 
 
 @sqlite_only

@@ -14,6 +14,7 @@ the 200,000-row file is made once per module, and the 60 s of load are the issue
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -204,7 +205,7 @@ def _poster(base: str, client: int, cells: list[str], stop: threading.Event, sen
         sent.append(one)
         try:
             one.status, payload = request(base, "POST", "/api/v1/posts", body, timeout=60)
-        except OSError as error:
+        except (OSError, http.client.HTTPException) as error:  # a half answer: recorded, not a dead thread
             one.error = f"{type(error).__name__}: {error}"
         else:
             if one.status == 201:

@@ -6,10 +6,10 @@ query string and body. Exception lines name the route pattern and the exception'
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import logging
 import os
 import re
-import subprocess
 import sys
 import time
 import urllib.error
@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ from conftest import Cli
 from databases import impatient, locked
 from flask import Flask, request
 from flask.testing import FlaskClient
-from livesite import free_port
+from livesite import start_serve, stop_serve, wait_for_serve
 
-from mapaid import create_app, grid
+from mapaid import create_app, grid, logs, replycrypto
+from mapaid.clock import FixedClock
+from mapaid.config import ConfigError
 from mapaid.logs import RedactingFilter
 
 CENTRE = (53.9025, 27.5615)
@@ -231,48 +234,203 @@ def test_the_filter_keeps_route_free_lines_as_they_are() -> None:
     assert RedactingFilter().filter(record) and record.getMessage() == "Serving on http://x:1"
 
 
-def test_mapaid_serve_writes_no_token_when_a_request_fails(
-    env: dict[str, str], database: str, tmp_path: Path
+class Browser:
+    """A cookie-keeping client of a running server that reads forms' hidden fields."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def open(self, path: str, form: dict[str, str] | None = None, **json_and_headers: Any) -> tuple[int, str]:
+        headers = dict(json_and_headers.get("headers", {}))
+        data = None
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+        elif "json" in json_and_headers:
+            data = json.dumps(json_and_headers["json"]).encode()
+            headers["Content-Type"] = "application/json"
+        request_ = urllib.request.Request(f"{self.base}{path}", data=data, headers=headers)
+        try:
+            with self.opener.open(request_, timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def hidden(self, path: str) -> dict[str, str]:
+        status, page = self.open(path)
+        assert status == 200, (path, status)
+        return dict(re.findall(r'<input type="hidden" name="(\w+)"(?: id="\w+")? value="([^"]*)"', page))
+
+
+def _answered_requests(site: Browser) -> tuple[str, str]:
+    """What the issue names: a post (the form, and one by the API), a conversation start, a message, a
+    private-link visit and a coordinator login; the API post's id and token."""
+    form = site.hidden("/post?kind=need") | {
+        "kind": "need",
+        "category": "food",
+        "text": BODY_TEXT,
+        "cell": CELL,
+    }
+    status, posted = site.open("/post", form=form)
+    assert status == 200 and "/manage/" in posted, status  # 303 to /posted, which shows the private link
+    keys = replycrypto.generate("p256")
+    body = {"kind": "need", "category": "food", "text": BODY_TEXT, "cell": CELL, "reply_key": keys.public}
+    status, made = site.open("/api/v1/posts", json=body)
+    assert status == 201, made
+    post_id, token = json.loads(made)["id"], json.loads(made)["token"]
+    neighbour = replycrypto.generate("p256")
+    party = replycrypto.Party(post_id, keys.public, neighbour.public, neighbour.private, poster=False)
+    start = {"key": neighbour.public, "message": party.write("Can bring soup at six")}
+    status, started = site.open(f"/api/v1/posts/{post_id}/threads", json=start)
+    assert status == 201, started
+    thread = json.loads(started)
+    status, _ = site.open(
+        f"/api/v1/threads/{thread['thread']}/messages",
+        json={"message": party.write("Flat 41")},
+        headers={"X-Thread-Token": thread["token"]},
+    )
+    assert status == 201
+    assert site.open(f"/manage/{post_id}/{token}")[0] == 200
+    login = site.hidden("/coordinator/login") | {"name": "anna", "password": PASSWORD}
+    status, dashboard = site.open("/coordinator/login", form=login)
+    assert status == 200 and "/coordinator/logout" in dashboard, status
+    return post_id, token
+
+
+TIME_OF_DAY = re.compile(r"\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d")
+
+
+def test_mapaid_serve_logs_no_answered_request_and_a_5xx_without_the_time(
+    env: dict[str, str], database: str, tmp_path: Path, cli: Cli
 ) -> None:
-    """`mapaid serve` (waitress, its logging set up by the command): the private link's POST fails on a
-    locked database, and nothing on its standard error names the post, its token or the cell."""
-    app = create_app({"DATABASE": database, "SECRET_KEY": env["MAPAID_SECRET_KEY"], "TESTING": True})
-    created = (
-        app.test_client()
-        .post("/api/v1/posts", json={"kind": "need", "category": "food", "text": BODY_TEXT, "cell": CELL})
-        .get_json()
-    )
-    post_id, token = created["id"], created["token"]
-    port = free_port()
-    errors = (tmp_path / "serve.err").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mapaid.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env, "MAPAID_DATABASE": impatient(database)},
-        stdout=subprocess.DEVNULL,
-        stderr=errors,
-    )
-    base = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    """Under `mapaid serve` (waitress, its logging set up by the command), with the default settings:
+    the requests that name a person's action leave no line at all; then the private link's POST fails on
+    a locked database and leaves its lines, naming the route pattern and never the post, its token, the
+    cell or a time of day (whatever collects the lines stamps them itself)."""
+    assert cli("coordinator", "add", "anna", "--password-stdin", input=PASSWORD + "\n").exit_code == 0
+    log = tmp_path / "serve.err"
+    process, since = start_serve({**os.environ, **env, "MAPAID_DATABASE": impatient(database)}, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                page = opener.open(f"{base}/manage/{post_id}/{token}", timeout=5).read().decode()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.2)
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert csrf
-        form = urllib.parse.urlencode({"csrf_token": csrf.group(1), "action": "fulfilled"}).encode()
-        with locked(database) as error, pytest.raises(urllib.error.HTTPError) as failed:
-            opener.open(f"{base}/manage/{post_id}/{token}?lang=en", data=form, timeout=30)
-        assert failed.value.code == 500
+        site = Browser(wait_for_serve(process, log, since))
+        deadline = time.monotonic() + 120
+        while "housekeeping:" not in log.read_text():  # the start's own lines, written by then
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        before = log.read_text()
+        post_id, token = _answered_requests(site)
+        time.sleep(0.5)  # a line written after the answer would be here by now
+        after = log.read_text()
+        assert after == before, after[len(before) :]
+
+        csrf = site.hidden(f"/manage/{post_id}/{token}")["csrf_token"]
+        with locked(database) as error:
+            status, _ = site.open(
+                f"/manage/{post_id}/{token}?lang=en", form={"csrf_token": csrf, "action": "fulfilled"}
+            )
+        assert status == 500
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    written = (tmp_path / "serve.err").read_text()
+        stop_serve(process)
+    written = log.read_text()
     assert "Exception on /manage/<post_id>/<token> [POST]" in written and error in written
-    assert "POST /manage/<post_id>/<token> 500" in written
+    assert "ERROR mapaid.access POST /manage/<post_id>/<token> 500" in written
     for secret in (post_id, token, CELL, "lang=en", BODY_TEXT):
         assert secret not in written, secret
+    assert not TIME_OF_DAY.search(written), TIME_OF_DAY.findall(written)
+
+
+def _access_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [f"{r.levelname} {r.getMessage()}" for r in caplog.records if r.name.startswith("mapaid.access")]
+
+
+def _some_requests(client: FlaskClient) -> None:
+    assert client.get("/health").status_code == 200
+    assert client.get(f"/near/{CELL}?within=1200").status_code == 200
+    assert client.get("/no/such/page").status_code == 404
+    made = {"kind": "need", "category": "food", "text": BODY_TEXT, "cell": CELL}
+    assert client.post("/api/v1/posts", json=made).status_code == 201
+
+
+def test_by_default_an_answered_request_leaves_no_record(
+    config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _some_requests(create_app(config).test_client())
+    assert _access_records(caplog) == []
+    assert not [r for r in caplog.records if r.name.startswith(("mapaid.traffic", "waitress"))]
+
+
+def test_the_requests_access_log_writes_a_line_per_request_naming_the_route_only(
+    config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _some_requests(create_app({**config, "ACCESS_LOG": "requests"}).test_client())
+    lines = [re.sub(r" [\d.]+ms$", "", line) for line in _access_records(caplog)]
+    assert lines == [
+        "INFO GET /health 200",
+        "INFO GET /near/<cell> 200",
+        "INFO GET <unmatched> 404",
+        "INFO POST /api/v1/posts 201",
+    ]
+
+
+def test_hourly_counts_are_kept_per_route_pattern_and_written_at_the_hour(
+    config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing is written at a request's moment; at the full hour (by the app's clock) one line per
+    method, route pattern and status class, for the hour that ended."""
+    clock = FixedClock(datetime(2026, 11, 27, 12, 59, 58, tzinfo=UTC))
+    app = create_app({**config, "ACCESS_LOG": "hourly", "CLOCK": clock})
+    caplog.set_level(logging.DEBUG)
+    client = app.test_client()
+    _some_requests(client)
+    assert client.get("/health").status_code == 200
+    for word in ("BREW", "WHEN", "WHO"):  # a method of the client's own making is one more OTHER
+        client.open("/health", method=word)
+    writer = logs.TrafficWriter(app.extensions[logs.TRAFFIC], clock)
+    writer.start()
+    try:
+        time.sleep(0.2)
+        assert [r for r in caplog.records if r.name.startswith("mapaid.")] == []
+        clock.set(datetime(2026, 11, 27, 13, 0, 0, 500_000, tzinfo=UTC))
+        deadline = time.monotonic() + 30
+        while not [r for r in caplog.records if r.name == "mapaid.traffic"]:
+            assert time.monotonic() < deadline, "no counts written at the hour"
+            time.sleep(0.05)
+        time.sleep(0.2)
+    finally:
+        writer.stop()
+        writer.join(timeout=10)
+    written = [r.getMessage() for r in caplog.records if r.name == "mapaid.traffic"]
+    assert written == [
+        "2026-11-27 12:00-13:00 UTC GET /health 2xx 2",
+        "2026-11-27 12:00-13:00 UTC GET /near/<cell> 2xx 1",
+        "2026-11-27 12:00-13:00 UTC GET <unmatched> 4xx 1",
+        "2026-11-27 12:00-13:00 UTC OTHER <unmatched> 4xx 3",
+        "2026-11-27 12:00-13:00 UTC POST /api/v1/posts 2xx 1",
+    ]
+    assert _access_records(caplog) == []
+    assert app.extensions[logs.TRAFFIC].take() == {}  # the next hour starts from nothing
+
+
+def test_a_bad_access_log_setting_is_named(config: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="MAPAID_ACCESS_LOG must be one of off, hourly, requests"):
+        create_app({**config, "ACCESS_LOG": "everything"})
+
+
+def test_lines_for_journald_carry_each_line_s_priority(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under systemd (JOURNAL_STREAM names standard error's device and inode) every line of a record,
+    a traceback's too, starts with its syslog priority, so `LogLevelMax=` and `journalctl -p` see it."""
+    stream = (tmp_path / "journal").open("w")
+    found = os.fstat(stream.fileno())
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setenv("JOURNAL_STREAM", f"{found.st_dev}:{found.st_ino}")
+    assert logs._stderr_is_journal()
+    monkeypatch.setenv("JOURNAL_STREAM", f"{found.st_dev}:{found.st_ino + 1}")
+    assert not logs._stderr_is_journal()
+    record = logging.LogRecord("mapaid.access", logging.ERROR, __file__, 1, "a\nb", None, None)
+    assert logs.LineFormatter(journal=True).format(record) == "<3>ERROR mapaid.access a\n<3>b"
+    assert logs.LineFormatter(journal=False).format(record) == "ERROR mapaid.access a\nb"

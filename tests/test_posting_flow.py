@@ -253,9 +253,9 @@ def test_api_extend_and_edit_with_the_token(client: FlaskClient, store: Store, t
     assert extended.get_json() == {"id": created["id"], "expires": (today + timedelta(days=10)).isoformat()}
     assert client.post(f"{url}/extend", json={"days": 99}, headers=token).get_json()["field"] == "days"
     assert client.post(f"{url}/extend", json={"days": "7"}, headers=token).status_code == 422
-    assert client.post(f"{url}/extend", json={"days": 7}, headers={"X-Post-Token": "nope"}).status_code == 403
-    assert client.post(f"{url}/extend", json={"days": 7}).status_code == 401  # no token (wrong: 403)
-    assert client.post("/api/v1/posts/nope/extend", json={"days": 7}, headers=token).status_code == 404
+    assert client.post(f"{url}/extend", json={"days": 7}, headers={"X-Post-Token": "nope"}).status_code == 401
+    assert client.post(f"{url}/extend", json={"days": 7}).status_code == 401  # no token (wrong: 401 too)
+    assert client.post("/api/v1/posts/nope/extend", json={"days": 7}, headers=token).status_code == 401
     edited = client.patch(url, json={"text": " Bread "}, headers=token)
     assert edited.status_code == 200 and edited.get_json() == {"id": created["id"], "text": "Bread"}
     assert store.get(created["id"])["text"] == "Bread"  # type: ignore[index]
@@ -263,7 +263,7 @@ def test_api_extend_and_edit_with_the_token(client: FlaskClient, store: Store, t
     assert empty.status_code == 422 and empty.get_json()["field"] == "text"
     other = client.patch(url, json={"text": "x", "cell": CELL}, headers=token)
     assert other.status_code == 422 and other.get_json()["field"] == "cell"
-    assert client.patch(url, json={"text": "x"}, headers={"X-Post-Token": "nope"}).status_code == 403
+    assert client.patch(url, json={"text": "x"}, headers={"X-Post-Token": "nope"}).status_code == 401
     assert store.get(created["id"])["text"] == "Bread"  # type: ignore[index]
 
 

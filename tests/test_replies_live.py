@@ -70,6 +70,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: D
         "MAPAID_CELL_RES": "9",
         "MAPAID_POST_LIMIT": "1000 per minute",
         "MAPAID_WRITE_LIMIT": "1000 per minute",
+        "MAPAID_ACCESS_LOG": "requests",  # the most the log can hold: a line per request, still no secret
     }
     port = free_port()
     log = folder / "serve.log"

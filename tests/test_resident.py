@@ -7,6 +7,7 @@ import logging
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import h3.api.basic_int as h3
 import pytest
@@ -15,6 +16,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
+from mapaid import create_app
 from mapaid.store import Store
 
 CENTRE = (53.9023, 27.5619)
@@ -210,8 +212,11 @@ def test_compiled_catalogues_match_their_sources() -> None:
 
 
 def test_access_log_holds_no_cell_token_point_or_address(
-    client: FlaskClient, caplog: pytest.LogCaptureFixture
+    config: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """With a line per request (MAPAID_ACCESS_LOG=requests), the most the log can hold; by default it
+    holds none of these requests (tests/test_logs.py)."""
+    client = create_app({**config, "ACCESS_LOG": "requests"}).test_client()
     caplog.set_level(logging.DEBUG)
     _status, html = _post(client)
     link = re.search(r'id="private-link" href="([^"]+)"', html)

@@ -24,6 +24,7 @@ from mapaid.db import clock, get_store, settings, today
 from mapaid.geo import Area
 from mapaid.i18n import current_language
 from mapaid.ogcapi import GEOJSON, JSON, PREFIX, ItemsQuery, representation
+from mapaid.siteurl import absolute
 from mapaid.unmet import cached_store_unmet, district_table
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/ogcapi")
@@ -36,7 +37,7 @@ _PARAMS = {
 
 
 def _base() -> str:
-    return request.url_root.rstrip("/") + PREFIX
+    return absolute(PREFIX)
 
 
 def _only(allowed: frozenset[str]) -> None:

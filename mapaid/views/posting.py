@@ -3,8 +3,8 @@
 Post, then redirect (PRG): ``POST /post`` answers 303 to ``/posted``, so a reload or Back never posts
 again, and the form's one-time nonce (mapaid.formonce) turns a second submission of the same form into
 the first one's result. The private link never travels in a redirect or a query string: ``/posted`` takes
-it from Flask's signed session cookie, where the POST left it for that one request and where ``/posted``
-clears it. The page then shows the link with a "new" banner, and its language links (and, through
+it from an encrypted cookie of its own (mapaid.postedlink), which the answer to the next request,
+whatever it is, clears. The page then shows the link with a "new" banner, and its language links (and, through
 privatelink.js, the address bar) point at the link itself, so a reload or a language switch opens the
 link's own page rather than losing it.
 """
@@ -16,11 +16,11 @@ from typing import Any
 
 import h3.api.basic_int as h3
 import numpy as np
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 from flask.wrappers import Response
 from flask_babel import gettext, ngettext
 
-from mapaid import queryargs
+from mapaid import postedlink, queryargs
 from mapaid.db import get_store, rules, schedule, settings
 from mapaid.formonce import FormOnce, Made
 from mapaid.hexlabel import hexagon_label
@@ -41,6 +41,7 @@ from mapaid.posting import (
     form_problems,
 )
 from mapaid.rounds import Schedule
+from mapaid.siteurl import absolute
 from mapaid.views.places import search_config
 from mapaid.views.replypages import replies_config
 from mapaid.views.resident import _cells_config, _html, _map_options
@@ -48,7 +49,6 @@ from mapaid.views.resident import _cells_config, _html, _map_options
 bp = Blueprint("posting", __name__)
 # reply_key: a hidden field the browser fills with the post's public key for private replies (docs/replies.md)
 FORM_FIELDS = ("kind", "category", "text", "contact", "expires_days", "cell", "reply_key")
-SESSION_KEY = "posted"  # the one-time private link between POST /post and GET /posted
 
 
 def _field_message(problem: Problem) -> str:
@@ -135,7 +135,7 @@ def post_form() -> Response:
 
 
 def _to_posted(made: Made) -> Response:
-    session[SESSION_KEY] = {"id": made.post_id, "token": made.token}
+    postedlink.hand_over(made.post_id, made.token)
     return redirect(f"{request.script_root}/posted", 303)  # type: ignore[return-value]
 
 
@@ -172,12 +172,12 @@ def post_submit() -> Response:
 
 @bp.get("/posted")
 def posted() -> Response:
-    """The private link, once: taken out of the session as it is shown."""
-    link = session.pop(SESSION_KEY, None)
-    if not isinstance(link, dict) or not authorised(get_store(), str(link.get("id")), str(link.get("token"))):
+    """The private link, once: the cookie that brought it is cleared by this answer."""
+    link = postedlink.take()
+    if link is None or not authorised(get_store(), *link):
         body = render_template("posted.html")
         return _html(body, 200, private=True)
-    return _manage_page(str(link["id"]), str(link["token"]), new=True)
+    return _manage_page(*link, new=True)
 
 
 def _managed(post_id: str, token: str) -> dict[str, Any]:
@@ -239,7 +239,7 @@ def _manage_page(
         "manage.html",
         post=post,
         hexagon=hexagon_label(get_store(), int(post["cell"]), current_language()),
-        manage_url=f"{request.host_url.rstrip('/')}{path}",
+        manage_url=absolute(f"/manage/{post_id}/{token}"),
         manage_path=path,
         cell=h3.int_to_str(int(post["cell"])),
         new=new,

@@ -23,6 +23,7 @@ from mapaid.hexlabel import hexagon_label
 from mapaid.i18n import current_language
 from mapaid.maps import script_json
 from mapaid.replies import Refused, by_thread_token
+from mapaid.siteurl import absolute
 from mapaid.views.reports import reason_choices
 from mapaid.views.resident import _html
 
@@ -146,7 +147,7 @@ def thread_page(thread_id: str, token: str) -> Response:
         "thread.html",
         post=post,
         hexagon=hexagon_label(store, int(post["cell"]), current_language()),
-        thread_url=f"{request.host_url.rstrip('/')}{path}",
+        thread_url=absolute(f"/thread/{thread_id}/{token}"),
         replies=replies_config("replier", thread=thread_id, token=token),
         reasons=reason_choices(),
     )
