@@ -7,8 +7,10 @@ from typing import Any
 
 from flask import Flask
 
-from mapaid import cache, clock, db, i18n, limits, logs, wellformed
+from mapaid import cache, clock, db, exportfiles, httpcache, i18n, limits, logs, wellformed
+from mapaid.buildslots import BuildSlots
 from mapaid.config import environ_overrides, resolve
+from mapaid.exportfiles import ExportFiles
 from mapaid.formonce import FormOnce
 from mapaid.loginguard import LoginGuard
 
@@ -39,6 +41,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["mapaid.settings"] = settings
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
     app.extensions["mapaid.loginguard"] = LoginGuard()
+    slots = app.extensions["mapaid.buildslots"] = BuildSlots(settings.export_builds)
+    app.extensions["mapaid.exportfiles"] = ExportFiles(
+        settings.instance_dir / exportfiles.FOLDER, slots, lambda body: httpcache.etag(body, gzip=False)
+    )
     app.extensions["mapaid.formonce"] = FormOnce(
         settings.secret_key.encode(), lambda: app.extensions["mapaid.clock"].now().timestamp()
     )

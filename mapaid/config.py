@@ -185,6 +185,14 @@ SETTINGS: tuple[Setting, ...] = (
         "A coordinator's login ends after this many minutes without a request.",
     ),
     Setting(
+        "MAPAID_EXPORT_BUILDS",
+        "EXPORT_BUILDS",
+        "2",
+        "Exports each server process builds at once, per kind (files of the export cache; filtered exports"
+        " and OGC API item pages); as many more may wait for a file being built. Beyond: 503 with"
+        " Retry-After. Files already built are always served.",
+    ),
+    Setting(
         "MAPAID_CSV_BOM",
         "CSV_BOM",
         "1",
@@ -228,6 +236,7 @@ class Settings:
     reply_max_messages: int = 50
     reply_max_threads: int = 100
     csv_bom: bool = True
+    export_builds: int = 2
 
     @property
     def database_shown(self) -> str:
@@ -348,6 +357,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
             "MAPAID_REPLY_MAX_THREADS", overrides.get("REPLY_MAX_THREADS", 100), 1, 100_000
         ),
         csv_bom=_flag("MAPAID_CSV_BOM", overrides.get("CSV_BOM", "1")),
+        export_builds=_int_setting("MAPAID_EXPORT_BUILDS", overrides.get("EXPORT_BUILDS", 2), 1, 64),
     )
 
 
