@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from mapaid import cache, clock, db, exportfiles, httpcache, i18n, limits, logs, wellformed
+from mapaid import cache, clock, db, exportfiles, httpcache, i18n, limits, logs, readlimit, wellformed
 from mapaid.buildslots import BuildSlots
 from mapaid.config import environ_overrides, resolve
 from mapaid.exportfiles import ExportFiles
@@ -62,5 +62,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from mapaid import public
 
     public.check_marks(app)
+    # Inside ProxyFix (limits.init_app puts it around whatever app.wsgi_app is), so it sees the client.
+    reads = app.extensions["mapaid.readlimit"] = readlimit.wrap(
+        app.wsgi_app, settings.read_limit, settings.tiles
+    )
+    app.wsgi_app = reads  # type: ignore[method-assign]
     limits.init_app(app, settings)
     return app

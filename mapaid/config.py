@@ -149,6 +149,13 @@ SETTINGS: tuple[Setting, ...] = (
         " moderation.",
     ),
     Setting(
+        "MAPAID_READ_LIMIT",
+        "READ_LIMIT",
+        "30 per second;600 per minute",
+        "Requests under /export/ and /ogcapi one client may make; more get 429 (other reads are not"
+        " limited).",
+    ),
+    Setting(
         "MAPAID_TRUSTED_PROXIES",
         "TRUSTED_PROXIES",
         "0",
@@ -232,6 +239,7 @@ class Settings:
     post_limit: str = ""
     post_limit_total: str = ""
     write_limit: str = ""
+    read_limit: str = ""
     reply_max_chars: int = 1000
     reply_max_messages: int = 50
     reply_max_threads: int = 100
@@ -347,6 +355,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         post_limit=_text(overrides.get("POST_LIMIT")) or "",
         post_limit_total=_text(overrides.get("POST_LIMIT_TOTAL")) or "",
         write_limit=_text(overrides.get("WRITE_LIMIT")) or "",
+        read_limit=_text(overrides.get("READ_LIMIT")) or "",
         reply_max_chars=_int_setting(
             "MAPAID_REPLY_MAX_CHARS", overrides.get("REPLY_MAX_CHARS", 1000), 1, 4000
         ),
