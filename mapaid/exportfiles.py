@@ -138,13 +138,13 @@ class ExportFiles:
         """The file for ``key`` (built by ``build`` when there is none), open: (entry, body, gzip or None).
         ``textual``: a format worth keeping gzipped; ``packed``: open the gzip too (the client takes it)."""
         for attempt in range(ATTEMPTS):
-            entry = self.find(key) or self._build_once(key, build, textual)
             try:
+                entry = self.find(key) or self._build_once(key, build, textual)
                 return (entry, *entry.open(packed))
             except FileNotFoundError:  # another process's sweep removed it just now
                 if attempt == ATTEMPTS - 1:
                     raise
-                self._forget(key, entry)
+                self._forget(key)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def find(self, key: Key) -> Entry | None:
@@ -161,9 +161,10 @@ class ExportFiles:
         gz = body.with_name(body.name + ".gz") if packed is not None else None
         return Entry(body, etag, length, gz, None if packed is None else int(packed))
 
-    def _forget(self, key: Key, entry: Entry) -> None:
-        """Drop a pointer whose body is gone, if it still points there."""
-        if self.find(key) == entry:
+    def _forget(self, key: Key) -> None:
+        """Drop the pointer of ``key`` if its body is gone, so that it is built again."""
+        entry = self.find(key)
+        if entry is not None and not entry.body.exists():
             (self.folder / key.pointer).unlink(missing_ok=True)
 
     def _build_once(self, key: Key, build: Callable[[], bytes], textual: bool) -> Entry:
@@ -182,6 +183,8 @@ class ExportFiles:
                 flight.done.wait()
             finally:
                 self.slots.waiting.give_back()
+            if isinstance(flight.error, FileNotFoundError):  # open() tries again
+                raise FileNotFoundError(key.pointer) from flight.error
             if flight.entry is None:
                 raise RuntimeError("building the export failed") from flight.error
             return flight.entry
@@ -216,7 +219,7 @@ class ExportFiles:
                 return kept
         self._sweep(key)
         entry = self.find(key)
-        if entry is None:  # pragma: no cover - a sweep of another generation took it at once
+        if entry is None:  # a sweep of another process took it at once: open() builds it again
             raise FileNotFoundError(key.pointer)
         return entry
 
