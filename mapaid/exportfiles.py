@@ -162,9 +162,9 @@ class ExportFiles:
         return Entry(body, etag, length, gz, None if packed is None else int(packed))
 
     def _forget(self, key: Key) -> None:
-        """Drop the pointer of ``key`` if its body is gone, so that it is built again."""
+        """Drop the pointer of ``key`` if its body or gzip is gone, so that it is built again."""
         entry = self.find(key)
-        if entry is not None and not entry.body.exists():
+        if entry is not None and not all(p.exists() for p in (entry.body, entry.packed) if p is not None):
             (self.folder / key.pointer).unlink(missing_ok=True)
 
     def _build_once(self, key: Key, build: Callable[[], bytes], textual: bool) -> Entry:

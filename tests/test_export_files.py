@@ -194,7 +194,8 @@ def test_a_file_removed_under_the_server_is_built_again(
     client = app.test_client()
     first = client.get("/export/posts.gpkg")
     for path in _files(config):
-        path.unlink()
+        if path.suffix != ".json":  # another process's sweep took the body, not yet the pointer
+            path.unlink()
     again = client.get("/export/posts.gpkg")
     assert again.status_code == 200 and again.get_data() == first.get_data()
     client.get("/export/posts.gpkg")

@@ -92,7 +92,7 @@ def export_file(filename: str) -> Response:
             renderer.extension,
             _shape(name, renderer),
         )
-        textual = compress.textual(renderer.media_type.split(";")[0])
+        textual = compress.textual(renderer.media_type.split(";")[0])  # then a gzip is kept beside it
         entry, plain, packed = export_files().open(key, render, textual, packed=compress.wanted())
         response = StoredFile(entry, plain, packed, renderer.media_type)
     if renderer.download:
