@@ -89,7 +89,7 @@ def _busiest(db: Path) -> str:
 
 def _first_and_cached(url: str) -> tuple[float, float]:
     """Seconds for the first GET of posts.gpkg (the build) and the median of 20 one-byte ranges after
-    (inside the read limit: 30 a second)."""
+    (inside the read limit)."""
     start = time.perf_counter()
     with urllib.request.urlopen(f"{url}/export/posts.gpkg", timeout=300) as answer:
         answer.read()

@@ -151,7 +151,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MAPAID_READ_LIMIT",
         "READ_LIMIT",
-        "30 per second;600 per minute",
+        "300 per 10 seconds;1200 per minute",
         "Requests under /export/ and /ogcapi one client may make; more get 429 (other reads are not"
         " limited).",
     ),

@@ -2,15 +2,18 @@
 
 Why a limit on reads, where no other read is limited: a file of the export cache (mapaid.exportfiles) costs
 about 2 ms of Python to answer, and ten connections asking for one byte of ``/export/posts.gpkg`` as fast
-as they go keep the process's one interpreter lock busy with them: with the cache alone ``/near`` took
-about twice its quiet time (``make bench``, bench_exports_attack). Refused here, before Flask, a request
-costs a few tens of microseconds and ``/near`` keeps its quiet time. Flask-Limiter's check (mapaid.limits)
-runs inside Flask, whose least answer (a 404) costs more than half of a served range, so it would not do.
+as they go keep the process's one interpreter lock busy with them: with the cache alone ``/near`` took 4.7
+times its quiet time at 20,000 posts (1.8 at 100,000: ``make bench``, bench_exports_attack). Refused here,
+before Flask, a request costs a few tens of microseconds and ``/near`` keeps its quiet time. Flask-Limiter's
+check (mapaid.limits) runs inside Flask, whose least answer (a 404) costs more than half of a served range,
+so it would not do.
 
-``MAPAID_READ_LIMIT`` (``30 per second;600 per minute`` unless set) counts every request under
+``MAPAID_READ_LIMIT`` (``300 per 10 seconds;1200 per minute`` unless set) counts every request under
 ``/export/`` and ``/ogcapi`` per client (a keyed hash of its address, as mapaid.limits; the key lives in
-this process's memory only), in a moving window. GDAL reading a whole GeoPackage through ``/vsicurl/``
-asks about 25 ranges; QGIS paging through the OGC API asks one page at a time. Beyond, 429 with
+this process's memory only), in moving windows; a refused request counts in none. Clients come in bursts:
+GDAL reading a whole GeoPackage through ``/vsicurl/`` asks about 25 ranges in a row, and GDAL or OWSLib
+following an OGC API's ``next`` links asked 70 pages in one second in tests/test_ogcapi_clients.py; the
+attacker is held to 20 answers a second on average, which cost ``/near`` nothing. Beyond, 429 with
 ``Retry-After``: under /ogcapi the OGC exception shape (English, as every JSON message), elsewhere plain
 text in the three languages at once, as the proxy's own 429 (docs/nginx/mapaid.conf). ``/near`` and the API
 reads about a place are not limited: they answer at the same speed whoever asks, and a limit there
@@ -42,7 +45,7 @@ from mapaid.public import PUBLIC_PREFIXES, under
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-READ_LIMIT = "30 per second;600 per minute"
+READ_LIMIT = "300 per 10 seconds;1200 per minute"
 MESSAGE = "Too many requests in a short time; please try again in %(seconds)s s."
 
 
