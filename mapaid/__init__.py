@@ -7,8 +7,22 @@ from typing import Any
 
 from flask import Flask
 
-from mapaid import cache, clock, db, i18n, limits, logs, postedlink, wellformed
+from mapaid import (
+    cache,
+    clock,
+    db,
+    exportfiles,
+    httpcache,
+    i18n,
+    limits,
+    logs,
+    postedlink,
+    readlimit,
+    wellformed,
+)
+from mapaid.buildslots import BuildSlots
 from mapaid.config import environ_overrides, resolve
+from mapaid.exportfiles import ExportFiles
 from mapaid.formonce import FormOnce
 from mapaid.loginguard import LoginGuard
 from mapaid.rounds import Schedule
@@ -41,6 +55,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["mapaid.schedule"] = Schedule.from_settings(settings)
     app.extensions["mapaid.clock"] = clock.check(merged.get("CLOCK"))
     app.extensions["mapaid.loginguard"] = LoginGuard()
+    slots = app.extensions["mapaid.buildslots"] = BuildSlots(settings.export_builds)
+    app.extensions["mapaid.exportfiles"] = ExportFiles(
+        settings.instance_dir / exportfiles.FOLDER, slots, lambda body: httpcache.etag(body, gzip=False)
+    )
     app.extensions["mapaid.formonce"] = FormOnce(
         settings.secret_key.encode(),
         lambda: app.extensions["mapaid.clock"].now().timestamp(),
@@ -61,5 +79,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from mapaid import public
 
     public.check_marks(app)
+    # Inside ProxyFix (limits.init_app puts it around whatever app.wsgi_app is), so it sees the client.
+    reads = app.extensions["mapaid.readlimit"] = readlimit.wrap(
+        app.wsgi_app, settings.read_limit, settings.tiles
+    )
+    app.wsgi_app = reads  # type: ignore[method-assign]
     limits.init_app(app, settings)
     return app

@@ -5,8 +5,9 @@ someone asked before. So mapaid keeps only what is the same for everyone, keyed 
 
 - Kept: output derived from public data and settings alone: the rendered base map and the district GeoJSON
   per language, the hexagon grid's chunk index, the served area, per-revision aggregates (unmet needs and
-  their map, the home map's counts per area), the street layer per language. Whoever asks with the same
-  key gets the same value.
+  their map, the home map's counts per area), the street layer per language, and on disk the unfiltered
+  exports per revision, day and language (mapaid.exportfiles, same rule: no place in a key). Whoever asks
+  with the same key gets the same value.
 - Key: every input that shapes the value, by name (``KEY_PARTS``: language, districts, database, revision,
   day, distance, categories, resolution, tile settings). A value may not depend on anything else.
 - Never: where a viewer looks. No key names a cell, chunk or box at any resolution (``SharedCache`` refuses

@@ -26,13 +26,15 @@ from flask import request
 from flask.wrappers import Response
 
 from mapaid import i18n
+from mapaid.storedfile import StoredFile
 
 MIN_SIZE = 1024
 LEVEL = 5  # zlib's level 5: most of level 9's saving at a third of its time on exports of 100,000 posts
 TEXT_TYPES = ("application/json", "application/geo+json", "text/csv", "text/html")
 
 
-def _textual(mimetype: str) -> bool:
+def textual(mimetype: str) -> bool:
+    """A text format, worth compressing."""
     return mimetype in TEXT_TYPES or mimetype.endswith("+json") or mimetype.startswith("text/")
 
 
@@ -52,24 +54,32 @@ def _add_vary(response: Response, *names: str) -> None:
         response.vary.add(name)
 
 
+def wanted() -> bool:
+    """Whether this request takes a gzipped answer: it accepts gzip and asks for no range."""
+    return request.accept_encodings["gzip"] > 0 and "Range" not in request.headers
+
+
 def chosen(response: Response, public: bool) -> bool:
-    """Whether to send this answer gzipped. Says ``Vary`` for every answer the choice could differ on."""
-    if response.is_streamed or response.direct_passthrough or not _textual(response.mimetype or ""):
+    """Whether to send this answer gzipped. Says ``Vary`` for every answer the choice could differ on.
+    An answer from an export file (mapaid.storedfile) is sent gzipped when a gzip of it was stored."""
+    if response.is_streamed or response.direct_passthrough or not textual(response.mimetype or ""):
         return False
     if "Content-Encoding" in response.headers or not _secret_free(public, response):
         return False
     _add_vary(response, "Accept-Encoding")
     if not public:
         _add_vary(response, "Cookie")
-    return (
-        response.status_code == 200
-        and request.accept_encodings["gzip"] > 0
-        and "Range" not in request.headers
-        and len(response.get_data()) >= MIN_SIZE
-    )
+    if isinstance(response, StoredFile):
+        return response.status_code == 200 and wanted() and response.packed is not None
+    return response.status_code == 200 and wanted() and len(response.get_data()) >= MIN_SIZE
+
+
+def pack(body: bytes) -> bytes:
+    """``body`` gzipped, the same bytes every time (no time or name in the gzip header)."""
+    return gzip_module.compress(body, compresslevel=LEVEL, mtime=0)
 
 
 def gzip(response: Response) -> None:
-    """Compress the body in place (deterministically: no time or name in the gzip header)."""
-    response.set_data(gzip_module.compress(response.get_data(), compresslevel=LEVEL, mtime=0))
+    """Compress the body in place."""
+    response.set_data(pack(response.get_data()))
     response.headers["Content-Encoding"] = "gzip"

@@ -151,6 +151,13 @@ SETTINGS: tuple[Setting, ...] = (
         " moderation.",
     ),
     Setting(
+        "MAPAID_READ_LIMIT",
+        "READ_LIMIT",
+        "300 per 10 seconds;1200 per minute",
+        "Requests under /export/ and /ogcapi one client may make; more get 429 (other reads are not"
+        " limited).",
+    ),
+    Setting(
         "MAPAID_TRUSTED_PROXIES",
         "TRUSTED_PROXIES",
         "0",
@@ -198,6 +205,14 @@ SETTINGS: tuple[Setting, ...] = (
         "AUDIT_DAYS",
         "90",
         "Days the coordinators' audit trail keeps an action (kept to the day), then it is deleted.",
+    ),
+    Setting(
+        "MAPAID_EXPORT_BUILDS",
+        "EXPORT_BUILDS",
+        "2",
+        "Exports each server process builds at once, per kind (files of the export cache; filtered exports"
+        " and OGC API item pages); as many more may wait for a file being built. Beyond: 503 with"
+        " Retry-After. Files already built are always served.",
     ),
     Setting(
         "MAPAID_CSV_BOM",
@@ -254,6 +269,7 @@ class Settings:
     post_limit: str = ""
     post_limit_total: str = ""
     write_limit: str = ""
+    read_limit: str = ""
     reply_max_chars: int = 1000
     reply_max_messages: int = 50
     reply_max_threads: int = 100
@@ -262,6 +278,7 @@ class Settings:
     audit_days: int = 90
     access_log: str = "off"  # one of ACCESS_LOGS
     base_url: str | None = None  # scheme://host[:port][/path], no trailing slash; None: from the request
+    export_builds: int = 2
 
     @property
     def database_shown(self) -> str:
@@ -420,6 +437,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         post_limit=_text(overrides.get("POST_LIMIT")) or "",
         post_limit_total=_text(overrides.get("POST_LIMIT_TOTAL")) or "",
         write_limit=_text(overrides.get("WRITE_LIMIT")) or "",
+        read_limit=_text(overrides.get("READ_LIMIT")) or "",
         reply_max_chars=_int_setting(
             "MAPAID_REPLY_MAX_CHARS", overrides.get("REPLY_MAX_CHARS", 1000), 1, 4000
         ),
@@ -434,6 +452,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         audit_days=_int_setting("MAPAID_AUDIT_DAYS", overrides.get("AUDIT_DAYS", 90), 1, 3660),
         access_log=_access_log(overrides.get("ACCESS_LOG", "off")),
         base_url=_base_url(overrides.get("BASE_URL")),
+        export_builds=_int_setting("MAPAID_EXPORT_BUILDS", overrides.get("EXPORT_BUILDS", 2), 1, 64),
     )
 
 

@@ -19,6 +19,9 @@ What they may say, and why (nothing about other people beyond what the body show
 - ``Range`` (downloads only): ``Accept-Ranges: bytes``, 206 with ``Content-Range`` on the uncompressed
   file, 416 with ``Content-Range: bytes */N`` when no byte is asked for that exists. A compressed answer
   does not offer ranges.
+- An unfiltered export comes from a file built once (mapaid.exportfiles): ``send_stored`` answers it
+  with the ETag and length stored beside the file, so the tags are the same as if the body were hashed
+  here, and a 304, a HEAD or a range costs a file read, not a build.
 
 Times come from the app's clock (mapaid.clock), ``Date`` included, so a test's fixed clock fixes them.
 """
@@ -33,9 +36,11 @@ from flask.wrappers import Response
 from flask_babel import gettext
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
+from werkzeug.wsgi import wrap_file
 
 from mapaid.cache import SharedCache
 from mapaid.db import clock, get_store, settings
+from mapaid.storedfile import StoredFile
 
 DEFAULT_CACHE_CONTROL = "public, no-cache"
 GZIP_SUFFIX = "-gz"
@@ -60,9 +65,30 @@ def validate(response: Response, *, gzip: bool, ranges: bool) -> Response:
     """Add the validators to a 200 answer and answer the request's conditions and range."""
     if response.is_streamed or response.direct_passthrough or response.mimetype == "text/html":
         return response  # a page carries a fresh nonce: no two are the same
-    now = clock().now()
     body = response.get_data()
-    response.set_etag(etag(body, gzip))
+    return _answer(response, etag(body, gzip), len(body), ranges and not gzip)
+
+
+def send_stored(response: StoredFile, *, gzip: bool, ranges: bool) -> Response:
+    """Attach the file of an export-cache answer (its gzip when ``gzip``) and answer as ``validate``
+    does, from the ETag and length stored with it, without reading the file."""
+    entry = response.entry
+    source = response.packed if gzip else response.plain
+    length = entry.packed_length if gzip else entry.length
+    if source is None or length is None:  # pragma: no cover - compress.chosen asks for a stored gzip only
+        raise ValueError("no gzip of this file was opened")
+    response.response = wrap_file(request.environ, source)
+    response.direct_passthrough = True
+    response.headers["Content-Length"] = str(length)
+    if gzip:
+        response.headers["Content-Encoding"] = "gzip"
+    return _answer(response, entry.etag + (GZIP_SUFFIX if gzip else ""), entry.length, ranges and not gzip)
+
+
+def _answer(response: Response, tag: str, length: int, offer: bool) -> Response:
+    """Validators and conditions for a body of ``length`` bytes tagged ``tag``; ranges when ``offer``."""
+    now = clock().now()
+    response.set_etag(tag)
     modified, comparable = last_modified(now)
     response.headers["Last-Modified"] = http_date(modified)
     response.headers["Date"] = http_date(now)
@@ -72,16 +98,17 @@ def validate(response: Response, *, gzip: bool, ranges: bool) -> Response:
         environ.pop("HTTP_IF_MODIFIED_SINCE", None)
         if not environ.get("HTTP_IF_RANGE", '"').startswith(('"', "W/")):
             environ.pop("HTTP_RANGE", None)
-    offer = ranges and not gzip
     try:
-        response.make_conditional(environ, accept_ranges=offer, complete_length=len(body) if offer else None)
+        response.make_conditional(environ, accept_ranges=offer, complete_length=length if offer else None)
     except RequestedRangeNotSatisfiable:
-        return _unsatisfiable(response, len(body))
+        return _unsatisfiable(response, length)
     return response
 
 
 def _unsatisfiable(response: Response, length: int) -> Response:
     """416: no byte of the asked range exists; says how many do."""
+    if isinstance(response, StoredFile):
+        response.close()  # its files; the words below take their place
     response.set_data(gettext("That part of the file does not exist; it has %(n)s bytes.", n=length))
     response.mimetype = "text/plain"
     response.status_code = 416

@@ -61,7 +61,7 @@ WRITE_ENDPOINTS = (
 WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
 
 
-def _limit_setting(name: str, raw: object) -> str:
+def limit_setting(name: str, raw: object) -> str:
     text = str(raw).strip()
     try:
         parsed = parse_many(text)
@@ -72,20 +72,27 @@ def _limit_setting(name: str, raw: object) -> str:
     return text
 
 
+def client_unit(address: str) -> str:
+    """What stands for one client: its address, or the /64 an IPv6 address lies in."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
+def client_hash(key: bytes, address: str) -> str:
+    """A keyed hash of the client at ``address`` (``client_unit``), never the address itself."""
+    return hmac.new(key, client_unit(address).encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def client_key_function(key: bytes) -> Callable[[], str]:
     """The limiter's key for this request's client: a keyed hash of its address (the /64 for IPv6)."""
 
     def client_key() -> str:
-        address = request.remote_addr or ""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            unit = address
-        else:
-            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-                ip = ip.ipv4_mapped
-            unit = str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
-        return hmac.new(key, unit.encode(), hashlib.sha256).hexdigest()[:32]
+        return client_hash(key, request.remote_addr or "")
 
     return client_key
 
@@ -97,9 +104,9 @@ def _everyone() -> str:
 def init_app(app: Flask, settings: Settings) -> Limiter:
     """Wrap the app in ProxyFix (when proxies are trusted) and limit the write endpoints. Call after the
     blueprints are registered."""
-    post = _limit_setting("MAPAID_POST_LIMIT", settings.post_limit or POST_LIMIT)
-    total = _limit_setting("MAPAID_POST_LIMIT_TOTAL", settings.post_limit_total or POST_LIMIT_TOTAL)
-    write = _limit_setting("MAPAID_WRITE_LIMIT", settings.write_limit or WRITE_LIMIT)
+    post = limit_setting("MAPAID_POST_LIMIT", settings.post_limit or POST_LIMIT)
+    total = limit_setting("MAPAID_POST_LIMIT_TOTAL", settings.post_limit_total or POST_LIMIT_TOTAL)
+    write = limit_setting("MAPAID_WRITE_LIMIT", settings.write_limit or WRITE_LIMIT)
     proxies = settings.trusted_proxies
     if proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -42,7 +42,9 @@ def _ok(description: str, *types: str) -> dict[str, Any]:
 ERRORS = {
     "400": {"description": "a parameter is wrong; the description says which and why"},
     "404": {"description": "no such collection or feature"},
+    "429": {"description": "too many requests from this client in a short time; see Retry-After"},
 }
+BUSY = {"503": {"description": "as many pages are being built as the server builds at once; see Retry-After"}}
 F = _param(
     "f", "the representation: json (the default) or html", {"type": "string", "enum": ["json", "html"]}
 )
@@ -119,7 +121,7 @@ def document(base: str, categories: Sequence[str], slugs: Sequence[str]) -> dict
             "get": {
                 "operationId": "getFeatures",
                 "parameters": items_params,
-                **_responses("a page of features", GEOJSON),
+                "responses": {**_responses("a page of features", GEOJSON)["responses"], **BUSY},
             }
         },
         "/collections/{collectionId}/items/{featureId}": {

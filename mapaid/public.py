@@ -18,7 +18,9 @@ method or lies there.
 
 ``finish`` runs after every request, after web.py has given an HTML page its CSP nonce (the body must be
 final before it is hashed or compressed), in this order: language headers, CORS, download headers,
-validators and ranges (which may turn the answer into a 304, 206 or 416), then gzip of what is left.
+validators and ranges (which may turn the answer into a 304, 206 or 416), then gzip of what is left. An
+answer from an export file (mapaid.storedfile) takes the same steps, with validators, ranges and gzip
+from what was stored with the file.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from flask.wrappers import Response
 from werkzeug.exceptions import HTTPException
 
 from mapaid import compress, cors, downloads, httpcache, i18n
+from mapaid.storedfile import StoredFile
 
 PUBLIC_PREFIXES = ("/export", "/ogcapi")
 PRIVATE_PREFIXES = (
@@ -116,6 +119,8 @@ def finish(response: Response) -> Response:
     if download:
         downloads.disposition(response)
     gzip = compress.chosen(response, public is not None)
+    if isinstance(response, StoredFile):  # an export file: validators and ranges from what was stored
+        return httpcache.send_stored(response, gzip=gzip, ranges=download)
     if public is not None and public.validators and response.status_code == 200:
         response = httpcache.validate(response, gzip=gzip, ranges=download)
     if gzip and response.status_code == 200:

@@ -67,3 +67,4 @@ def addresses(server: Any) -> list[str]:
     the system gave for ``--port 0``."""
     listen = getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
     return [f"http://{f'[{host}]' if ':' in str(host) else host}:{port}/" for host, port in listen]
+

@@ -210,7 +210,18 @@ ROOMY_LIMITS = {
     "POST_LIMIT": "100000 per minute",
     "POST_LIMIT_TOTAL": "100000 per minute",
     "WRITE_LIMIT": "100000 per minute",
+    "READ_LIMIT": "100000 per second",
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def roomy_reads() -> Iterator[None]:
+    """Tests read /export/ and /ogcapi many times a second from one address, also through apps built
+    without ROOMY_LIMITS: the read limit is roomy for every app built in the test process unless its
+    config says otherwise (test_limits.py's do; servers started by tests get the shipped one)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MAPAID_READ_LIMIT", ROOMY_LIMITS["READ_LIMIT"])
+        yield
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Abuse limits on writes (issue 7, item 8): with the shipped defaults, the 6th post in a minute from one
 address gets 429 (JSON under /api/, a page in the visitor's language elsewhere, with Retry-After), another
 address still posts, a flood from many addresses stops at the total, and X-Forwarded-For counts only when a
-proxy is trusted. The limiter keys clients by a keyed hash: no address in its storage or its log lines."""
+proxy is trusted. The limiter keys clients by a keyed hash: no address in its storage or its log lines.
+Reads of /export/ and /ogcapi are limited per client too (issue 17, item 4; mapaid.readlimit), other reads
+are not."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from flask.testing import FlaskClient
 from mapaid import create_app
 from mapaid.config import SETTINGS, ConfigError
 from mapaid.limits import POST_LIMIT, POST_LIMIT_TOTAL, WRITE_LIMIT
+from mapaid.readlimit import READ_LIMIT
+
+READS = 1200  # the shipped read limit's allowance a minute
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 POST = {"kind": "offer", "category": "food", "text": "Soup tonight", "cell": CELL}
@@ -128,11 +133,39 @@ def test_other_writes_are_limited_per_client(shipped: dict[str, Any]) -> None:
     assert client.delete(url, headers=headers, environ_base={"REMOTE_ADDR": OTHER}).status_code == 204
 
 
-def test_reading_is_not_limited(limited: Flask) -> None:
-    client = limited.test_client()
-    for _ in range(20):
-        response = client.get(f"/api/v1/posts?cell={CELL}", environ_base={"REMOTE_ADDR": ADDRESS})
-        assert response.status_code == 200
+def test_reads_about_a_place_are_not_limited_but_exports_and_the_ogc_api_are(shipped: dict[str, Any]) -> None:
+    """Issue 17, item 4 changed this rule (it was: no read is limited). Reads of /export/ and /ogcapi count
+    per client (MAPAID_READ_LIMIT) and are refused before Flask; /near and the API about a place stay
+    unlimited, even for a client over that allowance."""
+    client = create_app({**shipped, "READ_LIMIT": "5 per minute"}).test_client()
+    env = {"REMOTE_ADDR": ADDRESS}
+    answers = [client.head("/export/districts.geojson", environ_base=env).status_code for _ in range(3)]
+    answers += [client.get("/ogcapi/conformance", environ_base=env).status_code for _ in range(2)]
+    assert answers == [200] * 5
+    refused = client.get("/export/posts.csv", environ_base=env)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert refused.headers["Access-Control-Allow-Origin"] == "*" and refused.mimetype == "text/plain"
+    assert "Занадта шмат запытаў" in refused.text and "Слишком много запросов" in refused.text
+    assert "Too many requests" in refused.text
+    ogc = client.get("/ogcapi/collections", environ_base=env)
+    assert ogc.status_code == 429 and ogc.json["code"] == "TooManyRequests" and ogc.headers["Retry-After"]
+    for _ in range(40):  # the same client, over its read allowance, still finds help near it
+        assert client.get(f"/api/v1/posts?cell={CELL}", environ_base=env).status_code == 200
+        assert client.get(f"/near/{CELL}", environ_base=env).status_code == 200
+    assert client.get("/export/posts.csv", environ_base={"REMOTE_ADDR": OTHER}).status_code == 200
+
+
+def test_the_shipped_read_limit(shipped: dict[str, Any]) -> None:
+    """300 reads in 10 seconds, 1,200 a minute: the first 300 pass however fast they come, and the 1,201st
+    at the latest is refused (whichever window it falls in)."""
+    client = create_app({**shipped, "READ_LIMIT": ""}).test_client()
+    env = {"REMOTE_ADDR": ADDRESS}
+    answers = [client.get("/ogcapi/conformance", environ_base=env).status_code for _ in range(READS + 1)]
+    assert answers[:300] == [200] * 300 and 429 in answers and answers.count(200) <= READS
+    assert set(answers) == {200, 429}
+    documented = {s.key: s.default for s in SETTINGS}
+    assert documented["READ_LIMIT"] == READ_LIMIT == "300 per 10 seconds;1200 per minute"
 
 
 def test_no_address_in_the_limiters_storage_or_log(limited: Flask, caplog: pytest.LogCaptureFixture) -> None:
@@ -143,8 +176,11 @@ def test_no_address_in_the_limiters_storage_or_log(limited: Flask, caplog: pytes
     for address in (ADDRESS, v6):
         for _ in range(7):
             api_post(client, address)
+    for _ in range(3):
+        limited.test_client().get("/ogcapi/conformance", environ_base={"REMOTE_ADDR": v6})
     storage = limited.extensions["mapaid.limiter"].storage
-    keys = " ".join(str(k) for k in (*storage.events, *storage.storage, *storage.expirations))
+    reads = limited.extensions["mapaid.readlimit"].storage
+    keys = " ".join(str(k) for s in (storage, reads) for k in (*s.events, *s.storage, *s.expirations))
     assert keys, "the limiter stored nothing"
     for needle in (ADDRESS, v6, "2001:db8:77:88", "203.0.113", "203_0_113"):
         assert needle not in keys
@@ -168,6 +204,7 @@ def test_the_key_is_made_afresh_for_each_app(shipped: dict[str, Any]) -> None:
         ("POST_LIMIT", "lots", "MAPAID_POST_LIMIT"),
         ("POST_LIMIT_TOTAL", "5 per fortnight", "MAPAID_POST_LIMIT_TOTAL"),
         ("WRITE_LIMIT", "", None),  # empty: the default
+        ("READ_LIMIT", "as much as you like", "MAPAID_READ_LIMIT"),
         ("TRUSTED_PROXIES", "-1", "MAPAID_TRUSTED_PROXIES"),
         ("TRUSTED_PROXIES", "many", "MAPAID_TRUSTED_PROXIES"),
     ],

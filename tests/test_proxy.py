@@ -2,6 +2,8 @@
 `mapaid serve` processes on one database, over TLS on loopback, and the site works through it: pages with
 the app's own headers from both processes, nothing compressed by nginx, one post from a form sent twice
 even when the two submissions reach different processes, and a posting limit shared by the processes.
+Reads of the exports and the OGC API are limited per client in nginx too (issue 17, item 4): requests at
+a time and requests a second.
 
 The test changes only what a deployment changes (ports, certificate and log paths) and adds one header
 naming the process that answered, so it can tell the two apart. `make install-test` installs nginx."""
@@ -13,7 +15,10 @@ import ipaddress
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -140,6 +145,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iter
         "MAPAID_CELL_RES": "9",
         "MAPAID_TRUSTED_PROXIES": "1",
         "MAPAID_SECURE_COOKIES": "1",
+        "MAPAID_PUBLISH_MINUTES": "0",  # posts public at once: these tests count them
     }  # the shipped limits: five posts a minute per client, in each process
     with serve_process(env, folder / "a.log") as a, serve_process(env, folder / "b.log") as b:
         ports = [int(u.rsplit(":", 1)[1]) for u in (a, b)]
@@ -261,3 +267,60 @@ def test_login_attempts_are_counted_once_for_the_whole_site(proxied: Proxied) ->
     codes = [a.status_code for a in answers]
     assert set(codes) == {400, 429} and codes.count(400) <= 20, codes
     assert {a.headers["X-Upstream"] for a in answers if a.status_code == 400} == proxied.servers
+
+
+def _held(proxied: Proxied, count: int) -> list[ssl.SSLSocket]:
+    """Requests nginx has let in and is still reading: a GET under /export/ whose announced body never
+    comes (nginx reads a body before it passes a request on), each on its own connection."""
+    host, port = proxied.url.split("://", 1)[1].split(":")
+    context = ssl.create_default_context(cafile=str(proxied.cert))
+    held = []
+    for _ in range(count):
+        raw = socket.create_connection((host, int(port)), timeout=10)
+        tls = context.wrap_socket(raw, server_hostname=host)
+        tls.sendall(
+            f"GET /export/posts.gpkg HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n\r\n".encode()
+        )
+        held.append(tls)
+    return held
+
+
+def test_reads_of_exports_are_limited_in_the_proxy(proxied: Proxied) -> None:
+    """Four requests at a time per client under /export/ and /ogcapi (a fifth is refused while they run),
+    and 100 at once then 10 a second; nginx refuses itself (no upstream answered), and other pages stay
+    open to the same client."""
+    web = proxied.web
+    held = _held(proxied, 4)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            fifth = web.get(f"{proxied.url}/export/posts.gpkg", headers={"Range": "bytes=0-0"}, timeout=30)
+            if fifth.status_code == 429 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)  # nginx has not read the held requests' headers yet
+        assert fifth.status_code == 429 and "X-Upstream" not in fifth.headers, fifth.status_code
+        assert fifth.headers["Retry-After"] == "60" and "Too many requests" in fifth.text
+        assert web.get(f"{proxied.url}/near/{CELL}", timeout=30).status_code == 200
+    finally:
+        for connection in held:
+            connection.close()
+    answers: list[requests.Response] = []
+    readers = [threading.Thread(target=_read, args=(proxied, 100, answers)) for _ in range(4)]  # 4 at a time
+    started = time.monotonic()
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(300)
+    took = time.monotonic() - started
+    passed = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code == 429 and "X-Upstream" not in a.headers]
+    assert len(passed) + len(refused) == len(answers) == 400, [a.status_code for a in answers]
+    assert 90 <= len(passed) <= 101 + 10 * took + 10 and refused, (len(passed), took)
+    assert web.get(f"{proxied.url}/near/{CELL}", timeout=30).status_code == 200
+
+
+def _read(proxied: Proxied, count: int, answers: list[requests.Response]) -> None:
+    with requests.Session() as reader:
+        reader.trust_env = False
+        reader.verify = str(proxied.cert)
+        answers += [reader.get(f"{proxied.url}/ogcapi/conformance", timeout=30) for _ in range(count)]

@@ -4,6 +4,10 @@ The formats are ``mapaid.renderers``, the registry ``mapaid export`` uses too, s
 type are the same whichever way it is fetched. Posts go through ``export.public_frame`` (the single
 definition of public fields) and hold open, unexpired posts only; districts are the unmet-needs aggregates
 (``within=400|800|1200``) the coordinator page shows.
+
+Every export without a filter (all posts; districts at any ``within``) is built once per state of the data
+and language and served from its file (mapaid.exportfiles, mapaid.storedfile); a filtered one
+(``?kind=need``) is built for its request, in one of the few slots mapaid.buildslots allows.
 """
 
 from __future__ import annotations
@@ -11,16 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
-from flask import Blueprint, abort, make_response, request
+from flask import Blueprint, abort, current_app, make_response, request
 from flask.wrappers import Response
 from flask_babel import gettext
 
-from mapaid import aggregates, export, queryargs
+from mapaid import aggregates, buildslots, compress, export, queryargs
 from mapaid.db import get_store, settings, today
+from mapaid.exportfiles import ExportFiles, Key, Shape, database_id
 from mapaid.geo import Area
 from mapaid.i18n import current_language
 from mapaid.public import public_read
-from mapaid.renderers import RENDERERS, Options, by_extension
+from mapaid.renderers import RENDERERS, Options, Renderer, by_extension
+from mapaid.storedfile import StoredFile
 from mapaid.unmet import cached_store_unmet, district_table
 
 bp = Blueprint("exports", __name__)
@@ -61,14 +67,56 @@ def export_file(filename: str) -> Response:
     if renderer is None:
         files = ", ".join(f"{name}.{r.extension}" for r in RENDERERS.values())
         abort(404, description=gettext("%(name)s export comes as %(files)s", name=name, files=files))
-    area = get_store().area()
+    store = get_store()
+    revision = store.revision()  # before the data: no answer is older than the state it is keyed on
+    area = store.area()
     options = Options(csv_bom=settings().csv_bom)
-    if name == "posts":
-        body = renderer.posts(dataset(area), options)
+
+    def render() -> bytes:
+        if name == "posts":
+            return renderer.posts(dataset(area), options)
+        return renderer.districts(dataset(area), area, options)
+
+    response: Response
+    if name == "posts" and _filtered(area):
+        with buildslots.slots().queries.held():
+            response = make_response(render())
+        response.content_type = renderer.media_type
     else:
-        body = renderer.districts(dataset(area), area, options)
-    response = make_response(body)
-    response.content_type = renderer.media_type
+        key = Key(
+            database_id(settings().database),
+            store.get_meta("districts_version") or "0",
+            revision,
+            today(),
+            name,
+            renderer.extension,
+            _shape(name, renderer),
+        )
+        textual = compress.textual(renderer.media_type.split(";")[0])  # then a gzip is kept beside it
+        entry, plain, packed = export_files().open(key, render, textual, packed=compress.wanted())
+        response = StoredFile(entry, plain, packed, renderer.media_type)
     if renderer.download:
         response.headers["Content-Disposition"] = f"attachment; filename={filename}"
     return response
+
+
+def export_files() -> ExportFiles:
+    value: ExportFiles = current_app.extensions["mapaid.exportfiles"]
+    return value
+
+
+def _filtered(area: Area) -> bool:
+    """Whether the request names any filter (checked: a bad one is a 400 before anything is built)."""
+    chosen = queryargs.filters(request.args, queryargs.Vocabulary.of(settings().categories, area))
+    return any(chosen.store_args().values())
+
+
+def _shape(name: str, renderer: Renderer) -> Shape:
+    """What shapes the file besides the data (mapaid.exportfiles.Key)."""
+    parts = [("lang", current_language()), ("res", str(settings().cell_res))]
+    if renderer.extension == "csv":
+        parts.append(("bom", str(settings().csv_bom)))
+    if name == "districts":
+        within = str(queryargs.within(request.args))
+        parts += [("within", within), ("categories", ",".join(settings().categories))]
+    return tuple(parts)

@@ -19,7 +19,7 @@ from flask import Blueprint, abort, make_response, render_template, request
 from flask.wrappers import Response
 from flask_babel import gettext
 
-from mapaid import export, ogcapi, ogcapi_openapi, queryargs
+from mapaid import buildslots, export, ogcapi, ogcapi_openapi, queryargs
 from mapaid.db import clock, get_store, settings, today
 from mapaid.geo import Area
 from mapaid.i18n import current_language
@@ -195,7 +195,8 @@ def items(name: str) -> Response:
     area = get_store().area()
     query = items_query(_collection_name(name), area)
     fmt = representation()
-    found = _district_items(area, query) if name == "districts" else _post_items(area, query, fmt)
+    with buildslots.slots().queries.held():  # built for each request: a few at once (mapaid.buildslots)
+        found = _district_items(area, query) if name == "districts" else _post_items(area, query, fmt)
     members: dict[str, Any] = {
         "numberMatched": found.matched,
         "numberReturned": found.returned,
