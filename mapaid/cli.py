@@ -280,6 +280,7 @@ def serve(host: str, port: int, threads: int) -> None:
     from waitress.server import create_server
 
     from mapaid import create_app, logs
+    from mapaid.holds import Holds
     from mapaid.housekeeping import Housekeeper
     from mapaid.rounds import Schedule
 
@@ -291,6 +292,9 @@ def serve(host: str, port: int, threads: int) -> None:
     open_files = serving.raise_open_files()
     options = serving.waitress_options(threads, open_files, app.extensions["mapaid.trusted_proxies"])
     server = create_server(app, host=host, port=port, **options)
+    if options["clear_untrusted_proxy_headers"]:  # clients connect themselves: hold the refused (holds.py)
+        holds = app.extensions["mapaid.readlimit"].holds = Holds()
+        serving.hold_refused(server, holds)
     housekeeper = Housekeeper(
         settings.database,
         cli_clock(),

@@ -19,6 +19,9 @@ text in the three languages at once, as the proxy's own 429 (docs/nginx/mapaid.c
 reads about a place are not limited: they answer at the same speed whoever asks, and a limit there
 would be one more thing that remembers who looked.
 
+Under ``mapaid serve`` with no proxy in front, a refused client's connections are not read for a second
+afterwards (``holds``, mapaid/holds.py), so a client asking again at once costs nothing more.
+
 Per process, as the other limits: behind a proxy, set ``MAPAID_TRUSTED_PROXIES`` (or every client is one,
 the proxy), and let the proxy count for the whole site (the ``mapaid_reads`` zone).
 """
@@ -39,6 +42,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from mapaid import cors, csp, i18n
 from mapaid.config import PACKAGE_DIR
+from mapaid.holds import Holds
 from mapaid.limits import client_hash, limit_setting
 from mapaid.public import PUBLIC_PREFIXES, under
 
@@ -66,12 +70,15 @@ class ReadLimit:
         self._window = MovingWindowRateLimiter(self.storage)
         self._messages = _messages()
         self._policy = csp.policy(tiles, None)
+        self.holds: Holds | None = None  # set by `mapaid serve` when it sees the clients themselves
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if under(environ.get("PATH_INFO", ""), PUBLIC_PREFIXES):
             client = client_hash(self._key, environ.get("REMOTE_ADDR") or "")
             refused = [item for item in self.limits if not self._window.test(item, "reads", client)]
             if refused:  # a refused read counts in no window: the client is back once the limit allows
+                if self.holds is not None:
+                    self.holds.hold(environ.get("REMOTE_ADDR") or "")
                 return self._refuse(environ, start_response, self._wait(refused, client))
             for item in self.limits:
                 self._window.hit(item, "reads", client)

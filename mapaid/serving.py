@@ -18,6 +18,11 @@ from __future__ import annotations
 import resource
 from typing import Any
 
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
+
+from mapaid.holds import Holds
+
 CHANNEL_TIMEOUT = 20  # s without a byte before an idle connection is closed (waitress: 120)
 CLEANUP_INTERVAL = 5  # s between sweeps for such connections (waitress: 30)
 MAX_CONNECTIONS = 10_000  # enough for one machine; memory, not descriptors, is the limit beyond
@@ -68,3 +73,20 @@ def addresses(server: Any) -> list[str]:
     listen = getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
     return [f"http://{f'[{host}]' if ':' in str(host) else host}:{port}/" for host, port in listen]
 
+
+def held_channel(holds: Holds) -> type[HTTPChannel]:
+    """Waitress's connection, not read while ``holds`` holds its client (mapaid/holds.py)."""
+
+    class HeldChannel(HTTPChannel):
+        def readable(self) -> bool:
+            return bool(super().readable()) and not holds.held(str(self.addr[0]))
+
+    return HeldChannel
+
+
+def hold_refused(server: Any, holds: Holds) -> None:
+    """Make every listening socket of ``server`` (waitress's ``create_server``) accept held channels."""
+    listeners = [server] if isinstance(server, BaseWSGIServer) else list(server.map.values())
+    for listener in listeners:
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = held_channel(holds)

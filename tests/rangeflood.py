@@ -5,6 +5,10 @@ the measuring client do not share an interpreter lock), while one client times a
 
 ``interleaved`` alternates quiet and attack phases, so a machine whose load drifts during the run (other
 tests, other people) weighs on both sides alike, and returns every timing of each side.
+
+The attacker connects from another loopback address (``ATTACKER_ADDRESS``) than the measuring client, as
+an attacker on the internet is another client than the neighbour whose map it slows: what is held or
+refused per client (mapaid/readlimit.py, mapaid/holds.py) must not be what spares the page.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-# Runs in its own process: argv host port path connections; stops at the end of its stdin and prints
+ATTACKER_ADDRESS = "127.0.0.2"  # Linux routes all of 127.0.0.0/8 to the loopback interface
+# Runs in its own process: argv host port path connections source; stops at the end of its stdin and prints
 # the statuses it got as JSON.
 ATTACKER = r"""
 import http.client, json, sys, threading
 host, port, path, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+source = (sys.argv[5], 0)
 stop = threading.Event()
 statuses = {}
 lock = threading.Lock()
@@ -30,7 +36,7 @@ lock = threading.Lock()
 def attack():
     seen = {}
     while not stop.is_set():
-        connection = http.client.HTTPConnection(host, port, timeout=120)
+        connection = http.client.HTTPConnection(host, port, timeout=120, source_address=source)
         try:
             while not stop.is_set():
                 connection.request("GET", path, headers={"Range": "bytes=0-0"})
@@ -110,7 +116,7 @@ class Attack:
 
     def __init__(self, base: str, path: str, connections: int) -> None:
         parts = urlsplit(base)
-        self.args = [parts.hostname or "127.0.0.1", str(parts.port), path, str(connections)]
+        self.args = [parts.hostname or "127.0.0.1", str(parts.port), path, str(connections), ATTACKER_ADDRESS]
         self.answers: Counter[str] = Counter()
 
     def __enter__(self) -> Attack:
