@@ -3,9 +3,10 @@
 Why per client: a throttle per account lets anyone lock a coordinator out by failing five times a minute
 under their name. Here failures count against the pair (client, account), so they only stop the client
 that made them; and every password check counts against the client whatever the name, so guessing names
-is throttled too. What "client" means: a keyed hash of the remote address (IPv6 by its /64, which one
-subscriber usually holds), with a random key made with the guard. Nothing of it reaches the disk or a
-log: a seized server holds no list of who tried to log in, not even as hashes.
+is throttled too. What "client" means: a keyed hash of the remote address (IPv6 by its /56, which one
+home usually holds: ``mapaid.clients``, shared with the abuse limits), with a random key made with the
+guard. Nothing of it reaches the disk or a log: a seized server holds no list of who tried to log in, not
+even as hashes.
 
 One ``LoginGuard`` per app (``create_app`` makes it), shared by every server thread. Counts are fixed
 windows of ``WINDOW_S`` per key. The table is bounded (``MAX_KEYS``, oldest evicted first) so a flood of
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
+
+from mapaid.clients import client_unit
 
 WINDOW_S = 60.0
 MAX_PAIR_FAILURES = 5  # failed logins of one client on one account per window
@@ -37,19 +39,6 @@ class Refusal(Enum):
 
     CLIENT = "client"  # too many attempts from this client, whatever the names
     ACCOUNT = "account"  # too many failures of this client on this account
-
-
-def client_address(remote_addr: str | None) -> str:
-    """The part of an address that stands for one client: an IPv6 address counts by its /64."""
-    text = remote_addr or ""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return text
-    if isinstance(address, ipaddress.IPv6Address):
-        mapped = address.ipv4_mapped
-        return str(mapped) if mapped else str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 @dataclass
@@ -72,7 +61,7 @@ class LoginGuard:
 
     def client(self, remote_addr: str | None) -> str:
         """A keyed hash standing for the client at ``remote_addr``; the address itself is not kept."""
-        return self._digest("client", client_address(remote_addr))
+        return self._digest("client", client_unit(remote_addr))
 
     def _digest(self, kind: str, text: str) -> str:
         return hmac.new(self._key, f"{kind}\0{text}".encode(), hashlib.sha256).hexdigest()[:32]
