@@ -18,7 +18,7 @@ T = 'text COLLATE "C"'
 
 # The tables of the "post family": rewritten together in id order by the store's clean-up (pgstore.reseal).
 POST_FAMILY = ("posts", "cells", "reports", "threads", "messages")
-ACCOUNT_FAMILY = ("coordinators", "sessions")  # resealed when an account or a password goes
+ACCOUNT_FAMILY = ("coordinators", "sessions", "devices")  # resealed when an account or a password goes
 
 # One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when the row was
 # written (seconds), and the post it made sealed under a key only the nonce gives (NULL while pending).
@@ -26,6 +26,15 @@ FORM_ONCE_TABLE = f"""CREATE TABLE IF NOT EXISTS form_once (
     key {T} PRIMARY KEY,
     at bigint NOT NULL,
     sealed bytea
+)"""
+
+# Coordinators' known devices (mapaid/devices.py): a hash of the cookie's random id, the account (name and
+# the tag of its row, as sessions have) and the UTC day it was remembered or renewed.
+DEVICES_TABLE = f"""CREATE TABLE IF NOT EXISTS devices (
+    id_hash {T} PRIMARY KEY,
+    coordinator {T} NOT NULL,
+    account {T} NOT NULL,
+    day date NOT NULL
 )"""
 
 STATEMENTS: tuple[str, ...] = (
@@ -131,6 +140,7 @@ STATEMENTS: tuple[str, ...] = (
     PRIMARY KEY (thread_id, seq)
 )""",
     FORM_ONCE_TABLE,
+    DEVICES_TABLE,
 )
 
 # Columns of each table a reseal rewrites, as it copies them (generated columns are computed again).
@@ -145,6 +155,7 @@ FAMILY_COLUMNS = {
     "messages": "thread_id, seq, sender, message, day",
     "coordinators": "name, password_hash, created_day",
     "sessions": "id_hash, coordinator, account, created, seen, ends",
+    "devices": "id_hash, coordinator, account, day",
 }
 FAMILY_ORDER = {
     "posts": "id",
@@ -154,4 +165,5 @@ FAMILY_ORDER = {
     "messages": "thread_id, seq",
     "coordinators": "name",
     "sessions": "id_hash",
+    "devices": "id_hash",
 }
