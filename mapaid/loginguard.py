@@ -8,6 +8,12 @@ home usually holds: ``mapaid.clients``, shared with the abuse limits), with a ra
 guard. Nothing of it reaches the disk or a log: a seized server holds no list of who tried to log in, not
 even as hashes.
 
+A login from a known device (``mapaid.devices``) is counted like any other, and besides per device: after
+``MAX_DEVICE_FAILURES`` failures through one device cookie in a window, whichever clients sent them, that
+cookie no longer opens the known devices' hashing lane until the window ends (``admit_device``). So a
+stolen device cookie spread over many addresses buys a handful of checks a minute in the reserved lane,
+and no more guesses than any client gets anyway.
+
 One ``LoginGuard`` per app (``create_app`` makes it), shared by every server thread. Counts are fixed
 windows of ``WINDOW_S`` per key. The table is bounded (``MAX_KEYS``, oldest evicted first) so a flood of
 addresses cannot grow memory without end. One process, one table: run N server processes and each keeps
@@ -31,6 +37,7 @@ from mapaid.clients import client_unit
 WINDOW_S = 60.0
 MAX_PAIR_FAILURES = 5  # failed logins of one client on one account per window
 MAX_CLIENT_ATTEMPTS = 20  # password checks of one client, any names, per window
+MAX_DEVICE_FAILURES = 5  # failed logins through one known device's cookie per window, any clients
 MAX_KEYS = 65_536
 
 
@@ -102,18 +109,35 @@ class LoginGuard:
                 self._window(self._pair(client, name), now).count += 1
             return refused
 
-    def refund(self, client: str, name: str) -> None:
-        """The password was not checked after all (the server was busy): the tentative failure on the
-        account goes; the attempt still counts against the client, so flooding is throttled."""
+    def admit_device(self, device: str, now: float) -> bool:
+        """Whether a login presenting the known device ``device`` (its key, ``devices.known``) may use the
+        reserved lane: fewer than ``MAX_DEVICE_FAILURES`` failures through it this window. Counts the try
+        as a failure until ``succeeded`` forgives it, as ``admit`` does."""
+        key = self._digest("device", device)
         with self._lock:
-            window = self._windows.get(self._pair(client, name))
-            if window is not None and window.count > 0:
-                window.count -= 1
+            if self._count(key, now) >= MAX_DEVICE_FAILURES:
+                return False
+            self._window(key, now).count += 1
+            return True
 
-    def succeeded(self, client: str, name: str) -> None:
-        """The password was right: this client's failures on this account are forgiven."""
+    def refund(self, client: str, name: str, device: str | None = None) -> None:
+        """The password was not checked after all (the server was busy): the tentative failures on the
+        account (and on the device, when one was admitted) go; the attempt still counts against the
+        client, so flooding is throttled."""
+        with self._lock:
+            keys = [self._pair(client, name)] + ([self._digest("device", device)] if device else [])
+            for key in keys:
+                window = self._windows.get(key)
+                if window is not None and window.count > 0:
+                    window.count -= 1
+
+    def succeeded(self, client: str, name: str, device: str | None = None) -> None:
+        """The password was right: this client's failures on this account (and the device's) are
+        forgiven."""
         with self._lock:
             self._windows.pop(self._pair(client, name), None)
+            if device:
+                self._windows.pop(self._digest("device", device), None)
 
     def prune(self, now: float) -> int:
         """Drop windows that have run out (housekeeping; counting works without it)."""
