@@ -4,7 +4,8 @@ client, answered with 429, a message in the visitor's language and ``Retry-After
 A client is a keyed hash of its address, never the address: HMAC-SHA256 with a random key made when the app
 is built and kept in this process's memory only, so the limiter's storage, its log lines and anything else
 that sees the key cannot be turned back into an address, and a restart makes old keys meaningless. IPv6
-clients are keyed by their /64, which one household or phone holds whole. Behind a reverse proxy, set
+clients are keyed by their /56, which one home or phone holds whole (``mapaid.clients``, shared with the
+login throttle). Behind a reverse proxy, set
 ``MAPAID_TRUSTED_PROXIES`` to the number of proxies in front of us: werkzeug's ProxyFix then takes the
 client's address from that many ``X-Forwarded-For`` entries and ignores the rest (which anyone can forge).
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import math
 import secrets
@@ -34,6 +34,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from mapaid.clients import client_unit
 from mapaid.config import ConfigError, Settings
 
 POST_LIMIT = "5 per minute;30 per day"
@@ -72,24 +73,14 @@ def limit_setting(name: str, raw: object) -> str:
     return text
 
 
-def client_unit(address: str) -> str:
-    """What stands for one client: its address, or the /64 an IPv6 address lies in."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
-
-
 def client_hash(key: bytes, address: str) -> str:
     """A keyed hash of the client at ``address`` (``client_unit``), never the address itself."""
     return hmac.new(key, client_unit(address).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def client_key_function(key: bytes) -> Callable[[], str]:
-    """The limiter's key for this request's client: a keyed hash of its address (the /64 for IPv6)."""
+    """The limiter's key for this request's client: a keyed hash of its address (``client_unit``: the /56
+    for IPv6)."""
 
     def client_key() -> str:
         return client_hash(key, request.remote_addr or "")

@@ -3,9 +3,16 @@
 Why per client: a throttle per account lets anyone lock a coordinator out by failing five times a minute
 under their name. Here failures count against the pair (client, account), so they only stop the client
 that made them; and every password check counts against the client whatever the name, so guessing names
-is throttled too. What "client" means: a keyed hash of the remote address (IPv6 by its /64, which one
-subscriber usually holds), with a random key made with the guard. Nothing of it reaches the disk or a
-log: a seized server holds no list of who tried to log in, not even as hashes.
+is throttled too. What "client" means: a keyed hash of the remote address (IPv6 by its /56, which one
+home usually holds: ``mapaid.clients``, shared with the abuse limits), with a random key made with the
+guard. Nothing of it reaches the disk or a log: a seized server holds no list of who tried to log in, not
+even as hashes.
+
+A login from a known device (``mapaid.devices``) is counted like any other, and besides per device: after
+``MAX_DEVICE_FAILURES`` failures through one device cookie in a window, whichever clients sent them, that
+cookie no longer opens the known devices' hashing lane until the window ends (``admit_device``). So a
+stolen device cookie spread over many addresses buys a handful of checks a minute in the reserved lane,
+and no more guesses than any client gets anyway.
 
 One ``LoginGuard`` per app (``create_app`` makes it), shared by every server thread. Counts are fixed
 windows of ``WINDOW_S`` per key. The table is bounded (``MAX_KEYS``, oldest evicted first) so a flood of
@@ -19,16 +26,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
+from mapaid.clients import client_unit
+
 WINDOW_S = 60.0
 MAX_PAIR_FAILURES = 5  # failed logins of one client on one account per window
 MAX_CLIENT_ATTEMPTS = 20  # password checks of one client, any names, per window
+MAX_DEVICE_FAILURES = 5  # failed logins through one known device's cookie per window, any clients
 MAX_KEYS = 65_536
 
 
@@ -37,19 +46,6 @@ class Refusal(Enum):
 
     CLIENT = "client"  # too many attempts from this client, whatever the names
     ACCOUNT = "account"  # too many failures of this client on this account
-
-
-def client_address(remote_addr: str | None) -> str:
-    """The part of an address that stands for one client: an IPv6 address counts by its /64."""
-    text = remote_addr or ""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return text
-    if isinstance(address, ipaddress.IPv6Address):
-        mapped = address.ipv4_mapped
-        return str(mapped) if mapped else str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 @dataclass
@@ -72,7 +68,7 @@ class LoginGuard:
 
     def client(self, remote_addr: str | None) -> str:
         """A keyed hash standing for the client at ``remote_addr``; the address itself is not kept."""
-        return self._digest("client", client_address(remote_addr))
+        return self._digest("client", client_unit(remote_addr))
 
     def _digest(self, kind: str, text: str) -> str:
         return hmac.new(self._key, f"{kind}\0{text}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -113,18 +109,35 @@ class LoginGuard:
                 self._window(self._pair(client, name), now).count += 1
             return refused
 
-    def refund(self, client: str, name: str) -> None:
-        """The password was not checked after all (the server was busy): the tentative failure on the
-        account goes; the attempt still counts against the client, so flooding is throttled."""
+    def admit_device(self, device: str, now: float) -> bool:
+        """Whether a login presenting the known device ``device`` (its key, ``devices.known``) may use the
+        reserved lane: fewer than ``MAX_DEVICE_FAILURES`` failures through it this window. Counts the try
+        as a failure until ``succeeded`` forgives it, as ``admit`` does."""
+        key = self._digest("device", device)
         with self._lock:
-            window = self._windows.get(self._pair(client, name))
-            if window is not None and window.count > 0:
-                window.count -= 1
+            if self._count(key, now) >= MAX_DEVICE_FAILURES:
+                return False
+            self._window(key, now).count += 1
+            return True
 
-    def succeeded(self, client: str, name: str) -> None:
-        """The password was right: this client's failures on this account are forgiven."""
+    def refund(self, client: str, name: str, device: str | None = None) -> None:
+        """The password was not checked after all (the server was busy): the tentative failures on the
+        account (and on the device, when one was admitted) go; the attempt still counts against the
+        client, so flooding is throttled."""
+        with self._lock:
+            keys = [self._pair(client, name)] + ([self._digest("device", device)] if device else [])
+            for key in keys:
+                window = self._windows.get(key)
+                if window is not None and window.count > 0:
+                    window.count -= 1
+
+    def succeeded(self, client: str, name: str, device: str | None = None) -> None:
+        """The password was right: this client's failures on this account (and the device's) are
+        forgiven."""
         with self._lock:
             self._windows.pop(self._pair(client, name), None)
+            if device:
+                self._windows.pop(self._digest("device", device), None)
 
     def prune(self, now: float) -> int:
         """Drop windows that have run out (housekeeping; counting works without it)."""

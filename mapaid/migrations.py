@@ -128,6 +128,12 @@ def _nothing(db: sqlite3.Connection) -> None:
     """A version whose change is PostgreSQL's alone: SQLite overwrites removed rows as they go."""
 
 
+def _devices(db: sqlite3.Connection) -> None:
+    from mapaid.sqlitestore import DEVICES_TABLE
+
+    db.execute(DEVICES_TABLE)
+
+
 # -- PostgreSQL's steps -----------------------------------------------------------------------------
 
 
@@ -167,6 +173,12 @@ def _pg_partitioned(conn: Any) -> None:
     partition_family(conn)
 
 
+def _pg_devices(conn: Any) -> None:
+    from mapaid.pgschema import DEVICES_TABLE
+
+    conn.execute(DEVICES_TABLE)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "posts keyed by their random id alone (no rowid that counts them)", sqlite=_posts_without_rowid),
     Step(3, "residents' reports", sqlite=_reports),
@@ -187,6 +199,12 @@ STEPS: tuple[Step, ...] = (
         " erased by rewriting one partition, not the whole family under one lock)",
         sqlite=_nothing,
         postgresql=_pg_partitioned,
+    ),
+    Step(
+        9,
+        "devices (coordinators' known devices: a login lane of their own)",
+        sqlite=_devices,
+        postgresql=_pg_devices,
     ),
 )
 FIRST = {"sqlite": 1, "postgresql": 5}  # the oldest version each dialect's databases can have

@@ -130,3 +130,14 @@ class SessionRecord:
     created: int
     seen: int
     ends: int
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A coordinator's known device as the store keeps it (mapaid/devices.py): a hash of the cookie's id,
+    the account (its name and a tag of its row, as sessions have) and the UTC day it was remembered."""
+
+    id_hash: str
+    coordinator: str
+    account: str
+    day: date

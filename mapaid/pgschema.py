@@ -35,7 +35,7 @@ T = 'text COLLATE "C"'
 # The tables of the "post family": what a deletion or an edit removes from them is erased by rewriting the
 # tables (or their partitions) that held it (mapaid/pgerase.py).
 POST_FAMILY = ("posts", "cells", "reports", "threads", "messages")
-ACCOUNT_FAMILY = ("coordinators", "sessions")  # resealed when an account or a password goes
+ACCOUNT_FAMILY = ("coordinators", "sessions", "devices")  # resealed when an account or a password goes
 # Hash-partitioned family tables and their partition keys; how many partitions each (measured: see
 # mapaid/pgerase.py).
 PARTITIONED = {"posts": "id", "threads": "id", "messages": "thread_id"}
@@ -140,6 +140,14 @@ ERASE_STATEMENTS: tuple[str, ...] = (
     "CREATE OR REPLACE TRIGGER threads_gone AFTER DELETE ON threads REFERENCING OLD TABLE AS gone"
     " FOR EACH STATEMENT EXECUTE FUNCTION mapaid_threads_gone()",
 )
+# Coordinators' known devices (mapaid/devices.py): a hash of the cookie's random id, the account (name and
+# the tag of its row, as sessions have) and the UTC day it was remembered or renewed.
+DEVICES_TABLE = f"""CREATE TABLE IF NOT EXISTS devices (
+    id_hash {T} PRIMARY KEY,
+    coordinator {T} NOT NULL,
+    account {T} NOT NULL,
+    day date NOT NULL
+)"""
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE EXTENSION IF NOT EXISTS postgis",
@@ -259,4 +267,5 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS messages_fresh ON messages (thread_id, seq) WHERE fresh",
     FORM_ONCE_TABLE,
     *ERASE_STATEMENTS,
+    DEVICES_TABLE,
 )

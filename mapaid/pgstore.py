@@ -39,7 +39,16 @@ from mapaid import migrations, pgerase, pgschema
 from mapaid.cache import SharedCache
 from mapaid.dburl import redact
 from mapaid.geo import WGS84, Area
-from mapaid.models import AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
+from mapaid.models import (
+    AuditEntry,
+    Coordinator,
+    DeviceRecord,
+    Published,
+    Search,
+    SessionRecord,
+    Status,
+    Stored,
+)
 from mapaid.privacy import CoarsePosts
 from mapaid.store import DRAFT_COLUMNS, PLACE_COLUMNS, POST_COLUMNS, BBox, Days, StoreError, statuses
 from mapaid.threads import Message, Thread
@@ -713,6 +722,7 @@ class PostGISStore:
     def remove_coordinator(self, name: str) -> bool:
         with self.transaction(revise=False) as cur:
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
+            cur.execute("DELETE FROM devices WHERE coordinator = %s", (name,))
             cur.execute("DELETE FROM coordinators WHERE name = %s", (name,))
             removed = cur.rowcount > 0
             if removed:
@@ -725,6 +735,7 @@ class PostGISStore:
             if cur.rowcount == 0:
                 return False
             cur.execute("DELETE FROM sessions WHERE coordinator = %s", (name,))
+            cur.execute("DELETE FROM devices WHERE coordinator = %s", (name,))
             pgerase.reseal(cur, pgschema.ACCOUNT_FAMILY)
         return True
 
@@ -785,6 +796,48 @@ class PostGISStore:
     def session_count(self) -> int:
         row = self._one("SELECT count(*) FROM sessions")
         return int(row[0]) if row else 0
+
+    # -- coordinators' known devices ---------------------------------------------------------------
+    def add_device(self, record: DeviceRecord, keep: int, replaces: str | None = None) -> bool:
+        with self.transaction(revise=False) as cur:
+            cur.execute(
+                "INSERT INTO devices (id_hash, coordinator, account, day)"
+                " SELECT %s, name, %s, %s FROM coordinators WHERE name = %s",
+                (record.id_hash, record.account, record.day, record.coordinator),
+            )
+            if cur.rowcount == 0:
+                return False
+            if replaces is not None:
+                cur.execute("DELETE FROM devices WHERE id_hash = %s", (replaces,))
+            cur.execute(
+                "DELETE FROM devices WHERE coordinator = %s AND id_hash NOT IN (SELECT id_hash FROM devices"
+                " WHERE coordinator = %s ORDER BY id_hash = %s DESC, day DESC, id_hash LIMIT %s)",
+                (record.coordinator, record.coordinator, record.id_hash, keep),
+            )
+        return True
+
+    def device(self, id_hash: str) -> tuple[DeviceRecord, str | None] | None:
+        row = self._one(
+            "SELECT d.id_hash, d.coordinator, d.account, d.day, c.password_hash"
+            " FROM devices AS d LEFT JOIN coordinators AS c ON c.name = d.coordinator WHERE d.id_hash = %s",
+            (id_hash,),
+        )
+        if row is None:
+            return None
+        record = DeviceRecord(str(row[0]), str(row[1]), str(row[2]), row[3])
+        return record, None if row[4] is None else str(row[4])
+
+    def forget_device(self, id_hash: str) -> None:
+        with self.transaction(revise=False) as cur:
+            cur.execute("DELETE FROM devices WHERE id_hash = %s", (id_hash,))
+
+    def purge_devices(self, until: date) -> int:
+        with self.transaction(revise=False) as cur:
+            cur.execute(
+                "DELETE FROM devices WHERE day <= %s OR coordinator NOT IN (SELECT name FROM coordinators)",
+                (until,),
+            )
+            return int(cur.rowcount)
 
     # -- reports and moderation ------------------------------------------------------------------
     def add_report(self, post_id: str, reason: str, day: date) -> bool:

@@ -26,7 +26,16 @@ import shapely
 from mapaid import migrations
 from mapaid.cache import SharedCache
 from mapaid.geo import WGS84, Area
-from mapaid.models import AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
+from mapaid.models import (
+    AuditEntry,
+    Coordinator,
+    DeviceRecord,
+    Published,
+    Search,
+    SessionRecord,
+    Status,
+    Stored,
+)
 from mapaid.privacy import CoarsePosts
 from mapaid.store import (
     DRAFT_COLUMNS,
@@ -107,6 +116,21 @@ FORM_ONCE_TABLE = """CREATE TABLE IF NOT EXISTS form_once (
     sealed BLOB
 ) WITHOUT ROWID"""
 
+# Coordinators' known devices (mapaid/devices.py): a hash of the random id in the device cookie, never the
+# id, the account (its name and the tag of its row, as sessions have) and the UTC day it was remembered or
+# renewed; no time of day. WITHOUT ROWID: no order of arrival either.
+DEVICES_TABLE = """CREATE TABLE IF NOT EXISTS devices (
+    id_hash TEXT PRIMARY KEY,
+    coordinator TEXT NOT NULL,
+    account TEXT NOT NULL,
+    day TEXT NOT NULL
+) WITHOUT ROWID"""
+# An account keeps its newest devices: the one just written first, then by day, the same day's by hash.
+DROP_OLDEST_DEVICES = (
+    "DELETE FROM devices WHERE coordinator = ? AND id_hash NOT IN (SELECT id_hash FROM devices"
+    " WHERE coordinator = ? ORDER BY id_hash = ? DESC, day DESC, id_hash LIMIT ?)"
+)
+
 SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -178,12 +202,14 @@ CREATE TABLE IF NOT EXISTS audit (
 {reports};
 {walk_cells};
 {form_once};
+{devices};
 {threads}""".replace("{posts}", POSTS_TABLE.format(name="IF NOT EXISTS posts") + ";")
     .replace("{posts_index}", POSTS_INDEX)
     .replace("{round_index}", ROUND_INDEX)
     .replace("{reports}", REPORTS_TABLE)
     .replace("{walk_cells}", WALK_CELLS_TABLE)
     .replace("{form_once}", FORM_ONCE_TABLE)
+    .replace("{devices}", DEVICES_TABLE)
     .replace("{threads}", THREADS_SCHEMA)
 )
 
@@ -769,6 +795,7 @@ class SQLiteStore(ThreadTables):
     def remove_coordinator(self, name: str) -> bool:
         with self.transaction(revise=False) as db:
             db.execute("DELETE FROM sessions WHERE coordinator = ?", (name,))
+            db.execute("DELETE FROM devices WHERE coordinator = ?", (name,))
             return db.execute("DELETE FROM coordinators WHERE name = ?", (name,)).rowcount > 0
 
     def set_password_hash(self, name: str, password_hash: str) -> bool:
@@ -778,6 +805,7 @@ class SQLiteStore(ThreadTables):
                 if not db.execute(sql, (password_hash, name)).rowcount:
                     raise _NothingToWrite
                 db.execute("DELETE FROM sessions WHERE coordinator = ?", (name,))
+                db.execute("DELETE FROM devices WHERE coordinator = ?", (name,))
         except _NothingToWrite:
             return False
         return True
@@ -829,6 +857,42 @@ class SQLiteStore(ThreadTables):
 
     def session_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM sessions").fetchone()[0])
+
+    # -- coordinators' known devices (mapaid/devices.py) ---------------------------------------
+    def add_device(self, record: DeviceRecord, keep: int, replaces: str | None = None) -> bool:
+        with self.transaction(revise=False) as db:
+            added = db.execute(
+                "INSERT INTO devices (id_hash, coordinator, account, day)"
+                " SELECT ?, name, ?, ? FROM coordinators WHERE name = ?",
+                (record.id_hash, record.account, record.day.isoformat(), record.coordinator),
+            ).rowcount
+            if not added:
+                return False
+            if replaces is not None:
+                db.execute("DELETE FROM devices WHERE id_hash = ?", (replaces,))
+            db.execute(DROP_OLDEST_DEVICES, (record.coordinator, record.coordinator, record.id_hash, keep))
+        return True
+
+    def device(self, id_hash: str) -> tuple[DeviceRecord, str | None] | None:
+        row = self.db.execute(
+            "SELECT d.id_hash, d.coordinator, d.account, d.day, c.password_hash"
+            " FROM devices AS d LEFT JOIN coordinators AS c ON c.name = d.coordinator WHERE d.id_hash = ?",
+            (id_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        record = DeviceRecord(str(row[0]), str(row[1]), str(row[2]), date.fromisoformat(str(row[3])))
+        return record, None if row[4] is None else str(row[4])
+
+    def forget_device(self, id_hash: str) -> None:
+        self.db.execute("DELETE FROM devices WHERE id_hash = ?", (id_hash,))
+
+    def purge_devices(self, until: date) -> int:
+        cursor = self.db.execute(
+            "DELETE FROM devices WHERE day <= ? OR coordinator NOT IN (SELECT name FROM coordinators)",
+            (until.isoformat(),),
+        )
+        return int(cursor.rowcount)
 
     # -- reports and moderation (mapaid/reports.py, mapaid/moderation.py) --------------------
     def add_report(self, post_id: str, reason: str, day: date) -> bool:

@@ -21,14 +21,24 @@ import geopandas as gpd
 import pandas as pd
 
 from mapaid.geo import Area
-from mapaid.models import PENDING, AuditEntry, Coordinator, Published, Search, SessionRecord, Status, Stored
+from mapaid.models import (
+    PENDING,
+    AuditEntry,
+    Coordinator,
+    DeviceRecord,
+    Published,
+    Search,
+    SessionRecord,
+    Status,
+    Stored,
+)
 from mapaid.threads import Message, Thread
 from mapaid.walkpairs import Distances
 
 if TYPE_CHECKING:
     from mapaid.privacy import CoarsePosts
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 POST_COLUMNS = (
     "id",
     "kind",
@@ -207,12 +217,13 @@ class Store(Protocol):
         ...
 
     def remove_coordinator(self, name: str) -> bool:
-        """The account and every login of it, in one transaction; False when there was none."""
+        """The account, every login of it and its known devices, in one transaction; False when there was
+        none."""
         ...
 
     def set_password_hash(self, name: str, password_hash: str) -> bool:
-        """The new hash and the end of every login of ``name``, in one transaction; False when there is no
-        such coordinator (nothing written)."""
+        """The new hash, the end of every login of ``name`` and of its known devices, in one transaction;
+        False when there is no such coordinator (nothing written)."""
         ...
 
     def password_hash(self, name: str) -> str | None: ...
@@ -237,6 +248,23 @@ class Store(Protocol):
         ...
 
     def session_count(self) -> int: ...
+
+    # -- coordinators' known devices (mapaid/devices.py) -----------------------------------------
+    # Written without bumping the revision, like logins: no page shows them.
+    def add_device(self, record: DeviceRecord, keep: int, replaces: str | None = None) -> bool:
+        """In one transaction: write ``record``, delete the device ``replaces`` (renewed by it), and keep
+        ``record`` and the account's newest others up to ``keep`` in all, deleting the rest (the same day's
+        in hash order). False, writing nothing, when the account is gone."""
+        ...
+
+    def device(self, id_hash: str) -> tuple[DeviceRecord, str | None] | None:
+        """The device and its account's current password hash (None when the account is gone)."""
+        ...
+
+    def forget_device(self, id_hash: str) -> None: ...
+    def purge_devices(self, until: date) -> int:
+        """Delete devices remembered on or before ``until`` or whose account is gone; how many."""
+        ...
 
     # -- reports and moderation (mapaid/reports.py, mapaid/moderation.py) -----------------------
     def add_report(self, post_id: str, reason: str, day: date) -> bool:

@@ -69,18 +69,27 @@ def test_the_api_answers_401_to_strangers(client: FlaskClient, path: str) -> Non
     assert "log in" in response.json["error"].lower()
 
 
+def set_cookies(response: Any) -> dict[str, str]:
+    """Each cookie the response sets, by name: its whole Set-Cookie header."""
+    return {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
+
+
 def test_login_sets_an_httponly_samesite_cookie_and_lands_on_next(client: FlaskClient, anna: str) -> None:
     response = login(client, next="/coordinator?within=400")
     assert response.status_code == 302 and response.headers["Location"] == "/coordinator?within=400"
-    cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    cookies = set_cookies(response)
+    assert set(cookies) == {"session", "mapaid_device"}  # the login, and the known device (test_devices.py)
+    assert all("HttpOnly" in cookie and "Secure" not in cookie for cookie in cookies.values())
+    assert "SameSite=Lax" in cookies["session"] and "SameSite=Strict" in cookies["mapaid_device"]
     assert client.get("/coordinator").status_code == 200
 
 
 def test_secure_cookies_when_configured(config: dict[str, Any], anna: str) -> None:
     client = create_app({**config, "SECURE_COOKIES": "1"}).test_client()
     response = login(client)
-    assert response.status_code == 302 and "Secure" in response.headers["Set-Cookie"]
+    cookies = set_cookies(response)
+    assert response.status_code == 302 and set(cookies) == {"session", "mapaid_device"}
+    assert all("Secure" in cookie for cookie in cookies.values())
 
 
 def test_login_never_redirects_to_another_site(client: FlaskClient, anna: str) -> None:

@@ -76,6 +76,7 @@ ENGLISH = (
     "Audit trail",
     "Moderation",
     "Log out",
+    "Log out and forget this device",
     "Public map",
 )
 # Elements whose text is the same in every language.

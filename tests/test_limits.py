@@ -111,12 +111,27 @@ def test_forwarded_for_counts_behind_one_trusted_proxy(shipped: dict[str, Any]) 
     assert api_post(client, proxy, **{"X-Forwarded-For": OTHER}).status_code == 201
 
 
-def test_an_ipv6_client_is_its_slash_64(limited: Flask) -> None:
+def test_an_ipv6_client_is_its_slash_56(limited: Flask) -> None:
+    """One home holds a /56: its 256 /64s share one allowance, and the next /56 is another client."""
     client = limited.test_client()
     for i in range(5):
-        assert api_post(client, f"2001:db8:1:2::{i + 1:x}").status_code == 201
+        assert api_post(client, f"2001:db8:1:{i:x}::{i + 1:x}").status_code == 201  # a new /64 each time
     assert api_post(client, "2001:db8:1:2:ffff::1").status_code == 429
-    assert api_post(client, "2001:db8:1:3::1").status_code == 201
+    assert api_post(client, "2001:db8:1:ff::1").status_code == 429  # the last /64 of the same /56
+    assert api_post(client, "2001:db8:1:100::1").status_code == 201  # the next /56
+
+
+def test_other_writes_count_an_ipv6_client_by_its_56(shipped: dict[str, Any]) -> None:
+    client = create_app({**shipped, "WRITE_LIMIT": "2 per minute"}).test_client()
+    created = api_post(client, "2001:db8:5::1").json
+    headers = {"X-Post-Token": created["token"]}
+    url = f"/api/v1/posts/{created['id']}/fulfilled"
+    for address in ("2001:db8:5:1::1", "2001:db8:5:2::1"):  # two /64s of one home
+        assert client.post(url, headers=headers, environ_base={"REMOTE_ADDR": address}).status_code == 200
+    refused = client.post(url, headers=headers, environ_base={"REMOTE_ADDR": "2001:db8:5:3::1"})
+    assert refused.status_code == 429  # a third /64 of the same /56
+    other = client.post(url, headers=headers, environ_base={"REMOTE_ADDR": "2001:db8:5:100::1"})
+    assert other.status_code == 200
 
 
 def test_other_writes_are_limited_per_client(shipped: dict[str, Any]) -> None:

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from test_coordinator import PASSWORD, login, token
 
 from mapaid import accounts
-from mapaid.loginguard import MAX_CLIENT_ATTEMPTS, MAX_PAIR_FAILURES, client_address
+from mapaid.clients import client_unit
+from mapaid.loginguard import MAX_CLIENT_ATTEMPTS, MAX_PAIR_FAILURES
 from mapaid.store import Store
 
 MALLORY, ANNA_AT_HOME = "198.51.100.7", "203.0.113.9"
@@ -78,12 +79,24 @@ def test_a_busy_hashing_slot_is_answered_at_once_without_hashing(app: Flask, ann
     [
         ("192.0.2.1", "192.0.2.1"),
         ("::ffff:192.0.2.1", "192.0.2.1"),
-        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2:bbbb::2"),  # one /64: one subscriber
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2:bbbb::2"),  # one /64: one network of a home
+        ("2001:db8:1:2::1", "2001:db8:1:3::1"),  # two /64s of one /56: one home
+        ("2001:db8:1:0::1", "2001:db8:1:ff:ffff::1"),  # the first and the last /64 of one /56
     ],
 )
-def test_clients_are_addresses_and_ipv6_counts_by_its_64(given: str, same_client: str) -> None:
-    assert client_address(given) == client_address(same_client)
-    assert client_address("2001:db8:1:2::1") != client_address("2001:db8:1:3::1")
+def test_clients_are_addresses_and_ipv6_counts_by_its_56(given: str, same_client: str) -> None:
+    assert client_unit(given) == client_unit(same_client)
+    assert client_unit("2001:db8:1:2::1") != client_unit("2001:db8:1:102::1")  # the next /56: a neighbour
+    assert client_unit("192.0.2.1") != client_unit("192.0.2.2")
+
+
+def test_the_login_guard_counts_a_home_by_its_56(app: Flask, anna: str) -> None:
+    """Name guessing spread over one home's /64s stops at one allowance; the next /56 has its own."""
+    for i in range(MAX_CLIENT_ATTEMPTS):
+        home = browser(app, f"2001:db8:1:{i:x}::1")  # a new /64 of the same /56 each time
+        assert login(home, name=f"guess-{secrets.token_hex(4)}").status_code == 401
+    assert login(browser(app, "2001:db8:1:ff::2")).status_code == 429  # the same home, right password
+    assert login(browser(app, "2001:db8:1:100::1")).status_code == 302  # the next /56
 
 
 # -- next= ----------------------------------------------------------------------------------------------

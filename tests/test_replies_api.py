@@ -582,6 +582,7 @@ def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
     db.execute("DROP TABLE threads")
     db.execute("DROP TABLE walk_cells")  # schema 5's street walks came after the replies (schema 4)
     db.execute("DROP TABLE form_once")  # and schema 6's posting-form rows after them
+    db.execute("DROP TABLE devices")  # and schema 9's coordinators' known devices
     db.execute("ALTER TABLE posts DROP COLUMN reply_key")
     db.execute("UPDATE schema_version SET version = 3")
     db.close()
@@ -590,7 +591,7 @@ def test_init_db_upgrades_a_schema_3_database_keeping_its_posts(
     assert cli("init-db").exit_code == 0
     store = open_store(database)
     try:
-        assert peek_one(database, "SELECT version FROM schema_version") == SCHEMA_VERSION == 8
+        assert peek_one(database, "SELECT version FROM schema_version") == SCHEMA_VERSION == 9
         assert store.get(post_id)["text"] == "Хлеб" and store.reply_key(post_id) is None  # type: ignore[index]
         assert store.threads_of(post_id) == []
     finally:

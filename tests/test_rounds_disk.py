@@ -420,7 +420,7 @@ def test_init_db_upgrades_a_schema_6_database_keeping_posts_conversations_and_re
     store.close()
     _back_to_schema_6(database)
     assert cli("init-db").exit_code == 0
-    assert peek(database, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)] == [(8,)]
+    assert peek(database, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)] == [(9,)]
     assert peek(database, "SELECT id, text, status FROM posts WHERE id = ?", (made["id"],)) == [
         (made["id"], "kept soup", "open")
     ]

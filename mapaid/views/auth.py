@@ -2,7 +2,8 @@
 
 Shared by the coordinator and moderation blueprints, so each imports it instead of the other. A login is a
 server-side record (``mapaid.sessions``); Flask's signed cookie carries only its random id under ``sid``,
-so the server secret alone cannot make one, and ending the record ends every copy of the cookie.
+so the server secret alone cannot make one, and ending the record ends every copy of the cookie. The
+known-device cookie (``mapaid.devices``) is a cookie of its own, beside Flask's: it outlives logins.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, abort, current_app, g, make_response, redirect, request, session, url_for
 from flask.wrappers import Response
+from werkzeug.wrappers import Response as BaseResponse
 
-from mapaid import sessions
-from mapaid.db import get_store, now, settings
+from mapaid import devices, sessions
+from mapaid.db import get_store, now, settings, today
 from mapaid.loginguard import LoginGuard
+from mapaid.models import DeviceRecord
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -53,6 +56,40 @@ def end_login() -> None:
         sessions.end(get_store(), sid)
     session.clear()
     g.coordinator = None
+
+
+def known_device(name: str) -> DeviceRecord | None:
+    """The known device of ``name`` this request's device cookie stands for, if any (``devices.known``)."""
+    return devices.known(get_store(), request.cookies.get(devices.COOKIE), name, today())
+
+
+def remember_device(response: BaseResponse, name: str, device: DeviceRecord | None) -> None:
+    """After ``name`` logged in: give this browser a device cookie (a new one, or a renewed one), unless
+    the one it came with stays good. HttpOnly; SameSite=Strict, since only our own login and logout forms
+    need it (a link from another site never carries it); Secure with ``MAPAID_SECURE_COOKIES``."""
+    fresh = devices.remember(get_store(), name, device, today())
+    if fresh is not None:
+        response.set_cookie(
+            devices.COOKIE,
+            fresh,
+            max_age=devices.max_age_s(),
+            path=devices.COOKIE_PATH,
+            secure=settings().secure_cookies,
+            httponly=True,
+            samesite="Strict",
+        )
+
+
+def forget_device(response: BaseResponse) -> None:
+    """Forget this browser's known device on the server and take its cookie away."""
+    devices.forget(get_store(), request.cookies.get(devices.COOKIE))
+    response.delete_cookie(
+        devices.COOKIE,
+        path=devices.COOKIE_PATH,
+        secure=settings().secure_cookies,
+        httponly=True,
+        samesite="Strict",
+    )
 
 
 def login_guard() -> LoginGuard:

@@ -4,7 +4,8 @@ Only wiring: accounts (login), unmet (numbers), unmetmap (the map), moderation (
 audit trail). Pages answer 302 to the login page and the API answers 401 until someone logs in; every
 form is CSRF-protected by the app-wide CSRFProtect; no answer here is cached (``no-store``), the JSON API
 included. A login throttled or turned away for a busy server answers 429 or 503 with Retry-After, in the
-visitor's language, before any password is hashed.
+visitor's language, before any password is hashed. A login from a known device (``mapaid.devices``) has
+its password checked in a lane of its own; logging out can forget the device.
 """
 
 from __future__ import annotations
@@ -39,11 +40,14 @@ from mapaid.views.auth import (
     begin_login,
     current_coordinator,
     end_login,
+    forget_device,
+    known_device,
     local_target,
     login_guard,
     login_required,
     no_store,
     private_page,
+    remember_device,
 )
 
 bp = Blueprint("coordinator", __name__)
@@ -64,6 +68,7 @@ def login() -> Response | BaseResponse:
     password = request.form.get("password", "")
     if not name or not password:
         return _login_error(gettext("Enter your name and password."), name, target, 400)
+    device = known_device(name)
     try:
         ok = accounts.authenticate(
             get_store(),
@@ -72,6 +77,7 @@ def login() -> Response | BaseResponse:
             now(),
             guard=login_guard(),
             client=login_guard().client(request.remote_addr),
+            device=device.id_hash if device is not None else None,
         )
     except accounts.Throttled as refused:
         return _wait(_THROTTLED[refused.reason](), name, target, 429, int(accounts.WINDOW_S))
@@ -85,7 +91,9 @@ def login() -> Response | BaseResponse:
             ok = False
     if not ok:
         return _login_error(gettext("Wrong name or password."), name, target, 401)
-    return redirect(target)
+    response = redirect(target)
+    remember_device(response, name, device)
+    return response
 
 
 _THROTTLED = {
@@ -109,8 +117,12 @@ def _login_error(message: str, name: str, target: str, status: int) -> Response:
 
 @bp.post("/coordinator/logout")
 def logout() -> BaseResponse:
+    """Log out; with ``forget`` (the second button), this browser stops being a known device too."""
     end_login()
-    return redirect(url_for("coordinator.login"))
+    response = redirect(url_for("coordinator.login"))
+    if request.form.get("forget"):
+        forget_device(response)
+    return response
 
 
 def _sort_args() -> tuple[str, bool]:
