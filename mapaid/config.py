@@ -155,6 +155,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Reverse proxies in front of the app; their X-Forwarded-For/-Proto/-Host are believed (0: none).",
     ),
     Setting(
+        "MAPAID_REPLY_START_LIMIT",
+        "REPLY_START_LIMIT",
+        "3 per day",
+        "Private conversations one client may start with one post (besides MAPAID_POST_LIMIT); more get 429.",
+    ),
+    Setting(
         "MAPAID_REPLY_MAX_CHARS",
         "REPLY_MAX_CHARS",
         "1000",
@@ -224,6 +230,7 @@ class Settings:
     post_limit: str = ""
     post_limit_total: str = ""
     write_limit: str = ""
+    reply_start_limit: str = ""
     reply_max_chars: int = 1000
     reply_max_messages: int = 50
     reply_max_threads: int = 100
@@ -338,6 +345,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         post_limit=_text(overrides.get("POST_LIMIT")) or "",
         post_limit_total=_text(overrides.get("POST_LIMIT_TOTAL")) or "",
         write_limit=_text(overrides.get("WRITE_LIMIT")) or "",
+        reply_start_limit=_text(overrides.get("REPLY_START_LIMIT")) or "",
         reply_max_chars=_int_setting(
             "MAPAID_REPLY_MAX_CHARS", overrides.get("REPLY_MAX_CHARS", 1000), 1, 4000
         ),

@@ -91,6 +91,12 @@ def _form_once(db: sqlite3.Connection) -> None:
     db.execute(FORM_ONCE_TABLE)
 
 
+def _blocked_keys(db: sqlite3.Connection) -> None:
+    from mapaid.threads import add_blocked_keys_table
+
+    add_blocked_keys_table(db)
+
+
 # -- PostgreSQL's steps -----------------------------------------------------------------------------
 
 
@@ -100,6 +106,12 @@ def _pg_form_once(conn: Any) -> None:
     conn.execute(FORM_ONCE_TABLE)
 
 
+def _pg_blocked_keys(conn: Any) -> None:
+    from mapaid.pgschema import BLOCKED_TABLE
+
+    conn.execute(BLOCKED_TABLE)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "posts keyed by their random id alone (no rowid that counts them)", sqlite=_posts_without_rowid),
     Step(3, "residents' reports", sqlite=_reports),
@@ -107,6 +119,12 @@ STEPS: tuple[Step, ...] = (
     Step(5, "walk_cells (walking distances on the street graph)", sqlite=_walking_network),
     Step(
         6, "form_once (one form, one post, across app servers)", sqlite=_form_once, postgresql=_pg_form_once
+    ),
+    Step(
+        10,
+        "blocked_keys (a poster's blocked repliers)",
+        sqlite=_blocked_keys,
+        postgresql=_pg_blocked_keys,
     ),
 )
 FIRST = {"sqlite": 1, "postgresql": 5}  # the oldest version each dialect's databases can have

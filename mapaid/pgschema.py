@@ -17,7 +17,7 @@ from __future__ import annotations
 T = 'text COLLATE "C"'
 
 # The tables of the "post family": rewritten together in id order by the store's clean-up (pgstore.reseal).
-POST_FAMILY = ("posts", "cells", "reports", "threads", "messages")
+POST_FAMILY = ("posts", "cells", "reports", "threads", "messages", "blocked_keys")
 ACCOUNT_FAMILY = ("coordinators", "sessions")  # resealed when an account or a password goes
 
 # One form, one post (mapaid/formonce.py): a keyed hash of a posting form's nonce, when the row was
@@ -26,6 +26,13 @@ FORM_ONCE_TABLE = f"""CREATE TABLE IF NOT EXISTS form_once (
     key {T} PRIMARY KEY,
     at bigint NOT NULL,
     sealed bytea
+)"""
+
+# The replier keys a post's poster blocked (mapaid/replies.py ``key_hash``): a hash, nothing else.
+BLOCKED_TABLE = f"""CREATE TABLE IF NOT EXISTS blocked_keys (
+    post_id {T} NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    key_hash {T} NOT NULL CHECK (char_length(key_hash) = 64),
+    PRIMARY KEY (post_id, key_hash)
 )"""
 
 STATEMENTS: tuple[str, ...] = (
@@ -130,6 +137,7 @@ STATEMENTS: tuple[str, ...] = (
     day date NOT NULL,
     PRIMARY KEY (thread_id, seq)
 )""",
+    BLOCKED_TABLE,
     FORM_ONCE_TABLE,
 )
 
@@ -143,6 +151,7 @@ FAMILY_COLUMNS = {
     "reports": "post_id, reason, day, count",
     "threads": "id, post_id, replier_key, token_hash, day",
     "messages": "thread_id, seq, sender, message, day",
+    "blocked_keys": "post_id, key_hash",
     "coordinators": "name, password_hash, created_day",
     "sessions": "id_hash, coordinator, account, created, seen, ends",
 }
@@ -152,6 +161,7 @@ FAMILY_ORDER = {
     "reports": "post_id, reason, day",
     "threads": "id",
     "messages": "thread_id, seq",
+    "blocked_keys": "post_id, key_hash",
     "coordinators": "name",
     "sessions": "id_hash",
 }

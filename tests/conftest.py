@@ -205,6 +205,7 @@ ROOMY_LIMITS = {
     "POST_LIMIT": "100000 per minute",
     "POST_LIMIT_TOTAL": "100000 per minute",
     "WRITE_LIMIT": "100000 per minute",
+    "REPLY_START_LIMIT": "100000 per day",
 }
 
 
