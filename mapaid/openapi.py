@@ -868,7 +868,7 @@ def reply_routes(ctx: Context) -> list[Route]:
                 "parameters": either_token,
                 "responses": {
                     "200": _ok("the conversation", "Thread"),
-                    "400": _error("not exactly one token header (whether or not the conversation exists)"),
+                    "401": _error("not exactly one token header (whether or not the conversation exists)"),
                     "404": _error("no conversation with this id and token"),
                 },
             },
@@ -902,10 +902,8 @@ def reply_routes(ctx: Context) -> list[Route]:
                 "requestBody": _body("NewMessage"),
                 "responses": {
                     "201": _ok("stored", "MessageAdded"),
-                    "400": _error(
-                        "not exactly one token header (whether or not the conversation exists), or not a JSON"
-                        " object"
-                    ),
+                    "400": _error("not a JSON object"),
+                    "401": _error("not exactly one token header (whether or not the conversation exists)"),
                     "404": _error("no conversation with this id and token"),
                     "409": _error(
                         "the conversation is full, or its post no longer takes messages, or the message's"

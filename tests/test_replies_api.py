@@ -196,9 +196,9 @@ def test_an_unknown_thread_and_a_wrong_token_get_the_same_404(client: FlaskClien
         json={"message": neighbour.party.write("x", DAY)},
         headers={"X-Thread-Token": neighbour.token, "X-Post-Token": poster.token},
     )
-    assert both.status_code == 400
+    assert both.status_code == 401
     both_headers = {"X-Thread-Token": neighbour.token, "X-Post-Token": poster.token}
-    assert client.get(f"/api/v1/threads/{neighbour.thread}", headers=both_headers).status_code == 400
+    assert client.get(f"/api/v1/threads/{neighbour.thread}", headers=both_headers).status_code == 401
 
 
 def test_without_a_token_every_thread_route_answers_the_same_whether_or_not_the_thread_exists(
@@ -211,15 +211,17 @@ def test_without_a_token_every_thread_route_answers_the_same_whether_or_not_the_
     neighbour = reply(client, poster)
     wire = neighbour.party.write("x", DAY)
     both = {"X-Thread-Token": neighbour.token, "X-Post-Token": poster.token}
-    requests = [
-        ("get", "/api/v1/threads/{}", {}),
-        ("get", "/api/v1/threads/{}", both),
-        ("delete", "/api/v1/threads/{}", {}),
-        ("post", "/api/v1/threads/{}/messages", {}),
-        ("post", "/api/v1/threads/{}/messages", both),
-        ("post", "/api/v1/threads/{}/report", {}),
+    requests = [  # where either token will do, 401; where one header is required, 400 naming it
+        ("get", "/api/v1/threads/{}", {}, 401),
+        ("get", "/api/v1/threads/{}", both, 401),
+        ("delete", "/api/v1/threads/{}", {}, 400),
+        ("delete", "/api/v1/threads/{}", {"X-Thread-Token": neighbour.token}, 400),
+        ("post", "/api/v1/threads/{}/messages", {}, 401),
+        ("post", "/api/v1/threads/{}/messages", both, 401),
+        ("post", "/api/v1/threads/{}/report", {}, 400),
+        ("post", "/api/v1/threads/{}/report", {"X-Post-Token": poster.token}, 400),
     ]
-    for method, path, headers in requests:
+    for method, path, headers, status in requests:
         answers = [
             getattr(client, method)(
                 path.format(thread), headers=headers, json={"message": wire, "reason": "spam"}
@@ -229,7 +231,7 @@ def test_without_a_token_every_thread_route_answers_the_same_whether_or_not_the_
         assert {(a.status_code, a.get_data()) for a in answers} == {
             (answers[0].status_code, answers[0].get_data())
         }
-        assert answers[0].status_code == 400, (method, path)
+        assert answers[0].status_code == status, (method, path)
     assert peek_one(client.application.config["DATABASE"], "SELECT count(*) FROM messages") == 1
 
 

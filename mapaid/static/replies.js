@@ -335,7 +335,9 @@
     }
     load().then(function (reading) {
       answerBox = composer(document.getElementById("replies-answer"), "answer", L.answerLabel, L.send, function (text) {
-        return writeAfterReading(party, path, token, text).then(load, function (error) { throw failure(error, L.full); });
+        return writeAfterReading(party, path, token, text).then(function () {
+          return load().then(function () { return L.sent; });
+        }, function (error) { throw failure(error, L.full); });
       });
       answerBox.form.hidden = Boolean(reading.why);
     }).catch(function (error) { if (error !== null) { say(state, failure(error, L.full), "problem"); } });

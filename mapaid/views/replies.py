@@ -4,7 +4,8 @@ it, list a post's conversations a page at a time, write in one, delete one (the 
 The server stores and hands out public keys and ciphertext; who may read or write comes from a token in a
 header (``X-Thread-Token`` for the replier, ``X-Post-Token`` for the poster), never from a cookie, so CSRF
 protection does not apply. A thread route asks for its header before it looks the thread up, so a missing
-header gets the same 400 whether or not the thread exists. Every answer, errors included, is
+header gets the same answer whether or not the thread exists (401 where either token will do, 400 where
+one header is required). Every answer, errors included, is
 ``Cache-Control: no-store``. Logs name the route pattern only (mapaid.logs), never a token, key or message.
 """
 
@@ -91,14 +92,15 @@ def _header(name: str) -> str:
 
 
 def _one_token() -> tuple[Sender, str]:
-    """Who the request is from, by which one of the two token headers it sends; a 400 otherwise, asked
-    before any lookup so that it says nothing about whether the thread exists."""
+    """Who the request is from, by which one of the two token headers it sends; otherwise a 401 (no
+    usable credentials, as on the post routes), asked before any lookup so that it says nothing about
+    whether the thread exists."""
     as_replier = request.headers.get(THREAD_HEADER, "")
     as_poster = request.headers.get(TOKEN_HEADER, "")
     if bool(as_replier) == bool(as_poster):
         fail(
-            400,
-            f"send one private token: {THREAD_HEADER} (replier) or {TOKEN_HEADER} (poster)",
+            401,
+            f"send exactly one private token: {THREAD_HEADER} (replier) or {TOKEN_HEADER} (poster)",
             THREAD_HEADER,
         )
     return ("replier", as_replier) if as_replier else ("poster", as_poster)
