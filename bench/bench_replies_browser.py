@@ -4,8 +4,9 @@ browser, beside posting a post through the form, measured in the same run.
 The real app served by waitress on a fresh database, Debian Chromium headless, and the page's own
 mapaid/static/replycrypto.js. For each curve the browser has (X25519 where WebCrypto offers it, P-256
 always): the median time to make a key pair, to encrypt one 1,000-character message as a new answer does
-(a conversation's key derived afresh: key import, ECDH, HKDF, then AES-GCM) and to decrypt it as the
-reader's page does (the same derivation, then AES-GCM). Beside them, the median time from pressing "Post"
+(a conversation's key derived afresh: key import, ECDH, HKDF, the start hash, then padding and AES-GCM,
+scheme version 2) and to decrypt it as the reader's page does (the same derivation, AES-GCM, the running
+hash). Beside them, the median time from pressing "Post"
 on the form to the private link's page with its ``#k=`` key (which includes making the post's key pair).
 Target: encrypting or decrypting a message takes under a tenth of posting a post.
 """
@@ -40,6 +41,7 @@ TARGET_RATIO = 0.1
 # the median is taken over the batches.
 CRYPTO = """async ([curve, batches, per, chars]) => {
   const C = window.mapaidReplyCrypto;
+  const DAY = "2026-11-27";
   const text = ("Могу помочь с продуктами 🙂 " + "x".repeat(chars)).slice(0, chars);
   const post = await C.generate(curve);
   const times = {keys: [], encrypt: [], decrypt: []};
@@ -51,14 +53,16 @@ CRYPTO = """async ([curve, batches, per, chars]) => {
     t = performance.now();
     const wires = [];
     for (let i = 0; i < per; i++) {
-      wires.push(await C.party("BenchPost", post.public, mine[i].public, mine[i].private, false).write(text));
+      const writer = C.party("BenchPost", post.public, mine[i].public, mine[i].private, false);
+      wires.push(await writer.write(text, DAY));
     }
     times.encrypt.push((performance.now() - t) / per);
     t = performance.now();
     const back = [];
     for (let i = 0; i < per; i++) {
       const reader = C.party("BenchPost", post.public, mine[i].public, post.private, true);
-      back.push(await reader.read(wires[i], "replier"));
+      const reading = await reader.readAll([{from: "replier", message: wires[i], day: DAY}]);
+      back.push(reading.shown.length ? reading.shown[0].text : null);
     }
     times.decrypt.push((performance.now() - t) / per);
     if (back.some((b) => b !== text)) { throw new Error("round trip failed"); }

@@ -1,9 +1,12 @@
 """``mapaid reply ...``: take part in private replies from a terminal or a bot, over the HTTP API.
 
 This is a client of any mapaid server, never of the local database: it encrypts and decrypts here
-(mapaid.replycrypto) and sends the server only public keys and ciphertext, as a browser does. A private
-link's ``#k=...`` fragment holds the private key; it is read here and never sent anywhere (the requests go
-to the API's addresses, built from the link's id and token). Standard library only (urllib).
+(mapaid.replycrypto, mapaid.replythread) and sends the server only public keys and ciphertext, as a browser
+does. A private link's ``#k=...`` fragment holds the private key (and a replier's ``&p=...`` the post key's
+fingerprint); it is read here and never sent anywhere (the requests go to the API's addresses, built from
+the link's id and token). Like the browser, it reads a conversation in order, stops at the first message
+that was changed, moved or re-dated on the server, and then refuses to write in it. Standard library only
+(urllib).
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ import re
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
 from mapaid import replycrypto
-from mapaid.replycrypto import BadKey, BadMessage, Party
+from mapaid.replycrypto import BadKey, BadMessage
+from mapaid.replythread import Party, Reading
 
 TIMEOUT = 30  # seconds per request
 _LINK = re.compile(r"^(?P<root>.*)/(?P<kind>thread|manage)/(?P<id>[^/?#]+)/(?P<token>[^/?#]+)/?$")
@@ -30,13 +36,15 @@ _POST_ID = re.compile(r"^[0-9a-f]{20}$")
 @dataclass(frozen=True)
 class Link:
     """A private link, taken apart: the server (scheme, host and any path prefix), which kind, the id,
-    the token and the private key from ``#k=`` (None when the link has none)."""
+    the token, the private key from ``#k=`` (None when the link has none) and a replier's link's
+    fingerprint of the post key from ``&p=`` (None on links made before it was added)."""
 
     server: str
     kind: str  # "thread" (a replier's) or "manage" (a poster's)
     id: str
     token: str
     key: str | None
+    post_print: str | None = None
 
 
 def parse_link(text: str) -> Link:
@@ -48,7 +56,14 @@ def parse_link(text: str) -> Link:
         raise click.BadParameter("not a private link: it has /thread/<id>/<token> or /manage/<id>/<token>")
     fragment = dict(p.split("=", 1) for p in parts.fragment.split("&") if "=" in p)
     server = f"{parts.scheme}://{parts.netloc}{found['root']}"
-    return Link(server, found["kind"], found["id"], found["token"], fragment.get("k") or None)
+    return Link(
+        server,
+        found["kind"],
+        found["id"],
+        found["token"],
+        fragment.get("k") or None,
+        fragment.get("p") or None,
+    )
 
 
 class Api:
@@ -112,17 +127,47 @@ def _key(link: Link) -> str:
     return link.key
 
 
-def _read_out(party: Party, messages: list[dict[str, str]], you: str) -> list[str]:
-    lines = []
-    for item in messages:
-        sender = item["from"]
-        who = "you" if sender == you else sender
-        try:
-            text = party.read(item["message"], "poster" if sender == "poster" else "replier")
-        except BadMessage:
-            text = "[this message was changed or damaged and cannot be read]"
-        lines.append(f"{item['day']} {who}: {text}")
+def _fits(private: str, public: object) -> bool:
+    """Whether a link's private key is the one of the public key the server hands out."""
+    try:
+        own = replycrypto.load_private(private)
+        return isinstance(public, str) and replycrypto.public_text(own.public_key()) == public
+    except BadKey:
+        return False
+
+
+def _checked(link: Link, key: str, thread: dict[str, Any]) -> None:
+    """Refuse a conversation whose keys are not the link's: its replier key (the link's own), and the post
+    key the link's ``&p=`` fingerprint names (a key swapped on the server would read the next message)."""
+    if link.kind == "thread" and not _fits(key, thread.get("replier_key")):
+        raise click.ClickException("the key in this link does not fit this conversation; use the whole link")
+    post_key = thread.get("post_key")
+    if link.kind == "manage" and not _fits(key, post_key):
+        raise click.ClickException("the key in this link does not fit this post; use the whole link")
+    if link.post_print is not None and (
+        not isinstance(post_key, str) or replycrypto.fingerprint(post_key) != link.post_print
+    ):
+        raise click.ClickException(
+            "the post's key on the server is not the one this conversation began with: someone may have"
+            " changed it to read your next message. Nothing was read or sent."
+        )
+
+
+def _read_out(reading: Reading, you: str) -> list[str]:
+    lines = [f"{s.day} {'you' if s.sender == you else s.sender}: {s.text}" for s in reading.shown]
+    if not reading.intact:
+        lines.append(
+            f"[the next message was {_WHY[reading.why or 'damaged']} on the server; the conversation stops"
+            f" here ({reading.unread} later messages not read) and takes no answer]"
+        )
     return lines
+
+
+_WHY = {"damaged": "changed or damaged", "order": "moved, repeated or removed", "day": "re-dated"}
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
 @click.group("reply")
@@ -171,31 +216,70 @@ def answer(post: str, text: str, server: str | None) -> None:
     keys = replycrypto.generate(curve)
     party = Party(post_id, post_key, keys.public, keys.private, poster=False)
     started = api.call(
-        "POST", f"/api/v1/posts/{post_id}/threads", {"key": keys.public, "message": party.write(message)}
+        "POST",
+        f"/api/v1/posts/{post_id}/threads",
+        {"key": keys.public, "message": party.write(message, _today())},
     )
-    click.echo(f"{_origin(api.server)}{started['link']}#k={keys.private}")
+    fragment = f"#k={keys.private}&p={replycrypto.fingerprint(post_key)}"
+    click.echo(f"{_origin(api.server)}{started['link']}{fragment}")
+
+
+def _pages(api: Api, link: Link) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every conversation with a poster's post, a page at a time: (the page, one thread of it)."""
+    headers = {"X-Post-Token": link.token}
+    number, pages = 1, 1
+    while number <= pages:
+        listed = api.call("GET", f"/api/v1/posts/{link.id}/threads?page={number}", headers=headers)
+        pages = int(listed["pages"])
+        for thread in listed["threads"]:
+            yield listed, thread
+        number += 1
 
 
 @reply_group.command("read", short_help="Decrypt and print a conversation, or all of a post's.")
 @click.argument("link")
 def read(link: str) -> None:
     """Decrypt and print a conversation, oldest message first: yours for a /thread/ link, or every
-    conversation with your post for its /manage/ link (each headed by its id, for `write --thread`)."""
+    conversation with your post for its /manage/ link, newest first (each headed by its id, for
+    `write --thread` and `delete --thread`)."""
     parsed = parse_link(link)
     key = _key(parsed)
     api = Api(parsed.server)
     if parsed.kind == "thread":
         thread = api.call("GET", f"/api/v1/threads/{parsed.id}", headers={"X-Thread-Token": parsed.token})
+        _checked(parsed, key, thread)
         party = Party(thread["post"], thread["post_key"], thread["replier_key"], key, poster=False)
-        click.echo("\n".join(_read_out(party, thread["messages"], "replier")))
+        click.echo("\n".join(_read_out(party.read_api(thread["messages"]), "replier")))
         return
-    listed = api.call("GET", f"/api/v1/posts/{parsed.id}/threads", headers={"X-Post-Token": parsed.token})
-    if not listed["threads"]:
-        click.echo("no replies yet")
-    for i, thread in enumerate(listed["threads"]):
+    empty = True
+    for listed, thread in _pages(api, parsed):
+        if empty:
+            _checked(parsed, key, listed)
         party = Party(parsed.id, listed["post_key"], thread["replier_key"], key, poster=True)
-        click.echo(("\n" if i else "") + f"conversation {thread['thread']}")
-        click.echo("\n".join(_read_out(party, thread["messages"], "poster")))
+        click.echo(("" if empty else "\n") + f"conversation {thread['thread']}")
+        click.echo("\n".join(_read_out(party.read_api(thread["messages"]), "poster")))
+        empty = False
+    if empty:
+        click.echo("no replies yet")
+
+
+def _conversation(api: Api, link: Link, thread_id: str | None) -> tuple[str, dict[str, str]]:
+    """Which conversation a write or delete is about, and the header that authorises it."""
+    if link.kind == "thread":
+        return link.id, {"X-Thread-Token": link.token}
+    headers = {"X-Post-Token": link.token}
+    if thread_id is None:
+        listed = api.call("GET", f"/api/v1/posts/{link.id}/threads", headers=headers)
+        total = int(listed["total"])
+        if total != 1:
+            raise click.BadParameter(
+                f"this post has {total} conversations; say which with --thread ID"
+                if total
+                else "this post has no replies yet",
+                param_hint="--thread",
+            )
+        thread_id = str(listed["threads"][0]["thread"])
+    return thread_id, headers
 
 
 @reply_group.command("write", short_help="Send a message in a conversation.")
@@ -206,35 +290,40 @@ def read(link: str) -> None:
 )
 def write(link: str, text: str, thread_id: str | None) -> None:
     """Send TEXT ('-': read it from standard input) in a conversation: yours for a /thread/ link, or one
-    with your post for its /manage/ link (--thread ID when there are several; `read` lists them)."""
+    with your post for its /manage/ link (--thread ID when there are several; `read` lists them). The
+    conversation is read first: one that was changed on the server takes no message."""
     parsed = parse_link(link)
     key = _key(parsed)
     message = _text(text)
     api = Api(parsed.server)
-    if parsed.kind == "thread":
-        headers = {"X-Thread-Token": parsed.token}
-        thread = api.call("GET", f"/api/v1/threads/{parsed.id}", headers=headers)
-        party = Party(thread["post"], thread["post_key"], thread["replier_key"], key, poster=False)
-        target = parsed.id
-    else:
-        headers = {"X-Post-Token": parsed.token}
-        listed = api.call("GET", f"/api/v1/posts/{parsed.id}/threads", headers=headers)
-        threads = {t["thread"]: t for t in listed["threads"]}
-        if thread_id is None and len(threads) == 1:
-            thread_id = next(iter(threads))
-        if thread_id is None:
-            raise click.BadParameter(
-                "this post has "
-                + (
-                    f"{len(threads)} conversations; say which with --thread ID"
-                    if threads
-                    else "no replies yet"
-                ),
-                param_hint="--thread",
-            )
-        if thread_id not in threads:
-            raise click.BadParameter("no conversation with this id on this post", param_hint="--thread")
-        party = Party(parsed.id, listed["post_key"], threads[thread_id]["replier_key"], key, poster=True)
-        target = thread_id
-    sent = api.call("POST", f"/api/v1/threads/{target}/messages", {"message": party.write(message)}, headers)
+    target, headers = _conversation(api, parsed, thread_id)
+    thread = api.call("GET", f"/api/v1/threads/{target}", headers=headers)
+    _checked(parsed, key, thread)
+    party = Party(
+        thread["post"], thread["post_key"], thread["replier_key"], key, poster=parsed.kind == "manage"
+    )
+    reading = party.read_api(thread["messages"])
+    if not reading.intact:
+        raise click.ClickException(
+            "this conversation was changed on the server (a message was altered, moved, removed or"
+            " re-dated), so nothing more can be sent in it; `mapaid reply read` shows where it stops"
+        )
+    try:
+        wire = party.write(message, str(thread["today"]), reading)
+    except BadMessage as error:
+        raise click.BadParameter(str(error), param_hint="TEXT") from None
+    sent = api.call("POST", f"/api/v1/threads/{target}/messages", {"message": wire}, headers)
     click.echo(f"sent ({sent['messages']} messages in the conversation)")
+
+
+@reply_group.command("delete", short_help="Delete a conversation with your post and block its sender.")
+@click.argument("link")
+@click.option("--thread", "thread_id", required=True, help="Which conversation (`read` lists their ids).")
+def delete(link: str, thread_id: str) -> None:
+    """Delete a conversation with your post (its /manage/ link): its messages go, and its sender's key
+    can start no other conversation with the post."""
+    parsed = parse_link(link)
+    if parsed.kind != "manage":
+        raise click.BadParameter("give your post's private link (/manage/...)", param_hint="LINK")
+    Api(parsed.server).call("DELETE", f"/api/v1/threads/{thread_id}", headers={"X-Post-Token": parsed.token})
+    click.echo("deleted; its sender can start no other conversation with your post")

@@ -164,6 +164,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Reverse proxies in front of the app; their X-Forwarded-For/-Proto/-Host are believed (0: none).",
     ),
     Setting(
+        "MAPAID_REPLY_START_LIMIT",
+        "REPLY_START_LIMIT",
+        "3 per day",
+        "Private conversations one client may start with one post (besides MAPAID_POST_LIMIT); more get 429.",
+    ),
+    Setting(
         "MAPAID_REPLY_MAX_CHARS",
         "REPLY_MAX_CHARS",
         "1000",
@@ -270,6 +276,7 @@ class Settings:
     post_limit_total: str = ""
     write_limit: str = ""
     read_limit: str = ""
+    reply_start_limit: str = ""
     reply_max_chars: int = 1000
     reply_max_messages: int = 50
     reply_max_threads: int = 100
@@ -438,6 +445,7 @@ def resolve(overrides: Mapping[str, object], secret_loader: SecretLoader | None 
         post_limit_total=_text(overrides.get("POST_LIMIT_TOTAL")) or "",
         write_limit=_text(overrides.get("WRITE_LIMIT")) or "",
         read_limit=_text(overrides.get("READ_LIMIT")) or "",
+        reply_start_limit=_text(overrides.get("REPLY_START_LIMIT")) or "",
         reply_max_chars=_int_setting(
             "MAPAID_REPLY_MAX_CHARS", overrides.get("REPLY_MAX_CHARS", 1000), 1, 4000
         ),

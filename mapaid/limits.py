@@ -1,5 +1,6 @@
-"""Abuse limits on writes (Flask-Limiter, memory storage): posts per client and in total, other writes per
-client, answered with 429, a message in the visitor's language and ``Retry-After``.
+"""Abuse limits on writes (Flask-Limiter, memory storage): posts per client and in total, conversations
+started per client and post, other writes per client, answered with 429, a message in the visitor's
+language and ``Retry-After``.
 
 A client is a keyed hash of its address, never the address: HMAC-SHA256 with a random key made when the app
 is built and kept in this process's memory only, so the limiter's storage, its log lines and anything else
@@ -40,15 +41,19 @@ from mapaid.config import ConfigError, Settings
 POST_LIMIT = "5 per minute;30 per day"
 POST_LIMIT_TOTAL = "600 per minute"
 WRITE_LIMIT = "60 per minute"
+REPLY_START_LIMIT = "3 per day"  # conversations one client starts with one post
 
 # Where each limit applies (endpoint names). Posting shares one count between the form and the API, so a
 # client cannot double its share by switching; other writes (a poster's private link, the API's delete and
 # fulfil, coordinators' moderation, residents' reports of a post) share another, looser one.
-# A new conversation with a post counts as posting (it is new content addressed to a stranger); a message
-# in one, and a report through one, count as other writes.
-POST_ENDPOINTS = ("posting.post_submit", "api.create_post", "replies.create_thread")
+# A new conversation with a post counts as posting (it is new content addressed to a stranger), and also
+# against a limit of its own per client and post, so a few clients cannot fill one post's conversations
+# and silence it; a message in one, and a report through one, count as other writes.
+START_ENDPOINT = "replies.create_thread"
+POST_ENDPOINTS = ("posting.post_submit", "api.create_post", START_ENDPOINT)
 WRITE_ENDPOINTS = (
     "posting.manage_action",
+    "replies.delete_thread",
     "api.delete_post",
     "api.fulfil_post",
     "api.extend_post",
@@ -92,20 +97,33 @@ def _everyone() -> str:
     return "everyone"
 
 
+def client_post_key_function(client_key: Callable[[], str]) -> Callable[[], str]:
+    """The key of a client and the post its request is about: one hash of both, so the limiter's memory
+    holds no post id beside a client's key."""
+
+    def client_post_key() -> str:
+        post_id = str((request.view_args or {}).get("post_id", ""))
+        return hashlib.sha256(f"{client_key()}\x00{post_id}".encode()).hexdigest()[:32]
+
+    return client_post_key
+
+
 def init_app(app: Flask, settings: Settings) -> Limiter:
     """Wrap the app in ProxyFix (when proxies are trusted) and limit the write endpoints. Call after the
     blueprints are registered."""
     post = limit_setting("MAPAID_POST_LIMIT", settings.post_limit or POST_LIMIT)
     total = limit_setting("MAPAID_POST_LIMIT_TOTAL", settings.post_limit_total or POST_LIMIT_TOTAL)
     write = limit_setting("MAPAID_WRITE_LIMIT", settings.write_limit or WRITE_LIMIT)
+    starts = limit_setting("MAPAID_REPLY_START_LIMIT", settings.reply_start_limit or REPLY_START_LIMIT)
     proxies = settings.trusted_proxies
     if proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
         )
     # The key lives in this closure only: not in app.config (which debug pages and dumps show), not on disk.
+    client_key = client_key_function(secrets.token_bytes(32))
     limiter = Limiter(
-        client_key_function(secrets.token_bytes(32)),
+        client_key,
         storage_uri="memory://",
         strategy="moving-window",  # no burst of twice the limit across a window's edge
         headers_enabled=False,
@@ -121,9 +139,14 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
     per_client = limiter.shared_limit(post, scope="posts", methods=WRITE_METHODS)
     in_total = limiter.shared_limit(total, scope="posts-total", key_func=_everyone, methods=WRITE_METHODS)
     writes = limiter.shared_limit(write, scope="writes", methods=WRITE_METHODS)
+    per_post = limiter.shared_limit(
+        starts, scope="thread-starts", key_func=client_post_key_function(client_key), methods=WRITE_METHODS
+    )
     for endpoint in POST_ENDPOINTS:
         view: Callable[..., Any] = app.view_functions[endpoint]
         app.view_functions[endpoint] = cast(Any, in_total(per_client(view)))
+    # Outermost: a start refused for this post spends none of the client's or the site's posting allowance.
+    app.view_functions[START_ENDPOINT] = cast(Any, per_post(app.view_functions[START_ENDPOINT]))
     for endpoint in WRITE_ENDPOINTS:
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = cast(Any, writes(view))

@@ -134,6 +134,12 @@ def _devices(db: sqlite3.Connection) -> None:
     db.execute(DEVICES_TABLE)
 
 
+def _blocked_keys(db: sqlite3.Connection) -> None:
+    from mapaid.threads import add_blocked_keys_table
+
+    add_blocked_keys_table(db)
+
+
 # -- PostgreSQL's steps -----------------------------------------------------------------------------
 
 
@@ -179,6 +185,12 @@ def _pg_devices(conn: Any) -> None:
     conn.execute(DEVICES_TABLE)
 
 
+def _pg_blocked_keys(conn: Any) -> None:
+    from mapaid.pgschema import BLOCKED_TABLE
+
+    conn.execute(BLOCKED_TABLE)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "posts keyed by their random id alone (no rowid that counts them)", sqlite=_posts_without_rowid),
     Step(3, "residents' reports", sqlite=_reports),
@@ -205,6 +217,12 @@ STEPS: tuple[Step, ...] = (
         "devices (coordinators' known devices: a login lane of their own)",
         sqlite=_devices,
         postgresql=_pg_devices,
+    ),
+    Step(
+        10,
+        "blocked_keys (a poster's blocked repliers)",
+        sqlite=_blocked_keys,
+        postgresql=_pg_blocked_keys,
     ),
 )
 FIRST = {"sqlite": 1, "postgresql": 5}  # the oldest version each dialect's databases can have

@@ -39,7 +39,7 @@ ID_PATTERN = f"^[0-9a-f]{{{2 * ID_BYTES}}}$"  # mapaid.privacy.new_ids
 TOKEN_PATTERN = f"^[A-Za-z0-9_-]{{{-(-TOKEN_BYTES * 4 // 3)}}}$"  # secrets.token_urlsafe(TOKEN_BYTES)
 _BLANK = "[ \\t\\n\\r\\f\\v]*"  # queryargs.BLANKS
 KEY_PATTERN = "^[A-Za-z0-9_-]+$"  # unpadded base64url of a DER SubjectPublicKeyInfo (docs/replies.md)
-WIRE_PATTERN = "^v1\\.[A-Za-z0-9_-]+$"  # "v1." + unpadded base64url of nonce, ciphertext and tag
+WIRE_PATTERN = "^v2\\.[A-Za-z0-9_-]+$"  # "v2." + unpadded base64url of header, nonce, ciphertext and tag
 
 
 def cell_pattern(res: int) -> str:
@@ -693,8 +693,10 @@ def _reply_schemas(max_chars: int) -> dict[str, Any]:
         "type": "string",
         "pattern": WIRE_PATTERN,
         "maxLength": max_wire_chars(max_chars),
-        "description": f"an encrypted message (docs/replies.md), at most {max_chars} characters of text",
+        "description": f"an encrypted version-2 message (docs/replies.md), at most {max_chars} characters of"
+        " text; its header's counters must come next in the conversation and its day be the site's",
     }
+    today = {"type": "string", "format": "date", "description": "the site's day: the next message carries it"}
     message = {
         "type": "object",
         "required": ["from", "message", "day"],
@@ -704,7 +706,7 @@ def _reply_schemas(max_chars: int) -> dict[str, Any]:
             "day": {"type": "string", "format": "date"},
         },
     }
-    messages = {"type": "array", "items": message, "description": "oldest first"}
+    messages = {"type": "array", "items": message, "description": "oldest first (v1 and v2 messages)"}
     nullable_key = {"type": ["string", "null"], "description": "the post's public key (null: none)"}
     return {
         "NewThread": {
@@ -725,21 +727,27 @@ def _reply_schemas(max_chars: int) -> dict[str, Any]:
         },
         "Thread": {
             "type": "object",
-            "required": ["thread", "post", "post_key", "replier_key", "messages"],
+            "required": ["thread", "post", "post_key", "replier_key", "today", "messages"],
             "properties": {
                 "thread": {"type": "string"},
                 "post": {"type": "string"},
                 "post_key": nullable_key,
                 "replier_key": {"type": "string"},
+                "today": today,
                 "messages": messages,
             },
         },
         "PostThreads": {
             "type": "object",
-            "required": ["post", "post_key", "threads"],
+            "required": ["post", "post_key", "today", "page", "pages", "per_page", "total", "threads"],
             "properties": {
                 "post": {"type": "string"},
                 "post_key": nullable_key,
+                "today": today,
+                "page": {"type": "integer", "minimum": 1},
+                "pages": {"type": "integer", "minimum": 1},
+                "per_page": {"type": "integer", "minimum": 1},
+                "total": {"type": "integer", "minimum": 0, "description": "conversations in all"},
                 "threads": {
                     "type": "array",
                     "items": {
@@ -817,10 +825,21 @@ def reply_routes(ctx: Context) -> list[Route]:
                     "201": started,
                     "400": _error("not a JSON object"),
                     "404": _error("no open post with this id"),
-                    "409": _error("the post takes no replies, or has as many conversations as it can take"),
+                    "403": _error(
+                        "the poster deleted a conversation with this key and takes no other from it"
+                    ),
+                    "409": _error(
+                        "the post takes no replies, or has as many conversations as it can take, or the"
+                        " message's counters are not a first message's"
+                    ),
                     "413": _error("body too large"),
-                    "422": _error("the key or the message is invalid; `field` names it"),
-                    "429": _error("too many posts and conversations from this client; see Retry-After"),
+                    "422": _error(
+                        "the key or the message is invalid, or not of the site's day; `field` names it"
+                    ),
+                    "429": _error(
+                        "too many posts and conversations from this client, or conversations with this post;"
+                        " see Retry-After"
+                    ),
                 },
             },
             schemas,
@@ -830,12 +849,24 @@ def reply_routes(ctx: Context) -> list[Route]:
             "get",
             {
                 "operationId": "listThreads",
-                "summary": "The poster's view: every conversation with their post",
+                "summary": "The poster's view: their post's conversations, a page at a time",
                 "security": _WITH_TOKEN,
-                "parameters": _ID_AND_TOKEN,
+                "parameters": [
+                    *_ID_AND_TOKEN,
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                        "description": "which page (from 1) of per_page conversations",
+                    },
+                ],
                 "responses": {
-                    "200": _ok("the conversations, in no particular order", "PostThreads"),
-                    "400": _error("no X-Post-Token header"),
+                    "200": _ok(
+                        "one page of conversations, the one with the newest message first (by day; then a"
+                        " stable order)",
+                        "PostThreads",
+                    ),
+                    "400": _error("no X-Post-Token header, or a bad page"),
                     "404": _error("no post with this id and token"),
                 },
             },
@@ -845,13 +876,31 @@ def reply_routes(ctx: Context) -> list[Route]:
             "get",
             {
                 "operationId": "getThread",
-                "summary": "The replier's view of their conversation",
-                "security": [{"threadToken": []}],
-                "parameters": _THREAD_AND_TOKEN,
+                "summary": "One conversation: the replier's (X-Thread-Token) or its poster's (X-Post-Token)",
+                "parameters": either_token,
                 "responses": {
                     "200": _ok("the conversation", "Thread"),
-                    "400": _error("no X-Thread-Token header"),
+                    "401": _error("not exactly one token header (whether or not the conversation exists)"),
                     "404": _error("no conversation with this id and token"),
+                },
+            },
+        ),
+        Route(
+            "/api/v1/threads/{thread}",
+            "delete",
+            {
+                "operationId": "deleteThread",
+                "summary": "The poster deletes a conversation; its replier key starts no other with the post",
+                "security": _WITH_TOKEN,
+                "parameters": [
+                    {"$ref": "#/components/parameters/ThreadId"},
+                    {"$ref": "#/components/parameters/Token"},
+                ],
+                "responses": {
+                    "204": {"description": "deleted, and its replier key blocked"},
+                    "400": _error("no X-Post-Token header (whether or not the conversation exists)"),
+                    "404": _error("no conversation with this id on a post of this token"),
+                    "429": limited,
                 },
             },
         ),
@@ -865,11 +914,17 @@ def reply_routes(ctx: Context) -> list[Route]:
                 "requestBody": _body("NewMessage"),
                 "responses": {
                     "201": _ok("stored", "MessageAdded"),
-                    "400": _error("not exactly one token header, or not a JSON object"),
+                    "400": _error("not a JSON object"),
+                    "401": _error("not exactly one token header (whether or not the conversation exists)"),
                     "404": _error("no conversation with this id and token"),
-                    "409": _error("the conversation is full, or its post no longer takes messages"),
+                    "409": _error(
+                        "the conversation is full, or its post no longer takes messages, or the message's"
+                        " counters do not come next (read it again)"
+                    ),
                     "413": _error("body too large"),
-                    "422": _error("the message is invalid, or another field was sent"),
+                    "422": _error(
+                        "the message is invalid or not of the site's day, or another field was sent"
+                    ),
                     "429": limited,
                 },
             },

@@ -34,7 +34,7 @@ T = 'text COLLATE "C"'
 
 # The tables of the "post family": what a deletion or an edit removes from them is erased by rewriting the
 # tables (or their partitions) that held it (mapaid/pgerase.py).
-POST_FAMILY = ("posts", "cells", "reports", "threads", "messages")
+POST_FAMILY = ("posts", "cells", "reports", "threads", "messages", "blocked_keys")
 ACCOUNT_FAMILY = ("coordinators", "sessions", "devices")  # resealed when an account or a password goes
 # Hash-partitioned family tables and their partition keys; how many partitions each (measured: see
 # mapaid/pgerase.py).
@@ -81,11 +81,12 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$"""
-# In place of ON DELETE CASCADE: a post's conversations and reports, a thread's messages.
+# In place of ON DELETE CASCADE: a post's conversations, reports and blocked keys, a thread's messages.
 _POSTS_GONE = """CREATE OR REPLACE FUNCTION mapaid_posts_gone() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM threads WHERE post_id IN (SELECT id FROM gone);
     DELETE FROM reports WHERE post_id IN (SELECT id FROM gone);
+    DELETE FROM blocked_keys WHERE post_id IN (SELECT id FROM gone);
     RETURN NULL;
 END $$"""
 _THREADS_GONE = """CREATE OR REPLACE FUNCTION mapaid_threads_gone() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -101,6 +102,7 @@ NO_STATISTICS = {
     "threads": ("id", "post_id", "replier_key", "token_hash"),
     "messages": ("thread_id", "message"),
     "reports": ("post_id",),
+    "blocked_keys": ("post_id", "key_hash"),
 }
 
 
@@ -147,6 +149,12 @@ DEVICES_TABLE = f"""CREATE TABLE IF NOT EXISTS devices (
     coordinator {T} NOT NULL,
     account {T} NOT NULL,
     day date NOT NULL
+)"""
+# The replier keys a post's poster blocked (mapaid/replies.py ``key_hash``): a hash, nothing else.
+BLOCKED_TABLE = f"""CREATE TABLE IF NOT EXISTS blocked_keys (
+    post_id {T} NOT NULL,
+    key_hash {T} NOT NULL CHECK (char_length(key_hash) = 64),
+    PRIMARY KEY (post_id, key_hash)
 )"""
 
 STATEMENTS: tuple[str, ...] = (
@@ -266,6 +274,7 @@ STATEMENTS: tuple[str, ...] = (
     *partitions("messages"),
     "CREATE INDEX IF NOT EXISTS messages_fresh ON messages (thread_id, seq) WHERE fresh",
     FORM_ONCE_TABLE,
+    BLOCKED_TABLE,
     *ERASE_STATEMENTS,
     DEVICES_TABLE,
 )

@@ -51,7 +51,7 @@ from mapaid.models import (
 )
 from mapaid.privacy import CoarsePosts
 from mapaid.store import DRAFT_COLUMNS, PLACE_COLUMNS, POST_COLUMNS, BBox, Days, StoreError, statuses
-from mapaid.threads import Message, Thread
+from mapaid.threads import Message, Thread, in_order
 from mapaid.visibility import ROUND_WORK, public_where
 from mapaid.walkpairs import Distances
 
@@ -586,6 +586,7 @@ class PostGISStore:
             cur.execute(f"DELETE FROM messages WHERE thread_id IN ({of_threads})", params)
             cur.execute(f"DELETE FROM threads WHERE post_id IN ({of_posts})", params)
             cur.execute(f"DELETE FROM reports WHERE post_id IN ({of_posts})", params)
+            cur.execute(f"DELETE FROM blocked_keys WHERE post_id IN ({of_posts})", params)
             gone = cur.execute(f"DELETE FROM posts WHERE {where} RETURNING cell, status = 'open'", params)
             rows = gone.fetchall()
             _drop_empty_cells(cur, sorted({int(r[0]) for r in rows}))
@@ -665,6 +666,30 @@ class PostGISStore:
         rows = self._all(self._THREAD + " WHERE post_id = %s ORDER BY id", (post_id,))
         return [Thread(*(str(v) for v in row)) for row in rows]
 
+    def threads_page(self, post_id: str, limit: int, offset: int) -> tuple[list[Thread], int]:
+        rows = self._all(
+            self._THREAD + " t WHERE post_id = %s ORDER BY coalesce((SELECT max(m.day) FROM messages m"
+            " WHERE m.thread_id = t.id), t.day) DESC, id LIMIT %s OFFSET %s",
+            (post_id, limit, offset),
+        )
+        total = self._one("SELECT count(*) FROM threads WHERE post_id = %s", (post_id,))
+        return [Thread(*(str(v) for v in row)) for row in rows], int(total[0]) if total else 0
+
+    def delete_thread(self, thread_id: str, blocked: str) -> bool:
+        """The conversation's messages and row go (their text leaves the files at the next erase, as an
+        edited post's old text does); the key's hash stays, so it starts no other with the post."""
+        with self.transaction(revise=False) as cur:
+            row = cur.execute("SELECT post_id FROM threads WHERE id = %s FOR UPDATE", (thread_id,)).fetchone()
+            if row is None:
+                return False
+            cur.execute("DELETE FROM messages WHERE thread_id = %s", (thread_id,))
+            cur.execute("DELETE FROM threads WHERE id = %s", (thread_id,))
+            cur.execute(
+                "INSERT INTO blocked_keys (post_id, key_hash) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (row[0], blocked),
+            )
+        return True
+
     def messages(self, thread_id: str) -> list[Message]:
         rows = self._all(
             f"SELECT sender, message, {_DAY.format('day')} FROM messages WHERE thread_id = %s ORDER BY seq",
@@ -672,11 +697,16 @@ class PostGISStore:
         )
         return [Message(row[0], str(row[1]), str(row[2])) for row in rows]
 
-    def start_thread(self, thread: Thread, first: Message, max_threads: int, open_on: str) -> str | None:
+    def start_thread(
+        self, thread: Thread, first: Message, max_threads: int, open_on: str, blocked: str
+    ) -> str | None:
         with self.transaction(revise=False) as cur:
             # The post's row lock serialises conversations of one post, so two cannot both be the last.
             if not _lock_open_post(cur, thread.post_id, open_on):
                 return "post"
+            sql_blocked = "SELECT 1 FROM blocked_keys WHERE post_id = %s AND key_hash = %s"
+            if cur.execute(sql_blocked, (thread.post_id, blocked)).fetchone() is not None:
+                return "blocked"
             row = cur.execute("SELECT count(*) FROM threads WHERE post_id = %s", (thread.post_id,)).fetchone()
             if row is not None and row[0] >= max_threads:
                 return "full"
@@ -690,7 +720,14 @@ class PostGISStore:
             )
         return None
 
-    def add_message(self, thread_id: str, message: Message, max_messages: int, open_on: str) -> int | str:
+    def add_message(
+        self,
+        thread_id: str,
+        message: Message,
+        max_messages: int,
+        open_on: str,
+        expect: tuple[int, int] | None = None,
+    ) -> int | str:
         with self.transaction(revise=False) as cur:
             row = cur.execute("SELECT post_id FROM threads WHERE id = %s FOR UPDATE", (thread_id,)).fetchone()
             if row is None:
@@ -698,11 +735,15 @@ class PostGISStore:
             if not _lock_open_post(cur, str(row[0]), open_on, share=True):
                 return "post"
             counted = cur.execute(
-                "SELECT count(*), coalesce(max(seq), -1) FROM messages WHERE thread_id = %s", (thread_id,)
-            ).fetchone()
-            count, last = (0, -1) if counted is None else (int(counted[0]), int(counted[1]))
+                "SELECT sender, count(*), max(seq) FROM messages WHERE thread_id = %s GROUP BY sender",
+                (thread_id,),
+            ).fetchall()
+            counts = {str(r[0]): int(r[1]) for r in counted}
+            count, last = sum(counts.values()), max((int(r[2]) for r in counted), default=-1)
             if count >= max_messages:
                 return "full"
+            if not in_order(counts, message.sender, expect):
+                return "order"
             cur.execute(
                 "INSERT INTO messages (thread_id, seq, sender, message, day) VALUES (%s, %s, %s, %s, %s)",
                 (thread_id, last + 1, message.sender, message.message, message.day),

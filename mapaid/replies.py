@@ -1,28 +1,54 @@
-"""Private replies on the server's side: who may start, read and write a conversation, and its limits.
+"""Private replies on the server's side: who may start, read, write and delete a conversation, and its
+limits.
 
 The server holds public keys and ciphertext only (docs/replies.md); it checks what it can without a key:
-that a key is a P-256 or X25519 public key on the post's curve, that a message is a well-formed version-1
-message no bigger than ``MAPAID_REPLY_MAX_CHARS`` characters can make, and the counts. Who is who comes
-from the token: a thread's token makes the replier, the post's token the poster. An unknown thread and a
-wrong token look alike (``Refused("thread")``), and tokens are compared in constant time.
+that a key is a P-256 or X25519 public key on the post's curve (not of small order), that a message is a
+well-formed version-2 message no bigger than ``MAPAID_REPLY_MAX_CHARS`` characters can make, that its
+header's counters come next in the conversation (so two tabs writing at once get a 409, not a thread whose
+readers would take it for tampering), that its day is the site's (a day either side), and the counts. Who
+is who comes from the token: a thread's token makes the replier, the post's token the poster. An unknown
+thread and a wrong token look alike (``Refused("thread")``), and tokens are compared in constant time.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
 from mapaid.models import Status
 from mapaid.privacy import new_ids, new_token, token_hash, token_matches
-from mapaid.replycrypto import NONCE_BYTES, VERSION, BadKey, curve_of, load_public, well_formed
+from mapaid.replycrypto import (
+    BUCKETS,
+    MAX_PLAINTEXT_BYTES,
+    BadKey,
+    Header,
+    curve_of,
+    header_of,
+    load_public,
+    wire_chars,
+)
 from mapaid.store import Store
 from mapaid.threads import Message, Sender, Thread
 
-TAG_BYTES = 16
 _NO_HASH = token_hash("")  # compared against when there is no thread, so both cases take the same work
+PAGE_SIZE = 10  # conversations per page of a poster's list: what one opening of the private link costs
 
-Why = Literal["post", "no-key", "threads-full", "key", "message", "thread", "closed", "messages-full"]
+Why = Literal[
+    "post",
+    "no-key",
+    "threads-full",
+    "key",
+    "message",
+    "thread",
+    "closed",
+    "messages-full",
+    "blocked",
+    "order",
+    "day",
+]
 
 
 @dataclass(frozen=True)
@@ -54,21 +80,35 @@ class Conversation:
     messages: list[Message]
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a post's conversations, newest first."""
+
+    conversations: list[Conversation]
+    number: int
+    pages: int
+    total: int
+
+
 def max_wire_chars(max_chars: int) -> int:
-    """The longest wire text a message of ``max_chars`` characters makes: at most 4 UTF-8 bytes each, with
-    the nonce and tag, in unpadded base64url after ``v1.``."""
-    raw = NONCE_BYTES + 4 * max_chars + TAG_BYTES
-    return len(VERSION) + 1 + (raw * 4 + 2) // 3
+    """The longest wire text a message of ``max_chars`` characters makes: at most 4 UTF-8 bytes each, padded
+    to the bucket that holds them (docs/replies.md), with header, nonce and tag, in base64url after v2."""
+    longest = min(4 * max_chars, MAX_PLAINTEXT_BYTES) + 2
+    return wire_chars(next(b for b in BUCKETS if b >= longest))
 
 
-def check_message(message: object, limits: Limits) -> str:
-    if (
-        not isinstance(message, str)
-        or len(message) > max_wire_chars(limits.max_chars)
-        or not well_formed(message)
-    ):
+def key_hash(post_id: str, key: str) -> str:
+    """What the server keeps of a replier key its poster blocked: the key's own text is not kept."""
+    return hashlib.sha256(f"mapaid-blocked-key\x00{post_id}\x00{key}".encode()).hexdigest()
+
+
+def check_message(message: object, limits: Limits, today: date) -> tuple[str, Header]:
+    header = header_of(message)
+    if header is None or not isinstance(message, str) or len(message) > max_wire_chars(limits.max_chars):
         raise Refused("message")
-    return message
+    if abs((date.fromisoformat(header.day) - today).days) > 1:
+        raise Refused("day")
+    return message, header
 
 
 def start(store: Store, post_id: str, key: object, message: object, today: date, limits: Limits) -> Started:
@@ -87,13 +127,22 @@ def start(store: Store, post_id: str, key: object, message: object, today: date,
         raise Refused("key") from None
     if curve_of(replier) != curve_of(load_public(post_key)):
         raise Refused("key")
-    text = check_message(message, limits)
+    text, header = check_message(message, limits, today)
+    if (header.counter, header.seen) != (0, 0):
+        raise Refused("order")
     token, hashed = new_token()
-    day = today.isoformat()
-    thread = Thread(new_ids(1)[0], post_id, key, hashed, day)
-    why = store.start_thread(thread, Message("replier", text, day), limits.max_threads, day)
+    thread = Thread(new_ids(1)[0], post_id, key, hashed, today.isoformat())
+    why = store.start_thread(
+        thread,
+        Message("replier", text, header.day),
+        limits.max_threads,
+        today.isoformat(),
+        key_hash(post_id, key),
+    )
     if why == "full":
         raise Refused("threads-full")
+    if why == "blocked":
+        raise Refused("blocked")
     if why is not None:  # pragma: no cover - closed between the check above and the write
         raise Refused("post")
     return Started(thread.id, token)
@@ -134,15 +183,36 @@ def threads_of(store: Store, post_id: str) -> list[Conversation]:
     return [Conversation(t, store.messages(t.id)) for t in store.threads_of(post_id)]
 
 
+def page_of(store: Store, post_id: str, number: int) -> Page:
+    """Page ``number`` (from 1) of a post's conversations, ``PAGE_SIZE`` at most, the one with the newest
+    message first: opening a private link costs the same whatever the number of conversations."""
+    threads, total = store.threads_page(post_id, PAGE_SIZE, (number - 1) * PAGE_SIZE)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return Page([Conversation(t, store.messages(t.id)) for t in threads], number, pages, total)
+
+
 def write(store: Store, thread: Thread, sender: Sender, message: object, today: date, limits: Limits) -> int:
     """Append a message from ``sender``; how many the thread now holds."""
-    text = check_message(message, limits)
-    day = today.isoformat()
-    result = store.add_message(thread.id, Message(sender, text, day), limits.max_messages, day)
+    text, header = check_message(message, limits, today)
+    result = store.add_message(
+        thread.id,
+        Message(sender, text, header.day),
+        limits.max_messages,
+        today.isoformat(),
+        (header.counter, header.seen),
+    )
     if result == "full":
         raise Refused("messages-full")
     if result == "post":
         raise Refused("closed")
+    if result == "order":
+        raise Refused("order")
     if isinstance(result, str):  # pragma: no cover - deleted between the token check and the write
         raise Refused("thread")
     return result
+
+
+def delete(store: Store, thread: Thread) -> None:
+    """The poster deletes a conversation and blocks its replier key for the post."""
+    if not store.delete_thread(thread.id, key_hash(thread.post_id, thread.replier_key)):  # pragma: no cover
+        raise Refused("thread")  # deleted between the token check and now

@@ -211,6 +211,7 @@ ROOMY_LIMITS = {
     "POST_LIMIT_TOTAL": "100000 per minute",
     "WRITE_LIMIT": "100000 per minute",
     "READ_LIMIT": "100000 per second",
+    "REPLY_START_LIMIT": "100000 per day",
 }
 
 

@@ -57,7 +57,7 @@ def _add(store: Store, today: date, texts: list[str], at: tuple[float, float] = 
 def _converse(store: Store, post_id: str, today: date, thread: str, message: str) -> None:
     day = today.isoformat()
     first = Message("replier", message, day)
-    assert store.start_thread(Thread(thread, post_id, "k", "h", day), first, 5, day) is None
+    assert store.start_thread(Thread(thread, post_id, "k", "h", day), first, 5, day, "0" * 64) is None
 
 
 def test_readers_see_a_deletion_at_once(store: Store, today: date) -> None:

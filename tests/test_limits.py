@@ -17,10 +17,11 @@ from conftest import ROOMY_LIMITS
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mapaid import create_app
+from mapaid import create_app, replycrypto
 from mapaid.config import SETTINGS, ConfigError
-from mapaid.limits import POST_LIMIT, POST_LIMIT_TOTAL, WRITE_LIMIT
+from mapaid.limits import POST_LIMIT, POST_LIMIT_TOTAL, REPLY_START_LIMIT, WRITE_LIMIT
 from mapaid.readlimit import READ_LIMIT
+from mapaid.replythread import Party
 
 READS = 1200  # the shipped read limit's allowance a minute
 
@@ -55,10 +56,11 @@ def form_post(client: FlaskClient, address: str = ADDRESS, lang: str = "en") -> 
 
 
 def test_the_defaults_are_the_documented_ones() -> None:
-    shipped = ("5 per minute;30 per day", "600 per minute", "60 per minute")
-    assert shipped == (POST_LIMIT, POST_LIMIT_TOTAL, WRITE_LIMIT)
+    shipped = ("5 per minute;30 per day", "600 per minute", "60 per minute", "3 per day")
+    assert shipped == (POST_LIMIT, POST_LIMIT_TOTAL, WRITE_LIMIT, REPLY_START_LIMIT)
     documented = {s.key: s.default for s in SETTINGS}
-    assert shipped == (documented["POST_LIMIT"], documented["POST_LIMIT_TOTAL"], documented["WRITE_LIMIT"])
+    keys = ("POST_LIMIT", "POST_LIMIT_TOTAL", "WRITE_LIMIT", "REPLY_START_LIMIT")
+    assert shipped == tuple(documented[k] for k in keys)
 
 
 def test_the_sixth_post_in_a_minute_gets_429_and_another_address_still_posts(limited: Flask) -> None:
@@ -213,9 +215,44 @@ def test_the_key_is_made_afresh_for_each_app(shipped: dict[str, Any]) -> None:
     assert keys[0] and keys[1] and not keys[0] & keys[1]
 
 
+def _start(client: FlaskClient, post: tuple[str, str], address: str) -> int:
+    """A new conversation with a post (id, public key) from ``address``; the status."""
+    keys = replycrypto.generate()
+    message = Party(post[0], post[1], keys.public, keys.private, poster=False).write("hi", "2026-11-27")
+    path = f"/api/v1/posts/{post[0]}/threads"
+    answer = client.post(
+        path, json={"key": keys.public, "message": message}, environ_base={"REMOTE_ADDR": address}
+    )
+    return answer.status_code
+
+
+def test_one_client_starts_three_conversations_a_day_with_one_post(limited: Flask) -> None:
+    """Issue 17, item 7: on top of the posting limit, so 20 addresses cannot fill a post's 100
+    conversations. Other posts, and other clients, are not held back; the limiter's memory holds one hash
+    of client and post, no post id."""
+    client = limited.test_client()
+    posts = []
+    for address in ("192.0.2.1", "192.0.2.2"):  # two posters, so the posts spend no one's allowance here
+        keys = replycrypto.generate()
+        answer = client.post(
+            "/api/v1/posts", json={**POST, "reply_key": keys.public}, environ_base={"REMOTE_ADDR": address}
+        )
+        assert answer.status_code == 201
+        posts.append((answer.get_json()["id"], keys.public))
+    assert [_start(client, posts[0], ADDRESS) for _ in range(4)] == [201, 201, 201, 429]
+    assert _start(client, posts[1], ADDRESS) == 201
+    assert _start(client, posts[0], OTHER) == 201
+    storage = limited.extensions["mapaid.limiter"].storage
+    keys_text = " ".join(str(k) for k in (*storage.events, *storage.storage, *storage.expirations))
+    assert "thread-starts" in keys_text
+    for post_id, _ in posts:
+        assert post_id not in keys_text
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
+        ("REPLY_START_LIMIT", "three", "MAPAID_REPLY_START_LIMIT"),
         ("POST_LIMIT", "lots", "MAPAID_POST_LIMIT"),
         ("POST_LIMIT_TOTAL", "5 per fortnight", "MAPAID_POST_LIMIT_TOTAL"),
         ("WRITE_LIMIT", "", None),  # empty: the default

@@ -43,6 +43,7 @@ from mapaid.threads import Message, Thread
 from mapaid.walkpairs import Distances
 
 SECRET = TEST_SECRET.encode()
+NOT_BLOCKED = "0" * 64  # a blocked-key hash no test blocks
 
 
 @pytest.fixture(params=["sqlite", "postgis"])
@@ -252,21 +253,35 @@ def rest_transcript(store: Store, today: date) -> list[Any]:
     first = Message("replier", "v1.first", today.isoformat())
     out.append(
         store.start_thread(
-            Thread("t-b", post, "key-b", "hash-b", today.isoformat()), first, 2, today.isoformat()
+            Thread("t-b", post, "key-b", "hash-b", today.isoformat()),
+            first,
+            2,
+            today.isoformat(),
+            NOT_BLOCKED,
         )
     )
     out.append(
         store.start_thread(
-            Thread("t-a", post, "key-a", "hash-a", today.isoformat()), first, 2, today.isoformat()
+            Thread("t-a", post, "key-a", "hash-a", today.isoformat()),
+            first,
+            2,
+            today.isoformat(),
+            NOT_BLOCKED,
         )
     )
     out.append(
         store.start_thread(
-            Thread("t-c", post, "key-c", "hash-c", today.isoformat()), first, 2, today.isoformat()
+            Thread("t-c", post, "key-c", "hash-c", today.isoformat()),
+            first,
+            2,
+            today.isoformat(),
+            NOT_BLOCKED,
         )
     )
     out.append(
-        store.start_thread(Thread("t-d", "nope", "k", "h", today.isoformat()), first, 2, today.isoformat())
+        store.start_thread(
+            Thread("t-d", "nope", "k", "h", today.isoformat()), first, 2, today.isoformat(), NOT_BLOCKED
+        )
     )
     out.append([t.id for t in store.threads_of(post)])
     found = store.thread("t-a")
@@ -279,6 +294,25 @@ def rest_transcript(store: Store, today: date) -> list[Any]:
     out.append(store.add_message("nope", reply, 3, today.isoformat()))
     out.append(store.add_message("t-b", reply, 3, (today + timedelta(days=30)).isoformat()))
     out.append(store.messages("t-a"))
+    # issue 17: counters that must come next, pages newest first, a poster's deletion and its blocked key
+    out.append(store.add_message("t-b", reply, 5, today.isoformat(), (1, 1)))  # the poster has sent none
+    out.append(store.add_message("t-b", reply, 5, today.isoformat(), (0, 2)))  # the replier sent one
+    out.append(store.add_message("t-b", reply, 5, today.isoformat(), (0, 1)))
+    later = Message("replier", "v2.later", (today + timedelta(days=1)).isoformat())
+    out.append(store.add_message("t-a", later, 9, today.isoformat(), (1, 3)))
+    threads, total = store.threads_page(post, 1, 0)
+    out.append(([(t.id, t.day) for t in threads], total))
+    threads, total = store.threads_page(post, 1, 1)
+    out.append(([(t.id, t.day) for t in threads], total))
+    threads, total = store.threads_page(post, 5, 2)
+    out.append(([(t.id, t.day) for t in threads], total))
+    blocked = "b" * 64
+    out.append(store.delete_thread("t-b", blocked))
+    out.append(store.delete_thread("t-b", blocked))
+    out.append((store.thread("t-b"), store.messages("t-b"), [t.id for t in store.threads_of(post)]))
+    again = Thread("t-e", post, "key-b", "hash-e", today.isoformat())
+    out.append(store.start_thread(again, first, 5, today.isoformat(), blocked))
+    out.append(store.start_thread(again, first, 5, today.isoformat(), NOT_BLOCKED))
 
     # coordinators and their logins
     out.append(store.add_coordinator("zed", "hash-z", today))
@@ -662,7 +696,11 @@ def test_removed_text_leaves_the_table_files(pg: PostGISStore, today: date) -> N
     first = Message("replier", message, today.isoformat())
     assert (
         pg.start_thread(
-            Thread("t1", ids["Zyx-delete-me"], "k", "h", today.isoformat()), first, 5, today.isoformat()
+            Thread("t1", ids["Zyx-delete-me"], "k", "h", today.isoformat()),
+            first,
+            5,
+            today.isoformat(),
+            "0" * 64,
         )
         is None
     )

@@ -1,13 +1,15 @@
 """Private replies in headless Chromium (issue 9, browser side), on one real server (waitress, as
 ``mapaid serve``) for the module:
 
-- replycrypto.js reproduces tests/data/reply-vectors.json on both curves and refuses a changed message;
+- replycrypto.js reproduces tests/data/reply-vectors.json on both curves, version 1 (read only) and 2,
+  refuses a changed message, pads "yes" and a phone number alike, and refuses X25519 keys of small order;
 - a poster (phone, touch, Russian) posts a need through the form; a neighbour (laptop, Belarusian), in a
   browser context of their own, answers it from /near; the poster reads the answer through the private
   link (with ``#k=``) and answers; the neighbour reads that through theirs. Every request of both contexts
   goes to our host, and none carries a fragment, a ``#``, either private key or a message's plaintext;
 - the browser and mapaid.replycrypto (Python) read each other's messages, through the API;
-- one byte changed in a stored message makes the reader's page refuse that message, and only that one;
+- one byte changed in a stored message makes the reader's page stop there: the messages before it are
+  shown, none after it, with a warning and no answer box (issue 17: a changed conversation takes no answer);
 - the post's public page in English, and a private link without its ``#k=`` explains what is missing.
 """
 
@@ -22,7 +24,7 @@ from urllib.parse import urlsplit
 
 import h3.api.basic_int as h3
 import pytest
-from conftest import DATA, ROOMY_LIMITS, TEST_NOW, TEST_SECRET
+from conftest import DATA, PUBLISH_AT_ONCE, ROOMY_LIMITS, TEST_NOW, TEST_SECRET
 from databases import Databases
 from flask import Flask
 from livesite import carries, serve, shot, typed_forms
@@ -32,6 +34,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
 from mapaid import create_app, replycrypto
 from mapaid.clock import FixedClock
+from mapaid.replythread import Party
 from mapaid.store import open_store
 
 pytestmark = pytest.mark.browser
@@ -55,6 +58,7 @@ def served(
             "INSTANCE_DIR": str(folder / "instance"),
             "CLOCK": FixedClock(TEST_NOW),
             **ROOMY_LIMITS,
+            **PUBLISH_AT_ONCE,
         }
     )
     with serve(app) as base:
@@ -85,18 +89,21 @@ def _api(base: str, method: str, path: str, headers: dict[str, str], body: Any =
 
 def test_replycrypto_js_reproduces_the_vectors(browser: Browser, served: tuple[str, str]) -> None:
     base, _ = served
-    vectors = json.loads((DATA / "reply-vectors.json").read_text())["vectors"]
+    vectors = json.loads((DATA / "reply-vectors.json").read_text())
     page = browser.new_page()
     page.goto(f"{base}/post?cell={CELL}")  # a page of ours, under its real policy, that loads the module
     found = page.evaluate(
-        """async (vectors) => {
+        """async ([v1s, v2s]) => {
           const C = window.mapaidReplyCrypto;
           const unhex = (h) => new Uint8Array(h.match(/../g).map((x) => parseInt(x, 16)));
-          const out = {curve: await C.preferredCurve(), vectors: []};
-          for (const v of vectors) {
-            const keys = (own, peer, d) => C.messageKeyBytes(own, peer, v.poster.public, v.replier.public, d);
+          const refused = async (promise) => {
+            try { await promise; return false; } catch (e) { return e.name; }
+          };
+          const out = {curve: await C.preferredCurve(), v1: [], v2: []};
+          for (const v of v1s) {
+            const keys = (own, peer, d) =>
+              C.messageKeyBytes(own, peer, v.poster.public, v.replier.public, d, "v1");
             const row = {
-              curve: v.curve,
               toPosterReplier: C.hex(await keys(v.replier.private, v.poster.public, "to-poster")),
               toPosterPoster: C.hex(await keys(v.poster.private, v.replier.public, "to-poster")),
               toReplier: C.hex(await keys(v.poster.private, v.replier.public, "to-replier")),
@@ -105,55 +112,131 @@ def test_replycrypto_js_reproduces_the_vectors(browser: Browser, served: tuple[s
             };
             for (const m of v.messages) {
               const key = unhex(m.direction === "to-poster" ? v.key_to_poster_hex : v.key_to_replier_hex);
-              const poster = C.party(v.post_id, v.poster.public, v.replier.public, v.poster.private, true);
-              const replier = C.party(v.post_id, v.poster.public, v.replier.public, v.replier.private,
-                false);
-              const refused = async (message, direction, postId) => {
-                try { await C.open(key, postId, direction, message); return false; }
-                catch (e) { return e.name; }
-              };
               const flip = m.message[10] === "A" ? "B" : "A";
-              const changed = m.message.slice(0, 10) + flip + m.message.slice(11);
               const other = m.direction === "to-poster" ? "to-replier" : "to-poster";
-              // The same bytes spelt another way (a last character whose unused low bits differ): a
-              // message changed on the server must not read as unchanged (docs/replies.md).
-              const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-              const last = ALPHABET.indexOf(m.message[m.message.length - 1]);
-              const respelt = (m.message.length - 3) % 4 === 0 ? null
-                : m.message.slice(0, -1) + ALPHABET[last ^ 1];
               row.messages.push({
-                sealed: await C.seal(key, v.post_id, m.direction, m.text, unhex(m.nonce_hex)),
-                byPoster: await poster.read(m.message, m.from),
-                byReplier: await replier.read(m.message, m.from),
-                changed: await refused(changed, m.direction, v.post_id),
-                cut: await refused(m.message.slice(0, -3), m.direction, v.post_id),
-                turned: await refused(m.message, other, v.post_id),
-                moved: await refused(m.message, m.direction, "AnotherPost"),
-                respelt: respelt === null ? "BadMessage" : await refused(respelt, m.direction, v.post_id),
-                fresh: (await C.seal(key, v.post_id, m.direction, m.text)) !== m.message,
+                sealed: await C.sealV1(key, v.post_id, m.direction, m.text, unhex(m.nonce_hex)),
+                opened: await C.openV1(key, v.post_id, m.direction, m.message),
+                changed: await refused(
+                  C.openV1(key, v.post_id, m.direction, m.message.slice(0, 10) + flip + m.message.slice(11))),
+                turned: await refused(C.openV1(key, v.post_id, other, m.message)),
+                moved: await refused(C.openV1(key, v.post_id, m.direction, "AnotherPost")),
               });
             }
-            const made = await C.generate(v.curve);
-            row.made = [C.curveOf(made.public), made.public === await C.publicOf(made.private, v.curve)];
-            out.vectors.push(row);
+            const reader = C.party(v.post_id, v.poster.public, v.replier.public, v.poster.private, true);
+            const reading = await reader.readAll(
+              v.messages.map((m) => ({from: m.from, message: m.message, day: "2026-11-27"})));
+            row.read = [reading.why, reading.shown.map((s) => s.text)];
+            out.v1.push(row);
           }
+          for (const v of v2s) {
+            const poster = C.party(v.post_id, v.poster.public, v.replier.public, v.poster.private, true);
+            const replier = C.party(v.post_id, v.poster.public, v.replier.public, v.replier.private, false);
+            const row = {
+              start: C.hex(await C.startHash(v.post_id, v.poster.public, v.replier.public)),
+              toPoster: C.hex(await replier.key("to-poster", "v2")),
+              toReplier: C.hex(await poster.key("to-replier", "v2")),
+              fingerprint: await C.fingerprint(v.poster.public),
+              sealed: [], fresh: [],
+            };
+            const stored = [];
+            for (const m of v.messages) {
+              const side = m.from === "poster" ? poster : replier;
+              const reading = await side.readAll(stored);
+              const other = m.direction === "to-poster" ? "to-replier" : "to-poster";
+              const own = reading.chains[m.direction];
+              const key = await side.key(m.direction, "v2");
+              const header = {counter: m.counter, seen: m.seen, day: m.day};
+              row.sealed.push(await C.seal(key, v.post_id, m.direction, m.text, header,
+                own[own.length - 1], reading.chains[other][m.seen], unhex(m.nonce_hex)));
+              row.fresh.push((await side.write(m.text, m.day, reading)) !== m.message);
+              stored.push({from: m.from, message: m.message, day: m.day});
+            }
+            const byPoster = await poster.readAll(stored);
+            const byReplier = await replier.readAll(stored);
+            row.read = [byPoster.why, byReplier.why, byPoster.shown.map((s) => [s.text, s.day, s.version])];
+            const first = stored[0].message;
+            const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            const last = ALPHABET.indexOf(first[first.length - 1]);
+            const variants = {
+              changed: first.slice(0, 40) + (first[40] === "A" ? "B" : "A") + first.slice(41),
+              cut: first.slice(0, -3),
+              respelt: (first.length - 3) % 4 === 0 ? "junk" : first.slice(0, -1) + ALPHABET[last ^ 1],
+            };
+            row.refused = {};
+            for (const [name, wire] of Object.entries(variants)) {
+              const list = [{...stored[0], message: wire}, ...stored.slice(1)];
+              row.refused[name] = (await poster.readAll(list)).why;
+            }
+            const orders = {
+              reorder: [stored[0], stored[2], stored[1], ...stored.slice(3)],
+              replay: [...stored.slice(0, 3), stored[2], ...stored.slice(3)],
+              drop: [stored[0], ...stored.slice(2)],
+              redate: [stored[0], {...stored[1], day: "2026-11-01"}, ...stored.slice(2)],
+            };
+            row.orders = {};
+            for (const [name, list] of Object.entries(orders)) {
+              const reading = await replier.readAll(list);
+              const write = await refused(replier.write("x", "2026-11-27", reading));
+              row.orders[name] = [reading.why, reading.shown.length, write];
+            }
+            const mixed = await replier.readAll(v.after_v1.stored);
+            row.mixed = [mixed.why, mixed.shown.map((s) => s.version)];
+            const swapper = (await C.generate(v.curve)).public;
+            const swapped = C.party(v.post_id, v.poster.public, swapper, v.poster.private, true);
+            const swappedReading = await swapped.readAll(stored);
+            row.swapped = [swappedReading.why, swappedReading.shown.length, swappedReading.unread];
+            const sizes = [];
+            for (const text of ["yes", "+375 29 123 45 67"]) {
+              sizes.push((await poster.write(text, "2026-11-27", byPoster)).length);
+            }
+            row.sizes = sizes;
+            out.v2.push(row);
+          }
+          const spki = "MCowBQYDK2VuAyEA";
+          const small = [C.b64u(new Uint8Array([...C.unb64u(spki + "AAAA"), ...new Uint8Array(29)])),
+            C.b64u(new Uint8Array([...C.unb64u(spki + "AAAA").slice(0, 12), 1, ...new Uint8Array(31)]))];
+          out.small = [];
+          for (const key of small) {
+            out.small.push(await refused(Promise.resolve().then(() => C.curveOf(key))));
+          }
+          const made = await C.generate("x25519");
+          out.made = C.curveOf(made.public);
           return out;
         }""",
-        vectors,
+        [vectors["v1"], vectors["v2"]],
     )
     page.close()
     assert found["curve"] == "x25519"  # Debian's Chromium has X25519 in WebCrypto
-    for vector, row in zip(vectors, found["vectors"], strict=True):
+    for vector, row in zip(vectors["v1"], found["v1"], strict=True):
         assert row["toPosterReplier"] == row["toPosterPoster"] == vector["key_to_poster_hex"]
         assert row["toReplier"] == vector["key_to_replier_hex"]
         assert row["publicOf"] == vector["poster"]["public"]
-        assert row["made"] == [vector["curve"], True]
         for message, got in zip(vector["messages"], row["messages"], strict=True):
-            assert got["sealed"] == message["message"]
-            assert got["byPoster"] == got["byReplier"] == message["text"]
-            assert got["changed"] == got["cut"] == got["turned"] == got["moved"] == "BadMessage"
-            assert got["respelt"] == "BadMessage"
-            assert got["fresh"]  # a fresh random nonce when none is given
+            assert got["sealed"] == message["message"] and got["opened"] == message["text"]
+            assert got["changed"] == got["turned"] == got["moved"] == "BadMessage"
+        assert row["read"] == [None, [m["text"] for m in vector["messages"]]]
+    for vector, row in zip(vectors["v2"], found["v2"], strict=True):
+        assert (row["start"], row["toPoster"], row["toReplier"], row["fingerprint"]) == (
+            vector["start_hex"],
+            vector["key_to_poster_hex"],
+            vector["key_to_replier_hex"],
+            vector["fingerprint"],
+        )
+        assert row["sealed"] == [m["message"] for m in vector["messages"]]
+        assert all(row["fresh"])  # a fresh random nonce when none is given
+        assert row["read"] == [None, None, [[m["text"], m["day"], "v2"] for m in vector["messages"]]]
+        assert row["refused"] == {"changed": "damaged", "cut": "damaged", "respelt": "damaged"}
+        assert row["orders"] == {
+            "reorder": ["order", 1, "BadMessage"],
+            "replay": ["order", 3, "BadMessage"],
+            "drop": ["order", 1, "BadMessage"],
+            "redate": ["day", 1, "BadMessage"],
+        }
+        assert row["mixed"] == [None, ["v1", "v1", "v2"]]
+        assert row["swapped"] == ["damaged", 0, len(vector["messages"]) - 1]
+        assert row["sizes"][0] == row["sizes"][1]
+    assert found["small"] == ["BadKey", "BadKey"] and found["made"] == "x25519"
 
 
 def _post_a_need(page: Page, base: str) -> tuple[str, str, str]:
@@ -214,7 +297,8 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
     assert neighbour.evaluate("() => document.activeElement.id") == "reply-result-title"
     thread_link = neighbour.locator("#private-link").get_attribute("href")
     assert thread_link and "/thread/" in thread_link and "#k=" in thread_link
-    neighbour_key = thread_link.split("#k=", 1)[1]
+    neighbour_key, post_print = thread_link.split("#k=", 1)[1].split("&p=")
+    assert post_print == replycrypto.fingerprint(str(stored["reply_key"]))
     thread_id, thread_token = urlsplit(thread_link).path.rsplit("/", 2)[1:]
     shot(neighbour, "replies-2-answered-laptop-be")
 
@@ -236,39 +320,41 @@ def test_a_poster_and_a_neighbour_talk_privately(browser: Browser, served: tuple
 
     # Python reads what the browsers wrote, and writes what the browser then reads.
     thread = _api(base, "GET", f"/threads/{thread_id}", {"X-Thread-Token": thread_token})
-    party = replycrypto.Party(
-        post_id, stored["reply_key"], thread["replier_key"], neighbour_key, poster=False
-    )
-    assert [party.read(m["message"], m["from"]) for m in thread["messages"]] == [ANSWER, THANKS]
-    bot = replycrypto.Party(post_id, stored["reply_key"], thread["replier_key"], poster_key, poster=True)
+    party = Party(post_id, stored["reply_key"], thread["replier_key"], neighbour_key, poster=False)
+    assert [s.text for s in party.read_api(thread["messages"]).shown] == [ANSWER, THANKS]
+    bot = Party(post_id, stored["reply_key"], thread["replier_key"], poster_key, poster=True)
     _api(
         base,
         "POST",
         f"/threads/{thread_id}/messages",
         {"X-Post-Token": post_token},
-        {"message": bot.write(FROM_PYTHON)},
+        {"message": bot.write(FROM_PYTHON, thread["today"], bot.read_api(thread["messages"]))},
     )
     neighbour.reload()
     neighbour.wait_for_function("() => document.querySelectorAll('.message-text').length === 3")
     assert neighbour.locator(".message-text").all_inner_texts() == [ANSWER, THANKS, FROM_PYTHON]
 
-    # One byte changed on the server: the reader refuses that message whole, and reads the others.
+    # One byte changed on the server: the reader stops at that message (issue 17: nothing after it is
+    # decrypted), says so, and offers no answer in a conversation that was changed.
     ((wire,),) = peek(
         db,
         "SELECT message FROM messages WHERE thread_id = ? AND sender = 'poster' ORDER BY seq LIMIT 1",
         (thread_id,),
     )
-    changed = wire[:20] + ("A" if wire[20] != "A" else "B") + wire[21:]
+    changed = wire[:40] + ("A" if wire[40] != "A" else "B") + wire[41:]
     # What someone who can write to the database could do; no store call changes a message.
     assert poke(db, "UPDATE messages SET message = ? WHERE message = ?", (changed, wire)) == 1
     neighbour.reload()
     neighbour.wait_for_selector(".message-damaged")
-    assert neighbour.locator(".message-text").all_inner_texts() == [ANSWER, FROM_PYTHON]
+    assert neighbour.locator(".message-text").all_inner_texts() == [ANSWER]
     assert (
         neighbour.locator(".message-damaged").inner_text()
         == "Гэтае паведамленне было зменена або пашкоджана, таму яно не паказваецца."
     )
-    assert THANKS not in neighbour.content()
+    assert neighbour.locator(".message-unread").inner_text() == "Не прачытана наступных паведамленняў: 1."
+    assert neighbour.locator(".tampered").inner_text().startswith("Гэтую размову змянілі на серверы")
+    assert not neighbour.locator("#answer").is_visible()
+    assert THANKS not in neighbour.content() and FROM_PYTHON not in neighbour.content()
     shot(neighbour, "replies-4-damaged-laptop-be")
 
     # "Report this post" from the conversation: the post is reported, through the API.
@@ -323,6 +409,8 @@ def test_the_public_post_page(browser: Browser, served: tuple[str, str]) -> None
         },
     )
     page.goto(f"{base}/p/{made['id']}?lang=en")
+    config = json.loads(page.locator("#mapaid-replies").text_content() or "{}")
+    assert config["today"] == TEST_NOW.date().isoformat()  # what the first message carries
     assert page.locator("h1").inner_text() == "Offer: Medicine"
     assert page.locator("#answer-title").inner_text() == "I need this too"
     assert "Spare blood pressure monitor" in page.locator(".post-text").inner_text()

@@ -25,6 +25,7 @@ from click.testing import CliRunner, Result
 from databases import Databases
 from helpers import database_bytes
 from livesite import free_port
+from peek import peek, poke
 
 from mapaid import cli_reply, replycrypto
 from mapaid.cli import main
@@ -71,6 +72,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, store_kind: str, databases: D
         "MAPAID_POST_LIMIT": "1000 per minute",
         "MAPAID_WRITE_LIMIT": "1000 per minute",
         "MAPAID_ACCESS_LOG": "requests",  # the most the log can hold: a line per request, still no secret
+        "MAPAID_PUBLISH_MINUTES": "0",  # posts open to conversations at once
+        "MAPAID_REPLY_START_LIMIT": "1000 per day",
     }
     port = free_port()
     log = folder / "serve.log"
@@ -165,7 +168,7 @@ def _messages(body: bytes) -> list[dict[str, str]]:
 
 
 def _private_keys(*links: str) -> list[str]:
-    return [link.split("#k=", 1)[1] for link in links]
+    return [link.split("#k=", 1)[1].split("&", 1)[0] for link in links]  # a replier's ends in &p=...
 
 
 def test_whole_conversations_leave_no_plaintext_or_private_key_anywhere(site: Site, reply: Any) -> None:
@@ -269,3 +272,47 @@ def test_the_reply_command_says_what_is_wrong(site: Site, reply: Any) -> None:
         plain_id = json.loads(answer.read())["id"]
     refused = reply("answer", plain_id, "--server", site.base, "hello")
     assert refused.exit_code != 0 and "takes no private replies" in refused.output
+
+
+def test_the_reply_command_stops_at_what_was_changed_on_the_server(site: Site, reply: Any) -> None:
+    """Issue 17, item 8, with `mapaid reply` as both clients and SQL on the database as the attacker: a
+    re-dated message stops the reading there and the conversation takes no answer; a swapped post key is
+    caught by the replier's link's fingerprint (&p=), a swapped replier key by the poster's reading. And
+    the poster deletes a conversation (item 7)."""
+    post_id, token, keys = _post(site, "x25519")
+    manage = f"{site.base}/manage/{post_id}/{token}#k={keys.private}"
+    link = reply("answer", post_id, "--server", site.base, "first, from the neighbour").output.strip()
+    assert f"&p={replycrypto.fingerprint(keys.public)}" in link
+    thread = link.split("/thread/", 1)[1].split("/", 1)[0]
+    assert reply("write", manage, "second, from the poster").exit_code == 0
+    assert reply("write", link, "third, from the neighbour").exit_code == 0
+    assert reply("read", link).exit_code == 0
+
+    assert (
+        poke(site.db, "UPDATE messages SET day = '2026-01-01' WHERE thread_id = ? AND seq = 1", (thread,))
+        == 1
+    )
+    read = reply("read", link)
+    assert read.exit_code == 0 and "first, from the neighbour" in read.output
+    assert "second, from the poster" not in read.output and "third" not in read.output
+    assert "re-dated on the server; the conversation stops here (1 later messages not read)" in read.output
+    refused = reply("write", manage, "my flat is 41")
+    assert refused.exit_code != 0 and "changed on the server" in refused.output
+    assert peek(site.db, "SELECT count(*) FROM messages WHERE thread_id = ?", (thread,)) == [(3,)]
+
+    swapper = replycrypto.generate("x25519")
+    assert poke(site.db, "UPDATE posts SET reply_key = ? WHERE id = ?", (swapper.public, post_id)) == 1
+    swapped = reply("read", link)
+    assert swapped.exit_code != 0 and "not the one this conversation began with" in swapped.output
+    assert "first, from the neighbour" not in swapped.output
+    poke(site.db, "UPDATE posts SET reply_key = ? WHERE id = ?", (keys.public, post_id))
+
+    fresh = reply("answer", post_id, "--server", site.base, "another neighbour").output.strip()
+    other = fresh.split("/thread/", 1)[1].split("/", 1)[0]
+    assert poke(site.db, "UPDATE threads SET replier_key = ? WHERE id = ?", (swapper.public, other)) == 1
+    blocked = reply("write", manage, "--thread", other, "my flat is 41")
+    assert blocked.exit_code != 0 and "changed on the server" in blocked.output
+
+    gone = reply("delete", manage, "--thread", other)
+    assert gone.exit_code == 0 and "deleted" in gone.output
+    assert other not in reply("read", manage).output

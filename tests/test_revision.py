@@ -58,7 +58,7 @@ class Site:
     def converse(self, post_id: str) -> None:
         day = self.today.isoformat()
         thread = Thread(f"t{post_id[:8]}", post_id, "key", "hash", day)
-        assert self.store.start_thread(thread, Message("replier", "v1.a", day), 10, day) is None
+        assert self.store.start_thread(thread, Message("replier", "v1.a", day), 10, day, "0" * 64) is None
         assert self.store.add_message(thread.id, Message("poster", "v1.b", day), 10, day) == 2
 
 

@@ -488,7 +488,7 @@ def test_conversations_and_messages_change_no_public_answer(
     before = seen_all(client, urls)
     day = app.extensions["mapaid.clock"].today().isoformat()
     thread = Thread("c" * 20, made["id"], "key", "hash", day)
-    assert store.start_thread(thread, Message("replier", "v1.hello", day), 10, day) is None
+    assert store.start_thread(thread, Message("replier", "v1.hello", day), 10, day, "0" * 64) is None
     for n in range(5):
         assert store.add_message(thread.id, Message("poster", f"v1.{n}", day), 10, day) == n + 2
     assert store.add_report(made["id"], "other", app.extensions["mapaid.clock"].today())

@@ -142,7 +142,7 @@ def test_no_table_keeps_a_time_finer_than_a_round_and_a_rounds_rows_share_its_tr
     clock.set(schedule.moment(window) + timedelta(seconds=17))
     day = clock.today().isoformat()
     thread = Thread("a" * 20, ids[0], "key", "hash", day)
-    assert store.start_thread(thread, Message("replier", "v1.x", day), 10, day) is None
+    assert store.start_thread(thread, Message("replier", "v1.x", day), 10, day, "0" * 64) is None
     clock.set(schedule.moment(window) + timedelta(seconds=301))
     assert store.add_message(thread.id, Message("poster", "v1.y", day), 10, day) == 2
     assert store.add_report(ids[1], "spam", clock.today())
@@ -410,7 +410,7 @@ def test_init_db_upgrades_a_schema_6_database_keeping_posts_conversations_and_re
     made = post(rounds_app(config, FixedClock(TEST_NOW), "0").test_client(), "kept soup")
     day = today.isoformat()
     thread = Thread("b" * 20, made["id"], "key", "hash", day)
-    assert store.start_thread(thread, Message("replier", "v1.x", day), 10, day) is None
+    assert store.start_thread(thread, Message("replier", "v1.x", day), 10, day, "0" * 64) is None
     assert store.add_report(made["id"], "spam", today)
     assert store.moderate(
         made["id"], None, AuditEntry(f"{day}T12:34:56Z", "anna", "dismiss", made["id"]), resolve_reports=False
@@ -420,7 +420,7 @@ def test_init_db_upgrades_a_schema_6_database_keeping_posts_conversations_and_re
     store.close()
     _back_to_schema_6(database)
     assert cli("init-db").exit_code == 0
-    assert peek(database, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)] == [(9,)]
+    assert peek(database, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)] == [(10,)]
     assert peek(database, "SELECT id, text, status FROM posts WHERE id = ?", (made["id"],)) == [
         (made["id"], "kept soup", "open")
     ]

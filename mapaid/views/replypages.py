@@ -74,6 +74,43 @@ def _labels(role: str) -> dict[str, str]:
         "reported": gettext(
             "Reported. Thank you: coordinators will look at the post; they never see messages."
         ),
+        **_guard_labels(),
+    }
+
+
+def _guard_labels() -> dict[str, str]:
+    """The words for what protects a conversation: where its reading stopped and why, a swapped key, a
+    refused write, deleting a conversation and the pages of them (docs/replies.md)."""
+    return {
+        "stopped_damaged": gettext("This message was changed or damaged, so it is not shown."),
+        "stopped_order": gettext(
+            "A message is missing, repeated or out of order here, so nothing from here on is shown."
+        ),
+        "stopped_day": gettext("The date of this message was changed, so it is not shown."),
+        "unread": gettext("Later messages not read: {n}."),
+        "tampered": gettext(
+            "This conversation was changed on the server: a message in it was altered, moved, removed or"
+            " re-dated. To be safe, no answer can be sent in it."
+        ),
+        "postKeyChanged": gettext(
+            "The post's key on the server is not the one you wrote to: someone may have changed it to read"
+            " your messages. Nothing is shown, and do not write here."
+        ),
+        "moved": gettext("The conversation changed just now; please send your message again."),
+        "stale": gettext("This page was opened on another day: reload it, then send your message again."),
+        "blocked": gettext("The poster has closed conversations from this browser's key."),
+        "deleteThread": gettext("Delete this conversation"),
+        "deleteAsk": gettext(
+            "Delete this conversation for good? Its messages go, and this neighbour can start no other"
+            " conversation with your post from the same key."
+        ),
+        "deleteYes": gettext("Yes, delete it"),
+        "deleteNo": gettext("No, keep it"),
+        "deleted": gettext("The conversation was deleted."),
+        "pagesLabel": gettext("Pages of conversations"),
+        "pageOf": gettext("Conversations {from}–{to} of {total}"),
+        "newer": gettext("Newer conversations"),
+        "older": gettext("Older conversations"),
     }
 
 
@@ -118,7 +155,9 @@ def post_page(post_id: str) -> Response:
         post=post,
         hexagon=hexagon_label(get_store(), cell, current_language()),
         cell=h3.int_to_str(cell),
-        replies=replies_config("answer", post=post_id, postKey=reply_key) if reply_key else None,
+        replies=replies_config("answer", post=post_id, postKey=reply_key, today=today().isoformat())
+        if reply_key
+        else None,
         max_chars=max_chars(),
     )
     return _html(body)
