@@ -141,7 +141,7 @@
 
   // Boxes covering a name of height h written centred on the stretch: squares every h/2 along it.
   function boxes(points, h) {
-    var acc = lengths(points), total = acc[acc.length - 1], out = [], half = h * 0.75;
+    var acc = lengths(points), total = acc[acc.length - 1], out = [], half = h * 0.6;
     for (var s = 0; s <= total + 0.1; s += h / 2) {
       var p = at(points, acc, Math.min(s, total));
       out.push([p.x - half, p.y - half, p.x + half, p.y + half]);
@@ -217,7 +217,7 @@
     this.svg.setAttribute("height", String(Math.round(height)));
     var view = L.latLngBounds(map.containerPointToLatLng([-shift.x, height - shift.y]),
       map.containerPointToLatLng([width - shift.x, -shift.y]));
-    var fontPx = map.getZoom() >= 17 ? 13 : 12;
+    var fontPx = Math.min(13, map.getZoom() - 5);  // 11 px at zoom 16, 12 at 17, 13 from 18
     var font = "600 " + fontPx + "px system-ui, sans-serif";
     var h = fontPx * 1.25, grid = new Grid(), defs = document.createElementNS(SVG, "defs"), group = [];
     this.svg.appendChild(defs);
@@ -392,8 +392,17 @@
 
     metro.addTo(map);
     map.attributionControl.addAttribution(escapeHtml(spec.attribution));
+    // Every zoom ends with a moveend too. A jump far away ends with a viewreset after its moveend, and
+    // only then are the markers (the station names the street names avoid) in their new places: so the
+    // names are placed once both have passed.
+    var pending = false;
     map.on("zoomstart", function () { names.clear(); });
-    map.on("moveend", refresh);  // every zoom ends with a moveend too
+    map.on("moveend viewreset", function () {
+      if (!pending) {
+        pending = true;
+        setTimeout(function () { pending = false; refresh(); }, 0);
+      }
+    });
     refresh();
     map.mapaidBasemap = {streets: streets, metro: metro, stationNames: stationNames, chosen: chosen,
       labels: names, count: data.streets.length, stations: data.stations.length,
