@@ -128,29 +128,33 @@
   // Places for what was typed, best first; with a house number, that street's houses come first (the
   // number as typed, then the same number with a letter or block: "8" finds 8, then 8 к1, 8А).
   Index.prototype.search = function (query, limit) {
-    var house = splitHouse(query);
+    var house = splitHouse(query), places = this.places;
     if (house && house.number) {
-      var found = this.houseSearch(house, limit);
-      if (found.length) { return found.concat(this.match(house.street, limit)).slice(0, limit); }
+      var streets = this.scored(house.street);
+      var named = streets.slice(0, limit).map(function (f) { return places[f[2]]; });
+      var found = this.housesOf(streets, house.number, limit);
+      if (found.length) { return found.concat(named).slice(0, limit); }
+      var whole = this.match(query, limit);  // a name with a number in it ("8 Сакавіка")
+      return whole.length ? whole : named;  // else the street, when no house has that number
     }
     return this.match(query, limit);
   };
 
-  Index.prototype.houseSearch = function (house, limit) {
-    var found = [], places = this.places, houses = this.houses, base = house.number.match(/^\d+/);
-    this.scored(house.street).forEach(function (f) {
+  Index.prototype.housesOf = function (streets, number, limit) {
+    var found = [], houses = this.houses, places = this.places, base = number.match(/^\d+/);
+    streets.forEach(function (f) {
       (houses[f[2]] || []).forEach(function (h) {
-        var cost = h[5] === house.number ? 0 : (base && h[5].match(/^\d+/)[0] === base[0] ? 1 + Math.abs(h[5].length - house.number.length) / 10 : -1);
-        if (cost >= 0) { found.push([f[0] + cost, h, places[f[2]]]); }
+        var same = h[5] === number, near = !same && base && h[5].match(/^\d+/)[0] === base[0];
+        if (same || near) { found.push([f[0] + (same ? 0 : 1 + Math.abs(h[5].length - number.length) / 10), h, places[f[2]]]); }
       });
     });
     found.sort(function (a, b) { return a[0] - b[0]; });
     var kind = this.house;
     return found.slice(0, limit).map(function (f) {
-      var h = f[1], street = f[2], number = h[1];
+      var h = f[1], street = f[2], num = h[1];
       // A row like a place's: the street's names with the number, and the street itself to highlight it.
-      var row = [kind, h[4], h[2], h[3], street[4] + ", " + number, street[5] ? street[5] + ", " + number : "",
-        street[6] ? street[6] + ", " + latinNumber(number) : "", ""];
+      var row = [kind, h[4], h[2], h[3], street[4] + ", " + num, street[5] ? street[5] + ", " + num : "",
+        street[6] ? street[6] + ", " + latinNumber(num) : "", ""];
       row.street = street;
       return row;
     });
