@@ -6,7 +6,7 @@
  * Street names are placed here, not by a library: after every move, each street long enough on screen gets
  * its name along its line (SVG <textPath>), repeated every REPEAT_PX, on stretches straight enough to read,
  * always running left to right (never upside down), and only where it overlaps no other name: a grid of
- * boxes along each placed name, the metro's names and badges entered first. The place search
+ * boxes along each placed name, the metro's names and badges, the map's controls and legend entered first. The place search
  * (places.js) asks for a street to be highlighted: mapaidHighlightStreet on the map. */
 (function () {
   "use strict";
@@ -178,11 +178,15 @@
     this.svg.setAttribute("height", "0");
   };
 
-  // Boxes of what is already written on the map: metro badges and station names, and the map's own
-  // controls (zoom buttons, legend, scale, credits), in the svg's pixels.
+  // Boxes of what is already written on the map: metro badges and station names, the map's own controls
+  // (zoom buttons, scale, credits) and the legend the page lays over it, in the svg's pixels.
   StreetLabels.prototype.taken = function (grid, shift) {
-    var container = this.map.getContainer().getBoundingClientRect();
-    this.map.getContainer().querySelectorAll(".leaflet-control").forEach(function (control) {
+    var element = this.map.getContainer(), container = element.getBoundingClientRect();
+    var over = Array.prototype.slice.call(element.querySelectorAll(".leaflet-control"));
+    if (element.parentElement) {
+      over = over.concat(Array.prototype.slice.call(element.parentElement.querySelectorAll(".map-legend")));
+    }
+    over.forEach(function (control) {
       var r = control.getBoundingClientRect();
       if (r.width && r.height) {
         grid.add([r.left - container.left + shift.x, r.top - container.top + shift.y,
