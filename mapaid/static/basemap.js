@@ -5,9 +5,10 @@
  *
  * Street names are placed here, not by a library: after every move, each street long enough on screen gets
  * its name along its line (SVG <textPath>), repeated every REPEAT_PX, on stretches straight enough to read,
- * always running left to right (never upside down), and only where it overlaps no other name: a grid of
- * boxes along each placed name, the metro's names and badges, the map's controls and legend entered first. The place search
- * (places.js) asks for a street to be highlighted: mapaidHighlightStreet on the map. */
+ * always running left to right (never upside down), and only where it overlaps nothing else written: a
+ * grid of boxes along each placed name, with the metro's names and badges, the map's controls and the
+ * legend entered first. The place search (places.js) asks for a street to be highlighted:
+ * mapaidHighlightStreet on the map. */
 (function () {
   "use strict";
   var STREETS_ZOOM = 12;
