@@ -116,6 +116,7 @@ def run_ours(db: Path, cells: list[str], api_cells: list[str]) -> dict[str, Any]
     api = [timed_get(client, f"/api/v1/posts?cell={cell}&within={WITHIN}")[0] for cell in api_cells]
     home = {lang: timed_get(client, f"/?lang={lang}")[1] for lang in ("be", "ru", "en")}
     layer = {lang: timed_get(client, f"/basemap/{lang}.json")[1] for lang in ("be", "ru", "en")}
+    layer["buildings"] = timed_get(client, "/basemap/buildings.json")[1]  # fetched from zoom 16 only
     counts: dict[str, tuple[float, float]] = {}
     for level in ("district", "7", "8", "9"):
         fresh = []
@@ -212,8 +213,10 @@ def main() -> None:
         print(f"  page weight median {np.median(sizes):.0f} KB")
         home = max(ours["home"].values()) / 1024
         report("home page weight (be/ru/en, largest)", home, "KB", "<= 300", home <= 300)
+        buildings = ours["layer"].pop("buildings") / 1024
         layer = max(ours["layer"].values()) / 1024
         report("street layer /basemap/<lang>.json (separate)", layer, "KB", "< 400", layer < 400)
+        report("buildings /basemap/buildings.json (zoom 16+)", buildings, "KB", "< 400", buildings < 400)
         for level, (fresh, kept) in ours["counts"].items():
             report(f"/counts.json?res={level} after a write", fresh, "ms", "<= 1000", fresh <= 1000)
             report(f"/counts.json?res={level} kept per revision", kept, "ms", "<= 10", kept <= 10)

@@ -4,7 +4,9 @@ Issue 8: the page downloads the whole gazetteer (compact, a few hundred KB at mo
 browser as the person types; a search should take under 50 ms on this machine. Here: a fresh database
 with the shipped Minsk places (``mapaid init-db``, timed too), the real app served by waitress, Debian
 Chromium headless, and the page's own index (mapaid/static/places.js) searched repeatedly for a 3-letter
-query, a full name, a full name in another script and a misspelt one; the median of each is printed.
+query, a full name, a full name in another script, a misspelt one and a street with a house number (issue
+18: the gazetteer carries the centre's 900-odd addresses); the median of each is printed, and the
+gazetteer's houses counted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 from click.testing import CliRunner
 from playwright.sync_api import sync_playwright
 from waitress.server import create_server
@@ -33,6 +36,8 @@ QUERIES = {
     "full name, Latin (Kastrychnitskaya)": "Kastrychnitskaya",
     "street in Russian (улица Кирова)": "улица Кирова",
     "misspelt (Kastrichnitskaja)": "Kastrichnitskaja",
+    "house number (Кирова 8)": "Кирова 8",
+    "house number, Latin, block (Kirava 8 k1)": "Kirava 8 k1",
 }
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -65,6 +70,8 @@ def main() -> None:
             raw = app.test_client().get("/places.json").data
             _row("init-db with the shipped places", init_s, "s", TARGET_INIT_S)
             _row("gazetteer /places.json, raw", len(raw) / 1000, "KB", TARGET_BYTES / 1000)
+            houses = len(orjson.loads(raw).get("h", []))
+            print(f"{'gazetteer: places, houses':<52} {len(orjson.loads(raw)['p']):>10} {houses:>5}")
             _row(
                 "gazetteer /places.json, gzip -6",
                 len(gzip.compress(raw, 6)) / 1000,

@@ -24,9 +24,13 @@ import orjson
 import shapely
 from shapely.geometry import shape
 
-ATTRIBUTION = "Streets © OpenStreetMap contributors (ODbL); metro: metro4all, CC BY-SA 4.0"
+from mapaid import belnames
+from mapaid.places import skeleton
+
+ATTRIBUTION = "Streets and buildings © OpenStreetMap contributors (ODbL); metro: metro4all, CC BY-SA 4.0"
 LANGS = ("be", "ru", "en")
 SIMPLIFY_DEG = 0.00004  # ~3-4 m in Minsk: invisible at zoom 17, a third of the vertices of the OSM ways
+BUILDING_SIMPLIFY_DEG = 0.00001  # ~1 m: a building keeps its shape at zoom 18
 CITY = "Менск"  # the Minsk streets of the Wikidata join (its "c", in Taraškievica)
 # Streets drawn from the full OSM extract: ones a resident names when saying where they live.
 OSM_HIGHWAYS = frozenset(
@@ -50,28 +54,42 @@ SOURCES = {
 _HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 
 
-def _coords(geom: Any) -> list[list[list[float]]]:
+def _coords(geom: Any, tolerance: float = SIMPLIFY_DEG) -> list[list[list[float]]]:
     """A (multi)line as lists of [lat, lon] parts, simplified and rounded: Leaflet's order, 5 decimals."""
-    geom = shapely.simplify(geom, SIMPLIFY_DEG, preserve_topology=False)
+    geom = shapely.simplify(geom, tolerance, preserve_topology=False)
     parts = getattr(geom, "geoms", [geom])
     return [[[round(y, 5), round(x, 5)] for x, y in part.coords] for part in parts if len(part.coords) > 1]
 
 
+def _merged_lines(lines: list[Any]) -> list[list[list[float]]]:
+    """One street's ways joined end to end where they meet (OSM splits a street at every crossing), so
+    the map has stretches long enough to write its name along, then simplified."""
+    parts = [p for g in lines for p in getattr(g, "geoms", [g])]
+    return _coords(shapely.line_merge(shapely.MultiLineString(parts)))
+
+
 def wikidata_streets(path: Path) -> Iterator[dict[str, Any]]:
-    """The city's streets from the OSM + Wikidata join: Belarusian (Taraškievica) names only."""
+    """The city's streets from the OSM + Wikidata join. Its Belarusian names are in the classical spelling
+    (Taraškievica): shown in the official one (``belnames.official``), and in Latin on English pages."""
     data = orjson.loads(path.read_bytes())
     for item in data["results"].values():
         if item.get("c") == CITY:
-            yield {"names": {"be": str(item["n"])}, "lines": _coords(shape(item["g"]))}
+            be = belnames.official(str(item["n"]))
+            yield {"names": {"be": be, "en": belnames.latin(be)}, "lines": _merged_lines([shape(item["g"])])}
 
 
 def _tags(other: object) -> dict[str, str]:
     return {k: v.replace('\\"', '"') for k, v in _HSTORE.findall(other if isinstance(other, str) else "")}
 
 
-def osm_streets(path: Path) -> Iterator[dict[str, Any]]:
-    """Named streets of a full OSM extract (GDAL's OSM driver), with name:be / name:ru / name:en. Ways of
-    one name are merged into one feature so each street is labelled once."""
+def _text(value: object) -> str:
+    """A text field of an OSM layer: "" where it is missing (GDAL gives pandas a float NaN there, which
+    is true and printed "nan": how a nameless street came to be labelled "nan")."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _osm_layer(path: Path, layer: str, columns: list[str]) -> Any:
+    """One layer of a full OSM extract (GDAL's OSM driver) as a GeoDataFrame."""
     import pyogrio
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,27 +98,86 @@ def osm_streets(path: Path) -> Iterator[dict[str, Any]]:
             source = Path(tmp) / path.stem
             with bz2.open(path) as packed, source.open("wb") as plain:
                 shutil.copyfileobj(packed, plain)
-        frame = pyogrio.read_dataframe(source, layer="lines", columns=["name", "highway", "other_tags"])
-    by_name: dict[str, dict[str, Any]] = {}
-    for name, highway, other, geom in zip(
+        return pyogrio.read_dataframe(source, layer=layer, columns=columns)
+
+
+def street_names(name: str, tags: dict[str, str]) -> dict[str, str]:
+    """A street's names per language: ``name:be`` (official spelling), ``name:ru`` or the local name,
+    ``name:en`` or the Belarusian name in Latin letters."""
+    names = {lang: _text(tags.get(f"name:{lang}")) for lang in LANGS}
+    if names["be"]:
+        names["be"] = belnames.official(names["be"])
+    names["ru"] = names["ru"] or name
+    names["en"] = names["en"] or (belnames.latin(names["be"]) if names["be"] else "")
+    return {lang: value for lang, value in names.items() if value}
+
+
+def osm_streets(path: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+    """Named streets of a full OSM extract with their names per language (``street_names``), ways of one
+    name merged into one feature and joined where they meet; and the names of every named way with a
+    ``highway`` tag (links and service roads too) by the skeleton of each Belarusian spelling, to give
+    the city-wide list's streets their Russian names and to know them under their classical spelling."""
+    frame = _osm_layer(path, "lines", ["name", "highway", "other_tags"])
+    by_name: dict[str, tuple[dict[str, str], list[Any]]] = {}
+    known: dict[str, dict[str, str]] = {}
+    for raw_name, highway, other, geom in zip(
         frame["name"], frame["highway"], frame["other_tags"], frame.geometry, strict=True
     ):
-        if not name or highway not in OSM_HIGHWAYS or geom is None:
+        name = _text(raw_name)
+        if not name or not _text(highway) or geom is None:
             continue
         tags = _tags(other)
-        names = {lang: tags[f"name:{lang}"] for lang in LANGS if tags.get(f"name:{lang}")}
-        names.setdefault("ru", str(name))
-        entry = by_name.setdefault(str(name), {"names": names, "lines": []})
-        entry["lines"].extend(_coords(geom))
-    yield from by_name.values()
+        names = street_names(name, tags)
+        for spelling in (names.get("be"), _text(tags.get("name:be-tarask"))):
+            if spelling:
+                known.setdefault(skeleton(belnames.official(spelling)), names)
+        if highway in OSM_HIGHWAYS or (highway == "service" and belnames.street_like(name)):
+            by_name.setdefault(name, (names, []))[1].append(geom)
+    streets = [{"names": names, "lines": _merged_lines(lines)} for names, lines in by_name.values()]
+    return streets, known
 
 
-def _merge(city: Iterable[dict[str, Any]], centre: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """City-wide streets, with the centre's detailed ones instead where a Belarusian name matches (the
-    centre's carry Russian names too); the rest of the centre's added."""
-    detailed = list(centre)
-    known = {s["names"].get("be") for s in detailed}
-    return [s for s in city if s["names"]["be"] not in known] + detailed
+def osm_buildings(path: Path) -> list[list[list[int]]]:
+    """Building outlines of a full OSM extract, light enough to draw under the hexagons: simplified to
+    about a metre, on a 1e-5 degree grid, each ring as integers [lat, lon, then steps from the last
+    point] (a third of the bytes of JSON decimals). Courtyards (inner rings) kept: they make a block."""
+    frame = _osm_layer(path, "multipolygons", ["building"])
+    shapes = []
+    for building, geom in zip(frame["building"], frame.geometry, strict=True):
+        if not _text(building) or geom is None:
+            continue
+        for polygon in getattr(geom, "geoms", [geom]):
+            rings = [polygon.exterior, *polygon.interiors]
+            encoded = [_ring(shapely.simplify(r, BUILDING_SIMPLIFY_DEG)) for r in rings]
+            if len(encoded[0]) >= 6:  # at least a triangle left
+                shapes.append([r for r in encoded if len(r) >= 6])
+    return shapes
+
+
+def _ring(ring: Any) -> list[int]:
+    points = [(round(y * 1e5), round(x * 1e5)) for x, y in ring.coords[:-1]]
+    flat: list[int] = []
+    last = (0, 0)
+    for point in points:
+        if point != last:
+            flat += [point[0] - last[0], point[1] - last[1]]
+            last = point
+    return flat
+
+
+def _merge(
+    city: Iterable[dict[str, Any]], centre: list[dict[str, Any]], known: dict[str, dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The centre's detailed streets, and the city-wide ones the centre does not have (by the skeleton of
+    the Belarusian name, in either spelling), named in every language the centre knows for them."""
+    drawn = {skeleton(s["names"].get("be", "")) for s in centre}
+    kept = []
+    for street in city:
+        key = skeleton(street["names"]["be"])
+        if key not in drawn and skeleton(known.get(key, {}).get("be", "")) not in drawn:
+            street["names"] = {**known.get(key, {}), **street["names"]}
+            kept.append(street)
+    return kept + centre
 
 
 def stations(path: Path) -> list[dict[str, Any]]:
@@ -132,7 +209,8 @@ def build(geodata: Path) -> dict[str, Any]:
 
     city = have("streets")
     centre = have("centre")
-    streets = _merge(wikidata_streets(city) if city else (), osm_streets(centre) if centre else ())
+    detailed, known = osm_streets(centre) if centre else ([], {})
+    streets = _merge(wikidata_streets(city) if city else (), detailed, known)
     lines = have("lines")
     station_file = have("stations")
     colours = {1: "#0078bf", 2: "#ed1b35"}
@@ -143,11 +221,14 @@ def build(geodata: Path) -> dict[str, Any]:
         "attribution": ATTRIBUTION,
         "streets": streets,
         "metro": {"stations": found, "lines": metro_lines(lines) if lines else []},
+        "buildings": osm_buildings(centre) if centre else [],
     }
 
 
 def for_language(basemap: dict[str, Any], lang: str) -> dict[str, Any]:
-    """One language's layer: each street and station named in ``lang``, else Belarusian, else any."""
+    """One language's layer: each street and station named in ``lang``, else Belarusian, else any (a
+    street without any name is drawn, never labelled). Buildings are left out: ``buildings`` serves them
+    apart, for the zooms that draw them."""
 
     def name(names: dict[str, str]) -> str:
         return names.get(lang) or names.get("be") or next(iter(names.values()), "")
@@ -158,6 +239,11 @@ def for_language(basemap: dict[str, Any], lang: str) -> dict[str, Any]:
         "stations": [[name(s["names"]), s["at"], s["colour"]] for s in basemap["metro"]["stations"]],
         "lines": [[m["colour"], m["lines"]] for m in basemap["metro"]["lines"]],
     }
+
+
+def buildings(basemap: dict[str, Any]) -> dict[str, Any]:
+    """The building outlines (``osm_buildings``), the same in every language."""
+    return {"attribution": basemap["attribution"], "scale": 1e5, "buildings": basemap.get("buildings", [])}
 
 
 def write(basemap: dict[str, Any], path: Path) -> int:

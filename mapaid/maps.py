@@ -49,7 +49,7 @@ MAPUI_JS = "/static/mapui.js"  # gestures, credits button, labels: the map's beh
 # pinch zoom (WCAG 1.4.4, axe's meta-viewport) and would compete with base.html's. Our pages keep one.
 _VIEWPORT_META = re.compile(r"<meta\s+name=[\"']viewport[\"'][^>]*>\s*", re.IGNORECASE)
 BASEMAP_JS = "/static/basemap.js"
-BASEMAP_ATTRIBUTION = "Streets © OpenStreetMap contributors · metro: metro4all (CC BY-SA 4.0)"
+BASEMAP_ATTRIBUTION = "Streets and buildings © OpenStreetMap contributors · metro: metro4all (CC BY-SA 4.0)"
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import shapely
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from mapaid import belnames
 from mapaid.places import Place
 
 FORMATS = ("osm", "csv", "geojson", "metro4all", "streets-json")
@@ -49,6 +51,7 @@ AMENITIES = frozenset({"pharmacy", "hospital", "clinic", "post_office", "library
 PARKS = frozenset({"park", "garden"})
 AREAS = frozenset({"neighbourhood", "suburb", "quarter", "city_block"})
 OTHER_NAMES = ("old_name", "alt_name", "loc_name", "official_name", "short_name")
+NAMED_LIKE_STREETS = frozenset({"street", "square"})
 
 
 class PlacesError(ValueError):
@@ -70,7 +73,9 @@ def kind_of(tags: dict[str, str], element: str) -> str | None:
         highway == "bus_stop" or railway == "tram_stop" or tags.get("public_transport") == "platform"
     ):
         return "stop"
-    if element == "way" and highway in STREETS:
+    if element == "way" and (
+        highway in STREETS or (highway == "service" and belnames.street_like(tags.get("name", "")))
+    ):
         return "street"
     return _tagged_kind(tags)
 
@@ -85,6 +90,12 @@ def _tagged_kind(tags: dict[str, str]) -> str | None:
         if tags.get(key) in values:
             return kind
     return "shop" if "shop" in tags else None
+
+
+def _addressed(tags: dict[str, str]) -> bool:
+    """An OSM element with a street address: a house number on a named street."""
+    street = tags.get("addr:street", "").strip()
+    return bool(tags.get("addr:housenumber", "").strip() and street and not _damaged(street))
 
 
 def _damaged(value: str) -> bool:
@@ -102,14 +113,42 @@ def osm_place(kind: str, tags: dict[str, str], points: list[tuple[float, float]]
         return None
     names = {lang: tags[f"name:{lang}"] for lang in ("be", "ru", "en") if tags.get(f"name:{lang}")}
     alt = [
-        v
+        belnames.plain(v)
         for k, v in tags.items()
-        if (k.startswith("name:") and k[5:] not in names) or k.split(":")[0] in OTHER_NAMES
+        if (k.startswith("name:") and k[5:] not in names and ":" not in k[5:])
+        or k.split(":")[0] in OTHER_NAMES
     ]
+    if kind in NAMED_LIKE_STREETS:
+        names = _street_names(names)
     lon = sum(p[0] for p in points) / len(points)
     lat = sum(p[1] for p in points) / len(points)
     line = points if kind == "street" else None
     return Place(kind, name, lon, lat, names, alt, line, "osm")
+
+
+def _street_names(names: dict[str, str]) -> dict[str, str]:
+    """A street's or square's names as the map labels it (mapaid/basemap.py): Belarusian in the official
+    spelling, and English in the national Latin transliteration where OSM has no English name."""
+    if names.get("be"):
+        names["be"] = belnames.official(names["be"])
+        names.setdefault("en", belnames.latin(names["be"]))
+    return names
+
+
+def house_place(street: str, number: str, shapes: list[list[tuple[float, float]]]) -> Place:
+    """One address (``addr:street`` + ``addr:housenumber``) at the centre of its building: the largest
+    building outline carrying it, else the mean of the points (entrances, shops) that carry it. A house
+    is kept as kind "house" named by its number, with its street (as the address spells it) in ``alt``:
+    the gazetteer ties it to that street (``places.gazetteer``)."""
+    areas = [shapely.Polygon(s) for s in shapes if len(s) >= 4]
+    areas = [a for a in areas if a.is_valid and a.area > 0]
+    if areas:
+        centre = max(areas, key=lambda a: a.area).centroid
+        lon, lat = centre.x, centre.y
+    else:
+        points = [p for s in shapes for p in s]
+        lon, lat = _mean(points)
+    return Place("house", number.strip(), lon, lat, {}, [street.strip()], None, "osm")
 
 
 @contextmanager
@@ -152,7 +191,9 @@ class _OsmReader:
         self.way_nodes: dict[int, array[int]] = {}
         self.places: list[Place] = []
         self.streets: dict[str, list[tuple[dict[str, str], list[tuple[float, float]]]]] = defaultdict(list)
-        self.relations: list[tuple[str, dict[str, str], list[int]]] = []
+        self.relations: list[tuple[str | None, dict[str, str], list[int]]] = []
+        # (street, number) -> [(is it a building outline, its points)]
+        self.houses: dict[tuple[str, str], list[tuple[bool, list[tuple[float, float]]]]] = defaultdict(list)
 
     def add(self, el: ET.Element) -> None:
         tags = {t.get("k", ""): t.get("v", "") for t in el.iter("tag")}
@@ -160,6 +201,7 @@ class _OsmReader:
             point = (float(el.get("lon", "nan")), float(el.get("lat", "nan")))
             self.coords[int(el.get("id", "0"))] = point
             self._keep(kind_of(tags, "node"), tags, [point])
+            self._address(tags, False, [point])
         elif el.tag == "way":
             refs = array("q", (int(n.get("ref", "0")) for n in el.iter("nd")))
             self.way_nodes[int(el.get("id", "0"))] = refs
@@ -169,9 +211,17 @@ class _OsmReader:
                 self.streets[tags["name"]].append((tags, points))
             else:
                 self._keep(kind, tags, points)
-        elif (kind := kind_of(tags, "relation")) and kind != "street":
-            ways = [int(m.get("ref", "0")) for m in el.iter("member") if m.get("type") == "way"]
-            self.relations.append((kind, tags, ways))
+            self._address(tags, len(refs) > 3 and refs[0] == refs[-1], points)
+        elif el.tag == "relation":
+            kind = kind_of(tags, "relation")
+            if (kind and kind != "street") or _addressed(tags):
+                ways = [int(m.get("ref", "0")) for m in el.iter("member") if m.get("type") == "way"]
+                self.relations.append((kind if kind != "street" else None, tags, ways))
+
+    def _address(self, tags: dict[str, str], outline: bool, points: list[tuple[float, float]]) -> None:
+        if _addressed(tags) and points:
+            address = (tags["addr:street"].strip(), tags["addr:housenumber"].strip())
+            self.houses[address].append((outline, points))
 
     def _keep(self, kind: str | None, tags: dict[str, str], points: list[tuple[float, float]]) -> None:
         if kind and (place := osm_place(kind, tags, points)):
@@ -181,6 +231,12 @@ class _OsmReader:
         for kind, tags, ways in self.relations:
             points = [self.coords[r] for w in ways for r in self.way_nodes.get(w, ()) if r in self.coords]
             self._keep(kind, tags, points)
+            outlines = [[self.coords[r] for r in self.way_nodes.get(w, ()) if r in self.coords] for w in ways]
+            for outline in outlines:
+                self._address(tags, len(outline) > 3 and outline[0] == outline[-1], outline)
+        for (street, number), found in self.houses.items():
+            buildings = [points for outline, points in found if outline]
+            self.places.append(house_place(street, number, buildings or [p for _, p in found]))
         for pieces in self.streets.values():
             tags = {}
             for piece_tags, _ in pieces:
@@ -251,8 +307,10 @@ def read_metro4all(path: Path) -> list[Place]:
 
 
 def read_streets_json(path: Path) -> list[Place]:
-    """opendataby/osm-streets: ``be-tarask.json`` (Belarusian names, OSM lines) and, beside it,
-    ``en.json`` (the same streets in Belarusian Latin)."""
+    """opendataby/osm-streets: ``be-tarask.json`` (Belarusian names in the classical spelling, OSM lines)
+    and, beside it, ``en.json`` (the same streets in łacinka). Shown as the map labels them: Belarusian in
+    the official spelling, English in the national Latin transliteration; the file's own spellings stay
+    searchable as other names."""
     data = json.loads(path.read_text(encoding="utf-8"))
     latin_path = path.with_name("en.json")
     latin = json.loads(latin_path.read_text(encoding="utf-8"))["results"] if latin_path.exists() else {}
@@ -265,12 +323,11 @@ def read_streets_json(path: Path) -> list[Place]:
         points = [(float(x), float(y)) for line in lines for x, y in line]
         if not points or not item.get("n"):
             continue
-        names = {"be": item["n"]}
-        if key in latin and latin[key].get("n"):
-            names["en"] = latin[key]["n"]
+        names = _street_names({"be": item["n"]})
+        alt = [n for n in (item["n"], latin.get(key, {}).get("n")) if n and n not in names.values()]
         lon = sum(p[0] for p in points) / len(points)
         lat = sum(p[1] for p in points) / len(points)
-        places.append(Place("street", item["n"], lon, lat, names, [], points, "osm"))
+        places.append(Place("street", names["be"], lon, lat, names, alt, points, "osm"))
     return places
 
 

@@ -38,6 +38,7 @@ KINDS = (
     "school",
     "place",
     "shop",
+    "house",
 )
 # Places closer than this (metres) with a name in common are one place (a stop's platform and its pole,
 # one street in two files); a street's pieces may lie far apart along it.
@@ -62,6 +63,17 @@ _LATIN = (
 _IOTATED = re.compile(r"i(?=[aeu])")  # я = ja = ya = ia -> a: written three ways, heard as one
 _DOUBLE = re.compile(r"([a-z0-9])\1+")  # Belarusian doubles consonants (Уручча), Russian does not
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+_HOUSE_PART = re.compile(r"korpus|korp|kor")
+_NOT_HOUSE = re.compile(r"[^a-z0-9/]+")
+
+
+def house_key(number: str) -> str:
+    """A house number folded for matching: "8 к1", "8к1" and "8 корпус 1" are "8k1", "8А" and "8-а" are
+    "8a", "8/2" stays (it is not 82). Mirrored by ``houseKey`` in mapaid/static/places.js."""
+    text = number.lower().translate(_CYRILLIC)
+    return _NOT_HOUSE.sub("", _HOUSE_PART.sub("k", text))
 
 
 def skeleton(text: str) -> str:
@@ -129,7 +141,7 @@ def merged(places: Iterable[Place]) -> list[Place]:
     kept: list[Place] = []
     index: dict[tuple[str, str], list[Place]] = {}
     for place in places:
-        keys = {(place.kind, skeleton(n)) for n in place.all_names()}
+        keys = _keys(place)
         limit = MERGE_M.get(place.kind, MERGE_DEFAULT_M)
         same = next(
             (
@@ -145,10 +157,18 @@ def merged(places: Iterable[Place]) -> list[Place]:
             same = place
         else:
             _merge(same, place)
-        for key in keys | {(same.kind, skeleton(n)) for n in same.all_names()}:
+        for key in keys | _keys(same):
             if same not in index.setdefault(key, []):
                 index[key].append(same)
     return kept
+
+
+def _keys(place: Place) -> set[tuple[str, str]]:
+    """What makes two places one when they lie close: a name in common; for a house, its street and
+    number together (the houses of one street are many places)."""
+    if place.kind == "house":
+        return {("house", f"{skeleton(street)}|{house_key(place.name)}") for street in place.alt[:1]}
+    return {(place.kind, skeleton(n)) for n in place.all_names()}
 
 
 def all_places(store: Store) -> list[Place]:
@@ -233,25 +253,54 @@ def sources(store: Store) -> set[str]:
 def gazetteer(store: Store) -> dict[str, Any]:
     """The whole gazetteer in the compact form the page searches: kinds and districts once, then per
     place ``[kind, district, lon, lat, be, ru, en, other names]`` with coordinates to 4 decimals (~10 m)
-    and a translation left empty when it equals the Belarusian name. Mostly the same for everyone."""
+    and a translation left empty when it equals the Belarusian name; then per house (``h``)
+    ``[street, number, lon, lat, district]``: the index of its street among the places, its number as
+    the address writes it, and the centre of its building to 5 decimals (a metre: the hexagon that holds
+    it must come out the same in the browser). Mostly the same for everyone."""
     districts = store.area().by_slug
     slugs = list(districts)
-    rows = []
+    rows, houses = [], []
     for r in sorted(store.place_rows(), key=lambda r: (r["kind"], r["name"])):
+        where = slugs.index(r["district"]) if r["district"] in districts else -1
+        if r["kind"] == "house":
+            houses.append((r, where))
+            continue
         be = r["name_be"] or r["name"]
         ru = r["name_ru"] if r["name_ru"] and r["name_ru"] != be else ""
         en = r["name_en"] if r["name_en"] and r["name_en"] != be else ""
         known = {be, ru, en}
         alt = "|".join(a for a in r["alt"].split("|") if a and a not in known)
         kind = KINDS.index(r["kind"]) if r["kind"] in KINDS else KINDS.index("place")
-        where = slugs.index(r["district"]) if r["district"] in districts else -1
         rows.append([kind, where, round(r["lon"], 4), round(r["lat"], 4), be, ru, en, alt])
     return {
-        "v": 1,
+        "v": 2,
         "k": list(KINDS),
         "d": [[districts[s].name_be, districts[s].name_ru, districts[s].name_en] for s in slugs],
         "p": rows,
+        "h": _houses(rows, houses),
     }
+
+
+def _houses(rows: list[list[Any]], houses: Sequence[tuple[Mapping[str, Any], int]]) -> list[list[Any]]:
+    """Each house tied to the street its address names: the nearest street (or square) place with that
+    name in any language. A house whose street is not among the places is left out: the search finds a
+    house by its street."""
+    streets: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if KINDS[row[0]] in ("street", "square"):
+            for name in [*row[4:7], *row[7].split("|")]:
+                if name:
+                    streets.setdefault(skeleton(name), []).append(i)
+    out = []
+    for r, where in houses:
+        street = r["alt"].split("|")[0]
+        found = streets.get(skeleton(street), [])
+        if not found:
+            continue
+        near = min(found, key=lambda i: _metres(rows[i][2], rows[i][3], r["lon"], r["lat"]))
+        out.append([near, r["name"], round(r["lon"], 5), round(r["lat"], 5), where])
+    out.sort(key=lambda h: (h[0], house_key(h[1])))
+    return out
 
 
 def display_name(place: Place, lang: str) -> str:
@@ -270,7 +319,7 @@ def nearest(store: Store, lon: float, lat: float, lang: str, *, within_m: float 
     weight = {"metro": 0.5, "square": 0.8, "street": 1.0, "area": 1.0, "park": 1.0, "station": 0.8}
     best: tuple[float, Place] | None = None
     for place in all_places(store):
-        if place.kind in ("entrance", "shop"):
+        if place.kind in ("entrance", "shop", "house"):
             continue
         points = place.line or [(place.lon, place.lat)]
         d = min(_metres(x, y, lon, lat) for x, y in points)

@@ -143,7 +143,7 @@ def test_the_street_layer_is_built_from_the_shipped_sources(tmp_path: Path) -> N
     [
         ("be", "Плошча Леніна", "вуліца Кірава"),
         ("ru", "Площадь Ленина", "улица Кирова"),
-        ("en", "Plošča Lienina", "вуліца Кірава"),
+        ("en", "Plošča Lienina", "vulica Kirava"),  # Latin, as the station names and street signs
     ],
 )
 def test_the_street_layer_speaks_the_page_language(
@@ -164,7 +164,8 @@ def test_the_street_layer_speaks_the_page_language(
 def test_pages_load_the_layer_and_credit_it(client: FlaskClient, config: dict[str, Any]) -> None:
     html = client.get("/?lang=be").get_data(as_text=True)
     assert "/static/basemap.js" in html and "/basemap/be.json" in html and "/static/counts.js" in html
-    assert "metro4all (CC BY-SA 4.0)" in html and "Streets \\u00a9 OpenStreetMap contributors" in html
+    assert "metro4all (CC BY-SA 4.0)" in html
+    assert "Streets and buildings \\u00a9 OpenStreetMap contributors" in html
     from mapaid import create_app
 
     off = create_app({**config, "BASEMAP": "none"}).test_client()
@@ -217,3 +218,90 @@ def test_near_lists_bands_and_draws_every_listed_cell(
     bands = {cell: band for cell, band, _ring in blob["view"]["reach"]}
     for post_id, band in zip(blob["posts"]["id"], blob["posts"]["band"], strict=True):
         assert bands[h3.int_to_str(int(store.get(post_id)["cell"]))] == band  # type: ignore[index]
+
+
+def test_no_street_or_station_is_labelled_nan_in_any_language() -> None:
+    """A way with a highway tag and no name came out of GDAL with a float NaN for its name, which was
+    drawn as "nan" (near 53.884, 27.569): no label of the shipped layer, in any language, is "nan" or
+    empty."""
+    shipped = basemap.load(DEFAULT_BASEMAP)
+    for lang in ("be", "ru", "en"):
+        layer = basemap.for_language(shipped, lang)
+        names = [s[0] for s in layer["streets"]] + [s[0] for s in layer["stations"]]
+        bad = [n for n in names if not isinstance(n, str) or not n.strip() or re.search(r"(?i)\bnan\b", n)]
+        assert not bad, (lang, bad)
+    for street in shipped["streets"]:
+        assert all(isinstance(n, str) and n.strip() for n in street["names"].values()), street["names"]
+
+
+# What only the classical spelling writes: a soft sign before a soft consonant, э after a labial in a
+# loanword, the old names of Brest, Hrodna and Minsk.
+TARASK = re.compile(r"[зсцн]ь(?:дз|[бвгджзклмнпрстфхцчшў])[еёіюяь]|праспэкт|Менск|Берасьц|Гарадзенск", re.I)
+
+
+def test_belarusian_labels_are_in_the_official_spelling() -> None:
+    shipped = basemap.load(DEFAULT_BASEMAP)
+    be = [s[0] for s in basemap.for_language(shipped, "be")["streets"]]
+    assert not [n for n in be if TARASK.search(n)]
+    assert "вуліца Свярдлова" in be and "праспект Машэрава" in be and "Брэсцкая вуліца" in be
+    # One street once, under either spelling: Sviardlova is in the city list and in the centre's OSM.
+    assert be.count("вуліца Свярдлова") == 1
+    en = [s[0] for s in basemap.for_language(shipped, "en")["streets"]]
+    assert "vulica Sviardlova" in en and not [n for n in en if re.search("[а-яёіў]", n, re.I)]
+
+
+def test_the_spelling_rules_match_osm_where_it_has_both() -> None:
+    """Every street of the centre's extract with both ``name:be`` and ``name:be-tarask``: the rules turn
+    the second into the first; official names pass unchanged."""
+    import bz2
+    import xml.etree.ElementTree as ET
+
+    from mapaid.belnames import latin, official
+
+    pairs, official_names = {}, set()
+    with bz2.open(SHIPPED_GEODATA / "minsk-pass.osm.bz2") as f:
+        for _, el in ET.iterparse(f):
+            if el.tag == "way":
+                tags = {t.get("k"): t.get("v") for t in el.iter("tag")}
+                if tags.get("highway") and tags.get("name:be"):
+                    official_names.add(tags["name:be"])
+                    if tags.get("name:be-tarask"):
+                        pairs[tags["name:be-tarask"]] = tags["name:be"]
+            if el.tag in ("way", "relation"):
+                el.clear()
+    pairs.pop("ву́ліца Мясьнікя́на")  # OSM's two tags name two people here (Мяснікоў, Мясьнікян)
+    assert len(pairs) >= 25
+    assert {t: official(t) for t in pairs} == pairs
+    assert {n: official(n) for n in official_names} == {n: n for n in official_names}
+    assert latin("вуліца Кірава") == "vulica Kirava" and latin("Плошча Леніна") == "Plošča Lienina"
+    assert latin("Уручча") == "Uručča" and latin("праспект Незалежнасці") == "praspiekt Niezaliežnasci"
+
+
+def _decode(rings: list[list[int]], scale: float) -> list[list[tuple[float, float]]]:
+    out = []
+    for flat in rings:
+        lat = lon = 0
+        ring = []
+        for i in range(0, len(flat), 2):
+            lat, lon = lat + flat[i], lon + flat[i + 1]
+            ring.append((lat / scale, lon / scale))
+        out.append(ring)
+    return out
+
+
+def test_building_outlines_are_served_apart_and_light(client: FlaskClient) -> None:
+    response = client.get("/basemap/buildings.json")
+    assert response.status_code == 200 and response.headers["Cache-Control"].startswith("public")
+    assert len(response.data) < 100_000
+    data = response.get_json()
+    assert "OpenStreetMap" in data["attribution"]
+    buildings = [_decode(b, data["scale"]) for b in data["buildings"]]
+    assert len(buildings) >= 1_000
+    points = [p for b in buildings for ring in b for p in ring]
+    assert all(len(ring) >= 3 for b in buildings for ring in b)
+    # The centre's extract (53.8806-53.8992 N, 27.5243-27.5746 E), and the buildings crossing its edge.
+    assert all(53.875 < lat < 53.905 and 27.515 < lon < 27.585 for lat, lon in points)
+    assert any(len(b) > 1 for b in buildings)  # courtyards kept
+    for lang in ("be", "ru", "en"):
+        layer = client.get(f"/basemap/{lang}.json")
+        assert "buildings" not in layer.get_json() and len(layer.data) < 90_000  # 97 KB before

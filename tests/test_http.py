@@ -142,6 +142,7 @@ MARKED = {
     "/api/v1/openapi.json",
     "/places.json",
     "/basemap/<lang>.json",
+    "/basemap/buildings.json",
     "/counts.json",
 }
 

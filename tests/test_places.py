@@ -21,8 +21,9 @@ PASS = SHIPPED_GEODATA / "minsk-pass.osm.bz2"
 STREETS = SHIPPED_GEODATA / "minsk-streets" / "be-tarask.json"
 
 
-def _by_name(found: list[places.Place], name: str) -> places.Place:
-    return next(p for p in found if name in p.all_names())
+def _by_name(found: list[places.Place], name: str, kind: str | None = None) -> places.Place:
+    """The first place named ``name`` (of ``kind``: a street's houses carry its name too)."""
+    return next(p for p in found if name in p.all_names() and kind in (None, p.kind))
 
 
 def test_metro4all_stations_and_entrances_in_three_languages() -> None:
@@ -51,7 +52,7 @@ def test_osm_extract_every_kind_with_names_in_languages() -> None:
     kinds = {k: sum(p.kind == k for p in found) for k in places.KINDS}
     assert kinds["street"] >= 80 and kinds["stop"] >= 40 and kinds["shop"] >= 300
     assert kinds["school"] >= 5 and kinds["park"] >= 3 and kinds["square"] >= 2 and kinds["metro"] >= 3
-    kirova = _by_name(found, "улица Кирова")
+    kirova = _by_name(found, "улица Кирова", "street")
     assert kirova.kind == "street" and kirova.names["be"] == "вуліца Кірава"
     assert kirova.line and len(kirova.line) > 2
     assert any(p.kind == "square" and p.names.get("en") == "Independence Square" for p in found)
@@ -237,3 +238,74 @@ def test_shipped_places_only_with_the_shipped_districts(tmp_path: Path) -> None:
     named = settings(DISTRICTS=str(tmp_path / "h.gpkg"), PLACES=f"{tmp_path}/a.osm, {tmp_path}/b.csv")
     assert named.places == (tmp_path / "a.osm", tmp_path / "b.csv")
     assert all(p.exists() for p in DEFAULT_PLACES)
+
+
+def osm_building_centre(street: str, number: str) -> tuple[float, float]:
+    """(lat, lon) of the centroid of the building the centre's OSM extract gives this address, read
+    from the XML with shapely here, independently of the loader."""
+    import bz2
+    import xml.etree.ElementTree as ET
+
+    import shapely
+
+    coords: dict[str, tuple[float, float]] = {}
+    with bz2.open(PASS) as f:
+        for _, el in ET.iterparse(f):
+            if el.tag == "node":
+                coords[el.get("id", "")] = (float(el.get("lon", "0")), float(el.get("lat", "0")))
+            elif el.tag == "way":
+                tags = {t.get("k"): t.get("v") for t in el.iter("tag")}
+                if tags.get("addr:street") == street and tags.get("addr:housenumber") == number:
+                    centre = shapely.Polygon([coords[n.get("ref", "")] for n in el.iter("nd")]).centroid
+                    return centre.y, centre.x
+            if el.tag in ("way", "relation"):
+                el.clear()
+    raise AssertionError(f"no building {street}, {number} in the extract")
+
+
+def test_house_numbers_are_read_at_their_buildings() -> None:
+    found = placeload.read(PASS)
+    houses = [p for p in found if p.kind == "house"]
+    assert len(houses) >= 900  # 1,375 objects carry an address; shops in one building share it
+    kirava = {p.name: p for p in houses if p.alt == ["улица Кирова"]}
+    assert {"1", "8", "8 к1", "8 к2", "33"} <= set(kirava)
+    lat, lon = osm_building_centre("улица Кирова", "8")
+    assert abs(kirava["8"].lat - lat) < 1e-9 and abs(kirava["8"].lon - lon) < 1e-9  # not a shop's node
+    assert len({(p.alt[0], p.name) for p in houses}) == len(houses)  # one place per address
+    assert not [p for p in houses if "?" in p.alt[0]]
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("8", "8"),
+        ("8а", "8a"),
+        ("8А", "8a"),
+        ("8-а", "8a"),
+        ("8 к1", "8k1"),
+        ("8к1", "8k1"),
+        ("8 корпус 1", "8k1"),
+        ("8 korp. 1", "8k1"),
+        ("8/2", "8/2"),
+        ("11", "11"),
+        ("22 к10", "22k10"),
+    ],
+)
+def test_house_numbers_fold_to_one_key(typed: str, key: str) -> None:
+    assert places.house_key(typed) == key
+
+
+def test_gazetteer_ties_houses_to_their_streets(client: FlaskClient) -> None:
+    response = client.get("/places.json")
+    data: dict[str, Any] = json.loads(response.data)
+    assert data["k"][-1] == "house" and len(data["h"]) >= 900
+    street = next(i for i, r in enumerate(data["p"]) if r[4] == "вуліца Кірава")
+    assert data["p"][street][5] == "улица Кирова" and data["p"][street][6] == "vulica Kirava"
+    houses = {h[1]: h for h in data["h"] if h[0] == street}
+    assert {"1", "8", "8 к1", "33"} <= set(houses)
+    lat, lon = osm_building_centre("улица Кирова", "8")
+    assert (houses["8"][3], houses["8"][2]) == (round(lat, 5), round(lon, 5))
+    assert data["d"][houses["8"][4]][2] == "Leninsky District"
+    assert all(data["k"][data["p"][h[0]][0]] in ("street", "square") for h in data["h"])
+    # No place row is a house (they are the "h" list), and nearest() never names a hexagon by one.
+    assert not [r for r in data["p"] if data["k"][r[0]] == "house"]

@@ -51,7 +51,7 @@
       return;
     }
     if (!map.hasLayer(layer)) { layer.addTo(map); }
-    if (!chosen) { say(config.labels.pick); }
+    if (!chosen && !suggested) { say(config.labels.pick); }
     var bounds = map.getBounds();
     config.chunks.forEach(function (chunk) { if (overlaps(chunk, bounds)) { load(chunk[0]); } });
   }
@@ -83,7 +83,7 @@
     return L.latLng(lat / ring.length, lon / ring.length);
   }
 
-  function styleOf(id) { return id === cursor ? cursorStyle : (id === chosen ? picked : idle); }
+  function styleOf(id) { return id === cursor ? cursorStyle : (id === chosen || id === suggested ? picked : idle); }
 
   function moveCursor(id) {
     var previous = cursor;
@@ -143,16 +143,46 @@
     return hit;
   }
 
-  function locate(position) {
-    var lat = position.coords.latitude, lon = position.coords.longitude;
+  // The hexagon holding a point, once the chunks around it are loaded (null outside the served area).
+  function holding(lat, lon) {
     var wanted = config.chunks.filter(function (c) { return lon >= c[1] && lon <= c[3] && lat >= c[2] && lat <= c[4]; });
-    Promise.all(wanted.map(function (c) { return load(c[0]); })).then(function () {
-      var found = Object.keys(rings).filter(function (id) { return inside(lat, lon, rings[id]); })[0];
+    return Promise.all(wanted.map(function (c) { return load(c[0]); })).then(function () {
+      return Object.keys(rings).filter(function (id) { return inside(lat, lon, rings[id]); })[0] || null;
+    });
+  }
+
+  function locate(position) {
+    holding(position.coords.latitude, position.coords.longitude).then(function (found) {
       if (!found) { say(config.labels.outside); return; }
       if (config.mode === "pick") { map.fitBounds(L.latLngBounds(rings[found]), {maxZoom: 16}); }
       choose(found);
     });
   }
+
+  // The place search found her address (places.js): its hexagon is marked as hers, with the words it
+  // gives. On the posting form it is chosen (she can still tap another); on a map that leads to /near
+  // it is only marked, and a tap on it goes there.
+  var suggested = null;
+  window.mapaidCells = {
+    suggest: function (lat, lon, words) {
+      return holding(lat, lon).then(function (found) {
+        if (!found) { say(config.labels.outside); return null; }
+        if (config.mode === "go") {
+          var previous = suggested;
+          suggested = found;
+          if (previous && shapes[previous]) { shapes[previous].setStyle(styleOf(previous)); }
+          shapes[found].setStyle(styleOf(found));
+          shapes[found].bringToFront();
+        } else {
+          choose(found);
+        }
+        window.mapaidCells.suggested = found;
+        say(words);
+        return found;
+      });
+    },
+    suggested: null
+  };
 
   var button = document.getElementById("locate");
   if (button) {

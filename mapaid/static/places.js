@@ -33,7 +33,8 @@
   var GENERIC = ["улица", "вуліца", "ул", "вул", "ulitsa", "vulica", "street", "st", "проспект", "праспект",
     "prospekt", "avenue", "пр", "площадь", "плошча", "ploshchad", "ploshcha", "square", "пл", "переулок",
     "завулак", "pereulok", "zavulak", "lane", "проезд", "праезд", "тупик", "тупік", "бульвар", "бульвар",
-    "bulvar", "boulevard", "метро", "metro", "станция", "станцыя", "station", "ст", "м"];
+    "bulvar", "boulevard", "метро", "metro", "станция", "станцыя", "station", "ст", "м", "дом", "д", "dom",
+    "house", "no"];
   var generic = {};
   GENERIC.forEach(function (w) { generic[skeleton(w)] = true; });
 
@@ -66,10 +67,49 @@
     return d <= limit ? 0.5 + d : -1;
   }
 
+  // A house number folded for matching, as mapaid/places.py house_key: "8 к1", "8к1", "8 корпус 1" are
+  // "8k1"; "8А", "8-а" are "8a"; "8/2" stays.
+  function houseKey(text) {
+    var s = text.toLowerCase(), out = "";
+    for (var i = 0; i < s.length; i++) {
+      var c = s.charAt(i);
+      out += Object.prototype.hasOwnProperty.call(CYRILLIC, c) ? CYRILLIC[c] : c;
+    }
+    return out.replace(/korpus|korp|kor/g, "k").replace(/[^a-z0-9/]+/g, "");
+  }
+
+  // A house number for an English page: its letters in Latin ("8 к1" is "8 k1", "22А" is "22A").
+  function latinNumber(number) {
+    return number.replace(/[\u0400-\u04ff]/g, function (c) {
+      var latin = CYRILLIC[c.toLowerCase()] || c;
+      return c === c.toLowerCase() ? latin : latin.toUpperCase();
+    });
+  }
+
+  // A query read as a street and a house number: the number is the last run of words from one that
+  // starts with a digit ("Кирова 8", "Kirava 8 к1", "Кірава, 8/2"), or a leading one ("8 Кирова").
+  function splitHouse(query) {
+    var words = query.replace(/,/g, " ").split(/\s+/).filter(Boolean);
+    for (var i = words.length - 1; i >= 1; i--) {
+      if (/^\d/.test(words[i]) && words.slice(i + 1).every(function (w) { return w.length <= 6; })) {
+        return {street: words.slice(0, i).join(" "), number: houseKey(words.slice(i).join(" "))};
+      }
+    }
+    if (words.length > 1 && /^\d/.test(words[0])) {
+      return {street: words.slice(1).join(" "), number: houseKey(words[0])};
+    }
+    return null;
+  }
+
   function Index(data) {
     this.kinds = data.k;
     this.districts = data.d;
     this.places = data.p;
+    this.house = data.k.indexOf("house");
+    this.houses = {};  // street's place index -> its houses [street, number, lon, lat, district, key]
+    (data.h || []).forEach(function (h) {
+      (this.houses[h[0]] = this.houses[h[0]] || []).push(h.concat([houseKey(h[1])]));
+    }, this);
     this.names = [];   // per place: list of word lists, one per name
     this.words = {};   // every name word once, for scoring it once per query word
     for (var i = 0; i < data.p.length; i++) {
@@ -85,7 +125,48 @@
     }
   }
 
+  // Places for what was typed, best first; with a house number, that street's houses come first (the
+  // number as typed, then the same number with a letter or block: "8" finds 8, then 8 к1, 8А).
   Index.prototype.search = function (query, limit) {
+    var house = splitHouse(query), places = this.places;
+    if (house && house.number) {
+      var streets = this.scored(house.street);
+      var named = streets.slice(0, limit).map(function (f) { return places[f[2]]; });
+      var found = this.housesOf(streets, house.number, limit);
+      if (found.length) { return found.concat(named).slice(0, limit); }
+      var whole = this.match(query, limit);  // a name with a number in it ("8 Сакавіка")
+      return whole.length ? whole : named;  // else the street, when no house has that number
+    }
+    return this.match(query, limit);
+  };
+
+  Index.prototype.housesOf = function (streets, number, limit) {
+    var found = [], houses = this.houses, places = this.places, base = number.match(/^\d+/);
+    streets.forEach(function (f) {
+      (houses[f[2]] || []).forEach(function (h) {
+        var same = h[5] === number, near = !same && base && h[5].match(/^\d+/)[0] === base[0];
+        if (same || near) { found.push([f[0] + (same ? 0 : 1 + Math.abs(h[5].length - number.length) / 10), h, places[f[2]]]); }
+      });
+    });
+    found.sort(function (a, b) { return a[0] - b[0]; });
+    var kind = this.house;
+    return found.slice(0, limit).map(function (f) {
+      var h = f[1], street = f[2], num = h[1];
+      // A row like a place's: the street's names with the number, and the street itself to highlight it.
+      var row = [kind, h[4], h[2], h[3], street[4] + ", " + num, street[5] ? street[5] + ", " + num : "",
+        street[6] ? street[6] + ", " + latinNumber(num) : "", ""];
+      row.street = street;
+      return row;
+    });
+  };
+
+  Index.prototype.match = function (query, limit) {
+    var places = this.places;
+    return this.scored(query).slice(0, limit).map(function (f) { return places[f[2]]; });
+  };
+
+  // Every place whose names fit the query's words: [cost, kind, index], best first.
+  Index.prototype.scored = function (query) {
     var words = skeleton(query).split(" ").filter(Boolean);
     var specific = words.filter(function (w) { return !generic[w]; });
     if (specific.length) { words = specific; }
@@ -110,11 +191,10 @@
       if (best >= 0) { found.push([best, this.places[i][0], i]); }
     }
     found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2]; });
-    var places = this.places;
-    return found.slice(0, limit).map(function (f) { return places[f[2]]; });
+    return found;
   };
 
-  window.mapaidPlaces = {skeleton: skeleton, Index: Index};
+  window.mapaidPlaces = {skeleton: skeleton, houseKey: houseKey, Index: Index};
 
   var holder = document.getElementById("mapaid-places");
   var input = document.getElementById("place-q");
@@ -205,17 +285,33 @@
     say(results.length ? config.labels.found.replace("%(n)s", String(results.length)) : config.labels.none);
   }
 
+  function allNames(row) {
+    return [row[4], row[5], row[6]].concat(row[7] ? row[7].split("|") : []).filter(Boolean);
+  }
+
+  // A chosen place: the map centred there; a street (or a house's street) highlighted on our street map
+  // (basemap.js); a house's hexagon marked at once as hers (cells.js), said in words on the page.
   function pick(i) {
     var row = results[i];
     if (!row) { return; }
     input.value = nameOf(row);
     close();
-    var zoom = cells.minZoom + 1;  // close enough to see the hexagons, far enough to see a few blocks around
+    var house = row[0] === index.house && row.street;
+    // A house: close enough to see its building and the street names (zoom 16); else the hexagons
+    // and a few blocks around them.
+    var zoom = house ? Math.max(cells.minZoom + 1, 16) : cells.minZoom + 1;
     map.setView([row[3], row[2]], zoom);
     if (marker) { map.removeLayer(marker); }
     marker = L.circleMarker([row[3], row[2]], {radius: 7, color: "#b91c1c", weight: 3, fillOpacity: 0.2,
       interactive: false, className: "mapaid-place-marker"}).addTo(map);
+    var street = house ? row.street : (["street", "square"].indexOf(index.kinds[row[0]]) >= 0 ? row : null);
+    if (map.mapaidHighlightStreet) {
+      map.mapaidHighlightStreet(street ? allNames(street) : [], street ? street[3] : 0, street ? street[2] : 0);
+    }
     say(config.labels.shown.replace("%(name)s", nameOf(row)));
+    if (house && window.mapaidCells) {
+      window.mapaidCells.suggest(row[3], row[2], config.labels.probably[cells.mode] || config.labels.probably.go);
+    }
   }
 
   input.addEventListener("focus", load);

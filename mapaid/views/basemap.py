@@ -28,7 +28,9 @@ def basemap_file() -> Path | None:
 
 
 def basemap_url(lang: str) -> str | None:
-    """Where a page finds the layer (absolute, like folium's asset links), or None without one."""
+    """Where a page finds the layer (absolute, like folium's asset links), or None without one. The
+    building outlines are beside it (``/basemap/buildings.json``): basemap.js fetches them only when the
+    map is first zoomed in far enough to draw them, so a page that stays zoomed out never pays for them."""
     return f"/basemap/{lang}.json" if basemap_file() is not None else None
 
 
@@ -48,6 +50,19 @@ def layer(lang: str) -> Response:
         abort(404)
     body = _LAYERS.get_or_make(
         lambda: orjson.dumps(basemap.for_language(basemap.load(path), lang)), basemap=str(path), lang=lang
+    )
+    return _json(body, "public, max-age=86400")
+
+
+@bp.get("/basemap/buildings.json")
+@public_read
+def buildings() -> Response:
+    """Building outlines of the centre, the same in every language; cacheable for a day."""
+    path = basemap_file()
+    if path is None:
+        abort(404)
+    body = _LAYERS.get_or_make(
+        lambda: orjson.dumps(basemap.buildings(basemap.load(path))), basemap=str(path), lang="buildings"
     )
     return _json(body, "public, max-age=86400")
 

@@ -58,6 +58,7 @@ def kind_labels() -> dict[str, str]:
         "school": pgettext("place kind", "school"),
         "place": pgettext("place kind", "place"),
         "shop": pgettext("place kind", "shop"),
+        "house": pgettext("place kind", "house"),
     }
 
 
@@ -78,5 +79,15 @@ def search_config() -> dict[str, Any] | None:
             "found": gettext("%(n)s places found; use the arrow keys to choose one."),
             "none": gettext("No place of that name. Try another spelling or a nearby street."),
             "shown": gettext("The map shows %(name)s; now click your hexagon."),
+            # An address was chosen: the hexagon holding it is marked (cells.js), on the map pages only
+            # marked, on the posting form chosen for the post.
+            "probably": {
+                "go": gettext(
+                    "Your block is probably this one, marked on the map. Tap it to see what is near."
+                ),
+                "pick": gettext(
+                    "Your block is probably this one, marked on the map and chosen. Tap another if it is not."
+                ),
+            },
         },
     }
