@@ -4,11 +4,12 @@ while one client times ``/near`` on the busiest cell. Quiet and attack phases al
 and each line gives the quiet median beside the attacked one, with the ratio (target: at most 2).
 
 Two servers over the same database: as shipped (each export built once per state of the data and answered
-from its file; reads of /export/ limited per client before Flask, mapaid.readlimit), and with the read
-limit lifted, which shows why it is there: the file alone makes each range cheap, but ten connections of
-cheap requests still keep the interpreter lock from ``/near``. Before the file cache each range built the
-whole GeoPackage (the issue measured /near at 18.5 s against 0.07 s quiet); the first line shows what one
-build costs beside a range of the built file.
+from its file; reads of /export/ limited per client before Flask, mapaid.readlimit, and a refused client
+not read for a second, mapaid/holds.py), and with the read limit lifted, which shows why it is there: the
+file alone makes each range cheap, but ten connections of cheap requests still keep the interpreter lock
+from ``/near``. The attacker connects from 127.0.0.2, another client than the one timing ``/near``.
+Before the file cache each range built the whole GeoPackage (the issue measured /near at 18.5 s against
+0.07 s quiet); the first line shows what one build costs beside a range of the built file.
 """
 
 from __future__ import annotations

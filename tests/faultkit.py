@@ -66,7 +66,8 @@ class Database:
     def soundness(self) -> list[str]:
         """What the store's own checker finds wrong with the database (nothing: sound). SQLite:
         ``integrity_check`` (every page, every index against its table) and ``foreign_key_check``.
-        PostgreSQL: amcheck's ``bt_index_check`` with ``heapallindexed`` on every B-tree index, so every
+        PostgreSQL: amcheck's ``bt_index_check`` with ``heapallindexed`` on every B-tree index (of every
+        partition: a partitioned table's own index holds nothing), so every
         row of every table is found in each of its indexes; and the store must open (schema current)."""
         problems: list[str] = []
         if self.kind == "sqlite":
@@ -82,7 +83,8 @@ class Database:
                 indexes = pg.execute(
                     "SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
                     " JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    " WHERE a.amname = 'btree' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                    " WHERE a.amname = 'btree' AND c.relkind = 'i'"
+                    " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
                     " AND n.nspname NOT LIKE 'pg_toast%'"
                 ).fetchall()
                 for oid, name in indexes:

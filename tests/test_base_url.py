@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from mapaid import create_app, grid, replycrypto
 from mapaid.config import ConfigError, resolve
+from mapaid.replythread import Party
 
 CELL = h3.int_to_str(h3.latlng_to_cell(53.9023, 27.5619, 9))
 BASE = "https://mapaid.example.org/aid"
@@ -41,10 +42,11 @@ def _values(client: FlaskClient, app: Flask) -> dict[str, str]:
     assert made.status_code == 201 and not EVIL.search(str(made.headers)), made.headers
     post_id, token = made.get_json()["id"], made.get_json()["token"]
     neighbour = replycrypto.generate("p256")
-    party = replycrypto.Party(post_id, keys.public, neighbour.public, neighbour.private, poster=False)
+    party = Party(post_id, keys.public, neighbour.public, neighbour.private, poster=False)
+    day = app.extensions["mapaid.clock"].today().isoformat()
     started = client.post(
         f"/api/v1/posts/{post_id}/threads",
-        json={"key": neighbour.public, "message": party.write("hello")},
+        json={"key": neighbour.public, "message": party.write("hello", day)},
         headers=FORGED,
     )
     assert started.status_code == 201 and not EVIL.search(str(started.headers)), started.headers

@@ -327,4 +327,4 @@ def test_an_older_database_gets_the_devices_table_at_init_db(cli: Cli, database:
     poke(database, "UPDATE schema_version SET version = 6")
     assert cli("init-db").exit_code == 0
     assert columns(database, "devices") == ["id_hash", "coordinator", "account", "day"]
-    assert peek_one(database, "SELECT version FROM schema_version") == 9
+    assert peek_one(database, "SELECT version FROM schema_version") == 10

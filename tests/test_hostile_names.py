@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
-from conftest import TEST_SECRET
+from conftest import PUBLISH_AT_ONCE, TEST_SECRET
 from livesite import serve, shot
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
@@ -156,6 +156,7 @@ def site(tmp_path: Path, empty_database: str) -> Iterator[Site]:
         "INSTANCE_DIR": str(instance),
         "CATEGORIES": categories,
         "TESTING": False,
+        **PUBLISH_AT_ONCE,  # the hostile posts on the map at once
     }
     with serve(create_app(config)) as base:
         created = [_api_post(base, {**post, "cell": cell}) for post in POSTS]

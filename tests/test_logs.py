@@ -30,9 +30,10 @@ from flask.testing import FlaskClient
 from livesite import start_serve, stop_serve, wait_for_serve
 
 from mapaid import create_app, grid, logs, replycrypto
-from mapaid.clock import FixedClock
+from mapaid.clock import SYSTEM, FixedClock
 from mapaid.config import ConfigError
 from mapaid.logs import RedactingFilter
+from mapaid.replythread import Party
 
 CENTRE = (53.9025, 27.5615)
 CELL = h3.int_to_str(h3.latlng_to_cell(*CENTRE, 9))
@@ -281,14 +282,16 @@ def _answered_requests(site: Browser) -> tuple[str, str]:
     assert status == 201, made
     post_id, token = json.loads(made)["id"], json.loads(made)["token"]
     neighbour = replycrypto.generate("p256")
-    party = replycrypto.Party(post_id, keys.public, neighbour.public, neighbour.private, poster=False)
-    start = {"key": neighbour.public, "message": party.write("Can bring soup at six")}
+    party = Party(post_id, keys.public, neighbour.public, neighbour.private, poster=False)
+    day = SYSTEM.today().isoformat()  # the live server's day
+    first = party.write("Can bring soup at six", day)
+    start = {"key": neighbour.public, "message": first}
     status, started = site.open(f"/api/v1/posts/{post_id}/threads", json=start)
     assert status == 201, started
     thread = json.loads(started)
     status, _ = site.open(
         f"/api/v1/threads/{thread['thread']}/messages",
-        json={"message": party.write("Flat 41")},
+        json={"message": party.write("Flat 41", day, party.read_all([("replier", first, day)]))},
         headers={"X-Thread-Token": thread["token"]},
     )
     assert status == 201
