@@ -19,9 +19,22 @@
     });
   }
 
+  /* Quick exit (issue 18, item 4): the blank page takes this page's place in the history, so Back does
+   * not lead back here. The link's own href is the fallback when this script does not run. */
+  function quickExit() {
+    var link = document.getElementById("quick-exit");
+    if (!link) { return; }
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      window.location.replace(link.href);
+    });
+  }
+
+  function start() { menu(); quickExit(); }
+
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", menu);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    menu();
+    start();
   }
 }());

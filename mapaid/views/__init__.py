@@ -18,12 +18,14 @@ from mapaid.views import (
     replypages,
     reports,
     resident,
+    safety,
 )
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(resident.bp)
+    app.register_blueprint(safety.bp)
     app.register_blueprint(posting.bp)
     app.register_blueprint(places.bp)
     app.register_blueprint(basemap.bp)
