@@ -15,8 +15,12 @@ from flask.wrappers import Response
 
 bp = Blueprint("safety", __name__)
 
-# Nothing on it names the site or what it is for: no title, no text, no script, no style.
-BLANK = b'<!doctype html>\n<html><head><meta charset="utf-8"><title></title></head><body></body></html>\n'
+# Nothing on it names the site or what it is for: no title, no text, no script, no style; the empty icon
+# keeps the browser from asking for /favicon.ico (a 404).
+BLANK = (
+    b'<!doctype html>\n<html><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+    b"<title></title></head><body></body></html>\n"
+)
 
 
 @bp.get("/safety")
