@@ -8,6 +8,7 @@ and English against one real server for the module (pagesite's site: posts on th
   what to do if the phone may be checked, and why a VPN or a mirror helps;
 - "Quick exit" in the header of every resident page (a plain link to the blank page without scripts)
   leaves for our own blank page and replaces the history entry: Back does not return to the page left;
+- the licence credits (the map's and the place search's) wait behind the map's "©";
 - axe-core finds no serious or critical violation on the home page and the Safety page.
 
 Screenshots go to test-artifacts/tenseconds-*.png."""
@@ -85,6 +86,13 @@ def test_what_it_is_and_two_errands_show_above_the_map(browser: Browser, served:
         assert button["y"] + button["height"] <= the_map["y"], (selector, "not above the map")
     shot(page, f"tenseconds-home-{lang}")
     assert check(page, f"{lang} home") == []
+    # The licence credits wait behind the map's "©": nothing of them shows until it is tapped.
+    credits = page.locator(".place-credits")
+    assert not credits.is_visible() and not page.locator(".leaflet-control-attribution").is_visible()
+    page.locator(".map-only .mapaid-credits-button").tap()
+    assert credits.is_visible() and "OpenStreetMap" in credits.inner_text()
+    shot(page, f"tenseconds-credits-{lang}")
+    assert check(page, f"{lang} home credits open") == []
     for selector, kind in (("#errand-need", "need"), ("#errand-offer", "offer")):
         page.goto(f"{served.base}/?lang={lang}")
         page.locator(selector).tap()

@@ -2,7 +2,8 @@
  * - On touch screens one finger scrolls the page and two move the map ("gesture handling"): Leaflet's
  *   dragging is off until a second finger lands, and a one-finger drag over the map shows a short hint.
  *   Pinch zoom is Leaflet's own and keeps working; a tap is still a click.
- * - The credits fold into a "©" button (keyboard reachable), so they no longer cover the scale or legend.
+ * - The credits fold into a "©" button (keyboard reachable), so they no longer cover the scale or legend;
+ *   the place search's licence credits fold in with them.
  * - The map has a name for screen readers, and the map/list switch of narrow screens works.
  * Words come from base.html's JSON block (translated on the server); everything is set as text. */
 (function () {
@@ -58,11 +59,22 @@
         attribution.classList.add("mapaid-folded");
         button.setAttribute("aria-controls", attribution.id);
       }
+      // The place search's licence credits (OSM/ODbL, Metro4all) join the map's behind the same "©"
+      // (issue 18, item 4): kept in their own element, which Leaflet's attribution updates never rewrite.
+      // Without scripts they stay under the search box.
+      var places = document.querySelector(".place-search .place-credits");
+      if (places && attribution) {
+        places.id = places.id || map.getContainer().id + "-place-credits";
+        places.classList.add("mapaid-folded", "mapaid-place-credits");
+        wrap.appendChild(places);
+        button.setAttribute("aria-controls", attribution.id + " " + places.id);
+      }
       L.DomEvent.disableClickPropagation(wrap);
       L.DomEvent.on(button, "click", function () {
         var open = button.getAttribute("aria-expanded") !== "true";
         button.setAttribute("aria-expanded", open ? "true" : "false");
         if (attribution) { attribution.classList.toggle("mapaid-folded", !open); }
+        if (places && attribution) { places.classList.toggle("mapaid-folded", !open); }
       });
       return wrap;
     }
