@@ -47,6 +47,7 @@ class Site:
             "near-filtered": f"/near/{self.cell}?within=400&kind=need",
             "post": f"/post?cell={self.cell}",
             "not-found": "/near/ffffffffffffffff",
+            "safety": "/safety",
         }
 
     def coordinator_pages(self) -> dict[str, str]:

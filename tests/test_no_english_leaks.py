@@ -220,6 +220,7 @@ def resident_pages(client: FlaskClient, today: date) -> Iterator[tuple[str, int,
         "/post",
         f"/post?cell={CELL}&kind=need",
         manage,
+        "/safety",
         "/nowhere",  # 404 with werkzeug's own description
         f"/near/{OUTSIDE}",  # 404 from nearby
         "/near/zzz",
