@@ -222,3 +222,19 @@ def test_change_your_post_is_folded_and_public(browser: Browser, live: Live, lan
     assert page.locator(".post-text").inner_text() == "Insulin pens and strips"
     assert not watch.errors, watch.errors
     context.close()
+
+
+def test_without_javascript_the_form_posts_as_before(browser: Browser, live: Live) -> None:
+    """No script, no question: the dialog stays closed and the text goes up as typed."""
+    context = browser.new_context(**PHONE, locale="ru", java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live.base}/post?cell={CELL}&lang=ru")
+    expect(page.locator("#text-public")).to_be_visible()
+    expect(page.locator("#words-dialog")).to_be_hidden()
+    page.get_by_text(WORDS["ru"]["need"], exact=True).click()
+    page.fill("#text", "Хлеб и молоко, кв. 12")
+    page.click("#submit")
+    page.wait_for_selector("#new-post")
+    assert page.locator(".post-text").inner_text() == "Хлеб и молоко, кв. 12"
+    expect(page.locator("#change-post")).to_have_count(1)
+    context.close()
