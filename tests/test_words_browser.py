@@ -174,7 +174,8 @@ def test_the_form_warns_before_a_door_is_posted(browser: Browser, live: Live, la
     page.fill("#text", "Need bread, 2 loaves")
     page.click("#submit")  # no question: the dialog would hold the form back
     page.wait_for_selector("#new-post")
-    assert "/manage/" in urlsplit(page.url).path
+    # posting.js puts the private link into the address bar once the page has loaded: wait for it
+    page.wait_for_function("() => location.pathname.startsWith('/manage/') && location.hash !== ''")
     assert not watch.errors, watch.errors
     context.close()
 
