@@ -110,7 +110,8 @@ def test_every_error_at_once_with_a_summary(client: FlaskClient, store: Store, l
     assert re.findall(r'<a href="#([\w-]+)">', summary.group(1)) == ["where", "kind-need", "text"]
     for name in ("cell", "kind", "text"):
         assert f'id="problem-{name}"' in html
-    assert 'aria-describedby="problem-text"' in html and 'aria-invalid="true"' in html
+    # the text field is described by the public-text notice above it (issue 18, item 2) and its problem
+    assert 'aria-describedby="text-public problem-text"' in html and 'aria-invalid="true"' in html
     assert 'id="where" tabindex="-1"' in html and 'id="kind-need"' in html
     if lang != "en":
         assert "I need help" not in html and "Click your hexagon" not in html
