@@ -126,6 +126,7 @@ class Housekeeper(threading.Thread):
         self.erase_every = erase_every
         self.erases = 0  # erases between rounds this process ran
         self._erase_at = monotonic() + erase_every.total_seconds()  # real time: the bound is in real time
+        self._eraser: threading.Thread | None = None
         self._stop_event = threading.Event()
         self._daily_due = clock.now()  # the first clean-up at start
         self._round_due = None if schedule.at_once else schedule.next_round(clock.now())
@@ -154,6 +155,19 @@ class Housekeeper(threading.Thread):
         if self._round_due is not None:
             waits.append((self.schedule.moment(self._round_due) - now).total_seconds())
         return max(0.001, min(waits))
+
+    def _erase_beside(self) -> None:
+        """The erase that follows a round, in a thread of its own (one at a time): on a busy PostgreSQL
+        it may take longer than a short window, and the next round must not wait for it."""
+        if self._eraser is not None and self._eraser.is_alive():
+            return
+        self._eraser = threading.Thread(target=self._erase, name="mapaid-erase", daemon=True)
+        self._eraser.start()
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait for the erase that followed the last round (tests read the files after it)."""
+        if self._eraser is not None:
+            self._eraser.join(timeout)
 
     def _erase(self) -> None:
         """One erase between rounds, under the lease ``erase``; logged by count only, when it did any."""
@@ -184,7 +198,7 @@ class Housekeeper(threading.Thread):
         try:
             store = open_store(self.database)
             try:
-                done = rounds.publish_round(store, self.schedule, window)
+                done = rounds.publish_round(store, self.schedule, window, erase=False)
             finally:
                 store.close()
         except Exception:  # a failed round must not end the thread: the next window's publishes it all
@@ -194,6 +208,7 @@ class Housekeeper(threading.Thread):
             self.published_skipped += 1
             return
         self.published += 1
+        self._erase_beside()
         log.info("publication round: %d posts and %d changes now public", done.posts, done.changes)
 
     def _daily(self) -> timedelta:

@@ -105,18 +105,21 @@ class Schedule:
         return int(seconds // size * size)
 
 
-def publish(store: Store) -> Published:
+def publish(store: Store, *, erase: bool = True) -> Published:
     """One round, now: everything pending becomes public together (``Store.publish_pending``), then what
     it or anything since the last round took back leaves the files (``Store.erase_removed``: every round,
-    whether or not it published anything; issue 17's item 5 erases deletions there on PostgreSQL)."""
+    whether or not it published anything). ``erase=False`` leaves the erase to the caller: the
+    housekeeper runs it beside the rounds, so a long erase on a busy PostgreSQL never makes the next
+    round late."""
     done = store.publish_pending()
-    store.erase_removed()
+    if erase:
+        store.erase_removed()
     return done
 
 
-def publish_round(store: Store, schedule: Schedule, window: int) -> Published | None:
+def publish_round(store: Store, schedule: Schedule, window: int, *, erase: bool = True) -> Published | None:
     """The round of ``window``, if this process takes its lease (None when another server has it, or had
     it). Call it at or after the window's moment."""
     if not store.take_lease(LEASE, schedule.moment_ms(window), schedule.end_ms(window)):
         return None
-    return publish(store)
+    return publish(store, erase=erase)

@@ -136,6 +136,7 @@ def test_no_table_keeps_a_time_finer_than_a_round_and_a_rounds_rows_share_its_tr
     before_first = _xid(database)  # every post above was written by an earlier transaction
     clock.set(schedule.moment(window))
     keeper.tick()
+    keeper.settle()
     assert keeper.published == 1
     assert counts(resident)[1] >= 12
     # The next window: a conversation, a report, a hide; then its round.
@@ -153,6 +154,7 @@ def test_no_table_keeps_a_time_finer_than_a_round_and_a_rounds_rows_share_its_tr
     before_second = _xid(database)
     clock.set(schedule.moment(window + 1))
     keeper.tick()
+    keeper.settle()  # the erase that follows the round, in its own thread
     assert keeper.published == 2
 
     everything = read_everything(database)

@@ -35,12 +35,45 @@ SAFETY = {"be": "Бяспека", "ru": "Безопасность", "en": "Safet
 EXIT = {"be": "Хуткі выхад", "ru": "Быстрый выход", "en": "Quick exit"}
 # The key facts of the Safety page, a phrase each, as a resident reads them in her language.
 FACTS = {
-    "be": ["спампаваць", "квартал", "дзень", "толькі ваш тэлефон", "IP-адраса", "апошняга дня", "адразу",
-           "могуць праверыць", "гісторыю", "VPN", "люстэрка"],
-    "ru": ["скачать", "квартал", "день", "только ваш телефон", "IP-адреса", "последнего дня", "сразу",
-           "могут проверить", "историю", "VPN", "зеркало"],
-    "en": ["download", "block of a few streets", "the day", "only your phone", "IP address", "last day",
-           "at once", "may be checked", "history", "VPN", "mirror"],
+    "be": [
+        "спампаваць",
+        "квартал",
+        "дзень",
+        "толькі ваш тэлефон",
+        "IP-адраса",
+        "апошняга дня",
+        "адразу",
+        "могуць праверыць",
+        "гісторыю",
+        "VPN",
+        "люстэрка",
+    ],
+    "ru": [
+        "скачать",
+        "квартал",
+        "день",
+        "только ваш телефон",
+        "IP-адреса",
+        "последнего дня",
+        "сразу",
+        "могут проверить",
+        "историю",
+        "VPN",
+        "зеркало",
+    ],
+    "en": [
+        "download",
+        "block of a few streets",
+        "the day",
+        "only your phone",
+        "IP address",
+        "last day",
+        "at once",
+        "may be checked",
+        "history",
+        "VPN",
+        "mirror",
+    ],
 }
 
 
