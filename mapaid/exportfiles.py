@@ -223,18 +223,25 @@ class ExportFiles:
             raise FileNotFoundError(key.pointer)
         return entry
 
-    def _temporary(self, name: str) -> Path:
-        return self.folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-
-    def _write(self, name: str, data: bytes, stamp: float) -> Path:
-        """``data`` as ``name``: written whole and flushed to disk under a temporary name, then renamed."""
-        temporary = self._temporary(name)
+    def _staged(self, name: str, data: bytes, stamp: float) -> Path:
+        """``data`` written whole and flushed to disk under a temporary name beside ``name``, dated
+        ``stamp``; the caller moves it into place and removes whatever is left."""
+        temporary = self.folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
             with temporary.open("wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
             os.utime(temporary, (stamp, stamp))
+        except BaseException:  # a full disk, say: no half file left behind
+            temporary.unlink(missing_ok=True)
+            raise
+        return temporary
+
+    def _write(self, name: str, data: bytes, stamp: float) -> Path:
+        """``data`` as ``name``: staged, then renamed over whatever was there."""
+        temporary = self._staged(name, data, stamp)
+        try:
             path = self.folder / name
             os.replace(temporary, path)
         finally:
@@ -243,13 +250,8 @@ class ExportFiles:
 
     def _link(self, name: str, data: bytes, stamp: float) -> bool:
         """``data`` as ``name`` unless a file of that name is there already (False then)."""
-        temporary = self._temporary(name)
+        temporary = self._staged(name, data, stamp)
         try:
-            with temporary.open("wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.utime(temporary, (stamp, stamp))
             os.link(temporary, self.folder / name)
         except FileExistsError:
             return False
